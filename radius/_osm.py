@@ -1,0 +1,176 @@
+"""Read walkable ways from OSM files with pyosmium and split them at junctions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from radius._errors import InputError
+from radius.config import WalkRules
+
+__all__ = ["WalkableWays", "open_osm", "read_walkable_ways", "split_ways_at_junctions"]
+
+
+@dataclass
+class WalkableWays:
+    """Walkable ways as flat arrays, one entry per way node.
+
+    ``refs``, ``lon`` and ``lat`` hold the nodes of every way one after the other;
+    ``way_start`` the offset of each way's first node; ``way_id`` and ``highway`` one
+    value per way.
+    """
+
+    refs: list[int] = field(default_factory=list)
+    lon: list[float] = field(default_factory=list)
+    lat: list[float] = field(default_factory=list)
+    way_start: list[int] = field(default_factory=list)
+    way_id: list[int] = field(default_factory=list)
+    highway: list[str] = field(default_factory=list)
+
+    def add_run(self, way_id: int, highway: str, run: list[tuple[int, float, float]]) -> None:
+        """Append one run of consecutive located nodes of a way."""
+        if len(run) < 2:
+            return
+        self.way_start.append(len(self.refs))
+        self.way_id.append(way_id)
+        self.highway.append(highway)
+        for ref, lon, lat in run:
+            self.refs.append(ref)
+            self.lon.append(lon)
+            self.lat.append(lat)
+
+
+def open_osm(path: Path, entities: object | None = None) -> object:
+    """An ``osmium.FileProcessor`` on ``path`` with clear errors for unreadable files.
+
+    Parameters
+    ----------
+    path : Path
+        An OSM XML (optionally bz2/gz compressed) or PBF file.
+    entities : osmium.osm.osm_entity_bits, optional
+        Which object types to read.
+
+    Raises
+    ------
+    InputError
+        If the file does not exist.
+    """
+    import osmium
+
+    if not path.exists():
+        raise InputError(f"{path}: OSM file not found; check the path")
+    if entities is None:
+        return osmium.FileProcessor(str(path))
+    return osmium.FileProcessor(str(path), entities)
+
+
+def _unreadable(path: Path, exc: BaseException) -> InputError:
+    return InputError(
+        f"{path}: not a readable OSM XML/PBF file ({exc}); export the area again from "
+        "openstreetmap.org, Overpass or Geofabrik as .osm, .osm.bz2 or .osm.pbf"
+    )
+
+
+def read_walkable_ways(path: Path, rules: WalkRules) -> WalkableWays:
+    """Collect the walkable ways of an OSM file with their node locations.
+
+    Nodes whose location is missing from the file (a partial extract) break the way into
+    separate runs, so no segment jumps across the gap.
+
+    Parameters
+    ----------
+    path : Path
+        The OSM file.
+    rules : WalkRules
+        Walkability rules.
+
+    Returns
+    -------
+    WalkableWays
+    """
+    import osmium
+
+    processor = open_osm(path, osmium.osm.NODE | osmium.osm.WAY)
+    ways = WalkableWays()
+    try:
+        reader = processor.with_locations().with_filter(osmium.filter.KeyFilter("highway"))  # type: ignore[attr-defined]
+        for obj in reader:
+            if not obj.is_way():
+                continue
+            tags = dict(obj.tags)
+            if not rules.is_walkable(tags):
+                continue
+            run: list[tuple[int, float, float]] = []
+            for node in obj.nodes:
+                location = node.location
+                if location.valid():
+                    run.append((node.ref, location.lon, location.lat))
+                else:
+                    ways.add_run(obj.id, tags["highway"], run)
+                    run = []
+            ways.add_run(obj.id, tags["highway"], run)
+    except RuntimeError as exc:
+        raise _unreadable(path, exc) from None
+    return ways
+
+
+def split_ways_at_junctions(
+    ways: WalkableWays,
+) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
+    """Split ways into segments between junctions and way ends.
+
+    A node is a junction when it is the end of a way or appears more than once among all
+    walkable way nodes (shared by two ways, or a way crossing itself).
+
+    Parameters
+    ----------
+    ways : WalkableWays
+        The ways, as read by :func:`read_walkable_ways`.
+
+    Returns
+    -------
+    segments : geopandas.GeoDataFrame
+        LineStrings in EPSG:4326 with ``highway`` and ``osmid`` (way id).
+    u_keys, v_keys : numpy.ndarray
+        OSM node id of each segment's start and end.
+    """
+    refs = np.asarray(ways.refs, dtype=np.int64)
+    coords = np.column_stack([np.asarray(ways.lon), np.asarray(ways.lat)])
+    starts = np.asarray(ways.way_start, dtype=np.int64)
+    n_entries = len(refs)
+    way_of_entry = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n_entries)))
+    is_first = np.zeros(n_entries, dtype=bool)
+    is_first[starts] = True
+    is_last = np.zeros(n_entries, dtype=bool)
+    is_last[np.append(starts[1:], n_entries) - 1] = True
+
+    _, inverse, counts = np.unique(refs, return_inverse=True, return_counts=True)
+    is_junction = is_first | is_last | (counts[inverse] > 1)
+
+    junctions = np.flatnonzero(is_junction)
+    seg_start = junctions[:-1]
+    seg_end = junctions[1:]
+    same_way = way_of_entry[seg_start] == way_of_entry[seg_end]
+    seg_start = seg_start[same_way]
+    seg_end = seg_end[same_way]
+
+    n_points = seg_end - seg_start + 1
+    offsets = np.repeat(seg_start - np.cumsum(np.append(0, n_points[:-1])), n_points)
+    entry_index = np.arange(int(n_points.sum())) + offsets
+    lines = shapely.linestrings(
+        coords[entry_index], indices=np.repeat(np.arange(len(seg_start)), n_points)
+    )
+    way_index = way_of_entry[seg_start]
+    segments = gpd.GeoDataFrame(
+        {
+            "highway": np.asarray(ways.highway, dtype=object)[way_index],
+            "osmid": np.asarray(ways.way_id, dtype=np.int64)[way_index],
+        },
+        geometry=lines,
+        crs="EPSG:4326",
+    )
+    return segments, refs[seg_start], refs[seg_end]
