@@ -1,0 +1,530 @@
+"""One reach run: configuration in, :class:`ReachResult` out. Pure: no UI, no file writing."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from radius._errors import InputError
+from radius.config import Category, ThresholdBasis, load_categories, resolve_speed
+from radius.facilities import empty_facilities, facilities_from_osm, read_inventory
+from radius.network import StreetNetwork, _is_osm_file, load_network
+from radius.paths import CostMatrix
+from radius.reach import CategoryReach, reach_category
+from radius.service_areas import (
+    DEFAULT_BUFFER_M,
+    EdgeCoordinates,
+    reached_lines,
+    reached_pieces,
+    service_polygons,
+)
+from radius.snap import (
+    DEFAULT_MAX_SNAP_M,
+    RoutingGraph,
+    Snapped,
+    build_routing_graph,
+    facility_access_points,
+    snap_points,
+)
+
+__all__ = ["ReachConfig", "ReachResult", "compute_reach", "run_reach"]
+
+WGS84 = "EPSG:4326"
+
+
+@dataclass(frozen=True)
+class ReachConfig:
+    """Everything a reach run needs.
+
+    Attributes
+    ----------
+    network : Path
+        Network file (OSM, GraphML or road centre lines).
+    facilities : Path, optional
+        Facility inventory; without it facilities come from the OSM network file.
+    categories : tuple of str, optional
+        Category ids; all categories of the config when omitted.
+    speed_profile : str, optional
+        Named walking-speed profile (``configs/speed_profiles.yaml``).
+    speed_m_s : float, optional
+        Explicit walking speed (m/s); wins over ``speed_profile``.
+    threshold_basis : {"time", "distance"}
+        Thresholds from minutes × speed, or the standard's walking distances (metres).
+    max_snap_m : float
+        Largest access leg (metres) between a point and the street it joins.
+    buffer_m : float
+        Half-width (metres) of the service-area band around reached streets.
+    crs : str
+        Metric CRS: ``"auto"`` (UTM), ``"cgcs2000"`` or an EPSG code.
+    facilities_crs : str, optional
+        CRS of lon/lat columns in the inventory (default WGS-84).
+    service_areas : bool
+        Whether to build service-area lines and polygons.
+    """
+
+    network: Path
+    facilities: Path | None = None
+    categories: tuple[str, ...] | None = None
+    speed_profile: str | None = None
+    speed_m_s: float | None = None
+    threshold_basis: ThresholdBasis = "time"
+    max_snap_m: float = DEFAULT_MAX_SNAP_M
+    buffer_m: float = DEFAULT_BUFFER_M
+    crs: str = "auto"
+    facilities_crs: str | None = None
+    service_areas: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class ReachResult:
+    """The outcome of a reach run; every frame is in WGS-84 for display.
+
+    Attributes
+    ----------
+    network : StreetNetwork
+        The analysed network (metric CRS).
+    graph : RoutingGraph
+        The routing graph (edges split at joined points).
+    categories : tuple of CategoryReach
+        Reach of each category.
+    facilities : geopandas.GeoDataFrame
+        Facilities with ``routable``, ``access_m`` and ``unroutable_reason`` columns.
+    nodes : geopandas.GeoDataFrame
+        Network nodes with ``{category}_dist_m``, ``{category}_min`` and
+        ``{category}_n_{T}min`` columns.
+    service_areas : geopandas.GeoDataFrame
+        One polygon per facility and threshold (``level == "facility"``) and per
+        category and threshold (``level == "category"``).
+    reached_streets : geopandas.GeoDataFrame
+        Reached street parts per category and threshold (the union over facilities).
+    unroutable : geopandas.GeoDataFrame
+        Facilities that could not join the network, with the reason.
+    speed_m_s : float
+        Walking speed used (m/s).
+    timings : dict
+        Seconds per stage.
+    notes : list of str
+        Warnings raised during the run, for the summary.
+    """
+
+    network: StreetNetwork
+    graph: RoutingGraph
+    categories: tuple[CategoryReach, ...]
+    facilities: gpd.GeoDataFrame
+    nodes: gpd.GeoDataFrame
+    service_areas: gpd.GeoDataFrame
+    reached_streets: gpd.GeoDataFrame
+    unroutable: gpd.GeoDataFrame
+    speed_m_s: float
+    threshold_basis: ThresholdBasis
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """Network size, per-category facility counts and node shares, and timings."""
+        per_category: dict[str, Any] = {}
+        n_nodes = self.network.n_nodes
+        for reach in self.categories:
+            cid = reach.category.id
+            rows = reach.facility_rows
+            routable = int(self.facilities["routable"].to_numpy()[rows].sum()) if len(rows) else 0
+            shares = {
+                label: round(float((reach.counts[:n_nodes, i] > 0).mean()), 4)
+                for i, label in enumerate(reach.labels)
+            }
+            per_category[cid] = {
+                "name_zh": reach.category.name_zh,
+                "name_en": reach.category.name_en,
+                "facilities": len(rows),
+                "routable_facilities": routable,
+                "unroutable_facilities": len(rows) - routable,
+                "thresholds": [
+                    {"label": label, "minutes": t.minutes, "metres": round(float(m), 1)}
+                    for label, t, m in zip(
+                        reach.labels, reach.category.thresholds, reach.thresholds_m, strict=True
+                    )
+                ],
+                "share_of_nodes_within": shares,
+            }
+        return {
+            "network": self.network.summary(),
+            "speed_m_s": self.speed_m_s,
+            "threshold_basis": self.threshold_basis,
+            "categories": per_category,
+            "unroutable_facilities": len(self.unroutable),
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "notes": list(self.notes),
+            "attribution": "© OpenStreetMap contributors (ODbL) where the data is from OSM",
+        }
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+def run_reach(config: ReachConfig) -> ReachResult:
+    """Load the inputs named in ``config`` and compute reach and service areas.
+
+    Parameters
+    ----------
+    config : ReachConfig
+        The run's inputs and parameters.
+
+    Returns
+    -------
+    ReachResult
+
+    Raises
+    ------
+    RadiusError
+        For any bad input, with a message naming the file and the fix.
+    """
+    timings: dict[str, float] = {}
+    categories = load_categories(ids=config.categories)
+    speed = resolve_speed(config.speed_profile, config.speed_m_s)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _timed(timings, "read_network"):
+            network = load_network(config.network, crs=config.crs)
+        with _timed(timings, "read_facilities"):
+            if config.facilities is not None:
+                facilities = read_inventory(
+                    config.facilities, categories, crs=config.facilities_crs
+                )
+            elif _is_osm_file(Path(config.network)):
+                facilities = facilities_from_osm(config.network, categories)
+            else:
+                raise InputError(
+                    f"{config.network}: facilities can only be read from an OSM network file; "
+                    "give a facility inventory with --facilities"
+                )
+        result = compute_reach(
+            network,
+            facilities,
+            categories,
+            speed_m_s=speed,
+            threshold_basis=config.threshold_basis,
+            max_snap_m=config.max_snap_m,
+            buffer_m=config.buffer_m,
+            service_areas=config.service_areas,
+            timings=timings,
+        )
+    for item in caught:
+        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+        if str(item.message) not in result.notes:
+            result.notes.append(str(item.message))
+    return result
+
+
+def compute_reach(
+    network: StreetNetwork,
+    facilities: gpd.GeoDataFrame,
+    categories: tuple[Category, ...],
+    *,
+    speed_m_s: float,
+    threshold_basis: ThresholdBasis = "time",
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    buffer_m: float = DEFAULT_BUFFER_M,
+    service_areas: bool = True,
+    demand: gpd.GeoSeries | None = None,
+    timings: dict[str, float] | None = None,
+    threads: int | None = None,
+) -> ReachResult:
+    """Compute reach for categories on an already loaded network and facilities.
+
+    Parameters
+    ----------
+    network : StreetNetwork
+        The walkable network.
+    facilities : geopandas.GeoDataFrame
+        Facilities in the :mod:`radius.facilities` layout.
+    categories : tuple of Category
+        Categories to compute.
+    speed_m_s : float
+        Walking speed (m/s).
+    threshold_basis : {"time", "distance"}
+        How thresholds turn into metres.
+    max_snap_m : float
+        Largest access leg (metres).
+    buffer_m : float
+        Half-width (metres) of service-area polygons.
+    service_areas : bool
+        Whether to build service-area lines and polygons.
+    demand : geopandas.GeoSeries, optional
+        Demand points (residents); their results are on ``categories[i].demand_*``.
+    timings : dict, optional
+        Filled with seconds per stage.
+    threads : int, optional
+        Threads for the path searches.
+
+    Returns
+    -------
+    ReachResult
+    """
+    timings = {} if timings is None else timings
+    notes: list[str] = []
+    wanted = {c.id for c in categories}
+    facilities = facilities[facilities["category"].isin(wanted)].reset_index(drop=True)
+
+    with _timed(timings, "snap"):
+        access_owner, access_points = facility_access_points(network, facilities)
+        snapped = snap_points(
+            network,
+            access_points,
+            max_snap_m=max_snap_m,
+            owner=access_owner,
+            n_owners=len(facilities),
+        )
+        if demand is not None:
+            demand_snapped = snap_points(network, demand, max_snap_m=max_snap_m)
+            graph = build_routing_graph(network, snapped, demand_snapped)
+        else:
+            demand_snapped = None
+            graph = build_routing_graph(network, snapped)
+    facilities = _facilities_with_access(facilities, snapped)
+
+    reaches: list[CategoryReach] = []
+    with _timed(timings, "reach"):
+        category_values = facilities["category"].to_numpy()
+        for category in categories:
+            rows = np.flatnonzero(category_values == category.id)
+            if len(rows) == 0:
+                message = (
+                    f"category {category.id!r} has no facilities; its distances are empty. "
+                    "Add them to the inventory or check the OSM tags in configs/categories.yaml"
+                )
+                warnings.warn(message, stacklevel=2)
+                notes.append(message)
+            position_of_row = np.full(len(facilities), -1, dtype=np.int64)
+            position_of_row[rows] = np.arange(len(rows))
+            mine = position_of_row[snapped.owner] >= 0
+            reaches.append(
+                reach_category(
+                    graph,
+                    category,
+                    facility_rows=rows,
+                    access_nodes=graph.set_nodes[0][mine],
+                    access_owner=position_of_row[snapped.owner[mine]],
+                    access_m=snapped.access_m[mine],
+                    speed_m_s=speed_m_s,
+                    basis=threshold_basis,
+                    demand_nodes=graph.set_nodes[1] if demand_snapped is not None else None,
+                    demand_access_m=demand_snapped.access_m if demand_snapped else None,
+                    threads=threads,
+                )
+            )
+    nodes = _node_table(network, reaches, speed_m_s)
+
+    with _timed(timings, "service_areas"):
+        if service_areas:
+            areas, streets = _service_areas(network, graph, facilities, reaches, buffer_m)
+        else:
+            areas = _empty_areas()
+            streets = _empty_streets()
+    unroutable_mask = ~facilities["routable"].to_numpy(dtype=bool)
+    unroutable = facilities.loc[
+        unroutable_mask, ["facility_id", "name", "category", "unroutable_reason", "geometry"]
+    ].rename(columns={"unroutable_reason": "reason"})
+    if unroutable_mask.any():
+        message = (
+            f"{int(unroutable_mask.sum())} facilities could not join the walkable network "
+            "and are listed in the 'unroutable' layer"
+        )
+        warnings.warn(message, stacklevel=2)
+        notes.append(message)
+    return ReachResult(
+        network=network,
+        graph=graph,
+        categories=tuple(reaches),
+        facilities=facilities,
+        nodes=nodes,
+        service_areas=areas,
+        reached_streets=streets,
+        unroutable=gpd.GeoDataFrame(unroutable, geometry="geometry", crs=facilities.crs),
+        speed_m_s=speed_m_s,
+        threshold_basis=threshold_basis,
+        timings=timings,
+        notes=notes,
+    )
+
+
+def _facilities_with_access(facilities: gpd.GeoDataFrame, snapped: Snapped) -> gpd.GeoDataFrame:
+    result = facilities.copy() if len(facilities) else empty_facilities()
+    access = np.full(len(result), np.inf)
+    np.minimum.at(access, snapped.owner, snapped.access_m)
+    result["routable"] = np.isfinite(access)
+    result["access_m"] = np.where(np.isfinite(access), access, np.nan)
+    reasons = np.full(len(result), "", dtype=object)
+    for owner, reason in zip(
+        snapped.unroutable["owner"], snapped.unroutable["reason"], strict=True
+    ):
+        reasons[int(owner)] = reason
+    result["unroutable_reason"] = reasons
+    if result.crs is None:
+        result = result.set_crs(WGS84)
+    return result.to_crs(WGS84)
+
+
+def _node_table(
+    network: StreetNetwork, reaches: list[CategoryReach], speed_m_s: float
+) -> gpd.GeoDataFrame:
+    n = network.n_nodes
+    columns: dict[str, Any] = {
+        "node_id": np.arange(n),
+        "osmid": network.nodes["osmid"].to_numpy(),
+    }
+    for reach in reaches:
+        cid = reach.category.id
+        dist = reach.nearest_m[:n]
+        dist = np.where(np.isfinite(dist), dist, np.nan)
+        columns[f"{cid}_dist_m"] = np.round(dist, 3)
+        columns[f"{cid}_min"] = np.round(dist / speed_m_s / 60.0, 3)
+        for i, label in enumerate(reach.labels):
+            columns[f"{cid}_n_{label}"] = reach.counts[:n, i]
+    geometry = shapely.points(network.nodes["lon"].to_numpy(), network.nodes["lat"].to_numpy())
+    return gpd.GeoDataFrame(columns, geometry=geometry, crs=WGS84)
+
+
+def _service_areas(
+    network: StreetNetwork,
+    graph: RoutingGraph,
+    facilities: gpd.GeoDataFrame,
+    reaches: list[CategoryReach],
+    buffer_m: float,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    edges = EdgeCoordinates.of(network)
+    area_frames: list[pd.DataFrame] = []
+    street_frames: list[pd.DataFrame] = []
+    for reach in reaches:
+        if len(reach.facility_rows) == 0:
+            continue
+        n_thresholds = len(reach.thresholds_m)
+        pieces = reached_pieces(graph, reach.matrix, reach.thresholds_m)
+        lines = reached_lines(edges, pieces)
+        n_groups = len(reach.facility_rows) * n_thresholds
+        polygons = service_polygons(
+            lines, pieces.source * n_thresholds + pieces.threshold, n_groups, buffer_m=buffer_m
+        )
+        reached_length = np.bincount(
+            pieces.source * n_thresholds + pieces.threshold,
+            weights=pieces.end_m - pieces.start_m,
+            minlength=n_groups,
+        )
+        source_of_group = np.repeat(np.arange(len(reach.facility_rows)), n_thresholds)
+        threshold_of_group = np.tile(np.arange(n_thresholds), len(reach.facility_rows))
+        rows = reach.facility_rows[source_of_group]
+        area_frames.append(
+            pd.DataFrame(
+                {
+                    "level": "facility",
+                    "category": reach.category.id,
+                    "facility_id": facilities["facility_id"].to_numpy()[rows],
+                    "threshold": np.asarray(reach.labels)[threshold_of_group],
+                    "threshold_m": reach.thresholds_m[threshold_of_group],
+                    "street_length_m": reached_length,
+                    "geometry": polygons,
+                }
+            )
+        )
+        union = _union_matrix(reach)
+        union_pieces = reached_pieces(graph, union, reach.thresholds_m)
+        union_lines = reached_lines(edges, union_pieces)
+        union_polygons = service_polygons(
+            union_lines, union_pieces.threshold, n_thresholds, buffer_m=buffer_m
+        )
+        union_length = np.bincount(
+            union_pieces.threshold,
+            weights=union_pieces.end_m - union_pieces.start_m,
+            minlength=n_thresholds,
+        )
+        area_frames.append(
+            pd.DataFrame(
+                {
+                    "level": "category",
+                    "category": reach.category.id,
+                    "facility_id": "",
+                    "threshold": list(reach.labels),
+                    "threshold_m": reach.thresholds_m,
+                    "street_length_m": union_length,
+                    "geometry": union_polygons,
+                }
+            )
+        )
+        street_frames.append(
+            pd.DataFrame(
+                {
+                    "category": reach.category.id,
+                    "threshold": np.asarray(reach.labels)[union_pieces.threshold],
+                    "threshold_m": reach.thresholds_m[union_pieces.threshold],
+                    "edge": union_pieces.edge,
+                    "from_m": union_pieces.start_m,
+                    "to_m": union_pieces.end_m,
+                    "geometry": union_lines,
+                }
+            )
+        )
+    if not area_frames:
+        return _empty_areas(), _empty_streets()
+    areas = gpd.GeoDataFrame(
+        pd.concat(area_frames, ignore_index=True), geometry="geometry", crs=network.crs
+    )
+    streets = gpd.GeoDataFrame(
+        pd.concat(street_frames, ignore_index=True), geometry="geometry", crs=network.crs
+    )
+    return areas.to_crs(WGS84), streets.to_crs(WGS84)
+
+
+def _union_matrix(reach: CategoryReach) -> CostMatrix:
+    """The category's nearest-facility field as a one-source matrix."""
+    reached = np.flatnonzero(np.isfinite(reach.nearest_m))
+    return CostMatrix(
+        source=np.zeros(len(reached), dtype=np.int64),
+        node=reached,
+        distance_m=reach.nearest_m[reached],
+        n_sources=1,
+        n_nodes=reach.matrix.n_nodes,
+        limit_m=reach.matrix.limit_m,
+    )
+
+
+def _empty_areas() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "level": pd.Series(dtype=object),
+            "category": pd.Series(dtype=object),
+            "facility_id": pd.Series(dtype=object),
+            "threshold": pd.Series(dtype=object),
+            "threshold_m": pd.Series(dtype=float),
+            "street_length_m": pd.Series(dtype=float),
+        },
+        geometry=gpd.GeoSeries([], crs=WGS84),
+    )
+
+
+def _empty_streets() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "category": pd.Series(dtype=object),
+            "threshold": pd.Series(dtype=object),
+            "threshold_m": pd.Series(dtype=float),
+            "edge": pd.Series(dtype="int64"),
+            "from_m": pd.Series(dtype=float),
+            "to_m": pd.Series(dtype=float),
+        },
+        geometry=gpd.GeoSeries([], crs=WGS84),
+    )

@@ -1,0 +1,280 @@
+"""Service areas: the streets reached within a threshold, and polygons around them.
+
+A street piece is reached from both of its ends; where the remaining distance runs out
+in the middle of a piece, the piece is cut at that exact point. The polygon of a service
+area is a buffer of its reached lines (never a convex hull), so it follows the streets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from radius.network import StreetNetwork
+from radius.paths import CostMatrix
+from radius.snap import RoutingGraph
+
+__all__ = [
+    "DEFAULT_BUFFER_M",
+    "EdgeCoordinates",
+    "ReachedPieces",
+    "reached_pieces",
+    "reached_lines",
+    "service_polygons",
+    "substrings",
+]
+
+DEFAULT_BUFFER_M = 30.0
+"""Default half-width (metres) of the band around reached streets that forms a polygon."""
+_EPS_M = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class EdgeCoordinates:
+    """The vertices of all edge geometries as flat arrays, for cutting edges fast."""
+
+    coords: np.ndarray
+    position: np.ndarray
+    edge_first: np.ndarray
+    edge_last: np.ndarray
+    edge_base: np.ndarray
+
+    @classmethod
+    def of(cls, network: StreetNetwork) -> EdgeCoordinates:
+        """Flatten the edge geometries of ``network``."""
+        geoms = network.edges.geometry.to_numpy()
+        coords, edge_of_vertex = shapely.get_coordinates(geoms, return_index=True)
+        step = np.hypot(*np.diff(coords, axis=0).T)
+        step[edge_of_vertex[1:] != edge_of_vertex[:-1]] = 0.0
+        cumulative = np.concatenate([[0.0], np.cumsum(step)])
+        counts = np.bincount(edge_of_vertex, minlength=len(geoms))
+        edge_first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        edge_last = edge_first + counts - 1
+        # Position along the whole concatenation: each edge starts 1 m after the last ended,
+        # so one sorted array serves searches on every edge.
+        start_of_edge = cumulative[edge_first]
+        within = cumulative - start_of_edge[edge_of_vertex]
+        lengths = within[edge_last]
+        edge_base = np.concatenate([[0.0], np.cumsum(lengths + 1.0)[:-1]])
+        return cls(
+            coords=coords,
+            position=within + edge_base[edge_of_vertex],
+            edge_first=edge_first,
+            edge_last=edge_last,
+            edge_base=edge_base,
+        )
+
+
+def substrings(
+    edges: EdgeCoordinates, edge: np.ndarray, start_m: np.ndarray, end_m: np.ndarray
+) -> np.ndarray:
+    """Cut edges between two distances along them, for many requests at once.
+
+    Parameters
+    ----------
+    edges : EdgeCoordinates
+        Flattened edge geometries.
+    edge : numpy.ndarray
+        Edge of each request.
+    start_m, end_m : numpy.ndarray
+        Distances (metres) from the edge's start, ``start_m < end_m``.
+
+    Returns
+    -------
+    numpy.ndarray
+        LineStrings, one per request.
+    """
+    edge = np.asarray(edge, dtype=np.int64)
+    if len(edge) == 0:
+        return np.empty(0, dtype=object)
+    base = edges.edge_base[edge]
+    first = edges.edge_first[edge]
+    last = edges.edge_last[edge]
+    after_start = np.searchsorted(edges.position, base + start_m, side="right")
+    after_start = np.clip(after_start, first + 1, last)
+    at_end = np.searchsorted(edges.position, base + end_m, side="left")
+    at_end = np.clip(at_end, first + 1, last)
+    start_xy = _interpolate(edges, after_start, base + start_m)
+    end_xy = _interpolate(edges, at_end, base + end_m)
+    n_inner = np.maximum(at_end - after_start, 0)
+    n_points = n_inner + 2
+    total = int(n_points.sum())
+    out = np.empty((total, 2))
+    line_start = np.concatenate([[0], np.cumsum(n_points)[:-1]])
+    out[line_start] = start_xy
+    out[line_start + n_points - 1] = end_xy
+    inner_line = np.repeat(np.arange(len(edge)), n_inner)
+    inner_rank = np.arange(int(n_inner.sum())) - np.repeat(
+        np.concatenate([[0], np.cumsum(n_inner)[:-1]]), n_inner
+    )
+    out[line_start[inner_line] + 1 + inner_rank] = edges.coords[
+        after_start[inner_line] + inner_rank
+    ]
+    return shapely.linestrings(out, indices=np.repeat(np.arange(len(edge)), n_points))
+
+
+def _interpolate(
+    edges: EdgeCoordinates, vertex_after: np.ndarray, position: np.ndarray
+) -> np.ndarray:
+    lo = edges.position[vertex_after - 1]
+    hi = edges.position[vertex_after]
+    span = np.where(hi > lo, hi - lo, 1.0)
+    t = np.clip((position - lo) / span, 0.0, 1.0)[:, None]
+    return edges.coords[vertex_after - 1] * (1.0 - t) + edges.coords[vertex_after] * t
+
+
+@dataclass(frozen=True, eq=False)
+class ReachedPieces:
+    """Reached parts of street pieces, per source and threshold.
+
+    Attributes
+    ----------
+    source : numpy.ndarray
+        Source (facility position, or 0 for a category's union) of each part.
+    threshold : numpy.ndarray
+        Index of the threshold of each part.
+    edge : numpy.ndarray
+        Network edge of each part.
+    start_m, end_m : numpy.ndarray
+        Where the part starts and ends along its edge (metres from ``u``).
+    """
+
+    source: np.ndarray
+    threshold: np.ndarray
+    edge: np.ndarray
+    start_m: np.ndarray
+    end_m: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+
+def reached_pieces(
+    graph: RoutingGraph, matrix: CostMatrix, thresholds_m: np.ndarray
+) -> ReachedPieces:
+    """Reached parts of the routing graph's pieces for every source and threshold.
+
+    Parameters
+    ----------
+    graph : RoutingGraph
+        The routing graph the matrix was computed on.
+    matrix : CostMatrix
+        Distances from each source to each reached node.
+    thresholds_m : numpy.ndarray
+        Thresholds (metres), each at most ``matrix.limit_m``.
+
+    Returns
+    -------
+    ReachedPieces
+    """
+    n_pieces = len(graph.piece_u)
+    # Which pieces touch each node: a CSR of node -> pieces.
+    ends = np.concatenate([graph.piece_u, graph.piece_v])
+    piece_of_end = np.concatenate([np.arange(n_pieces), np.arange(n_pieces)])
+    order = np.argsort(ends, kind="stable")
+    node_ptr = np.zeros(graph.n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ends, minlength=graph.n_nodes), out=node_ptr[1:])
+    pieces_by_node = piece_of_end[order]
+
+    n_touching = node_ptr[matrix.node + 1] - node_ptr[matrix.node]
+    pair_source = np.repeat(matrix.source, n_touching)
+    pair_rank = np.arange(int(n_touching.sum())) - np.repeat(
+        np.concatenate([[0], np.cumsum(n_touching)[:-1]]), n_touching
+    )
+    pair_piece = pieces_by_node[np.repeat(node_ptr[matrix.node], n_touching) + pair_rank]
+    pair_key = np.unique(pair_source * n_pieces + pair_piece)
+    source = pair_key // n_pieces
+    piece = pair_key % n_pieces
+
+    lookup_key = matrix.source * graph.n_nodes + matrix.node
+    lookup_order = np.argsort(lookup_key)
+    sorted_keys = lookup_key[lookup_order]
+    sorted_dist = matrix.distance_m[lookup_order]
+
+    def distance_at(nodes: np.ndarray) -> np.ndarray:
+        keys = source * graph.n_nodes + nodes
+        pos = np.clip(np.searchsorted(sorted_keys, keys), 0, max(len(sorted_keys) - 1, 0))
+        found = sorted_keys[pos] == keys if len(sorted_keys) else np.zeros(len(keys), bool)
+        return np.where(found, sorted_dist[pos] if len(sorted_dist) else np.inf, np.inf)
+
+    dist_u = distance_at(graph.piece_u[piece])
+    dist_v = distance_at(graph.piece_v[piece])
+    length = graph.piece_to_m[piece] - graph.piece_from_m[piece]
+    begin = graph.piece_from_m[piece]
+    finish = graph.piece_to_m[piece]
+
+    parts: list[tuple[np.ndarray, ...]] = []
+    for index, threshold in enumerate(np.asarray(thresholds_m, dtype=float)):
+        left = threshold - dist_u
+        right = threshold - dist_v
+        full = left + right >= length - _EPS_M
+        from_u = ~full & (left > _EPS_M)
+        from_v = ~full & (right > _EPS_M)
+        for mask, lo, hi in (
+            (full, begin, finish),
+            (from_u, begin, begin + np.minimum(left, length)),
+            (from_v, finish - np.minimum(right, length), finish),
+        ):
+            keep = mask & (hi - lo > _EPS_M) if mask is not full else mask & (length > 0)
+            parts.append(
+                (
+                    source[keep],
+                    np.full(int(keep.sum()), index, dtype=np.int64),
+                    graph.piece_edge[piece[keep]],
+                    lo[keep],
+                    hi[keep],
+                )
+            )
+    if not parts:
+        empty_i = np.empty(0, dtype=np.int64)
+        empty_f = np.empty(0, dtype=np.float64)
+        return ReachedPieces(empty_i, empty_i, empty_i, empty_f, empty_f)
+    stacked = [np.concatenate(column) for column in zip(*parts, strict=True)]
+    order = np.lexsort((stacked[3], stacked[2], stacked[1], stacked[0]))
+    return ReachedPieces(*(column[order] for column in stacked))
+
+
+def reached_lines(edges: EdgeCoordinates, pieces: ReachedPieces) -> np.ndarray:
+    """LineStrings of reached pieces (network CRS)."""
+    return substrings(edges, pieces.edge, pieces.start_m, pieces.end_m)
+
+
+def service_polygons(
+    lines: np.ndarray,
+    group: np.ndarray,
+    n_groups: int,
+    *,
+    buffer_m: float = DEFAULT_BUFFER_M,
+) -> np.ndarray:
+    """Polygons around the reached lines of each group (e.g. facility and threshold).
+
+    Parameters
+    ----------
+    lines : numpy.ndarray
+        Reached LineStrings.
+    group : numpy.ndarray
+        Group (0..n_groups-1) of each line.
+    n_groups : int
+        Number of groups; groups with no line get an empty polygon.
+    buffer_m : float, optional
+        Half-width (metres) of the band around the streets.
+
+    Returns
+    -------
+    numpy.ndarray
+        One (Multi)Polygon per group.
+    """
+    result = np.full(n_groups, shapely.Polygon(), dtype=object)
+    if len(lines) == 0:
+        return result
+    # Buffering lines one by one and unioning the bands is several times faster in GEOS
+    # than buffering one MultiLineString of many overlapping parts.
+    bands = shapely.buffer(lines, buffer_m, quad_segs=4)
+    order = np.argsort(group, kind="stable")
+    present, starts = np.unique(group[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
+    for value, lo, hi in zip(present, starts, ends, strict=True):
+        result[value] = shapely.union_all(bands[order[lo:hi]])
+    return result
