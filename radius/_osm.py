@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import osmium
 import shapely
 
 from radius._errors import InputError
@@ -44,7 +45,9 @@ class WalkableWays:
             self.lat.append(lat)
 
 
-def open_osm(path: Path, entities: object | None = None) -> object:
+def open_osm(
+    path: Path, entities: osmium.osm.osm_entity_bits | None = None
+) -> osmium.FileProcessor:
     """An ``osmium.FileProcessor`` on ``path`` with clear errors for unreadable files.
 
     Parameters
@@ -97,9 +100,9 @@ def read_walkable_ways(path: Path, rules: WalkRules) -> WalkableWays:
     processor = open_osm(path, osmium.osm.NODE | osmium.osm.WAY)
     ways = WalkableWays()
     try:
-        reader = processor.with_locations().with_filter(osmium.filter.KeyFilter("highway"))  # type: ignore[attr-defined]
+        reader = processor.with_locations().with_filter(osmium.filter.KeyFilter("highway"))
         for obj in reader:
-            if not obj.is_way():
+            if not isinstance(obj, osmium.osm.Way):
                 continue
             tags = dict(obj.tags)
             if not rules.is_walkable(tags):

@@ -223,10 +223,10 @@ def bounded_distances(
     np.cumsum(np.bincount(owner, minlength=n_sources), out=run_ptr[1:])
     workers = max(1, threads or os.cpu_count() or 1)
     n_chunks = min(n_sources, workers * 4) if n_sources else 0
-    bounds = np.linspace(0, n_sources, n_chunks + 1).astype(np.int64) if n_chunks else []
+    bounds = np.linspace(0, n_sources, n_chunks + 1).astype(np.int64)
 
     def run(chunk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return _dijkstra_runs(  # type: ignore[no-any-return]
+        return _dijkstra_runs(
             graph.indptr,
             graph.indices,
             graph.weights,
@@ -319,9 +319,7 @@ def nearest_and_counts(
     """
     thresholds = np.asarray(thresholds_m, dtype=np.float64) + _TOLERANCE_M
     if nodes is None:
-        return _reduce(  # type: ignore[no-any-return]
-            matrix.source, matrix.node, matrix.distance_m, matrix.n_nodes, thresholds
-        )
+        return _reduce(matrix.source, matrix.node, matrix.distance_m, matrix.n_nodes, thresholds)
     position = np.full(matrix.n_nodes, -1, dtype=np.int64)
     position[nodes] = np.arange(len(nodes))
     keep = position[matrix.node] >= 0
