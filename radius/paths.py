@@ -23,6 +23,7 @@ __all__ = [
     "CostMatrix",
     "bounded_distances",
     "nearest_and_counts",
+    "restrict_to_nodes",
 ]
 
 _TOLERANCE_M = 1e-9
@@ -320,17 +321,51 @@ def nearest_and_counts(
     thresholds = np.asarray(thresholds_m, dtype=np.float64) + _TOLERANCE_M
     if nodes is None:
         return _reduce(matrix.source, matrix.node, matrix.distance_m, matrix.n_nodes, thresholds)
-    position = np.full(matrix.n_nodes, -1, dtype=np.int64)
-    position[nodes] = np.arange(len(nodes))
-    keep = position[matrix.node] >= 0
-    target = position[matrix.node[keep]]
-    distance = matrix.distance_m[keep]
-    if node_offset_m is not None:
-        distance = distance + np.asarray(node_offset_m, dtype=np.float64)[target]
+    restricted = restrict_to_nodes(matrix, nodes, node_offset_m)
     nearest, nearest_source, counts = _reduce(
-        matrix.source[keep], target, distance, len(nodes), thresholds
+        restricted.source, restricted.node, restricted.distance_m, len(nodes), thresholds
     )
     beyond = nearest > matrix.limit_m + _TOLERANCE_M
     nearest[beyond] = np.inf
     nearest_source[beyond] = -1
     return nearest, nearest_source, counts
+
+
+def restrict_to_nodes(
+    matrix: CostMatrix, nodes: np.ndarray, node_offset_m: np.ndarray | None = None
+) -> CostMatrix:
+    """The matrix's columns for some nodes only, e.g. the join nodes of demand points.
+
+    Parameters
+    ----------
+    matrix : CostMatrix
+        Distances from sources to routing-graph nodes.
+    nodes : numpy.ndarray
+        Distinct nodes to keep; column ``k`` of the result is ``nodes[k]``.
+    node_offset_m : numpy.ndarray, optional
+        Distance (metres) still to walk from each kept node to its point (the access
+        leg), added to the distances; pairs then beyond ``matrix.limit_m`` are dropped.
+
+    Returns
+    -------
+    CostMatrix
+        Sources × ``len(nodes)``.
+    """
+    position = np.full(matrix.n_nodes, -1, dtype=np.int64)
+    position[np.asarray(nodes, dtype=np.int64)] = np.arange(len(nodes))
+    keep = position[matrix.node] >= 0
+    target = position[matrix.node[keep]]
+    distance = matrix.distance_m[keep]
+    source = matrix.source[keep]
+    if node_offset_m is not None:
+        distance = distance + np.asarray(node_offset_m, dtype=np.float64)[target]
+        within = distance <= matrix.limit_m + _TOLERANCE_M
+        source, target, distance = source[within], target[within], distance[within]
+    return CostMatrix(
+        source=source,
+        node=target,
+        distance_m=distance,
+        n_sources=matrix.n_sources,
+        n_nodes=len(nodes),
+        limit_m=matrix.limit_m,
+    )

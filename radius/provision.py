@@ -1,0 +1,265 @@
+"""Provision: supply reaching residents, shared between districts by two-step floating catchment.
+
+Ratio rules (m² per resident, m² per 100 households, places per 1,000 residents) compare
+the supply that residents can reach within the rule's threshold with what the standard
+requires for them. Supply is shared by 2SFCA (Luo & Wang 2003), so no facility is counted
+twice:
+
+1. each facility's capacity ``S_j`` is divided by the demand ``W_j`` within its catchment
+   (residents or households within the threshold on the network): ``R_j = S_j / W_j``;
+2. each resident point ``i`` gets ``A_i = Σ R_j`` over the facilities it reaches, and
+   receives ``A_i × w_i`` of supply; a district's supply is the sum over its points.
+
+Every facility's capacity is then handed out exactly once (to the residents in its
+catchment). The simple count of capacity *inside* each district is available as
+``method="inside"``. Coverage rules count the residents within the threshold.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from radius.paths import CostMatrix
+
+__all__ = [
+    "ProvisionMethod",
+    "RuleLike",
+    "SupplyShare",
+    "district_provision",
+    "two_step_fca",
+]
+
+ProvisionMethod = Literal["2sfca", "inside"]
+_EPS = 1e-9
+
+
+class RuleLike(Protocol):
+    """What provision needs of a standard's rule (see :mod:`radius.standards`)."""
+
+    id: str
+    category: str
+    metric: str
+    supply: str
+    value_new: float
+    value_old: float
+    unit: str
+    threshold: str
+
+
+@dataclass(frozen=True, eq=False)
+class SupplyShare:
+    """The 2SFCA result of one rule.
+
+    Attributes
+    ----------
+    facility_ratio : numpy.ndarray
+        ``R_j``: supply per unit of demand in each facility's catchment (0 when nobody is
+        in reach).
+    facility_demand : numpy.ndarray
+        ``W_j``: demand (persons or households) within each facility's catchment.
+    access : numpy.ndarray
+        ``A_i``: supply per unit of demand reaching each resident point.
+    received : numpy.ndarray
+        ``A_i × w_i``: supply each resident point receives.
+    unused_supply : float
+        Capacity of facilities with no resident in reach.
+    """
+
+    facility_ratio: np.ndarray
+    facility_demand: np.ndarray
+    access: np.ndarray
+    received: np.ndarray
+    unused_supply: float
+
+
+def two_step_fca(
+    pairs: CostMatrix, capacity: np.ndarray, demand: np.ndarray, threshold_m: float
+) -> SupplyShare:
+    """Share facilities' capacity among the demand points within the threshold.
+
+    Parameters
+    ----------
+    pairs : CostMatrix
+        Facilities × demand points walking distances (metres), access legs included.
+    capacity : numpy.ndarray
+        ``S_j`` per facility, in the rule's unit (NaN counts as 0).
+    demand : numpy.ndarray
+        ``w_i`` per demand point (persons or households).
+    threshold_m : float
+        Catchment size (metres).
+
+    Returns
+    -------
+    SupplyShare
+    """
+    supply = np.nan_to_num(np.asarray(capacity, dtype=np.float64), nan=0.0)
+    weight = np.asarray(demand, dtype=np.float64)
+    within = pairs.distance_m <= threshold_m + _EPS
+    source = pairs.source[within]
+    point = pairs.node[within]
+    facility_demand = np.bincount(source, weights=weight[point], minlength=pairs.n_sources)
+    ratio = np.divide(
+        supply, facility_demand, out=np.zeros_like(supply), where=facility_demand > _EPS
+    )
+    access = np.bincount(point, weights=ratio[source], minlength=pairs.n_nodes)
+    return SupplyShare(
+        facility_ratio=ratio,
+        facility_demand=facility_demand,
+        access=access,
+        received=access * weight,
+        unused_supply=float(supply[facility_demand <= _EPS].sum()),
+    )
+
+
+def _rule_demand(rule: RuleLike, residents: pd.DataFrame) -> np.ndarray:
+    column = "households" if rule.metric == "per_100_households" else "population"
+    return residents[column].to_numpy(dtype=np.float64)
+
+
+def _required(
+    rule: RuleLike, population: np.ndarray, households: np.ndarray, area_type: np.ndarray
+) -> np.ndarray:
+    value = np.where(area_type == "old", rule.value_old, rule.value_new).astype(np.float64)
+    if rule.metric == "per_capita":
+        return value * population
+    if rule.metric == "per_100_households":
+        return value * households / 100.0
+    if rule.metric == "per_1000_residents":
+        return value * population / 1000.0
+    if rule.metric == "coverage":
+        return value / 100.0 * population
+    raise ValueError(f"rule {rule.id}: unknown metric {rule.metric!r}")
+
+
+def district_provision(
+    rules: Sequence[RuleLike],
+    districts: gpd.GeoDataFrame,
+    residents: pd.DataFrame,
+    resident_district: np.ndarray,
+    facilities: gpd.GeoDataFrame,
+    pairs_by_rule: dict[str, tuple[CostMatrix, np.ndarray, float]],
+    *,
+    method: ProvisionMethod = "2sfca",
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, list[str]]:
+    """Required and supplied supply, ratio, pass/fail and shortfall per district and rule.
+
+    Parameters
+    ----------
+    rules : sequence of rules
+        The standard's rules to check.
+    districts : geopandas.GeoDataFrame
+        Districts with ``district_id``, ``area_type``, ``population`` and ``households``.
+    residents : pandas.DataFrame
+        Resident points with ``population`` and ``households``.
+    resident_district : numpy.ndarray
+        Position (row) in ``districts`` of each resident point, -1 outside all.
+    facilities : geopandas.GeoDataFrame
+        Facilities with ``category`` and capacity columns.
+    pairs_by_rule : dict
+        Rule id -> (facilities × residents cost matrix of the rule's category, the
+        facility rows of that matrix's sources, threshold in metres).
+    method : {"2sfca", "inside"}
+        How supply is counted for ratio rules.
+
+    Returns
+    -------
+    districts : geopandas.GeoDataFrame
+        Input districts plus ``{rule}_required``, ``{rule}_supplied``, ``{rule}_ratio``,
+        ``{rule}_shortfall`` and ``{rule}_pass`` for every rule.
+    access : pandas.DataFrame
+        Per resident point and ratio rule, the 2SFCA accessibility score ``{rule}_access``
+        (supply per resident, or per household for per-100-households rules).
+    notes : list of str
+        Data-quality notes (facilities without capacity, unused supply).
+    """
+    result = districts.copy()
+    notes: list[str] = []
+    n_districts = len(districts)
+    population = districts["population"].to_numpy(dtype=np.float64)
+    households = districts["households"].to_numpy(dtype=np.float64)
+    area_type = districts["area_type"].astype(str).to_numpy()
+    inside = resident_district >= 0
+    access_columns: dict[str, np.ndarray] = {}
+    for rule in rules:
+        required = _required(rule, population, households, area_type)
+        matrix, facility_rows, threshold_m = pairs_by_rule[rule.id]
+        if rule.metric == "coverage":
+            covered = np.zeros(len(residents), dtype=bool)
+            within = matrix.distance_m <= threshold_m + _EPS
+            covered[matrix.node[within]] = True
+            person = residents["population"].to_numpy(dtype=np.float64)
+            supplied = np.bincount(
+                resident_district[inside & covered],
+                weights=person[inside & covered],
+                minlength=n_districts,
+            )
+        else:
+            capacity = _capacity(facilities, facility_rows, rule, notes)
+            if method == "inside":
+                supplied = _inside_supply(districts, facilities, facility_rows, capacity)
+            else:
+                share = two_step_fca(matrix, capacity, _rule_demand(rule, residents), threshold_m)
+                supplied = np.bincount(
+                    resident_district[inside], weights=share.received[inside], minlength=n_districts
+                )
+                access_columns[f"{rule.id}_access"] = share.access
+                if share.unused_supply > _EPS:
+                    notes.append(
+                        f"{rule.id}: {share.unused_supply:g} {rule.supply} of capacity has no "
+                        f"resident within {rule.threshold} and serves nobody"
+                    )
+        shortfall = np.maximum(required - supplied, 0.0)
+        result[f"{rule.id}_required"] = np.round(required, 3)
+        result[f"{rule.id}_supplied"] = np.round(supplied, 3)
+        result[f"{rule.id}_ratio"] = np.round(
+            np.divide(supplied, required, out=np.full(n_districts, np.nan), where=required > 0), 4
+        )
+        result[f"{rule.id}_shortfall"] = np.round(shortfall, 3)
+        result[f"{rule.id}_pass"] = supplied >= required - 1e-6
+    return result, pd.DataFrame(access_columns, index=residents.index), notes
+
+
+def _capacity(
+    facilities: gpd.GeoDataFrame, rows: np.ndarray, rule: RuleLike, notes: list[str]
+) -> np.ndarray:
+    if rule.supply not in facilities.columns:
+        raise ValueError(f"rule {rule.id}: facilities have no {rule.supply!r} column")
+    capacity = facilities[rule.supply].to_numpy(dtype=np.float64)[rows]
+    missing = int(np.isnan(capacity).sum())
+    if missing:
+        message = (
+            f"{rule.id}: {missing} of {len(rows)} {rule.category} facilities have no "
+            f"{rule.supply}; they count as 0. Add {rule.supply} to the facility inventory"
+        )
+        warnings.warn(message, stacklevel=3)
+        notes.append(message)
+    return np.nan_to_num(capacity, nan=0.0)
+
+
+def _inside_supply(
+    districts: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    rows: np.ndarray,
+    capacity: np.ndarray,
+) -> np.ndarray:
+    located = gpd.GeoDataFrame(
+        {"capacity": capacity},
+        geometry=facilities.geometry.iloc[rows].representative_point().to_numpy(),
+        crs=facilities.crs,
+    ).to_crs(districts.crs)
+    joined = gpd.sjoin(
+        located, districts[["geometry"]].reset_index(drop=True), predicate="within", how="inner"
+    )
+    joined = joined[~joined.index.duplicated(keep="first")]
+    return np.bincount(
+        joined["index_right"].to_numpy(dtype=np.int64),
+        weights=joined["capacity"].to_numpy(),
+        minlength=len(districts),
+    )
