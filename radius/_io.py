@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from radius._errors import InputError
 
-__all__ = ["write_outputs", "gpkg_writer", "json_writer"]
+__all__ = ["gpkg_writer", "json_writer", "write_outputs", "xlsx_writer"]
 
 Writer = Callable[[Path], None]
 
@@ -26,6 +27,38 @@ def gpkg_writer(layers: Mapping[str, gpd.GeoDataFrame]) -> Writer:
             frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
 
     return write
+
+
+def xlsx_writer(sheets: Mapping[str, pd.DataFrame]) -> Writer:
+    """A writer of one Excel workbook with a sheet per frame (names cut to 31 characters)."""
+
+    def write(path: Path) -> None:
+        used: set[str] = set()
+        with pd.ExcelWriter(path, engine="openpyxl") as book:
+            for name, frame in sheets.items():
+                sheet = _sheet_name(name, used)
+                frame.to_excel(book, sheet_name=sheet, index=False)
+                worksheet = book.sheets[sheet]
+                worksheet.freeze_panes = "A2"
+                for column_cells in worksheet.columns:
+                    width = max(len(str(cell.value or "")) for cell in column_cells)
+                    letter = column_cells[0].column_letter
+                    worksheet.column_dimensions[letter].width = min(max(width * 1.3, 8), 60)
+
+    return write
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    """An Excel-safe, unique sheet name of at most 31 characters."""
+    cleaned = "".join("_" if ch in "[]:*?/\\" else ch for ch in name)[:31] or "sheet"
+    candidate = cleaned
+    counter = 2
+    while candidate.lower() in used:
+        suffix = f"~{counter}"
+        candidate = cleaned[: 31 - len(suffix)] + suffix
+        counter += 1
+    used.add(candidate.lower())
+    return candidate
 
 
 def json_writer(data: Any) -> Writer:

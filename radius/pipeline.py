@@ -111,6 +111,15 @@ class ReachResult:
         Facilities that could not join the network, with the reason.
     speed_m_s : float
         Walking speed used (m/s).
+    threshold_basis : {"time", "distance"}
+        How thresholds were turned into metres.
+    demand_nodes : numpy.ndarray
+        Per demand point, its join node in ``graph`` (-1 when unroutable).
+    demand_access_m : numpy.ndarray
+        Per demand point, its access leg (metres; NaN when unroutable).
+    demand_unroutable : pandas.DataFrame
+        Demand points that could not join: ``owner`` (position), ``reason``,
+        ``nearest_street_m``.
     timings : dict
         Seconds per stage.
     notes : list of str
@@ -127,6 +136,9 @@ class ReachResult:
     unroutable: gpd.GeoDataFrame
     speed_m_s: float
     threshold_basis: ThresholdBasis
+    demand_nodes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    demand_access_m: np.ndarray = field(default_factory=lambda: np.empty(0))
+    demand_unroutable: pd.DataFrame = field(default_factory=pd.DataFrame)
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -347,6 +359,14 @@ def compute_reach(
         )
         warnings.warn(message, stacklevel=2)
         notes.append(message)
+    n_demand = 0 if demand is None else len(demand)
+    demand_nodes = np.full(n_demand, -1, dtype=np.int64)
+    demand_access = np.full(n_demand, np.nan)
+    demand_unroutable = pd.DataFrame(columns=["owner", "reason", "nearest_street_m"])
+    if demand_snapped is not None:
+        demand_nodes[demand_snapped.owner] = graph.set_nodes[1]
+        demand_access[demand_snapped.owner] = demand_snapped.access_m
+        demand_unroutable = demand_snapped.unroutable
     return ReachResult(
         network=network,
         graph=graph,
@@ -358,6 +378,9 @@ def compute_reach(
         unroutable=gpd.GeoDataFrame(unroutable, geometry="geometry", crs=facilities.crs),
         speed_m_s=speed_m_s,
         threshold_basis=threshold_basis,
+        demand_nodes=demand_nodes,
+        demand_access_m=demand_access,
+        demand_unroutable=demand_unroutable,
         timings=timings,
         notes=notes,
     )

@@ -50,7 +50,7 @@ class EdgeCoordinates:
         step[edge_of_vertex[1:] != edge_of_vertex[:-1]] = 0.0
         cumulative = np.concatenate([[0.0], np.cumsum(step)])
         counts = np.bincount(edge_of_vertex, minlength=len(geoms))
-        edge_first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        edge_first = _starts(counts).astype(np.int64)
         edge_last = edge_first + counts - 1
         # Position along the whole concatenation: each edge starts 1 m after the last ended,
         # so one sorted array serves searches on every edge.
@@ -102,17 +102,20 @@ def substrings(
     n_points = n_inner + 2
     total = int(n_points.sum())
     out = np.empty((total, 2))
-    line_start = np.concatenate([[0], np.cumsum(n_points)[:-1]])
+    line_start = _starts(n_points)
     out[line_start] = start_xy
     out[line_start + n_points - 1] = end_xy
     inner_line = np.repeat(np.arange(len(edge)), n_inner)
-    inner_rank = np.arange(int(n_inner.sum())) - np.repeat(
-        np.concatenate([[0], np.cumsum(n_inner)[:-1]]), n_inner
-    )
+    inner_rank = np.arange(int(n_inner.sum())) - np.repeat(_starts(n_inner), n_inner)
     out[line_start[inner_line] + 1 + inner_rank] = edges.coords[
         after_start[inner_line] + inner_rank
     ]
     return shapely.linestrings(out, indices=np.repeat(np.arange(len(edge)), n_points))
+
+
+def _starts(counts: np.ndarray) -> np.ndarray:
+    """Where each run starts when runs of ``counts`` items are laid end to end."""
+    return np.cumsum(counts) - counts
 
 
 def _interpolate(
@@ -180,9 +183,7 @@ def reached_pieces(
 
     n_touching = node_ptr[matrix.node + 1] - node_ptr[matrix.node]
     pair_source = np.repeat(matrix.source, n_touching)
-    pair_rank = np.arange(int(n_touching.sum())) - np.repeat(
-        np.concatenate([[0], np.cumsum(n_touching)[:-1]]), n_touching
-    )
+    pair_rank = np.arange(int(n_touching.sum())) - np.repeat(_starts(n_touching), n_touching)
     pair_piece = pieces_by_node[np.repeat(node_ptr[matrix.node], n_touching) + pair_rank]
     pair_key = np.unique(pair_source * n_pieces + pair_piece)
     source = pair_key // n_pieces

