@@ -18,8 +18,8 @@ from radius._io import gpkg_writer, json_writer, write_outputs
 from radius.config import load_speed_profiles
 from radius.pipeline import ReachConfig, ReachResult, run_reach
 from radius.sample import default_network_path
-from radius.snap import DEFAULT_MAX_SNAP_M
 from radius.service_areas import DEFAULT_BUFFER_M
+from radius.snap import DEFAULT_MAX_SNAP_M
 
 __all__ = ["main"]
 

@@ -20,8 +20,8 @@ __all__ = [
     "DEFAULT_BUFFER_M",
     "EdgeCoordinates",
     "ReachedPieces",
-    "reached_pieces",
     "reached_lines",
+    "reached_pieces",
     "service_polygons",
     "substrings",
 ]

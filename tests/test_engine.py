@@ -29,7 +29,9 @@ def category(minutes: tuple[float, ...], metres: tuple[float, ...]) -> Category:
         id="test",
         name_zh="测试",
         name_en="Test",
-        thresholds=tuple(Threshold(minutes=m, metres=d) for m, d in zip(minutes, metres)),
+        thresholds=tuple(
+            Threshold(minutes=m, metres=d) for m, d in zip(minutes, metres, strict=True)
+        ),
     )
 
 
@@ -124,7 +126,7 @@ def test_counts_within_thresholds_from_several_facilities():
     network = lattice_network(10, 10, 100.0)
     facilities = [point(0, 0), point(900, 900), point(400, 400)]
     _, _, matrix = distances_from(network, facilities, 2000.0)
-    nearest, source, counts = nearest_and_counts(matrix, np.array([400.0, 1000.0]))
+    nearest, _, counts = nearest_and_counts(matrix, np.array([400.0, 1000.0]))
     node = 2 * 10 + 2  # (200, 200): 400 m from (0, 0) and from (400, 400), 1400 m from the third
     assert nearest[node] == pytest.approx(400.0)
     assert counts[node, 0] == 2
@@ -197,7 +199,7 @@ def test_reach_category_minutes_and_metres_basis():
 
 def test_service_area_cuts_edges_at_the_exact_remaining_distance():
     network = lattice_network(10, 10, 100.0)
-    snapped, graph, matrix = distances_from(network, [point(450, 400)], 1000.0)
+    _, graph, matrix = distances_from(network, [point(450, 400)], 1000.0)
     thresholds = np.array([250.0])
     pieces = reached_pieces(graph, matrix, thresholds)
     lines = reached_lines(EdgeCoordinates.of(network), pieces)
@@ -214,7 +216,9 @@ def test_service_area_cuts_edges_at_the_exact_remaining_distance():
 
     # The reached length, checked by sampling every edge each 0.5 m.
     total = 0.0
-    for geom, u, v in zip(network.edges.geometry, network.edges["u"], network.edges["v"]):
+    for geom, u, v in zip(
+        network.edges.geometry, network.edges["u"], network.edges["v"], strict=True
+    ):
         s = np.arange(0.25, geom.length, 0.5)
         d = np.minimum(nearest[u] + s, nearest[v] + geom.length - s)
         # the facility's own edge is split: both halves start at 50 m from the facility

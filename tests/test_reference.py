@@ -7,6 +7,7 @@ cutoff from a super-source tied to each facility's access points by its access l
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def reference_graph(network: StreetNetwork, snapped_sets: list[Snapped]) -> nx.M
         stops: list[tuple[float, object]] = [(0.0, int(u))]
         stops += sorted(cuts.get(edge, []), key=lambda item: item[0])
         stops.append((float(length), int(v)))
-        for (a_pos, a), (b_pos, b) in zip(stops[:-1], stops[1:], strict=True):
+        for (a_pos, a), (b_pos, b) in itertools.pairwise(stops):
             graph.add_edge(a, b, weight=b_pos - a_pos)
     return graph
 
