@@ -37,6 +37,7 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 ThresholdBasis = Literal["time", "distance"]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 TagValue = str | list[str] | bool
+CapacityField = Literal["floor_area_m2", "land_area_m2", "beds", "places"]
 
 
 class _Frozen(BaseModel):
@@ -108,12 +109,15 @@ class Category(_Frozen):
 def _filter_matches(tag_filter: Mapping[str, TagValue], tags: Mapping[str, str]) -> bool:
     for key, wanted in tag_filter.items():
         value = tags.get(key)
+        if wanted is False:
+            # `key: false` means the feature must not carry the key at all.
+            if value is not None:
+                return False
+            continue
         if value is None:
             return False
         if wanted is True:
             continue
-        if wanted is False:
-            return False
         allowed = [wanted] if isinstance(wanted, str) else wanted
         if value not in allowed:
             return False
