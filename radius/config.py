@@ -87,7 +87,9 @@ class Category(_Frozen):
     name_en: str
     thresholds: tuple[Threshold, ...] = Field(min_length=1)
     osm_tags: tuple[dict[str, TagValue], ...] = ()
-    capacity_fields: tuple[Literal["floor_area_m2", "land_area_m2", "beds", "places"], ...] = ()
+    capacity_fields: tuple[CapacityField, ...] = ()
+    osm_capacity_field: CapacityField | None = None
+    """Which capacity column the OSM ``capacity=*`` tag fills for this category."""
 
     @field_validator("thresholds")
     @classmethod
