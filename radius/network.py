@@ -13,6 +13,8 @@ internet access, osmnx downloads by place name or bounding box.
 from __future__ import annotations
 
 import math
+import socket
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ import shapely
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
-from radius._errors import CRSError, InputError
+from radius._errors import CRSError, InputError, NetworkUnavailableError
 from radius.config import WalkRules, load_walk_rules
 
 __all__ = [
@@ -35,8 +37,13 @@ __all__ = [
     "StreetNetwork",
     "choose_metric_crs",
     "load_network",
+    "load_network_online",
+    "network_from_graph",
+    "network_from_lines",
     "network_from_segments",
+    "read_graphml_network",
     "read_osm_network",
+    "read_road_lines",
 ]
 
 WGS84 = pyproj.CRS.from_epsg(4326)
@@ -135,11 +142,12 @@ def choose_metric_crs(lon: float, lat: float, crs: str | pyproj.CRS | None = "au
     CRSError
         If the requested CRS is unknown, geographic, or outside the CGCS2000 zones.
     """
-    mode = crs.lower() if isinstance(crs, str) else crs
-    if mode in (None, "auto", "utm"):
-        zone = int(math.floor((lon + 180.0) / 6.0)) % 60 + 1
+    # Names are compared only as text: comparing a pyproj.CRS with a string parses it (slow).
+    name = crs.lower() if isinstance(crs, str) else None
+    if crs is None or name in ("auto", "utm"):
+        zone = math.floor((lon + 180.0) / 6.0) % 60 + 1
         return pyproj.CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
-    if mode == "cgcs2000":
+    if name == "cgcs2000":
         central_meridian = 3 * round(lon / 3.0)
         if not 75 <= central_meridian <= 135:
             raise CRSError(
@@ -225,7 +233,6 @@ def network_from_segments(
         (np.ones(int(useful.sum())), (u[useful], v[useful])), shape=(n_nodes, n_nodes)
     )
     n_components, labels = connected_components(adjacency, directed=False)
-    # Isolated keys can only come from dropped zero-length loops; they are not streets.
     component_of_edge = labels[u]
     node_counts = np.bincount(labels, minlength=n_components)
     edge_counts = np.bincount(component_of_edge[useful], minlength=n_components)
@@ -295,7 +302,7 @@ def _keys_are_osm(keys: np.ndarray) -> bool:
     return bool(keys.dtype.kind in "iu" and keys.size and keys.min() >= 0)
 
 
-def _column_or(frame: pd.DataFrame, column: str, default: object) -> pd.Series:
+def _column_or(frame: pd.DataFrame, column: str, default: str | int) -> pd.Series:
     if column in frame.columns:
         values = frame[column]
         if isinstance(default, str):
@@ -383,7 +390,8 @@ def load_network(
     crs : str or pyproj.CRS, optional
         Target metric CRS, see :func:`choose_metric_crs`.
     walk_rules : WalkRules, optional
-        Walkability rules for OSM data; defaults to ``configs/walkable.yaml``.
+        Walkability rules for OSM and GraphML data (road-line plans are taken as drawn,
+        less lines marked ``walkable`` false); defaults to ``configs/walkable.yaml``.
     layer : str, optional
         Layer of a multi-layer file (GeoPackage).
 
@@ -405,7 +413,7 @@ def load_network(
         return read_osm_network(path, crs=crs, walk_rules=walk_rules)
     suffix = path.suffix.lower()
     if suffix == ".graphml":
-        return read_graphml_network(path, crs=crs)
+        return read_graphml_network(path, crs=crs, walk_rules=walk_rules)
     if suffix in _LINE_SUFFIXES:
         return read_road_lines(path, crs=crs, layer=layer)
     raise InputError(
@@ -415,19 +423,793 @@ def load_network(
 
 
 _LINE_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".zip")
+_HIGHWAY_COLUMNS = ("highway", "road_class", "type", "class")
+"""Columns giving a road line's class, the first one present wins (case-insensitive)."""
+_TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y"})
+_FALSE_WORDS = frozenset({"0", "false", "f", "no", "n"})
+_LINE_TYPE_IDS = (1, 2, 5)
+"""shapely type ids of LineString, LinearRing and MultiLineString."""
+_NODE_MERGE_M = 1e-6
+"""Ends of noded road lines closer than this (metres) are one node: floating-point noise."""
+_MAX_LISTED = 10
+"""At most this many offending features are named in one error message."""
+_CONNECT_TIMEOUT_S = 3.0
+_OSMNX_SETTINGS_LOCK = threading.Lock()
 
 
-def read_graphml_network(path: Path, *, crs: str | pyproj.CRS | None = "auto") -> StreetNetwork:
-    """Read an osmnx GraphML file as an undirected walkable network."""
-    raise NotImplementedError  # replaced below by the GraphML reader
+def _check_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: {what} file not found; check the path")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a {what} file")
+
+
+# --------------------------------------------------------------------------- GraphML
+
+
+def read_graphml_network(
+    path: str | Path,
+    *,
+    crs: str | pyproj.CRS | None = "auto",
+    walk_rules: WalkRules | None = None,
+) -> StreetNetwork:
+    """Read a GraphML file written by osmnx as an undirected walkable network.
+
+    See :func:`network_from_graph` for how the graph's edges become street segments.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.graphml`` file written by ``osmnx.save_graphml``.
+    crs : str or pyproj.CRS, optional
+        Target metric CRS, see :func:`choose_metric_crs`.
+    walk_rules : WalkRules, optional
+        Which edges are walkable; defaults to ``configs/walkable.yaml``.
+
+    Returns
+    -------
+    StreetNetwork
+
+    Raises
+    ------
+    InputError
+        If the file is missing, broken, not an osmnx graph, or holds no walkable edge.
+    """
+    import osmnx as ox
+
+    file_path = Path(path)
+    _check_file(file_path, "GraphML")
+    fix = "write it with osmnx.save_graphml, or load the OSM file it was built from"
+    try:
+        graph = ox.io.load_graphml(file_path)
+    except (OSError, SyntaxError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(
+            f"{file_path}: not a readable osmnx GraphML file ({type(exc).__name__}: {exc}); {fix}"
+        ) from None
+    except Exception as exc:
+        if not type(exc).__module__.startswith("networkx"):
+            raise
+        raise InputError(f"{file_path}: not a readable GraphML file ({exc}); {fix}") from None
+    return network_from_graph(graph, source=str(file_path), crs=crs, walk_rules=walk_rules)
+
+
+def network_from_graph(
+    graph: Any,
+    *,
+    source: str,
+    crs: str | pyproj.CRS | None = "auto",
+    walk_rules: WalkRules | None = None,
+) -> StreetNetwork:
+    """Turn an osmnx graph into an undirected :class:`StreetNetwork`.
+
+    Every street becomes one segment even when the graph holds it in both directions:
+    an edge is dropped when an edge between the same two nodes with the same geometry
+    (in either direction) was already taken, while parallel edges along different lines
+    are kept. An edge's ``geometry`` is used when present, else the straight line between
+    its nodes' ``x``/``y``. Node ids become ``nodes.osmid``.
+
+    When the edges carry ``highway`` tags, edges without one (building or land-use
+    outlines in a graph built from a full OSM export) are dropped and the others are
+    filtered with the walk rules, using whatever tags the edges carry. osmnx keeps no
+    ``sidewalk`` or ``foot`` tags by default, so trunk and motorway edges then count as
+    without sidewalk. A graph without any ``highway`` tag is taken as all walkable.
+
+    Parameters
+    ----------
+    graph : networkx.MultiDiGraph or networkx.MultiGraph
+        An osmnx graph: ``graph.graph["crs"]``, nodes with ``x`` and ``y``.
+    source : str
+        Description of where the graph came from (for reports and errors).
+    crs : str or pyproj.CRS, optional
+        Target metric CRS, see :func:`choose_metric_crs`.
+    walk_rules : WalkRules, optional
+        Which edges are walkable; defaults to ``configs/walkable.yaml``.
+
+    Returns
+    -------
+    StreetNetwork
+
+    Raises
+    ------
+    InputError
+        If the graph has no CRS or node coordinates, or no walkable edge.
+    """
+    graph_crs = graph.graph.get("crs")
+    if graph_crs is None:
+        raise InputError(
+            f"{source}: the graph has no 'crs' attribute, so it is not an osmnx graph; build "
+            "it with osmnx (e.g. osmnx.graph_from_xml) or pass the OSM file instead"
+        )
+    try:
+        input_crs = pyproj.CRS.from_user_input(graph_crs)
+    except pyproj.exceptions.CRSError as exc:
+        raise CRSError(
+            f"{source}: the graph's crs {graph_crs!r} is not a known CRS ({exc})"
+        ) from None
+    node_ids = list(graph.nodes)
+    position = {node: i for i, node in enumerate(node_ids)}
+    node_xy = np.full((len(node_ids), 2), np.nan)
+    for i, (node, data) in enumerate(graph.nodes(data=True)):
+        try:
+            node_xy[i] = float(data["x"]), float(data["y"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(
+                f"{source}: node {node!r} has no numeric 'x'/'y' coordinates, so this is not "
+                "an osmnx graph; build it with osmnx or pass the OSM file instead"
+            ) from None
+
+    rules = walk_rules or load_walk_rules()
+    edges = list(graph.edges(data=True))
+    has_highway = any("highway" in data for _, _, data in edges)
+    seen: set[tuple[int, int, bytes]] = set()
+    coordinates: list[np.ndarray] = []
+    highways: list[str] = []
+    osmids: list[int] = []
+    u_index: list[int] = []
+    v_index: list[int] = []
+    for u, v, data in edges:
+        highway = _walkable_highway(data, rules) if has_highway else ""
+        if highway is None:
+            continue
+        iu, iv = position[u], position[v]
+        coords = _edge_coordinates(data.get("geometry"), node_xy[iu], node_xy[iv], source)
+        if coords is None:
+            continue
+        key = _undirected_key(iu, iv, coords)
+        if key in seen:
+            continue
+        seen.add(key)
+        coordinates.append(coords)
+        highways.append(highway)
+        osmids.append(_first_int(data.get("osmid")))
+        u_index.append(iu)
+        v_index.append(iv)
+    if not coordinates:
+        raise InputError(
+            f"{source}: the graph holds no walkable street edge; build it with "
+            "network_type='walk' (or 'all') over an area with streets"
+        )
+    counts = [len(c) for c in coordinates]
+    lines = shapely.linestrings(
+        np.concatenate(coordinates), indices=np.repeat(np.arange(len(counts)), counts)
+    )
+    segments = gpd.GeoDataFrame(
+        {"highway": highways, "osmid": np.asarray(osmids, dtype=np.int64)},
+        geometry=lines,
+        crs=input_crs,
+    )
+    if all(isinstance(n, int | np.integer) and not isinstance(n, bool) for n in node_ids):
+        keys = np.asarray(node_ids, dtype=np.int64)
+    else:
+        keys = -1 - np.arange(len(node_ids), dtype=np.int64)
+    return network_from_segments(
+        segments,
+        source=source,
+        crs=crs,
+        u_keys=keys[np.asarray(u_index, dtype=np.int64)],
+        v_keys=keys[np.asarray(v_index, dtype=np.int64)],
+    )
+
+
+def _walkable_highway(data: dict[str, Any], rules: WalkRules) -> str | None:
+    """The first walkable ``highway`` value of an osmnx edge, or None if it is not walkable."""
+    values = data.get("highway")
+    if values is None:
+        return None
+    tags: dict[str, str] = {}
+    for key, value in data.items():
+        first = value[0] if isinstance(value, list) and value else value
+        if isinstance(first, str):
+            tags[key] = first
+    for value in values if isinstance(values, list) else [values]:
+        if rules.is_walkable({**tags, "highway": str(value)}):
+            return str(value)
+    return None
+
+
+def _edge_coordinates(
+    geometry: object, start: np.ndarray, end: np.ndarray, source: str
+) -> np.ndarray | None:
+    """An edge's coordinates running from its ``u`` node to its ``v`` node.
+
+    The ends are set to the node coordinates exactly; None for a zero-length edge.
+    """
+    if isinstance(geometry, str):
+        try:
+            geometry = shapely.from_wkt(geometry)
+        except shapely.errors.GEOSException as exc:
+            raise InputError(f"{source}: an edge geometry is not valid WKT ({exc})") from None
+    if geometry is None or (isinstance(geometry, float) and math.isnan(geometry)):
+        coords = np.array([start, end])
+    elif isinstance(geometry, shapely.LineString) and not geometry.is_empty:
+        coords = shapely.get_coordinates(geometry).copy()
+        if np.hypot(*(coords[0] - end)) < np.hypot(*(coords[0] - start)):
+            coords = coords[::-1].copy()
+        coords[0] = start
+        coords[-1] = end
+    else:
+        kind = getattr(geometry, "geom_type", type(geometry).__name__)
+        raise InputError(f"{source}: an edge geometry is a {kind}, not a LineString")
+    if (coords == coords[0]).all():
+        return None
+    return coords
+
+
+def _undirected_key(iu: int, iv: int, coords: np.ndarray) -> tuple[int, int, bytes]:
+    """The same key for an edge and its reverse; different for different geometries."""
+    rounded = np.round(coords, 9) + 0.0  # + 0.0 turns -0.0 into 0.0
+    forward = rounded.tobytes()
+    backward = rounded[::-1].tobytes()
+    if iu < iv:
+        return iu, iv, forward
+    if iu > iv:
+        return iv, iu, backward
+    return iu, iv, min(forward, backward)
+
+
+def _first_int(value: object) -> int:
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return -1
+
+
+# --------------------------------------------------------------------------- road lines
 
 
 def read_road_lines(
-    path: Path, *, crs: str | pyproj.CRS | None = "auto", layer: str | None = None
+    path: str | Path,
+    *,
+    crs: str | pyproj.CRS | None = "auto",
+    layer: str | None = None,
+    snap_tolerance_m: float = 0.5,
 ) -> StreetNetwork:
-    """Read road centre lines as a network."""
-    raise NotImplementedError  # replaced below by the road-line reader
+    """Read road centre lines (a district's road plan) as a network.
+
+    The lines are joined where they meet and split where they cross, see
+    :func:`network_from_lines`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A GeoPackage (``.gpkg``), GeoJSON (``.geojson``, ``.json``), Shapefile (``.shp``)
+        or zipped Shapefile (``.zip`` holding the ``.shp`` with its ``.shx``, ``.dbf``
+        and ``.prj``).
+    crs : str or pyproj.CRS, optional
+        Target metric CRS, see :func:`choose_metric_crs`.
+    layer : str, optional
+        The layer to read (GeoPackage), or the Shapefile's name without ``.shp`` when a
+        zip holds several. A file whose only line layer is unambiguous needs none.
+    snap_tolerance_m : float, optional
+        Line ends closer than this (metres) to each other, or to another line, are joined.
+
+    Returns
+    -------
+    StreetNetwork
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable, a zip holds no Shapefile, the layer is
+        empty, or a feature is not a line.
+    CRSError
+        If the file has no CRS.
+    """
+    file_path = Path(path)
+    _check_file(file_path, "road-line")
+    frame = _read_line_layer(file_path, layer)
+    return network_from_lines(
+        frame, source=str(file_path), crs=crs, snap_tolerance_m=snap_tolerance_m
+    )
 
 
-def _as_sequence(value: str | Sequence[str]) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
+def _read_line_layer(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    import pyogrio
+
+    dataset = str(path)
+    if path.suffix.lower() == ".zip":
+        dataset = _shapefile_in_zip(path, layer)
+        layer = None
+    fix = "save the road lines as GeoPackage, GeoJSON or a zipped Shapefile"
+    try:
+        layers = pyogrio.list_layers(dataset)
+    except pyogrio.errors.DataSourceError as exc:
+        raise InputError(f"{path}: not a readable vector file ({exc}); {fix}") from None
+    names = [str(name) for name, _ in layers]
+    if layer is None and len(names) > 1:
+        line_layers = [str(n) for n, kind in layers if kind is not None and "LineString" in kind]
+        if len(line_layers) != 1:
+            raise InputError(
+                f"{path}: holds {len(names)} layers ({', '.join(names)}); choose the road-line "
+                "layer with layer=..."
+            )
+        layer = line_layers[0]
+    elif layer is not None and layer not in names:
+        raise InputError(f"{path}: has no layer {layer!r}; its layers are {', '.join(names)}")
+    try:
+        return gpd.read_file(dataset, layer=layer, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InputError(f"{path}: cannot read the road lines ({exc}); {fix}") from None
+
+
+def _shapefile_in_zip(path: Path, layer: str | None) -> str:
+    """The GDAL path of the Shapefile inside a zip archive."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{path}: not a valid zip archive ({exc})") from None
+    members = [n for n in names if n.lower().endswith(".shp") and not n.startswith("__MACOSX/")]
+    if not members:
+        raise InputError(
+            f"{path}: the zip archive holds no Shapefile (.shp); zip the road lines' .shp "
+            "together with its .shx, .dbf and .prj files"
+        )
+    if layer is not None:
+        members = [m for m in members if Path(m).stem == layer]
+        if not members:
+            raise InputError(f"{path}: the zip archive holds no Shapefile named {layer}.shp")
+    if len(members) > 1:
+        stems = ", ".join(Path(m).stem for m in members)
+        raise InputError(
+            f"{path}: the zip archive holds {len(members)} Shapefiles ({stems}); choose one "
+            "with layer=<name without .shp>"
+        )
+    return f"/vsizip/{path.resolve().as_posix()}/{members[0]}"
+
+
+def network_from_lines(
+    lines: gpd.GeoDataFrame,
+    *,
+    source: str,
+    crs: str | pyproj.CRS | None = "auto",
+    snap_tolerance_m: float = 0.5,
+) -> StreetNetwork:
+    """Build a :class:`StreetNetwork` from road centre lines drawn as a plan.
+
+    Lines are projected to the metric CRS, then joined and split:
+
+    1. line ends within ``snap_tolerance_m`` of each other are moved to their mean
+       position, so lines drawn almost to the same point meet;
+    2. a line end within ``snap_tolerance_m`` of another line's interior is moved onto
+       that line (a T-junction drawn a little short or a little long);
+    3. all lines are split wherever they cross or touch (``shapely.node``), so every
+       crossing is a junction. Overpasses must therefore be drawn as separate lines
+       that end before the crossing, or left out.
+
+    Parameters
+    ----------
+    lines : geopandas.GeoDataFrame
+        LineStrings or MultiLineStrings with a CRS. The first column present among
+        ``highway``, ``road_class``, ``type`` and ``class`` (any case) becomes
+        ``highway``; a ``walkable`` column (true/false, 1/0, yes/no; empty means true)
+        drops the lines marked false.
+    source : str
+        Description of where the lines came from (for reports and errors).
+    crs : str or pyproj.CRS, optional
+        Target metric CRS, see :func:`choose_metric_crs`.
+    snap_tolerance_m : float, optional
+        Joining distance (metres); 0 joins only ends that coincide exactly.
+
+    Returns
+    -------
+    StreetNetwork
+        Node ``osmid`` and edge ``osmid`` are -1.
+
+    Raises
+    ------
+    InputError
+        If there is no feature, a feature is not a line (every one is named, by its
+        position counted from 0), or the ``walkable`` column holds other values.
+    CRSError
+        If the lines have no CRS.
+    """
+    if not (math.isfinite(snap_tolerance_m) and snap_tolerance_m >= 0):
+        raise InputError(f"snap_tolerance_m must be a distance >= 0 metres, got {snap_tolerance_m}")
+    if lines.crs is None:
+        raise CRSError(
+            f"{source}: the road lines have no coordinate reference system (CRS); set it "
+            "before loading: in QGIS with Layer ▸ Set Layer CRS and save again, in Python "
+            "with frame.set_crs('EPSG:4547'), or for a Shapefile ship its .prj file"
+        )
+    if len(lines) == 0:
+        raise InputError(f"{source}: the layer holds no road line; draw or export the roads")
+    geometry = np.asarray(lines.geometry.to_numpy(), dtype=object)
+    missing = shapely.is_missing(geometry) | shapely.is_empty(geometry)
+    not_line = np.flatnonzero(~missing & ~np.isin(shapely.get_type_id(geometry), _LINE_TYPE_IDS))
+    if not_line.size:
+        named = ", ".join(
+            f"feature {i} is a {geometry[i].geom_type}" for i in not_line[:_MAX_LISTED]
+        )
+        more = f" and {not_line.size - _MAX_LISTED} more" if not_line.size > _MAX_LISTED else ""
+        raise InputError(
+            f"{source}: road centre lines must be LineStrings or MultiLineStrings, but "
+            f"{named}{more} (features counted from 0); remove them or move them to another layer"
+        )
+    if missing.any():
+        warnings.warn(
+            f"{source}: {int(missing.sum())} feature(s) without geometry skipped "
+            f"(first: feature {int(np.flatnonzero(missing)[0])})",
+            stacklevel=2,
+        )
+    keep = np.flatnonzero(~missing & _walkable_flags(lines, source))
+    if keep.size == 0:
+        raise InputError(f"{source}: no walkable road line (all are empty or walkable=false)")
+    highway = _highway_values(lines)
+
+    parts, part_row = shapely.get_parts(geometry[keep], return_index=True)
+    filled = ~shapely.is_empty(parts)
+    parts, part_row = parts[filled], keep[part_row[filled]]
+    coords, coord_part = shapely.get_coordinates(parts, return_index=True)
+    to_wgs84 = pyproj.Transformer.from_crs(lines.crs, WGS84, always_xy=True)
+    lon, lat = to_wgs84.transform(coords[:, 0], coords[:, 1])
+    with np.errstate(invalid="ignore"):
+        in_range = (np.abs(lon) <= 180.0) & (np.abs(lat) <= 90.0)
+    if not in_range.all():
+        raise CRSError(
+            f"{source}: some coordinates are no valid longitude/latitude when read with the "
+            f"CRS set on the lines ({lines.crs.to_string()}), so that CRS is probably wrong "
+            "(e.g. metres labelled EPSG:4326); set the CRS the lines were drawn in"
+        )
+    metric = choose_metric_crs(
+        (float(lon.min()) + float(lon.max())) / 2.0,
+        (float(lat.min()) + float(lat.max())) / 2.0,
+        crs,
+    )
+    to_metric = pyproj.Transformer.from_crs(lines.crs, metric, always_xy=True)
+    x, y = to_metric.transform(coords[:, 0], coords[:, 1])
+    metric_lines = shapely.linestrings(np.column_stack([x, y]), indices=coord_part)
+    has_length = shapely.length(metric_lines) > 0
+    metric_lines, part_row = metric_lines[has_length], part_row[has_length]
+    if metric_lines.size == 0:
+        raise InputError(f"{source}: every road line has zero length; nothing to walk on")
+    if snap_tolerance_m > 0:
+        metric_lines = _snap_line_ends(metric_lines, snap_tolerance_m)
+        has_length = shapely.length(metric_lines) > 0
+        metric_lines, part_row = metric_lines[has_length], part_row[has_length]
+    pieces, piece_line = _node_lines(metric_lines)
+    pieces, u_keys, v_keys = _merge_piece_ends(pieces, _NODE_MERGE_M)
+    segments = gpd.GeoDataFrame(
+        {"highway": highway[part_row[piece_line]], "osmid": np.full(len(pieces), -1)},
+        geometry=pieces,
+        crs=metric,
+    )
+    return network_from_segments(segments, source=source, crs=metric, u_keys=u_keys, v_keys=v_keys)
+
+
+def _columns_by_lower_name(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+    geometry_name = frame.geometry.name
+    return {str(c).lower(): c for c in frame.columns if c != geometry_name}
+
+
+def _highway_values(lines: gpd.GeoDataFrame) -> np.ndarray:
+    """The road class of every row as text ("" when unknown)."""
+    columns = _columns_by_lower_name(lines)
+    for name in _HIGHWAY_COLUMNS:
+        if name in columns:
+            values = lines[columns[name]]
+            return np.asarray(values.astype(object).where(values.notna(), "").astype(str))
+    return np.full(len(lines), "", dtype=object)
+
+
+def _walkable_flags(lines: gpd.GeoDataFrame, source: str) -> np.ndarray:
+    """Whether each row may be walked on, from an optional ``walkable`` column."""
+    flags = np.ones(len(lines), dtype=bool)
+    column = _columns_by_lower_name(lines).get("walkable")
+    if column is None:
+        return flags
+    bad: list[str] = []
+    for i, value in enumerate(lines[column].to_numpy()):
+        if isinstance(value, bool | np.bool_):
+            flags[i] = bool(value)
+        elif isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
+            flags[i] = value.strip().lower() in _TRUE_WORDS
+        elif isinstance(value, int | float | np.number) and value in (0, 1):
+            flags[i] = bool(value)
+        elif value is None or (not isinstance(value, str) and pd.isna(value)):
+            continue
+        else:
+            bad.append(f"feature {i} has {value!r}")
+    if bad:
+        raise InputError(
+            f"{source}: column {column!r} must hold true/false, 1/0 or yes/no, but "
+            f"{', '.join(bad[:_MAX_LISTED])}"
+            + (f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else "")
+        )
+    return flags
+
+
+def _cluster_points(points: np.ndarray, tolerance: float) -> np.ndarray:
+    """Cluster label of each point; points within ``tolerance`` (chained) share one."""
+    from scipy.spatial import KDTree
+
+    pairs = KDTree(points).query_pairs(tolerance, output_type="ndarray")
+    n = len(points)
+    graph = coo_array((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _line_ends(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates of all lines, their line index, and each line's first and last position."""
+    coords, index = shapely.get_coordinates(lines, return_index=True)
+    counts = np.bincount(index, minlength=len(lines))
+    last = np.cumsum(counts) - 1
+    first = last - counts + 1
+    return coords, index, first, last
+
+
+def _snap_line_ends(lines: np.ndarray, tolerance: float) -> np.ndarray:
+    """Join line ends lying within ``tolerance`` of each other or of another line."""
+    coords, _, first, last = _line_ends(lines)
+    n_lines = len(lines)
+    ends = np.concatenate([coords[first], coords[last]])
+    labels = _cluster_points(ends, tolerance)
+    sizes = np.bincount(labels)
+    centre = (
+        np.column_stack(
+            [np.bincount(labels, weights=ends[:, 0]), np.bincount(labels, weights=ends[:, 1])]
+        )
+        / sizes[:, None]
+    )
+    start_label, end_label = labels[:n_lines], labels[n_lines:]
+
+    # A joined end near the interior of a line it does not end on moves onto that line.
+    points = shapely.points(centre)
+    end_of, line_of = shapely.STRtree(lines).query(points, predicate="dwithin", distance=tolerance)
+    foreign = (start_label[line_of] != end_of) & (end_label[line_of] != end_of)
+    end_of, line_of = end_of[foreign], line_of[foreign]
+    if end_of.size:
+        distance = shapely.distance(points[end_of], lines[line_of])
+        order = np.lexsort((line_of, distance, end_of))
+        end_of, line_of = end_of[order], line_of[order]
+        nearest = np.unique(end_of, return_index=True)[1]
+        end_of, line_of = end_of[nearest], line_of[nearest]
+        along = shapely.line_locate_point(lines[line_of], points[end_of])
+        on_line = shapely.line_interpolate_point(lines[line_of], along)
+        centre[end_of] = shapely.get_coordinates(on_line)
+
+    coords = coords.copy()
+    coords[first] = centre[start_label]
+    coords[last] = centre[end_label]
+    per_line = np.split(coords, first[1:])
+    for end, line in zip(end_of.tolist(), line_of.tolist(), strict=True):
+        per_line[line] = _insert_vertex(per_line[line], centre[end])
+    counts = [len(c) for c in per_line]
+    return np.asarray(
+        shapely.linestrings(np.concatenate(per_line), indices=np.repeat(np.arange(n_lines), counts))
+    )
+
+
+def _insert_vertex(coords: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """Coordinates of a line with ``point`` inserted into its nearest segment."""
+    if (coords == point).all(axis=1).any():
+        return coords
+    start, step = coords[:-1], np.diff(coords, axis=0)
+    squared = (step**2).sum(axis=1)
+    along = np.divide(
+        ((point - start) * step).sum(axis=1), squared, where=squared > 0, out=np.zeros(len(step))
+    )
+    nearest = start + np.clip(along, 0.0, 1.0)[:, None] * step
+    segment = int(np.argmin(np.hypot(*(nearest - point).T)))
+    return np.insert(coords, segment + 1, point, axis=0)
+
+
+def _node_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split lines at every crossing and touch; the source line of each piece.
+
+    Exact floating-point noding first; when that does not converge (nearly collinear
+    overlapping lines), snap-rounding on a grid of ``_NODE_MERGE_M`` metres, which always
+    succeeds and moves vertices by at most half the grid.
+    """
+    try:
+        noded = shapely.node(shapely.multilinestrings(lines))
+    except shapely.errors.GEOSException:
+        noded = shapely.union_all(lines, grid_size=_NODE_MERGE_M)
+    pieces = shapely.get_parts(noded)
+    pieces = pieces[shapely.length(pieces) > 0]
+    middle = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
+    piece_of, line_of = shapely.STRtree(lines).query_nearest(middle, all_matches=True)
+    source_line = np.full(len(pieces), len(lines), dtype=np.int64)
+    np.minimum.at(source_line, piece_of, line_of)
+    return pieces, source_line
+
+
+def _merge_piece_ends(
+    pieces: np.ndarray, tolerance: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Give ends within ``tolerance`` one exact position; their (negative) node keys."""
+    coords, index, first, last = _line_ends(pieces)
+    n_pieces = len(pieces)
+    ends = np.concatenate([coords[first], coords[last]])
+    labels = _cluster_points(ends, tolerance)
+    representative = ends[np.unique(labels, return_index=True)[1]]
+    coords = coords.copy()
+    coords[first] = representative[labels[:n_pieces]]
+    coords[last] = representative[labels[n_pieces:]]
+    keys = -1 - labels.astype(np.int64)
+    merged = np.asarray(shapely.linestrings(coords, indices=index))
+    return merged, keys[:n_pieces], keys[n_pieces:]
+
+
+# --------------------------------------------------------------------------- online
+
+
+def load_network_online(
+    *,
+    place: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    crs: str | pyproj.CRS | None = "auto",
+    walk_rules: WalkRules | None = None,
+) -> StreetNetwork:
+    """Download the walk network of a place or a bounding box with osmnx.
+
+    Needs internet access (Overpass, and Nominatim for a place name). Connectivity is
+    checked first with a 3-second connection attempt, so an offline machine gets a
+    clear error at once. The graph is converted as in :func:`network_from_graph`; the
+    ``foot``, ``sidewalk`` and access tags the walk rules look at are requested too.
+
+    Parameters
+    ----------
+    place : str, optional
+        A place name osmnx can geocode, e.g. ``"Xuanwu District, Nanjing, China"``.
+    bbox : tuple of float, optional
+        ``(west, south, east, north)`` in WGS-84 degrees. Give ``place`` or ``bbox``.
+    crs : str or pyproj.CRS, optional
+        Target metric CRS, see :func:`choose_metric_crs`.
+    walk_rules : WalkRules, optional
+        Which edges are walkable; defaults to ``configs/walkable.yaml``.
+
+    Returns
+    -------
+    StreetNetwork
+
+    Raises
+    ------
+    NetworkUnavailableError
+        If the internet (or the OSM servers) cannot be reached.
+    InputError
+        If neither or both of ``place`` and ``bbox`` are given, the bounding box is
+        invalid, the place is not found, or it holds no walkable street.
+    """
+    if (place is None) == (bbox is None):
+        raise InputError("give either place='...' or bbox=(west, south, east, north), not both")
+    if place is not None and not place.strip():
+        raise InputError("place is empty; give a place name such as 'Xuanwu, Nanjing, China'")
+    box = _validate_bbox(bbox) if bbox is not None else None
+    import osmnx as ox
+
+    servers = [ox.settings.overpass_url]
+    if place is not None:
+        servers.append(ox.settings.nominatim_url)
+    _check_internet(servers)
+    rules = walk_rules or load_walk_rules()
+    wanted_tags = ["foot", *rules.sidewalk_keys, *rules.exclude_tags]
+    area = f"place {place!r}" if box is None else f"bbox {box}"
+    source = f"OpenStreetMap walk network (osmnx) of {area}"
+    try:
+        with _OSMNX_SETTINGS_LOCK:
+            saved = ox.settings.useful_tags_way
+            ox.settings.useful_tags_way = list(dict.fromkeys([*saved, *wanted_tags]))
+            try:
+                if place is not None:
+                    graph = ox.graph_from_place(place, network_type="walk", retain_all=True)
+                elif box is not None:
+                    graph = ox.graph_from_bbox(box, network_type="walk", retain_all=True)
+            finally:
+                ox.settings.useful_tags_way = saved
+    except OSError as exc:
+        if isinstance(exc, ConnectionError | TimeoutError) or _is_http_error(exc):
+            raise NetworkUnavailableError(_no_internet_message(str(exc))) from None
+        raise
+    except ox._errors.ResponseStatusCodeError as exc:
+        raise NetworkUnavailableError(
+            f"the OpenStreetMap server refused the download ({exc}); try again later, or "
+            "pass a downloaded OSM/GraphML file to load_network instead"
+        ) from None
+    except (ox._errors.InsufficientResponseError, TypeError) as exc:
+        raise InputError(
+            f"{source}: nothing found ({exc}); check the place name or the bounding box"
+        ) from None
+    return network_from_graph(graph, source=source, crs=crs, walk_rules=rules)
+
+
+def _validate_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
+    """``(west, south, east, north)`` as floats, or InputError saying what is wrong."""
+    hint = (
+        "give bbox=(west, south, east, north) in WGS-84 degrees, "
+        "e.g. (118.76, 32.02, 118.80, 32.05)"
+    )
+    try:
+        values = tuple(float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise InputError(f"bbox {bbox!r} is not four numbers; {hint}") from None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise InputError(f"bbox {bbox!r} is not four finite numbers; {hint}")
+    west, south, east, north = values
+    if not (-180.0 <= west <= 180.0 and -180.0 <= east <= 180.0):
+        raise InputError(f"bbox longitudes {west}, {east} are outside -180..180; {hint}")
+    if not (-90.0 <= south <= 90.0 and -90.0 <= north <= 90.0):
+        raise InputError(f"bbox latitudes {south}, {north} are outside -90..90; {hint}")
+    if west >= east:
+        raise InputError(f"bbox west {west} is not less than east {east}; {hint}")
+    if south >= north:
+        raise InputError(f"bbox south {south} is not less than north {north}; {hint}")
+    return west, south, east, north
+
+
+def _no_internet_message(detail: str) -> str:
+    return (
+        f"this machine cannot reach the internet ({detail}), so the street network cannot "
+        "be downloaded from OpenStreetMap; download the area where there is internet (an "
+        ".osm export from openstreetmap.org, an .osm.pbf from Geofabrik, or a GraphML saved "
+        "with osmnx) and pass that file to load_network instead"
+    )
+
+
+def _is_http_error(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".")[0] in {"requests", "urllib3"}
+
+
+def _check_internet(urls: Sequence[str]) -> None:
+    """Raise NetworkUnavailableError unless every server (or the proxy) answers in time."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    proxies = urllib.request.getproxies()
+    for url in urls:
+        parts = urlsplit(url)
+        proxy = proxies.get(parts.scheme)
+        target = urlsplit(proxy) if proxy else parts
+        port = target.port or (443 if target.scheme == "https" else 80)
+        problem = _connection_problem(target.hostname or "", port, _CONNECT_TIMEOUT_S)
+        if problem is not None:
+            raise NetworkUnavailableError(_no_internet_message(problem))
+
+
+def _connection_problem(host: str, port: int, timeout_s: float) -> str | None:
+    """Why a TCP connection to ``host:port`` fails within ``timeout_s`` seconds, or None.
+
+    The attempt runs in a daemon thread so a slow name lookup cannot hold the caller
+    past the timeout.
+    """
+    outcome: list[OSError | None] = []
+
+    def attempt() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                outcome.append(None)
+        except OSError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=attempt, name="radius-connectivity-check", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if not outcome:
+        return f"no answer from {host}:{port} within {timeout_s:g} s"
+    if outcome[0] is not None:
+        return f"cannot connect to {host}:{port}: {outcome[0]}"
+    return None
