@@ -56,7 +56,7 @@ def reference_graph(network: StreetNetwork, snapped_sets: list[Snapped]) -> nx.M
             cuts.setdefault(int(snapped.edge[k]), []).append(
                 (float(snapped.offset_m[k]), ("join", set_index, k))
             )
-    graph = nx.MultiGraph()
+    graph: nx.MultiGraph[object] = nx.MultiGraph()
     for edge, (u, v, length) in enumerate(
         zip(network.edges["u"], network.edges["v"], network.edges["length_m"], strict=True)
     ):
