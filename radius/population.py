@@ -1,0 +1,1549 @@
+"""Residents (demand): resident points with population and households from real data.
+
+Every loader returns a *residents* GeoDataFrame in EPSG:4326 with exactly these columns:
+
+``resident_id`` (str, unique)
+    Where the point came from: ``raster/r{row}c{col}``, ``building/osm/w123``,
+    ``building/{id}``, ``plot/{id}/{k}`` or ``point/{row}``.
+``population`` (float64, persons, ≥ 0)
+``households`` (float64, households, ≥ 0)
+    Households are first-class: where only population is known, households = population /
+    household size; where only households are known, population = households × household size.
+``source`` (str)
+    ``"raster"``, ``"building"``, ``"plot"`` or ``"points"``.
+``area_type`` (str)
+    ``"new"``, ``"old"`` or ``""`` when unknown (from an ``area_type`` column when the input
+    has one; 新/新区 and 旧/老区/老旧 are understood).
+``geometry`` (Point, WGS-84)
+
+Defaults (household size, floor area per person, assumed storeys, residential building tags,
+plot grid spacing) come from ``configs/population.yaml``; every loader takes them as keyword
+arguments that override the file.
+
+Inputs are validated once, here at the boundary: all problems of a file are collected and
+raised as one :class:`~radius._errors.InputError` naming the file and, for each problem, the
+row (spreadsheet row numbers for CSV/XLSX, the header being row 1), the column, the value and
+the fix.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import warnings
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from radius._errors import CRSError, InputError
+from radius._osm import open_osm
+from radius.config import CONFIG_DIR, _validate
+
+__all__ = [
+    "RESIDENT_COLUMNS",
+    "SOURCES",
+    "PopulationDefaults",
+    "buildings_from_osm",
+    "load_population_defaults",
+    "read_residents",
+    "residents_from_buildings",
+    "residents_from_osm_buildings",
+    "residents_from_plots",
+    "residents_from_points",
+    "residents_from_raster",
+    "summarize_residents",
+]
+
+RESIDENT_COLUMNS = ("resident_id", "population", "households", "source", "area_type", "geometry")
+"""The columns of every residents frame, in order."""
+SOURCES = ("raster", "building", "plot", "points")
+"""The values of the ``source`` column."""
+
+MAX_LISTED_PROBLEMS = 20
+MAX_PLOT_POINTS = 5_000_000
+WGS84 = "EPSG:4326"
+
+PathLike = str | os.PathLike[str]
+BBox = tuple[float, float, float, float]
+RowStyle = Literal["sheet", "feature", "index"]
+FrameT = TypeVar("FrameT", bound=pd.DataFrame)
+
+
+# --- Configuration -----------------------------------------------------------------------------
+
+
+class PopulationDefaults(BaseModel):
+    """Defaults of the residents loaders (``configs/population.yaml``).
+
+    Attributes
+    ----------
+    household_size : float
+        Persons per household.
+    floor_area_per_person_m2 : float
+        Residential floor area per person (m²).
+    default_levels : float
+        Storeys assumed for a residential building without ``building:levels``.
+    residential_building_tags : tuple of str
+        OSM ``building=*`` values treated as residential.
+    plot_point_spacing_m : float
+        Spacing of the grid of points spreading a plot's residents (metres).
+    sources : dict of str to str
+        Source of each value, by key.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    household_size: float = Field(gt=0, le=20)
+    floor_area_per_person_m2: float = Field(gt=0, le=1000)
+    default_levels: float = Field(gt=0, le=300)
+    residential_building_tags: tuple[str, ...] = Field(min_length=1)
+    plot_point_spacing_m: float = Field(gt=0, le=10_000)
+    sources: dict[str, str]
+
+    @model_validator(mode="after")
+    def _every_number_has_a_source(self) -> PopulationDefaults:
+        needed = ("household_size", "floor_area_per_person_m2", "default_levels")
+        missing = [key for key in needed if not self.sources.get(key, "").strip()]
+        if missing:
+            raise ValueError(f"sources must give the source of: {', '.join(missing)}")
+        return self
+
+
+@lru_cache(maxsize=8)
+def _load_defaults_cached(path: Path) -> PopulationDefaults:
+    return _validate(PopulationDefaults, path)
+
+
+def load_population_defaults(path: PathLike | None = None) -> PopulationDefaults:
+    """Load and validate the residents defaults.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A YAML file; defaults to ``configs/population.yaml``.
+
+    Returns
+    -------
+    PopulationDefaults
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or invalid; the message names the file and each bad key.
+    """
+    resolved = Path(path) if path is not None else CONFIG_DIR / "population.yaml"
+    return _load_defaults_cached(resolved.resolve())
+
+
+def _positive(name: str, value: float | None, default: float, unit: str) -> float:
+    """An explicit keyword value (checked) or the configured default."""
+    if value is None:
+        return float(default)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name}={value!r} is not a number; give a positive number ({unit})")
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise InputError(f"{name}={value!r} must be a positive number ({unit})")
+    return number
+
+
+# --- Validation plumbing: where rows come from, collected problems, columns, numbers -----------
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a table came from, so that problems name the file and the row as users see it.
+
+    ``rows="sheet"``: a CSV/XLSX read with a default index; row = index + 2 (header is row 1).
+    ``rows="feature"``: a vector file; feature = index + 1. ``rows="index"``: an in-memory
+    frame; rows are named by their index label.
+    """
+
+    name: str
+    rows: RowStyle = "index"
+
+    def row(self, label: Hashable) -> str:
+        if self.rows == "sheet":
+            return f"row {self.key(label)}"
+        if self.rows == "feature":
+            return f"feature {self.key(label)}"
+        return f"index {label!r}"
+
+    def key(self, label: Hashable) -> str:
+        if self.rows == "sheet":
+            return str(int(label) + 2)  # type: ignore[call-overload]
+        if self.rows == "feature":
+            return str(int(label) + 1)  # type: ignore[call-overload]
+        return str(label)
+
+
+@dataclass
+class _Problems:
+    """Problems found in one input, raised together as one InputError."""
+
+    origin: _Origin
+    items: list[str] = field(default_factory=list)
+
+    def add(self, message: str) -> None:
+        self.items.append(message)
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        count = len(self.items)
+        lines = [f"{self.origin.name}: {count} problem(s) in the residents data:"]
+        lines += [f"  - {item}" for item in self.items[:MAX_LISTED_PROBLEMS]]
+        if count > MAX_LISTED_PROBLEMS:
+            lines.append(f"  ... and {count - MAX_LISTED_PROBLEMS} more")
+        lines.append("Fix these cells and run again.")
+        raise InputError("\n".join(lines))
+
+
+_COLUMN_NAMES: dict[str, tuple[str, ...]] = {
+    "population": ("population", "pop", "人口", "人口数", "居住人口", "常住人口"),
+    "households": ("households", "household", "户数", "住户数"),
+    "lon": ("lon", "lng", "longitude", "经度"),
+    "lat": ("lat", "latitude", "纬度"),
+    "area_type": ("area_type", "类型", "区域类型"),
+    "id": ("id", "编号"),
+    "levels": ("levels", "building:levels", "building_levels", "层数"),
+}
+"""Canonical column -> the names accepted for it (compared stripped and lower-cased)."""
+_ALIASES = {name: canonical for canonical, names in _COLUMN_NAMES.items() for name in names}
+
+_AREA_NAMES: dict[str, tuple[str, ...]] = {
+    "new": ("new", "新", "新区", "新建", "新城"),
+    "old": ("old", "旧", "旧区", "老区", "老旧", "老旧小区", "老城", "老城区", "旧城", "旧城区"),
+}
+_AREA_TYPES = {name: area for area, names in _AREA_NAMES.items() for name in names}
+
+
+def _canonical_columns(frame: FrameT, origin: _Origin) -> tuple[FrameT, dict[str, str]]:
+    """Rename known columns (人口, 户数, 经度, building:levels, ...) to canonical names.
+
+    Returns the renamed frame and canonical name -> the column's name in the input.
+    """
+    geometry_name = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    wanted: dict[str, list[str]] = {}
+    for column in frame.columns:
+        if column == geometry_name:
+            continue
+        key = str(column).strip().lstrip("\ufeff").lower()
+        canonical = _ALIASES.get(key)
+        if canonical is not None:
+            wanted.setdefault(canonical, []).append(str(column))
+    clashes = {c: names for c, names in wanted.items() if len(names) > 1}
+    if clashes:
+        problems = _Problems(origin)
+        for canonical, names in clashes.items():
+            listed = " and ".join(repr(n) for n in names)
+            problems.add(f"columns {listed} all mean {canonical!r}; keep one of them")
+        problems.raise_if_any()
+    original = {canonical: names[0] for canonical, names in wanted.items()}
+    renamed = frame.rename(columns={names[0]: c for c, names in wanted.items()})
+    return renamed, original
+
+
+def _columns_found(frame: pd.DataFrame) -> str:
+    geometry_name = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    names = [repr(str(c)) for c in frame.columns if c != geometry_name]
+    return ", ".join(names) if names else "(none)"
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return repr(value)
+
+
+@dataclass
+class _Numbers:
+    """A column parsed to float64: NaN where missing or not a number."""
+
+    values: np.ndarray
+    missing: np.ndarray
+    bad: np.ndarray
+    raw: np.ndarray
+
+
+def _parse_number(value: object) -> float | None:
+    """A finite float, NaN for a missing cell, or None for a value that is not a number."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return math.nan
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isnan(number):
+            return math.nan
+        return number if math.isfinite(number) else None
+    if isinstance(value, str):
+        text = value.strip().replace(",", "").replace("_", "")
+        if not text:
+            return math.nan
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _numbers(series: pd.Series) -> _Numbers:
+    raw = series.to_numpy(dtype=object)
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isinf(values)
+        missing = np.isnan(values)
+        values = np.where(bad, np.nan, values)
+        return _Numbers(values, missing, bad, raw)
+    parsed = [_parse_number(v) for v in raw]
+    bad = np.array([p is None for p in parsed], dtype=bool)
+    values = np.array([math.nan if p is None else p for p in parsed], dtype=np.float64)
+    missing = np.isnan(values) & ~bad
+    return _Numbers(values, missing, bad, raw)
+
+
+def _column_label(canonical: str, original: dict[str, str]) -> str:
+    name = original.get(canonical, canonical)
+    return repr(name) if name == canonical else f"{name!r} ({canonical})"
+
+
+_QUANTITY_FIX = {
+    "population": "enter the number of residents (persons), 0 or more",
+    "households": "enter the number of households, 0 or more",
+}
+
+
+def _quantities(
+    frame: pd.DataFrame,
+    original: dict[str, str],
+    origin: _Origin,
+    problems: _Problems,
+    household_size: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Population and households per row, each filled from the other where missing.
+
+    The frame must have a ``population`` or a ``households`` column (checked by the caller).
+    Bad, negative or doubly-missing cells are added to ``problems``.
+    """
+    n = len(frame)
+    labels = frame.index.tolist()
+    parsed: dict[str, _Numbers] = {}
+    for column in ("population", "households"):
+        if column not in frame.columns:
+            continue
+        numbers_ = _numbers(frame[column])
+        parsed[column] = numbers_
+        label = _column_label(column, original)
+        for i in np.flatnonzero(numbers_.bad):
+            problems.add(
+                f"{origin.row(labels[i])}, column {label}: {_show(numbers_.raw[i])} is not a "
+                f"number; {_QUANTITY_FIX[column]} as a plain number (no units or text)"
+            )
+        for i in np.flatnonzero(numbers_.values < 0):
+            problems.add(
+                f"{origin.row(labels[i])}, column {label}: {_show(numbers_.values[i])} is "
+                f"negative; {_QUANTITY_FIX[column]}"
+            )
+    population = parsed["population"].values if "population" in parsed else np.full(n, np.nan)
+    households = parsed["households"].values if "households" in parsed else np.full(n, np.nan)
+    missing = np.ones(n, dtype=bool)
+    for numbers_ in parsed.values():
+        missing &= numbers_.missing
+    if len(parsed) == 2:
+        where = "columns " + " and ".join(_column_label(c, original) for c in parsed)
+        fix = "both cells are empty; fill in at least one, 0 where nobody lives"
+    else:
+        (column,) = parsed
+        where = f"column {_column_label(column, original)}"
+        fix = f"the cell is empty; {_QUANTITY_FIX[column]} (0 where nobody lives)"
+    for i in np.flatnonzero(missing):
+        problems.add(f"{origin.row(labels[i])}, {where}: {fix}")
+    filled_population = np.where(np.isnan(population), households * household_size, population)
+    filled_households = np.where(np.isnan(households), population / household_size, households)
+    return filled_population, filled_households
+
+
+def _require_quantity_column(frame: pd.DataFrame, given: pd.DataFrame, origin: _Origin) -> None:
+    """Raise unless ``frame`` (renamed) has population or households; list ``given``'s columns."""
+    if "population" in frame.columns or "households" in frame.columns:
+        return
+    raise InputError(
+        f"{origin.name}: no population and no households column; columns found: "
+        f"{_columns_found(given)}. Add a 'population' (人口, persons) and/or 'households' "
+        "(户数) column."
+    )
+
+
+def _area_types(
+    frame: pd.DataFrame, original: dict[str, str], origin: _Origin, problems: _Problems
+) -> np.ndarray:
+    n = len(frame)
+    if "area_type" not in frame.columns:
+        return np.full(n, "", dtype=object)
+    result = np.full(n, "", dtype=object)
+    label = _column_label("area_type", original)
+    labels = frame.index.tolist()
+    for i, value in enumerate(frame["area_type"].to_numpy(dtype=object)):
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            continue
+        text = str(value).strip()
+        if not text:
+            continue
+        mapped = _AREA_TYPES.get(text.lower())
+        if mapped is None:
+            problems.add(
+                f"{origin.row(labels[i])}, column {label}: {value!r} is not an area type; "
+                "use new or old (新区/老区), or leave the cell empty"
+            )
+            continue
+        result[i] = mapped
+    return result
+
+
+def _id_text(value: object) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
+
+
+def _row_keys(
+    frame: pd.DataFrame, original: dict[str, str], origin: _Origin, problems: _Problems
+) -> list[str]:
+    """Per row, the key used in ``resident_id``: the ``id`` column, else the row's name."""
+    labels = frame.index.tolist()
+    if "id" not in frame.columns:
+        keys = [origin.key(label) for label in labels]
+        if len(set(keys)) != len(keys):
+            problems.add(
+                "the rows have repeated index labels, so residents cannot be told apart; "
+                "reset the index (frame.reset_index(drop=True)) or add a unique 'id' column"
+            )
+        return keys
+    label = _column_label("id", original)
+    texts = [_id_text(v) for v in frame["id"].to_numpy(dtype=object)]
+    seen: dict[str, Hashable] = {}
+    for i, text in enumerate(texts):
+        if text is None:
+            problems.add(
+                f"{origin.row(labels[i])}, column {label}: the cell is empty; give every row "
+                "a unique id"
+            )
+            continue
+        if text in seen:
+            problems.add(
+                f"{origin.row(labels[i])}, column {label}: {text!r} repeats the id of "
+                f"{origin.row(seen[text])}; give every row a unique id"
+            )
+        else:
+            seen[text] = labels[i]
+    return [text if text is not None else origin.key(labels[i]) for i, text in enumerate(texts)]
+
+
+def _require_rows(frame: pd.DataFrame, origin: _Origin, what: str) -> None:
+    if len(frame) == 0:
+        raise InputError(f"{origin.name}: no rows; expected at least one {what}")
+
+
+def _require_crs(frame: gpd.GeoDataFrame, origin: _Origin) -> None:
+    if frame.crs is None:
+        raise CRSError(
+            f"{origin.name}: no coordinate reference system (CRS); set it, e.g. "
+            "frame.set_crs('EPSG:4326') for lon/lat degrees, or save the file with its CRS "
+            "(.prj beside a shapefile)"
+        )
+
+
+def _check_geometries(
+    frame: gpd.GeoDataFrame, origin: _Origin, problems: _Problems, kinds: tuple[str, ...]
+) -> np.ndarray:
+    """Flag rows whose geometry is missing, empty or not one of ``kinds``; return OK mask."""
+    geometry = frame.geometry
+    types = geometry.geom_type.to_numpy(dtype=object)
+    empty = geometry.isna().to_numpy() | geometry.is_empty.to_numpy()
+    ok = np.ones(len(frame), dtype=bool)
+    wanted = " or ".join(kinds)
+    labels = frame.index.tolist()
+    for i in range(len(frame)):
+        if empty[i]:
+            problems.add(
+                f"{origin.row(labels[i])}, column 'geometry': the geometry is empty; "
+                f"draw a {wanted} or delete the row"
+            )
+            ok[i] = False
+        elif types[i] not in kinds:
+            problems.add(
+                f"{origin.row(labels[i])}, column 'geometry': a {types[i]}; expected a {wanted}"
+            )
+            ok[i] = False
+    return ok
+
+
+def _expect_geodataframe(frame: object, what: str) -> gpd.GeoDataFrame:
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(
+            f"expected a GeoDataFrame of {what}, got {type(frame).__name__}; build one with "
+            "geopandas.GeoDataFrame(..., geometry=..., crs=...)"
+        )
+    return frame
+
+
+def _metric_crs(frame: gpd.GeoDataFrame) -> pyproj.CRS:
+    """The frame's CRS when it is projected in metres, else the UTM zone of its centre."""
+    crs = pyproj.CRS.from_user_input(frame.crs)
+    if crs.is_projected and crs.axis_info and crs.axis_info[0].unit_name in ("metre", "meter"):
+        return crs
+    utm = frame.estimate_utm_crs()
+    return pyproj.CRS.from_user_input(utm)
+
+
+def _residents_frame(
+    resident_id: Sequence[str],
+    population: np.ndarray,
+    households: np.ndarray,
+    source: str,
+    area_type: np.ndarray | str,
+    geometry: np.ndarray | gpd.GeoSeries,
+) -> gpd.GeoDataFrame:
+    """Assemble the residents contract (columns, dtypes, EPSG:4326, RangeIndex)."""
+    n = len(resident_id)
+    areas = np.full(n, area_type, dtype=object) if isinstance(area_type, str) else area_type
+    values = gpd.GeoSeries(geometry).to_numpy() if isinstance(geometry, gpd.GeoSeries) else geometry
+    frame = gpd.GeoDataFrame(
+        {
+            "resident_id": pd.Series(list(resident_id), dtype=str),
+            "population": np.asarray(population, dtype=np.float64),
+            "households": np.asarray(households, dtype=np.float64),
+            "source": pd.Series([source] * n, dtype=str),
+            "area_type": pd.Series(list(areas), dtype=str),
+        },
+        geometry=gpd.GeoSeries(values, crs=WGS84),
+        crs=WGS84,
+    )
+    return frame
+
+
+def _emit(notes: Iterable[str]) -> None:
+    """Warn each note at the caller of the public loader (helper -> loader -> caller)."""
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=3)
+
+
+# --- 1. Rasters --------------------------------------------------------------------------------
+
+
+def _check_bbox(bbox: Sequence[float]) -> BBox:
+    try:
+        west, south, east, north = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"bbox={bbox!r}: give four numbers (west, south, east, north) in degrees"
+        ) from None
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        raise InputError(f"bbox={bbox!r}: the four numbers must be finite")
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise InputError(
+            f"bbox={bbox!r}: expected (west, south, east, north) in WGS-84 degrees with "
+            "west < east and south < north, e.g. (114.25, 30.55, 114.35, 30.65)"
+        )
+    return west, south, east, north
+
+
+def _raster_paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
+    if isinstance(paths, str | os.PathLike):
+        return [Path(paths)]
+    files = [Path(p) for p in paths]
+    if not files:
+        raise InputError("no raster files given; pass one GeoTIFF path or a list of them")
+    return files
+
+
+def _same_grid(a: Any, b: Any) -> bool:
+    return bool(
+        a.width == b.width
+        and a.height == b.height
+        and a.crs == b.crs
+        and a.transform.almost_equals(b.transform, precision=1e-9)
+    )
+
+
+def _window(src: Any, path: Path, bbox: BBox) -> tuple[int, int, int, int]:
+    """Row/column range (row0, row1, col0, col1) of the pixels that may lie in ``bbox``."""
+    from rasterio.warp import transform_bounds
+
+    transform = src.transform
+    if transform.b != 0 or transform.d != 0:  # rotated grid: read it all, filter afterwards
+        return 0, src.height, 0, src.width
+    left, bottom, right, top = transform_bounds(WGS84, src.crs, *bbox, densify_pts=21)
+    cols = [(x - transform.c) / transform.a for x in (left, right)]
+    rows = [(y - transform.f) / transform.e for y in (bottom, top)]
+    row0 = max(0, math.floor(min(rows)))
+    row1 = min(src.height, math.ceil(max(rows)))
+    col0 = max(0, math.floor(min(cols)))
+    col1 = min(src.width, math.ceil(max(cols)))
+    if row0 >= row1 or col0 >= col1:
+        west, south, east, north = transform_bounds(src.crs, WGS84, *src.bounds)
+        raise InputError(
+            f"{path}: bbox {bbox} does not overlap the raster, which covers "
+            f"({west:.5f}, {south:.5f}, {east:.5f}, {north:.5f}) in WGS-84; "
+            "choose a bbox inside it"
+        )
+    return row0, row1, col0, col1
+
+
+def residents_from_raster(
+    paths: PathLike | Sequence[PathLike],
+    *,
+    bbox: Sequence[float] | None = None,
+    band: int = 1,
+    min_value: float = 0.0,
+    household_size: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Residents from population rasters: one point per populated pixel.
+
+    Several rasters on the same grid (e.g. the ten WorldPop age/sex bands) are summed per
+    pixel. Nodata, non-finite and negative values are ignored.
+
+    Parameters
+    ----------
+    paths : str, Path or sequence of them
+        One GeoTIFF, or several on exactly the same grid (CRS, size and transform).
+    bbox : (west, south, east, north), optional
+        Read only the pixels whose centre lies in this box (WGS-84 degrees). Only the
+        window covering it is read from disk.
+    band : int, default 1
+        Band of each file to read (1-based).
+    min_value : float, default 0.0
+        Pixels whose summed value is ≤ this (persons) are dropped.
+    household_size : float, optional
+        Persons per household used for ``households = population / household_size``
+        (default from ``configs/population.yaml``). For an age-specific raster (e.g. persons
+        aged 60+) the households column is only a nominal conversion.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Residents (see the module docstring), ``resident_id`` = ``raster/r{row}c{col}`` with
+        the pixel's row and column in the full raster, points at pixel centres in EPSG:4326.
+
+    Raises
+    ------
+    InputError
+        A file cannot be read, the band does not exist, the rasters are on different grids,
+        or the bbox is invalid or outside the raster.
+    CRSError
+        A raster has no CRS.
+    """
+    import rasterio
+    from rasterio.errors import RasterioIOError
+    from rasterio.windows import Window
+
+    files = _raster_paths(paths)
+    size = _positive("household_size", household_size, _defaults().household_size, "persons")
+    if isinstance(band, bool) or not isinstance(band, numbers.Integral) or band < 1:
+        raise InputError(f"band={band!r}: give a band number, 1 or more")
+    if isinstance(min_value, bool) or not isinstance(min_value, numbers.Real):
+        raise InputError(f"min_value={min_value!r}: give a number of persons")
+    box = _check_bbox(bbox) if bbox is not None else None
+
+    with ExitStack() as stack:
+        sources = []
+        for path in files:
+            if not path.exists():
+                raise InputError(f"{path}: raster file not found; check the path")
+            try:
+                src = stack.enter_context(rasterio.open(path))
+            except RasterioIOError as exc:
+                raise InputError(
+                    f"{path}: not a readable raster ({exc}); give a GeoTIFF of persons per pixel"
+                ) from None
+            if src.crs is None:
+                raise CRSError(
+                    f"{path}: the raster has no coordinate reference system (CRS); assign one, "
+                    "e.g. `gdal_edit.py -a_srs EPSG:4326 file.tif`"
+                )
+            if band > src.count:
+                raise InputError(f"{path}: band {band} requested but the file has {src.count}")
+            sources.append(src)
+        reference = sources[0]
+        for path, src in zip(files[1:], sources[1:], strict=True):
+            if not _same_grid(reference, src):
+                raise InputError(
+                    f"{files[0]} and {path} are on different grids "
+                    f"({reference.width}×{reference.height} {reference.crs} vs "
+                    f"{src.width}×{src.height} {src.crs}, or a different pixel origin/size); "
+                    "resample them to one grid (e.g. gdalwarp -tr/-te or rasterio.warp) "
+                    "before summing them"
+                )
+        if box is None:
+            row0, row1, col0, col1 = 0, reference.height, 0, reference.width
+        else:
+            row0, row1, col0, col1 = _window(reference, files[0], box)
+        window = Window(col0, row0, col1 - col0, row1 - row0)
+        total = np.zeros((row1 - row0, col1 - col0), dtype=np.float64)
+        valid = np.zeros(total.shape, dtype=bool)
+        for src in sources:
+            data = src.read(band, window=window, masked=True)
+            values = np.ma.getdata(data).astype(np.float64)
+            ok = ~np.ma.getmaskarray(data) & np.isfinite(values) & (values >= 0)
+            total += np.where(ok, values, 0.0)
+            valid |= ok
+        transform = reference.transform
+        crs = pyproj.CRS.from_user_input(reference.crs)
+
+    keep = valid & (total > float(min_value))
+    rows, cols = np.nonzero(keep)
+    population = total[rows, cols]
+    rows = rows + row0
+    cols = cols + col0
+    x = transform.a * (cols + 0.5) + transform.b * (rows + 0.5) + transform.c
+    y = transform.d * (cols + 0.5) + transform.e * (rows + 0.5) + transform.f
+    if crs.equals(pyproj.CRS.from_epsg(4326), ignore_axis_order=True):
+        lon, lat = x, y
+    else:
+        to_wgs84 = pyproj.Transformer.from_crs(crs, WGS84, always_xy=True)
+        lon, lat = to_wgs84.transform(x, y)
+        lon, lat = np.asarray(lon), np.asarray(lat)
+    if box is not None:
+        west, south, east, north = box
+        inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+        lon, lat, rows, cols, population = (a[inside] for a in (lon, lat, rows, cols, population))
+    ids = [f"raster/r{r}c{c}" for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
+    return _residents_frame(
+        ids, population, population / size, "raster", "", shapely.points(lon, lat)
+    )
+
+
+# --- 2–3. Buildings ----------------------------------------------------------------------------
+
+
+def _buildings_to_residents(
+    buildings: gpd.GeoDataFrame,
+    origin: _Origin,
+    household_size: float | None,
+    floor_area_per_person_m2: float | None,
+    default_levels: float | None,
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    defaults = _defaults()
+    size = _positive("household_size", household_size, defaults.household_size, "persons")
+    per_person = _positive(
+        "floor_area_per_person_m2",
+        floor_area_per_person_m2,
+        defaults.floor_area_per_person_m2,
+        "m² per person",
+    )
+    levels_default = _positive("default_levels", default_levels, defaults.default_levels, "storeys")
+    _require_crs(buildings, origin)
+    _require_rows(buildings, origin, "building footprint")
+    frame, original = _canonical_columns(buildings, origin)
+    problems = _Problems(origin)
+    _check_geometries(frame, origin, problems, ("Polygon", "MultiPolygon"))
+    area_type = _area_types(frame, original, origin, problems)
+    if "osm_id" in frame.columns and "id" not in frame.columns:
+        keys = [f"osm/{_id_text(v)}" for v in frame["osm_id"].to_numpy(dtype=object)]
+        if len(set(keys)) != len(keys):
+            problems.add("column 'osm_id' has repeated values; give every building its own id")
+    else:
+        keys = _row_keys(frame, original, origin, problems)
+    notes: list[str] = []
+    given = "population" in frame.columns or "households" in frame.columns
+    if given:
+        population, households = _quantities(frame, original, origin, problems, size)
+    problems.raise_if_any()
+    metric = frame.to_crs(_metric_crs(frame))
+    if not given:
+        levels = np.full(len(frame), np.nan)
+        if "levels" in frame.columns:
+            levels = _numbers(frame["levels"]).values
+        unusable = ~(levels > 0)
+        levels = np.where(unusable, levels_default, levels)
+        floor_area = metric.geometry.area.to_numpy(dtype=np.float64) * levels
+        population = floor_area / per_person
+        households = population / size
+        if unusable.any():
+            notes.append(
+                f"{origin.name}: {int(unusable.sum())} of {len(frame)} buildings have no usable "
+                f"levels (building:levels missing, not a number or not positive); assumed "
+                f"default_levels={levels_default:g} storeys for them. Add building:levels "
+                "(or a 'levels' column) to estimate their residents better."
+            )
+    points = metric.geometry.representative_point().to_crs(WGS84)
+    ids = [f"building/{key}" for key in keys]
+    return _residents_frame(ids, population, households, "building", area_type, points), notes
+
+
+def residents_from_buildings(
+    buildings: gpd.GeoDataFrame,
+    *,
+    household_size: float | None = None,
+    floor_area_per_person_m2: float | None = None,
+    default_levels: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Residents from building footprints: one point per building.
+
+    Each building's population comes, in order of precedence, from
+
+    1. a ``population`` column (人口);
+    2. a ``households`` column (户数) × ``household_size``;
+    3. else its floor area: footprint area (m², measured in the UTM zone of the data, or in
+       the frame's own CRS when that is projected in metres) × levels (a ``levels`` or
+       ``building:levels`` column, else ``default_levels``) / ``floor_area_per_person_m2``.
+
+    Parameters
+    ----------
+    buildings : geopandas.GeoDataFrame
+        Polygon/MultiPolygon footprints in any CRS (it must have one). Optional columns:
+        ``population``, ``households``, ``levels``/``building:levels``, ``area_type``,
+        ``id`` or ``osm_id`` (used in ``resident_id``).
+    household_size : float, optional
+        Persons per household (default from ``configs/population.yaml``).
+    floor_area_per_person_m2 : float, optional
+        Residential floor area per person (m²; default from the config).
+    default_levels : float, optional
+        Storeys assumed for buildings without usable levels (default from the config).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Residents with ``source="building"``; the point is the footprint's representative
+        point (always inside it).
+
+    Raises
+    ------
+    InputError
+        Every bad row at once: negative, missing or non-numeric population/households,
+        empty or non-polygon geometries, unknown area types; or an empty frame.
+    CRSError
+        The frame has no CRS.
+
+    Warns
+    -----
+    UserWarning
+        When buildings without usable levels are given ``default_levels`` (with their count).
+    """
+    frame = _expect_geodataframe(buildings, "building footprints")
+    residents, notes = _buildings_to_residents(
+        frame,
+        _Origin("the buildings GeoDataFrame"),
+        household_size,
+        floor_area_per_person_m2,
+        default_levels,
+    )
+    _emit(notes)
+    return residents
+
+
+def _parse_levels(text: str | None) -> float:
+    if text is None:
+        return math.nan
+    number = _parse_number(text)
+    if number is None or math.isnan(number) or number <= 0:
+        return math.nan
+    return number
+
+
+def _read_osm_buildings(
+    path: Path, residential_tags: Iterable[str] | None
+) -> tuple[gpd.GeoDataFrame, Counter[str], int]:
+    """Residential buildings of an OSM file, the count of every building value, broken areas."""
+    import osmium
+    from osmium.geom import WKBFactory
+
+    if isinstance(residential_tags, str):
+        raise InputError(
+            f"residential_tags={residential_tags!r}: give a list of building values, "
+            "e.g. ['residential', 'apartments']"
+        )
+    tags = frozenset(
+        residential_tags if residential_tags is not None else _defaults().residential_building_tags
+    )
+    factory = WKBFactory()
+    values: Counter[str] = Counter()
+    osm_ids: list[str] = []
+    building: list[str] = []
+    levels: list[float] = []
+    wkbs: list[str] = []  # hex WKB, as pyosmium's WKBFactory returns it
+    # Outlines that should become areas, and those that did: the area assembler silently
+    # drops rings it cannot close, e.g. buildings cut by the edge of the extract.
+    expected: set[str] = set()
+    assembled: set[str] = set()
+    broken = 0
+    processor = open_osm(path)
+    try:
+        reader = processor.with_areas().with_filter(osmium.filter.KeyFilter("building"))
+        for obj in reader:
+            value = obj.tags.get("building")
+            if value is None:
+                continue
+            if isinstance(obj, osmium.osm.Way):
+                if value in tags and len(obj.nodes) >= 4 and obj.is_closed():
+                    expected.add(f"w{obj.id}")
+                continue
+            if isinstance(obj, osmium.osm.Relation):
+                if value in tags and obj.tags.get("type") == "multipolygon":
+                    expected.add(f"r{obj.id}")
+                continue
+            if not isinstance(obj, osmium.osm.Area):
+                continue
+            values[value] += 1
+            if value not in tags:
+                continue
+            osm_id = f"{'w' if obj.from_way() else 'r'}{obj.orig_id()}"
+            assembled.add(osm_id)
+            try:
+                wkb = factory.create_multipolygon(obj)
+            except RuntimeError:
+                broken += 1
+                continue
+            osm_ids.append(osm_id)
+            building.append(value)
+            levels.append(_parse_levels(obj.tags.get("building:levels")))
+            wkbs.append(wkb)
+    except (RuntimeError, ValueError) as exc:
+        raise InputError(
+            f"{path}: not a readable OSM XML/PBF file ({exc}); export the area again as "
+            ".osm, .osm.bz2 or .osm.pbf"
+        ) from None
+    geometry = shapely.from_wkb(np.asarray(wkbs, dtype=object)) if wkbs else []
+    # A single-polygon multipolygon is returned as a Polygon, the common case.
+    geometry = [
+        g.geoms[0] if isinstance(g, shapely.MultiPolygon) and len(g.geoms) == 1 else g
+        for g in geometry
+    ]
+    frame = gpd.GeoDataFrame(
+        {
+            "osm_id": pd.Series(osm_ids, dtype=str),
+            "building": pd.Series(building, dtype=str),
+            "levels": np.asarray(levels, dtype=np.float64),
+        },
+        geometry=gpd.GeoSeries(geometry, crs=WGS84),
+        crs=WGS84,
+    )
+    return frame, values, broken + len(expected - assembled)
+
+
+def _broken_note(path: Path, broken: int) -> list[str]:
+    if not broken:
+        return []
+    return [
+        f"{path}: {broken} residential building outline(s) could not be assembled (nodes "
+        "missing from the extract, typically buildings cut by its edge, or broken rings) and "
+        "were skipped; export a slightly larger area to include them"
+    ]
+
+
+def buildings_from_osm(
+    path: PathLike, *, residential_tags: Iterable[str] | None = None
+) -> gpd.GeoDataFrame:
+    """Residential buildings from an OSM file (XML, bz2/gz-compressed XML or PBF).
+
+    Closed ways and multipolygon relations tagged ``building=*`` with a value in
+    ``residential_tags`` are read with pyosmium's area assembler.
+
+    Parameters
+    ----------
+    path : str or Path
+        The OSM file.
+    residential_tags : iterable of str, optional
+        ``building`` values treated as residential (default
+        ``residential_building_tags`` from ``configs/population.yaml``; ``yes`` is not in it).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326, columns ``osm_id`` (``"w123"`` for a way, ``"r456"`` for a relation),
+        ``building``, ``levels`` (from ``building:levels``; NaN if absent or not a positive
+        number) and Polygon/MultiPolygon ``geometry``. May be empty.
+
+    Raises
+    ------
+    InputError
+        The file is missing or not readable OSM data.
+
+    Warns
+    -----
+    UserWarning
+        When outlines cannot be assembled (they are skipped and counted).
+    """
+    frame, _, broken = _read_osm_buildings(Path(path), residential_tags)
+    _emit(_broken_note(Path(path), broken))
+    return frame
+
+
+def _osm_residents(
+    path: Path,
+    residential_tags: Iterable[str] | None,
+    household_size: float | None,
+    floor_area_per_person_m2: float | None,
+    default_levels: float | None,
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    frame, values, broken = _read_osm_buildings(path, residential_tags)
+    notes = _broken_note(path, broken)
+    if frame.empty:
+        tags = residential_tags or _defaults().residential_building_tags
+        found = ", ".join(f"{v} ({n})" for v, n in values.most_common(10)) or "none"
+        raise InputError(
+            f"{path}: no residential buildings (building={', '.join(sorted(tags))}); "
+            f"building values found: {found}. Pass residential_tags=[...] to count others, "
+            "or use a population raster or plot table instead"
+        )
+    residents, more = _buildings_to_residents(
+        frame,
+        _Origin(str(path)),
+        household_size,
+        floor_area_per_person_m2,
+        default_levels,
+    )
+    return residents, notes + more
+
+
+def residents_from_osm_buildings(
+    path: PathLike,
+    *,
+    residential_tags: Iterable[str] | None = None,
+    household_size: float | None = None,
+    floor_area_per_person_m2: float | None = None,
+    default_levels: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Residents of the residential buildings of an OSM file.
+
+    :func:`buildings_from_osm` followed by :func:`residents_from_buildings` (floor area ×
+    levels / floor area per person). ``resident_id`` is ``building/osm/w123``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The OSM file.
+    residential_tags : iterable of str, optional
+        ``building`` values treated as residential (default from the config).
+    household_size, floor_area_per_person_m2, default_levels : float, optional
+        See :func:`residents_from_buildings`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Residents with ``source="building"``.
+
+    Raises
+    ------
+    InputError
+        The file is unreadable or has no residential building (the message lists the
+        building values it does have).
+
+    Warns
+    -----
+    UserWarning
+        For buildings given ``default_levels`` and for outlines that could not be assembled.
+    """
+    residents, notes = _osm_residents(
+        Path(path), residential_tags, household_size, floor_area_per_person_m2, default_levels
+    )
+    _emit(notes)
+    return residents
+
+
+# --- 4. Plots ----------------------------------------------------------------------------------
+
+
+def _grid_points(polygon: shapely.Geometry, spacing: float) -> np.ndarray:
+    """Points of a square grid (centred on the polygon's bounds) inside ``polygon``."""
+    minx, miny, maxx, maxy = polygon.bounds
+    axes = []
+    for low, high in ((minx, maxx), (miny, maxy)):
+        count = max(1, math.ceil((high - low) / spacing))
+        start = low + ((high - low) - (count - 1) * spacing) / 2.0
+        axes.append(start + spacing * np.arange(count))
+    xs, ys = np.meshgrid(axes[0], axes[1])
+    xs, ys = xs.ravel(), ys.ravel()
+    inside = shapely.contains_xy(polygon, xs, ys)
+    if not inside.any():
+        return np.array([polygon.representative_point()], dtype=object)
+    return shapely.points(xs[inside], ys[inside])
+
+
+def _plots_to_residents(
+    plots: gpd.GeoDataFrame,
+    origin: _Origin,
+    household_size: float | None,
+    spacing_m: float | None,
+) -> gpd.GeoDataFrame:
+    defaults = _defaults()
+    size = _positive("household_size", household_size, defaults.household_size, "persons")
+    spacing = _positive("spacing_m", spacing_m, defaults.plot_point_spacing_m, "metres")
+    _require_crs(plots, origin)
+    _require_rows(plots, origin, "residential plot")
+    frame, original = _canonical_columns(plots, origin)
+    _require_quantity_column(frame, plots, origin)
+    problems = _Problems(origin)
+    _check_geometries(frame, origin, problems, ("Polygon", "MultiPolygon"))
+    population, households = _quantities(frame, original, origin, problems, size)
+    area_type = _area_types(frame, original, origin, problems)
+    keys = _row_keys(frame, original, origin, problems)
+    problems.raise_if_any()
+
+    metric_crs = _metric_crs(frame)
+    metric = frame.geometry.to_crs(metric_crs)
+    expected = float(metric.area.sum()) / spacing**2
+    if expected > MAX_PLOT_POINTS:
+        raise InputError(
+            f"{origin.name}: the plots would need about {expected:,.0f} points at "
+            f"spacing_m={spacing:g}; give a larger spacing_m or check the plots' CRS"
+        )
+    ids: list[str] = []
+    parts: list[np.ndarray] = []
+    point_population: list[np.ndarray] = []
+    point_households: list[np.ndarray] = []
+    point_area: list[np.ndarray] = []
+    for i, polygon in enumerate(metric.to_numpy()):
+        points = _grid_points(polygon, spacing)
+        n = len(points)
+        parts.append(points)
+        ids.extend(f"plot/{keys[i]}/{k}" for k in range(n))
+        point_population.append(np.full(n, population[i] / n))
+        point_households.append(np.full(n, households[i] / n))
+        point_area.append(np.full(n, area_type[i], dtype=object))
+    geometry = gpd.GeoSeries(np.concatenate(parts), crs=metric_crs).to_crs(WGS84)
+    return _residents_frame(
+        ids,
+        np.concatenate(point_population),
+        np.concatenate(point_households),
+        "plot",
+        np.concatenate(point_area),
+        geometry,
+    )
+
+
+def residents_from_plots(
+    plots: gpd.GeoDataFrame,
+    *,
+    household_size: float | None = None,
+    spacing_m: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Residents of residential plots, spread evenly over a grid of points in each plot.
+
+    This is how planners describe a new district: plots (地块) with a number of households
+    and/or residents. A plot's residents are shared equally by the points of a square grid
+    of ``spacing_m`` inside it (the representative point when the plot is too small for any
+    grid point), so a large plot is not one demand point.
+
+    Parameters
+    ----------
+    plots : geopandas.GeoDataFrame
+        Polygon/MultiPolygon plots in any CRS (it must have one) with ``households`` (户数)
+        and/or ``population`` (人口); optional ``area_type`` (new/old, 新区/老区) and ``id``
+        (编号; used in ``resident_id`` ``plot/{id}/{k}``, else the row's index label).
+    household_size : float, optional
+        Persons per household (default from ``configs/population.yaml``).
+    spacing_m : float, optional
+        Grid spacing (metres; default ``plot_point_spacing_m`` from the config).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Residents with ``source="plot"``; each plot's points sum to its population and
+        households.
+
+    Raises
+    ------
+    InputError
+        No population/households column (the columns found are listed), or bad rows
+        (all listed at once), or an empty frame.
+    CRSError
+        The frame has no CRS.
+    """
+    frame = _expect_geodataframe(plots, "residential plots")
+    return _plots_to_residents(frame, _Origin("the plots GeoDataFrame"), household_size, spacing_m)
+
+
+# --- 5. Points (tables and point layers) -------------------------------------------------------
+
+_TABLE_SUFFIXES = (".csv", ".txt", ".tsv")
+_EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
+    encodings = [encoding] if encoding else ["utf-8-sig", "gb18030"]
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    for candidate in encodings:
+        try:
+            frame = pd.read_csv(
+                path, encoding=candidate, dtype=str, sep=sep, skip_blank_lines=False
+            )
+        except UnicodeDecodeError:
+            continue
+        except LookupError:
+            raise InputError(
+                f"{path}: unknown text encoding {candidate!r}; use e.g. 'utf-8' or 'gb18030'"
+            ) from None
+        except pd.errors.EmptyDataError:
+            raise InputError(f"{path}: the file is empty; expected a header row") from None
+        except pd.errors.ParserError as exc:
+            raise InputError(f"{path}: not a readable CSV table ({exc})") from None
+        return frame
+    raise InputError(
+        f"{path}: cannot be read as {' or '.join(encodings)} text; save it as UTF-8 "
+        "(Excel: 'CSV UTF-8') or GBK, or pass encoding=..."
+    )
+
+
+def _read_excel(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_excel(path, dtype=object, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        raise InputError(f"{path}: not a readable .xlsx workbook ({exc})") from None
+
+
+def _read_vector(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    import pyogrio
+
+    try:
+        if layer is None:
+            layers = pyogrio.list_layers(path)
+            if len(layers) > 1:
+                names = ", ".join(str(name) for name in layers[:, 0])
+                raise InputError(f"{path}: several layers ({names}); pass layer=... to pick one")
+        return gpd.read_file(path, layer=layer, engine="pyogrio")
+    except InputError:
+        raise
+    except Exception as exc:  # pyogrio/GDAL raise DataSourceError and friends
+        raise InputError(
+            f"{path}: not a readable table or vector file ({exc}); give a CSV, XLSX, GeoJSON, "
+            "GeoPackage or shapefile"
+        ) from None
+
+
+def _read_table(
+    path: Path, encoding: str | None, layer: str | None
+) -> tuple[pd.DataFrame, _Origin]:
+    if not path.exists():
+        raise InputError(f"{path}: file not found; check the path")
+    suffix = path.suffix.lower()
+    if suffix in _TABLE_SUFFIXES:
+        frame: pd.DataFrame = _read_csv(path, encoding)
+        origin = _Origin(str(path), "sheet")
+    elif suffix in _EXCEL_SUFFIXES:
+        frame = _read_excel(path)
+        origin = _Origin(str(path), "sheet")
+    elif suffix == ".xls":
+        raise InputError(f"{path}: old .xls workbooks are not supported; save it as .xlsx")
+    else:
+        frame = _read_vector(path, layer)
+        origin = _Origin(str(path), "feature")
+    frame = frame.reset_index(drop=True)
+    geometry_name = _geometry_name(frame)
+    attributes = frame.drop(columns=[geometry_name]) if geometry_name else frame
+    empty_rows = attributes.isna().all(axis=1).to_numpy()  # blank lines keep their row number
+    if geometry_name:
+        empty_rows = empty_rows & frame.geometry.isna().to_numpy()
+    return frame.loc[~empty_rows], origin
+
+
+def _geometry_name(frame: pd.DataFrame) -> str | None:
+    """Name of the active geometry column, None for a plain table."""
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return None
+    try:
+        return str(frame.geometry.name)
+    except AttributeError:  # a GeoDataFrame without an active geometry column
+        return None
+
+
+def _points_to_residents(
+    table: pd.DataFrame,
+    origin: _Origin,
+    household_size: float | None,
+    crs: Any,
+) -> gpd.GeoDataFrame:
+    size = _positive("household_size", household_size, _defaults().household_size, "persons")
+    _require_rows(table, origin, "resident point")
+    frame, original = _canonical_columns(table, origin)
+    _require_quantity_column(frame, table, origin)
+    problems = _Problems(origin)
+    has_geometry = _geometry_name(frame) is not None
+    if has_geometry:
+        points = gpd.GeoDataFrame(frame)
+        if points.crs is None:
+            if crs is None:
+                _require_crs(points, origin)
+            points = points.set_crs(crs)
+        ok = _check_geometries(points, origin, problems, ("Point",))
+        geometry = points.geometry
+    else:
+        if "lon" not in frame.columns or "lat" not in frame.columns:
+            raise InputError(
+                f"{origin.name}: no lon/lat columns (经度/纬度) and no geometry; columns found: "
+                f"{_columns_found(table)}. Add 'lon' and 'lat' columns (WGS-84 degrees, or "
+                "pass crs=... for projected x/y)"
+            )
+        source_crs = pyproj.CRS.from_user_input(crs if crs is not None else WGS84)
+        coords = {c: _numbers(frame[c]) for c in ("lon", "lat")}
+        ok = np.ones(len(frame), dtype=bool)
+        labels = frame.index.tolist()
+        for column, parsed in coords.items():
+            label = _column_label(column, original)
+            axis = "longitude" if column == "lon" else "latitude"
+            for i in np.flatnonzero(parsed.bad | parsed.missing):
+                what = (
+                    "the cell is empty"
+                    if parsed.missing[i]
+                    else f"{_show(parsed.raw[i])} is not a coordinate"
+                )
+                problems.add(
+                    f"{origin.row(labels[i])}, column {label}: {what}; enter the {axis} "
+                    "as a decimal number of degrees (or pass crs=... for projected x/y)"
+                )
+            ok &= ~(parsed.bad | parsed.missing)
+        lon, lat = coords["lon"].values, coords["lat"].values
+        if source_crs.is_geographic:
+            for column, values, limit in (("lon", lon, 180.0), ("lat", lat, 90.0)):
+                label = _column_label(column, original)
+                for i in np.flatnonzero(ok & (np.abs(values) > limit)):
+                    problems.add(
+                        f"{origin.row(labels[i])}, column {label}: {_show(values[i])} is "
+                        f"outside ±{limit:g}°; check lon/lat are not swapped, or pass crs=... "
+                        "when the coordinates are projected x/y"
+                    )
+        geometry = gpd.GeoSeries(shapely.points(lon, lat), index=frame.index, crs=source_crs)
+    population, households = _quantities(frame, original, origin, problems, size)
+    area_type = _area_types(frame, original, origin, problems)
+    keys = _row_keys(frame, original, origin, problems)
+    problems.raise_if_any()
+    return _residents_frame(
+        [f"point/{key}" for key in keys],
+        population,
+        households,
+        "points",
+        area_type,
+        geometry.to_crs(WGS84),
+    )
+
+
+def residents_from_points(
+    path_or_frame: PathLike | pd.DataFrame,
+    *,
+    household_size: float | None = None,
+    crs: Any = None,
+    encoding: str | None = None,
+    layer: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Residents from a table or layer of points (one resident point per row).
+
+    Parameters
+    ----------
+    path_or_frame : str, Path, DataFrame or GeoDataFrame
+        A CSV, XLSX, GeoJSON, GeoPackage or shapefile, or a frame. Needs ``population`` (人口)
+        and/or ``households`` (户数), and either a Point geometry or ``lon``/``lat`` columns
+        (经度/纬度). Optional ``area_type`` (类型/区域类型) and ``id`` (编号).
+    household_size : float, optional
+        Persons per household (default from ``configs/population.yaml``).
+    crs : CRS-like, optional
+        CRS of the ``lon``/``lat`` columns (default EPSG:4326), or of a point layer that has
+        none. Coordinates from Chinese web maps in GCJ-02/BD-09 must be converted to WGS-84
+        first; no EPSG code describes them.
+    encoding : str, optional
+        Text encoding of a CSV; by default UTF-8 (with or without BOM), then GB18030 (a
+        superset of GBK/GB2312, what Chinese Excel saves).
+    layer : str, optional
+        Layer of a multi-layer GeoPackage.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Residents with ``source="points"``; ``resident_id`` is ``point/{id}`` with the
+        ``id`` column, else ``point/{row}`` with the spreadsheet row (header = row 1), the
+        feature number of a vector file, or the frame's index label.
+
+    Raises
+    ------
+    InputError
+        Unreadable file; no population/households or coordinate columns (the columns found
+        are listed); bad rows (all listed at once with row, column, value and fix).
+    CRSError
+        A point layer or GeoDataFrame without CRS and no ``crs`` given.
+    """
+    if isinstance(path_or_frame, pd.DataFrame):
+        table = path_or_frame
+        origin = _Origin("the points table")
+        _require_rows(table, origin, "resident point")
+    else:
+        table, origin = _read_table(Path(path_or_frame), encoding, layer)
+    return _points_to_residents(table, origin, household_size, crs)
+
+
+# --- 6. Dispatch -------------------------------------------------------------------------------
+
+_OSM_SUFFIXES = (".osm", ".pbf", ".o5m")
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _file_kind(path: Path) -> Literal["raster", "osm", "table", "vector"]:
+    name = path.name.lower()
+    with path.open("rb") as handle:
+        head = handle.read(1024)
+    if head[:4] in _TIFF_MAGIC or name.endswith((".tif", ".tiff")):
+        return "raster"
+    stripped = name.removesuffix(".bz2").removesuffix(".gz")
+    if stripped.endswith(_OSM_SUFFIXES) or stripped.endswith(".osm.xml"):
+        return "osm"
+    if b"OSMHeader" in head[:64] or (head.lstrip().startswith(b"<?xml") and b"<osm" in head):
+        return "osm"
+    if path.suffix.lower() in (*_TABLE_SUFFIXES, *_EXCEL_SUFFIXES, ".xls"):
+        return "table"
+    return "vector"
+
+
+def read_residents(
+    path: PathLike,
+    *,
+    layer: str | None = None,
+    bbox: Sequence[float] | None = None,
+    band: int = 1,
+    min_value: float = 0.0,
+    residential_tags: Iterable[str] | None = None,
+    household_size: float | None = None,
+    floor_area_per_person_m2: float | None = None,
+    default_levels: float | None = None,
+    spacing_m: float | None = None,
+    crs: Any = None,
+    encoding: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Residents from any supported file, choosing the loader by the file's content.
+
+    - a GeoTIFF (``.tif``/``.tiff`` or TIFF bytes) -> :func:`residents_from_raster`;
+    - an OSM file (``.osm``, ``.osm.bz2``, ``.osm.pbf``, OSM XML) ->
+      :func:`residents_from_osm_buildings`;
+    - a CSV/XLSX table, or a layer of points -> :func:`residents_from_points`;
+    - a layer of polygons with ``population``/``households`` -> :func:`residents_from_plots`;
+    - a layer of polygons with only building-like columns (``levels``,
+      ``building:levels``, ``building``) -> :func:`residents_from_buildings`.
+
+    Keyword arguments that do not apply to the chosen loader (e.g. ``spacing_m`` for a
+    raster) are ignored.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    layer : str, optional
+        Layer of a multi-layer vector file.
+    bbox, band, min_value
+        See :func:`residents_from_raster`.
+    residential_tags
+        See :func:`buildings_from_osm`.
+    household_size, floor_area_per_person_m2, default_levels
+        See :func:`residents_from_buildings`.
+    spacing_m
+        See :func:`residents_from_plots`.
+    crs, encoding
+        See :func:`residents_from_points`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Residents (see the module docstring).
+
+    Raises
+    ------
+    InputError
+        The file is missing or unreadable, its geometries are mixed or of no usable kind, or
+        polygons have neither population/households nor building columns.
+    """
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"{file}: file not found; check the path")
+    if file.is_dir():
+        raise InputError(f"{file}: a folder; give a file (GeoTIFF, OSM, CSV, XLSX, GeoJSON, GPKG)")
+    kind = _file_kind(file)
+    notes: list[str] = []
+    if kind == "raster":
+        return residents_from_raster(
+            file, bbox=bbox, band=band, min_value=min_value, household_size=household_size
+        )
+    if kind == "osm":
+        residents, notes = _osm_residents(
+            file, residential_tags, household_size, floor_area_per_person_m2, default_levels
+        )
+        _emit(notes)
+        return residents
+    table, origin = _read_table(file, encoding, layer)
+    if _geometry_name(table) is None:
+        return _points_to_residents(table, origin, household_size, crs)
+    frame = gpd.GeoDataFrame(table)
+    types = set(frame.geometry.dropna().geom_type.unique().tolist())
+    if types <= {"Point"} and types:
+        return _points_to_residents(table, origin, household_size, crs)
+    if types and types <= {"Polygon", "MultiPolygon"}:
+        canonical, _ = _canonical_columns(frame, origin)
+        if crs is not None and frame.crs is None:
+            frame = frame.set_crs(crs)
+        if "population" in canonical.columns or "households" in canonical.columns:
+            return _plots_to_residents(frame, origin, household_size, spacing_m)
+        if "levels" in canonical.columns or "building" in canonical.columns:
+            residents, notes = _buildings_to_residents(
+                frame, origin, household_size, floor_area_per_person_m2, default_levels
+            )
+            _emit(notes)
+            return residents
+        raise InputError(
+            f"{file}: polygons with no population and no households column, and no building "
+            f"column (levels, building:levels); columns found: {_columns_found(frame)}. Add "
+            "'population'/'households' for residential plots, or 'levels' for building "
+            "footprints"
+        )
+    found = ", ".join(sorted(types)) or "no geometries"
+    raise InputError(
+        f"{file}: geometries of kind {found}; expected all points (resident points) or all "
+        "polygons (plots or building footprints)"
+    )
+
+
+# --- Summary -----------------------------------------------------------------------------------
+
+
+def summarize_residents(residents: pd.DataFrame) -> dict[str, Any]:
+    """Totals of a residents frame.
+
+    Parameters
+    ----------
+    residents : pandas.DataFrame
+        A residents frame (population, households, source).
+
+    Returns
+    -------
+    dict
+        ``points`` (int), ``population`` (persons), ``households``, and ``by_source``:
+        source -> the same three figures.
+    """
+    by_source: dict[str, dict[str, float | int]] = {}
+    for source, group in residents.groupby("source", sort=True):
+        by_source[str(source)] = {
+            "points": len(group),
+            "population": float(group["population"].sum()),
+            "households": float(group["households"].sum()),
+        }
+    return {
+        "points": len(residents),
+        "population": float(residents["population"].sum()),
+        "households": float(residents["households"].sum()),
+        "by_source": by_source,
+    }
+
+
+def _defaults() -> PopulationDefaults:
+    return load_population_defaults()

@@ -1,0 +1,682 @@
+"""Residents loaders: real WorldPop rasters and OSM buildings, hand-worked cases, every error."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyproj
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rasterio.windows import Window
+
+from radius._errors import ConfigError, CRSError, InputError
+from radius.population import (
+    RESIDENT_COLUMNS,
+    buildings_from_osm,
+    load_population_defaults,
+    read_residents,
+    residents_from_buildings,
+    residents_from_osm_buildings,
+    residents_from_plots,
+    residents_from_points,
+    residents_from_raster,
+    summarize_residents,
+)
+from tests.conftest import shared_file
+
+WUHAN_BANDS = [f"pop_{age}_{sex}_wuhan.tif" for age in (60, 65, 70, 75, 80) for sex in "fm"]
+WUHAN_CENTRE = (114.25, 30.55, 114.35, 30.65)
+UTM50 = "EPSG:32650"
+X0, Y0 = 500_000.0, 3_400_000.0  # UTM 50N, about 117°E 30.7°N
+
+
+def assert_residents(frame: gpd.GeoDataFrame, source: str) -> None:
+    """The residents contract every loader must meet."""
+    assert tuple(frame.columns) == RESIDENT_COLUMNS
+    assert frame.crs == "EPSG:4326"
+    assert frame["population"].dtype == np.float64
+    assert frame["households"].dtype == np.float64
+    assert frame["resident_id"].is_unique
+    assert (frame["population"] >= 0).all()
+    assert (frame["households"] >= 0).all()
+    assert set(frame["source"]) == {source}
+    assert set(frame["area_type"]) <= {"new", "old", ""}
+    assert (frame.geom_type == "Point").all()
+    assert frame["resident_id"].map(type).eq(str).all()
+
+
+# --------------------------------------------------------------------------------------------
+# configuration
+# --------------------------------------------------------------------------------------------
+
+
+def test_defaults_come_from_the_config_with_sources():
+    defaults = load_population_defaults()
+    assert defaults.household_size == 2.62
+    assert defaults.floor_area_per_person_m2 == 36.52
+    assert defaults.default_levels == 6
+    assert defaults.plot_point_spacing_m == 50
+    assert "residential" in defaults.residential_building_tags
+    assert "yes" not in defaults.residential_building_tags
+    assert "Census" in defaults.sources["household_size"]
+    assert "2020" in defaults.sources["floor_area_per_person_m2"]
+
+
+def test_invalid_config_names_file_and_key(tmp_path):
+    path = tmp_path / "population.yaml"
+    path.write_text(
+        "household_size: -1\nfloor_area_per_person_m2: 36.52\ndefault_levels: 6\n"
+        "residential_building_tags: [residential]\nplot_point_spacing_m: 50\n"
+        "sources: {household_size: census}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"population\.yaml: invalid configuration") as info:
+        load_population_defaults(path)
+    assert "household_size: Input should be greater than 0" in str(info.value)
+    path.write_text(path.read_text(encoding="utf-8").replace("-1", "2.62"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"floor_area_per_person_m2, default_levels"):
+        load_population_defaults(path)
+
+
+def test_bad_override_is_an_input_error():
+    square = gpd.GeoDataFrame(geometry=[shapely.box(X0, Y0, X0 + 10, Y0 + 10)], crs=UTM50)
+    with pytest.raises(InputError, match=r"household_size=0 must be a positive number"):
+        residents_from_plots(square.assign(households=[1]), household_size=0)
+
+
+# --------------------------------------------------------------------------------------------
+# rasters: the real WorldPop Wuhan bands (persons aged 60+)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def wuhan_bands() -> list[Path]:
+    return [shared_file(f"worldpop_wuhan_age60plus/{name}") for name in WUHAN_BANDS]
+
+
+@pytest.mark.slow
+def test_wuhan_ten_bands_sum_to_the_published_total(wuhan_bands):
+    residents = residents_from_raster(wuhan_bands)
+    assert_residents(residents, "raster")
+    assert residents["population"].sum() == pytest.approx(1_942_653, abs=1.0)
+    assert len(residents) == 494_676  # every valid pixel is populated (> 0)
+    assert residents["households"].sum() == pytest.approx(1_942_653 / 2.62, abs=1.0)
+    lon, lat = residents.geometry.x, residents.geometry.y
+    assert lon.min() > 113.69208
+    assert lon.max() < 115.07708
+    assert lat.min() > 29.97208
+    assert lat.max() < 31.36208
+
+
+def test_one_wuhan_band_matches_sources_md(wuhan_bands):
+    residents = residents_from_raster(wuhan_bands[0])  # 60–64, female
+    assert residents["population"].sum() == pytest.approx(321_181, abs=1.0)
+
+
+def plain_rasterio_sum(paths: list[Path], bbox: tuple[float, float, float, float]):
+    """Sum and count of the pixels whose centre lies in ``bbox``, read with rasterio only."""
+    west, south, east, north = bbox
+    total = None
+    for path in paths:
+        with rasterio.open(path) as src:
+            t = src.transform  # north-up grid: x = c + a·col, y = f + e·row
+            col0 = math.floor((west - t.c) / t.a) - 1
+            row0 = math.floor((north - t.f) / t.e) - 1
+            width = math.ceil((east - west) / t.a) + 3
+            height = math.ceil((south - north) / t.e) + 3
+            window = Window(col0, row0, width, height)
+            data = src.read(1, window=window, masked=True).astype(np.float64)
+            rows, cols = np.indices(data.shape)
+            xs = t.c + t.a * (cols + col0 + 0.5)
+            ys = t.f + t.e * (rows + row0 + 0.5)
+            inside = (xs >= west) & (xs <= east) & (ys >= south) & (ys <= north)
+            values = np.where(inside & ~np.ma.getmaskarray(data), data.filled(0.0), 0.0)
+            total = values if total is None else total + values
+    assert total is not None
+    return float(total.sum()), int((total > 0).sum())
+
+
+def test_wuhan_window_equals_plain_rasterio(wuhan_bands):
+    residents = residents_from_raster(wuhan_bands, bbox=WUHAN_CENTRE)
+    assert_residents(residents, "raster")
+    expected_sum, expected_count = plain_rasterio_sum(wuhan_bands, WUHAN_CENTRE)
+    assert residents["population"].sum() == pytest.approx(expected_sum, rel=1e-12)
+    assert len(residents) == expected_count
+    assert residents["population"].sum() == pytest.approx(268_635.83, abs=0.01)
+    assert len(residents) == 10_868
+    lon, lat = residents.geometry.x, residents.geometry.y
+    assert lon.between(114.25, 114.35).all()
+    assert lat.between(30.55, 30.65).all()
+
+
+def test_wuhan_pixel_id_and_value_match_the_file(wuhan_bands):
+    residents = residents_from_raster(wuhan_bands[0], bbox=WUHAN_CENTRE)
+    first = residents.iloc[0]
+    row, col = (int(v) for v in first["resident_id"].removeprefix("raster/r").split("c"))
+    with rasterio.open(wuhan_bands[0]) as src:
+        value = src.read(1, window=Window(col, row, 1, 1))[0, 0]
+        t = src.transform
+        x, y = t.c + t.a * (col + 0.5), t.f + t.e * (row + 0.5)
+    assert first["population"] == pytest.approx(float(value))
+    assert (first.geometry.x, first.geometry.y) == pytest.approx((x, y), abs=1e-9)
+
+
+def write_raster(
+    path: Path, values: np.ndarray, crs: str | None = UTM50, x0: float = X0, y0: float = Y0
+) -> Path:
+    profile = {
+        "driver": "GTiff",
+        "width": values.shape[1],
+        "height": values.shape[0],
+        "count": 1,
+        "dtype": "float32",
+        "transform": Affine(100.0, 0.0, x0, 0.0, -100.0, y0),  # 100 m pixels
+        "nodata": -3.4e38,
+    }
+    if crs is not None:
+        profile["crs"] = crs
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(values.astype(np.float32), 1)
+    return path
+
+
+def test_projected_raster_gives_true_lon_lat(tmp_path):
+    values = np.array([[1.0, 2.0, -3.4e38, 4.0], [5.0, -7.0, 0.0, 8.0], [9.0, 10.0, 11.0, 12.0]])
+    path = write_raster(tmp_path / "utm.tif", values)
+    residents = residents_from_raster(path)
+    assert_residents(residents, "raster")
+    # nodata, the negative and the zero pixel are dropped
+    assert len(residents) == 9
+    assert residents["population"].sum() == pytest.approx(62.0)
+    pixel = residents.set_index("resident_id").loc["raster/r1c3"]
+    to_wgs84 = pyproj.Transformer.from_crs(UTM50, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs84.transform(X0 + 350.0, Y0 - 150.0)  # centre of row 1, column 3
+    assert (pixel.geometry.x, pixel.geometry.y) == pytest.approx((lon, lat), abs=1e-9)
+    assert pixel["population"] == 8.0
+    assert pixel["households"] == pytest.approx(8.0 / 2.62)
+    assert 116.9 < lon < 117.1
+    assert 30.6 < lat < 30.8
+
+
+def test_projected_raster_bbox_and_min_value(tmp_path):
+    values = np.arange(1.0, 13.0).reshape(3, 4)
+    path = write_raster(tmp_path / "utm.tif", values)
+    to_wgs84 = pyproj.Transformer.from_crs(UTM50, "EPSG:4326", always_xy=True)
+    west, north = to_wgs84.transform(X0 + 120.0, Y0 - 20.0)
+    east, south = to_wgs84.transform(X0 + 280.0, Y0 - 180.0)
+    inside = residents_from_raster(path, bbox=(west, south, east, north))
+    assert sorted(inside["resident_id"]) == [
+        "raster/r0c1",
+        "raster/r0c2",
+        "raster/r1c1",
+        "raster/r1c2",
+    ]
+    assert inside["population"].sum() == 2 + 3 + 6 + 7
+    above = residents_from_raster(path, min_value=10.0, household_size=2.0)
+    assert sorted(above["population"]) == [11.0, 12.0]
+    assert sorted(above["households"]) == [5.5, 6.0]
+
+
+def test_rasters_on_different_grids_name_both_files(tmp_path):
+    a = write_raster(tmp_path / "a.tif", np.ones((3, 4)))
+    b = write_raster(tmp_path / "b.tif", np.ones((3, 4)), x0=X0 + 50.0)
+    with pytest.raises(InputError, match=r"a\.tif and .*b\.tif are on different grids") as info:
+        residents_from_raster([a, b])
+    assert "resample them to one grid" in str(info.value)
+
+
+def test_raster_without_crs_is_a_crs_error(tmp_path):
+    path = write_raster(tmp_path / "nocrs.tif", np.ones((2, 2)), crs=None)
+    with pytest.raises(CRSError, match=r"nocrs\.tif: the raster has no coordinate reference"):
+        residents_from_raster(path)
+
+
+def test_raster_argument_errors(tmp_path):
+    path = write_raster(tmp_path / "utm.tif", np.ones((2, 2)))
+    with pytest.raises(InputError, match=r"does not overlap the raster"):
+        residents_from_raster(path, bbox=(100.0, 20.0, 100.1, 20.1))
+    with pytest.raises(InputError, match=r"west < east"):
+        residents_from_raster(path, bbox=(117.1, 30.6, 117.0, 30.7))
+    with pytest.raises(InputError, match=r"band 2 requested but the file has 1"):
+        residents_from_raster(path, band=2)
+    with pytest.raises(InputError, match=r"missing\.tif: raster file not found"):
+        residents_from_raster(tmp_path / "missing.tif")
+    not_a_raster = tmp_path / "text.tif"
+    not_a_raster.write_text("hello", encoding="utf-8")
+    with pytest.raises(InputError, match=r"text\.tif: not a readable raster"):
+        residents_from_raster(not_a_raster)
+
+
+# --------------------------------------------------------------------------------------------
+# buildings
+# --------------------------------------------------------------------------------------------
+
+
+def building_20x50(**columns) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(columns, geometry=[shapely.box(X0, Y0, X0 + 20, Y0 + 50)], crs=UTM50)
+
+
+def test_building_floor_area_by_hand():
+    residents = residents_from_buildings(building_20x50(levels=[6], id=["B1"]))
+    assert_residents(residents, "building")
+    # 20 m × 50 m × 6 storeys = 6000 m² of floor area, 36.52 m² per person
+    assert residents["population"].iloc[0] == pytest.approx(6000 / 36.52, rel=1e-9)
+    assert residents["households"].iloc[0] == pytest.approx(6000 / 36.52 / 2.62, rel=1e-9)
+    assert residents["resident_id"].iloc[0] == "building/B1"
+    point = gpd.GeoSeries(residents.geometry, crs="EPSG:4326").to_crs(UTM50).iloc[0]
+    assert shapely.box(X0, Y0, X0 + 20, Y0 + 50).contains(point)
+
+
+def test_building_in_lon_lat_is_measured_in_metres():
+    building = building_20x50(**{"building:levels": ["6"]}).to_crs("EPSG:4326")
+    residents = residents_from_buildings(building, floor_area_per_person_m2=30.0)
+    assert residents["population"].iloc[0] == pytest.approx(6000 / 30.0, rel=1e-6)
+
+
+def test_building_population_and_households_columns_take_precedence():
+    frame = gpd.GeoDataFrame(
+        {"population": [100.0, np.nan], "households": [np.nan, 40.0], "levels": [6, 6]},
+        geometry=[shapely.box(X0, Y0, X0 + 20, Y0 + 50)] * 2,
+        crs=UTM50,
+    )
+    residents = residents_from_buildings(frame, household_size=2.5)
+    assert residents["population"].tolist() == [100.0, 100.0]
+    assert residents["households"].tolist() == [40.0, 40.0]
+
+
+def test_buildings_without_levels_warn_with_their_count():
+    frame = gpd.GeoDataFrame(
+        {"levels": [3, None, "6;7"]},
+        geometry=[shapely.box(X0, Y0, X0 + 20, Y0 + 50)] * 3,
+        crs=UTM50,
+    )
+    with pytest.warns(UserWarning, match=r"2 of 3 buildings have no usable levels.*=4 storeys"):
+        residents = residents_from_buildings(frame, default_levels=4)
+    assert residents["population"].tolist() == pytest.approx(
+        [1000 * 3 / 36.52, 1000 * 4 / 36.52, 1000 * 4 / 36.52]
+    )
+
+
+def test_building_errors_are_collected_with_row_and_column():
+    frame = gpd.GeoDataFrame(
+        {"population": [-5.0, None, "abc", 10.0]},
+        geometry=[
+            shapely.box(X0, Y0, X0 + 20, Y0 + 50),
+            shapely.box(X0, Y0, X0 + 20, Y0 + 50),
+            shapely.box(X0, Y0, X0 + 20, Y0 + 50),
+            shapely.Point(X0, Y0),
+        ],
+        crs=UTM50,
+    )
+    with pytest.raises(InputError, match=r"4 problem\(s\)") as info:
+        residents_from_buildings(frame)
+    message = str(info.value)
+    assert "index 0, column 'population': -5 is negative" in message
+    assert "index 1, column 'population': the cell is empty" in message
+    assert "index 2, column 'population': 'abc' is not a number" in message
+    assert "index 3, column 'geometry': a Point; expected a Polygon or MultiPolygon" in message
+
+
+def test_building_frame_errors():
+    no_crs = gpd.GeoDataFrame({"levels": [6]}, geometry=[shapely.box(0, 0, 20, 50)])
+    with pytest.raises(CRSError, match=r"buildings GeoDataFrame: no coordinate reference system"):
+        residents_from_buildings(no_crs)
+    with pytest.raises(InputError, match=r"no rows; expected at least one building footprint"):
+        residents_from_buildings(building_20x50(levels=[6]).iloc[:0])
+    with pytest.raises(InputError, match=r"expected a GeoDataFrame of building footprints"):
+        residents_from_buildings(pd.DataFrame({"levels": [6]}))
+
+
+# --------------------------------------------------------------------------------------------
+# OSM buildings: Nanjing Xinjiekou and Beijing Haidian
+# --------------------------------------------------------------------------------------------
+
+
+def test_nanjing_residential_buildings(nanjing_osm):
+    buildings = buildings_from_osm(nanjing_osm)
+    counts = buildings["building"].value_counts().to_dict()
+    assert counts == {"residential": 76, "apartments": 11, "house": 1}  # SOURCES.md: 76 and 11
+    assert buildings.crs == "EPSG:4326"
+    assert list(buildings.columns) == ["osm_id", "building", "levels", "geometry"]
+    assert set(buildings.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert buildings["osm_id"].str.match(r"^[wr]\d+$").all()
+    assert buildings["levels"].notna().sum() == 6
+    assert sorted(buildings["levels"].dropna().unique()) == [6.0, 35.0]
+
+
+def test_nanjing_residents_from_buildings(nanjing_osm):
+    with pytest.warns(UserWarning, match=r"82 of 88 buildings have no usable levels"):
+        residents = residents_from_osm_buildings(nanjing_osm)
+    assert_residents(residents, "building")
+    assert len(residents) == 88
+    assert residents["resident_id"].str.startswith("building/osm/w").all()
+    # Independent check: UTM 50N areas × levels (default 6) / 36.52 m² per person.
+    buildings = buildings_from_osm(nanjing_osm)
+    areas = buildings.to_crs(UTM50).area * buildings["levels"].fillna(6.0)
+    assert residents["population"].sum() == pytest.approx(areas.sum() / 36.52, rel=1e-4)
+    assert residents["population"].sum() == pytest.approx(7204.9, abs=0.5)
+    summary = summarize_residents(residents)
+    assert summary["points"] == 88
+    assert summary["households"] == pytest.approx(summary["population"] / 2.62)
+
+
+def test_beijing_residential_buildings(beijing_osm):
+    buildings = buildings_from_osm(beijing_osm)
+    counts = buildings["building"].value_counts().to_dict()
+    assert counts == {"residential": 43, "house": 9, "apartments": 4, "dormitory": 2}
+    with pytest.warns(UserWarning, match=r"56 of 58 buildings"):
+        assert len(residents_from_osm_buildings(beijing_osm)) == 58
+    with pytest.warns(UserWarning, match=r"41 of 43 buildings"):
+        residents = residents_from_osm_buildings(beijing_osm, residential_tags=["residential"])
+    assert len(residents) == 43
+
+
+def test_pbf_buildings_read_the_same_way(helsinki_small_pbf):
+    # 25 closed building ways have nodes outside the clipped extract: they are counted, not
+    # silently lost (SOURCES.md counts 1,157 building=residential ways; 1,134 assemble).
+    with (
+        pytest.warns(UserWarning, match=r"25 residential building outline\(s\) could not be"),
+        pytest.warns(UserWarning, match=r"1135 of 1145 buildings"),
+    ):
+        residents = read_residents(helsinki_small_pbf)
+    assert_residents(residents, "building")
+    assert len(residents) == 1134 + 10 + 1  # residential, terrace, house areas
+
+
+def test_osm_without_matching_buildings_lists_what_it_has(nanjing_osm):
+    with pytest.raises(InputError, match=r"no residential buildings \(building=castle\)") as info:
+        residents_from_osm_buildings(nanjing_osm, residential_tags=["castle"])
+    assert "yes (1061)" in str(info.value)
+    with pytest.warns(UserWarning, match=r"1 residential building outline\(s\) could not be"):
+        assert len(buildings_from_osm(nanjing_osm, residential_tags=["yes"])) == 1061
+
+
+def test_unreadable_osm_file(tmp_path):
+    path = tmp_path / "broken.osm"
+    path.write_text("not xml at all", encoding="utf-8")
+    with pytest.raises(InputError, match=r"broken\.osm: not a readable OSM"):
+        buildings_from_osm(path)
+    with pytest.raises(InputError, match=r"OSM file not found"):
+        buildings_from_osm(tmp_path / "missing.osm")
+
+
+# --------------------------------------------------------------------------------------------
+# plots
+# --------------------------------------------------------------------------------------------
+
+
+def plot_400x300(**columns) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(columns, geometry=[shapely.box(X0, Y0, X0 + 400, Y0 + 300)], crs=UTM50)
+
+
+def test_plot_households_spread_over_a_grid():
+    plots = plot_400x300(id=["A"], households=[2000], area_type=["新区"])
+    residents = residents_from_plots(plots)
+    assert_residents(residents, "plot")
+    assert len(residents) == 8 * 6  # 400 m × 300 m at 50 m spacing
+    assert residents["population"].sum() == pytest.approx(5240.0, rel=1e-12)  # 2000 × 2.62
+    assert residents["households"].sum() == pytest.approx(2000.0, rel=1e-12)
+    assert residents["population"].nunique() == 1
+    assert residents["resident_id"].iloc[0] == "plot/A/0"
+    assert set(residents["area_type"]) == {"new"}
+    inside = gpd.GeoSeries(residents.geometry).to_crs(UTM50).within(plots.geometry.iloc[0])
+    assert inside.all()
+    coarse = residents_from_plots(plots, spacing_m=100.0, household_size=3.0)
+    assert len(coarse) == 4 * 3
+    assert coarse["population"].sum() == pytest.approx(6000.0)
+
+
+def test_small_plot_is_one_representative_point():
+    plots = gpd.GeoDataFrame(
+        {"population": [26.2], "area_type": ["老旧"]},
+        geometry=[shapely.box(X0, Y0, X0 + 20, Y0 + 5)],
+        crs=UTM50,
+    )
+    residents = residents_from_plots(plots)
+    assert len(residents) == 1
+    assert residents["households"].iloc[0] == pytest.approx(10.0)
+    assert residents["area_type"].iloc[0] == "old"
+    assert residents["resident_id"].iloc[0] == "plot/0/0"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    width=st.floats(1.0, 900.0),
+    height=st.floats(1.0, 900.0),
+    households=st.floats(0.0, 1e5),
+    spacing=st.floats(10.0, 200.0),
+)
+def test_plot_points_always_sum_to_the_plot(width, height, households, spacing):
+    plots = gpd.GeoDataFrame(
+        {"households": [households]},
+        geometry=[shapely.box(X0, Y0, X0 + width, Y0 + height)],
+        crs=UTM50,
+    )
+    residents = residents_from_plots(plots, spacing_m=spacing)
+    assert len(residents) >= 1
+    assert residents["households"].sum() == pytest.approx(households, rel=1e-9, abs=1e-9)
+
+
+def test_plot_errors_are_collected():
+    plots = gpd.GeoDataFrame(
+        {
+            "households": [10, -2, "x", None],
+            "population": [None, None, None, None],
+            "area_type": ["new", "mixed", "old", ""],
+            "id": ["a", "b", "a", "d"],
+        },
+        geometry=[shapely.box(X0, Y0, X0 + 100, Y0 + 100)] * 4,
+        crs=UTM50,
+    )
+    with pytest.raises(InputError, match=r"the plots GeoDataFrame: 5 problem\(s\)") as info:
+        residents_from_plots(plots)
+    message = str(info.value)
+    assert "index 1, column 'households': -2 is negative" in message
+    assert "index 2, column 'households': 'x' is not a number" in message
+    assert "index 3, columns 'population' and 'households': both cells are empty" in message
+    assert "index 1, column 'area_type': 'mixed' is not an area type; use new or old" in message
+    assert "index 2, column 'id': 'a' repeats the id of index 0" in message
+
+
+def test_plot_without_population_lists_columns():
+    with pytest.raises(
+        InputError, match=r"no population and no households column; columns found: 'name', 'far'"
+    ):
+        residents_from_plots(plot_400x300(name=["p"], far=[2.5]))
+
+
+# --------------------------------------------------------------------------------------------
+# points: CSV (UTF-8, BOM, GBK) and XLSX with Chinese headers, GeoJSON, frames
+# --------------------------------------------------------------------------------------------
+
+CSV_ZH = "编号,人口,户数,经度,纬度,类型\nA1,262,,118.78,32.04,老区\nA2,,50,118.79,32.05,新区\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+def test_csv_with_chinese_headers_in_any_encoding(tmp_path, encoding):
+    path = tmp_path / "residents.csv"
+    path.write_bytes(CSV_ZH.encode(encoding))
+    residents = residents_from_points(path)
+    assert_residents(residents, "points")
+    assert residents["resident_id"].tolist() == ["point/A1", "point/A2"]
+    assert residents["population"].tolist() == pytest.approx([262.0, 131.0])
+    assert residents["households"].tolist() == pytest.approx([100.0, 50.0])
+    assert residents["area_type"].tolist() == ["old", "new"]
+    assert residents.geometry.x.tolist() == [118.78, 118.79]
+    assert residents.geometry.y.tolist() == [32.04, 32.05]
+
+
+def test_csv_errors_name_spreadsheet_rows(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "人口,经度,纬度\n10,118.78,32.04\n-3,118.78,32.04\n\n12人,118.78,32.04\n5,,32.04\n"
+        "7,32.04,118.78\n",
+        encoding="gbk",
+    )
+    with pytest.raises(InputError, match=r"bad\.csv: 4 problem\(s\)") as info:
+        residents_from_points(path)
+    message = str(info.value)
+    assert "row 3, column '人口' (population): -3 is negative" in message
+    # row 4 is blank and skipped; numbering still follows the spreadsheet
+    assert "row 5, column '人口' (population): '12人' is not a number" in message
+    assert "row 6, column '经度' (lon): the cell is empty; enter the longitude" in message
+    assert "row 7, column '纬度' (lat): 118.78 is outside ±90°" in message
+
+
+def test_many_problems_are_cut_at_twenty(tmp_path):
+    path = tmp_path / "many.csv"
+    path.write_text("population,lon,lat\n" + "-1,118.7,32.0\n" * 25, encoding="utf-8")
+    with pytest.raises(InputError, match=r"25 problem\(s\)") as info:
+        residents_from_points(path)
+    assert "row 21, column 'population'" in str(info.value)
+    assert "row 22," not in str(info.value)
+    assert "... and 5 more" in str(info.value)
+
+
+def test_xlsx_rows_and_english_headers(tmp_path):
+    path = tmp_path / "residents.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Households", "Lon", "Lat", "area_type"])
+    sheet.append([100, 118.78, 32.04, "old"])
+    sheet.append([120, 118.79, 32.05, None])
+    book.save(path)
+    residents = residents_from_points(path, household_size=3.0)
+    assert residents["population"].tolist() == [300.0, 360.0]
+    assert residents["resident_id"].tolist() == ["point/2", "point/3"]
+    assert residents["area_type"].tolist() == ["old", ""]
+    sheet.append(["many", 118.8, 32.06, "new"])
+    book.save(path)
+    with pytest.raises(InputError, match=r"row 4, column 'Households' \(households\): 'many'"):
+        residents_from_points(path)
+
+
+def test_points_table_structure_errors(tmp_path):
+    no_quantity = tmp_path / "no_quantity.csv"
+    no_quantity.write_text("name,lon,lat\nx,118.7,32.0\n", encoding="utf-8")
+    with pytest.raises(
+        InputError,
+        match=r"no population and no households column; columns found: 'name', 'lon', 'lat'",
+    ):
+        residents_from_points(no_quantity)
+    no_coordinates = tmp_path / "no_xy.csv"
+    no_coordinates.write_text("人口,地址\n10,新街口\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"no lon/lat columns .* columns found: '人口', '地址'"):
+        residents_from_points(no_coordinates)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("population,lon,lat\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"empty\.csv: no rows"):
+        residents_from_points(empty)
+    clash = tmp_path / "clash.csv"
+    clash.write_text("人口,population,lon,lat\n1,2,118.7,32.0\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"columns '人口' and 'population' all mean 'population'"):
+        residents_from_points(clash)
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes(CSV_ZH.encode("gbk"))
+    with pytest.raises(InputError, match=r"cannot be read as ascii text"):
+        residents_from_points(gbk, encoding="ascii")
+
+
+def test_points_from_frames_and_projected_coordinates():
+    table = pd.DataFrame({"population": [10.0], "x": [X0], "y": [Y0]})
+    table = table.rename(columns={"x": "lon", "y": "lat"})
+    residents = residents_from_points(table, crs=UTM50)
+    lon, lat = pyproj.Transformer.from_crs(UTM50, "EPSG:4326", always_xy=True).transform(X0, Y0)
+    assert (residents.geometry.x.iloc[0], residents.geometry.y.iloc[0]) == pytest.approx((lon, lat))
+    assert residents["resident_id"].iloc[0] == "point/0"
+    layer = gpd.GeoDataFrame({"households": [4.0]}, geometry=[shapely.Point(X0, Y0)])
+    with pytest.raises(CRSError, match=r"points table: no coordinate reference system"):
+        residents_from_points(layer)
+    assert residents_from_points(layer, crs=UTM50)["population"].iloc[0] == pytest.approx(10.48)
+
+
+def test_points_from_geojson(tmp_path):
+    path = tmp_path / "points.geojson"
+    gpd.GeoDataFrame(
+        {"人口": [5.0, 7.0]},
+        geometry=[shapely.Point(118.78, 32.04), shapely.Point(118.79, 32.05)],
+        crs="EPSG:4326",
+    ).to_file(path, engine="pyogrio")
+    residents = residents_from_points(path)
+    assert residents["resident_id"].tolist() == ["point/1", "point/2"]  # feature numbers
+    assert residents["population"].tolist() == [5.0, 7.0]
+
+
+# --------------------------------------------------------------------------------------------
+# read_residents: dispatch by content
+# --------------------------------------------------------------------------------------------
+
+
+def test_read_residents_dispatches_by_content(tmp_path, nanjing_osm):
+    tif = write_raster(tmp_path / "pop.tif", np.ones((2, 2)))
+    assert set(read_residents(tif, spacing_m=10.0)["source"]) == {"raster"}
+    csv = tmp_path / "points.csv"
+    csv.write_bytes(CSV_ZH.encode("gbk"))
+    assert set(read_residents(csv)["source"]) == {"points"}
+    plots = tmp_path / "plots.gpkg"
+    plot_400x300(户数=[2000]).to_file(plots, engine="pyogrio")
+    from_plots = read_residents(plots)
+    assert set(from_plots["source"]) == {"plot"}
+    assert from_plots["population"].sum() == pytest.approx(5240.0)
+    footprints = tmp_path / "footprints.geojson"
+    building_20x50(**{"building:levels": [6]}).to_crs("EPSG:4326").to_file(
+        footprints, engine="pyogrio"
+    )
+    from_buildings = read_residents(footprints)
+    assert from_buildings["population"].iloc[0] == pytest.approx(6000 / 36.52, rel=1e-6)
+    with pytest.warns(UserWarning, match=r"82 of 88"):
+        assert len(read_residents(nanjing_osm)) == 88
+
+
+def test_read_residents_errors(tmp_path):
+    with pytest.raises(InputError, match=r"nothing\.csv: file not found"):
+        read_residents(tmp_path / "nothing.csv")
+    bare = tmp_path / "bare.geojson"
+    plot_400x300(name=["p"]).to_crs("EPSG:4326").to_file(bare, engine="pyogrio")
+    with pytest.raises(InputError, match=r"bare\.geojson: polygons with no population.*'name'"):
+        read_residents(bare)
+    mixed = tmp_path / "mixed.geojson"
+    gpd.GeoDataFrame(
+        {"population": [1, 2]},
+        geometry=[shapely.Point(118.7, 32.0), shapely.box(118.7, 32.0, 118.71, 32.01)],
+        crs="EPSG:4326",
+    ).to_file(mixed, engine="pyogrio")
+    with pytest.raises(InputError, match=r"geometries of kind Point, Polygon"):
+        read_residents(mixed)
+    nocrs = tmp_path / "nocrs.gpkg"
+    with pytest.warns(UserWarning, match="'crs' was not provided"):
+        plot_400x300(households=[5]).set_crs(None, allow_override=True).to_file(
+            nocrs, engine="pyogrio"
+        )
+    with pytest.raises(CRSError, match=r"nocrs\.gpkg: no coordinate reference system"):
+        read_residents(nocrs)
+    row_error = tmp_path / "plots.geojson"
+    gpd.GeoDataFrame(
+        {"households": [5.0, -1.0]},
+        geometry=[shapely.box(118.7, 32.0, 118.71, 32.01)] * 2,
+        crs="EPSG:4326",
+    ).to_file(row_error, engine="pyogrio")
+    with pytest.raises(InputError, match=r"feature 2, column 'households': -1 is negative"):
+        read_residents(row_error)
+
+
+def test_summarize_residents():
+    plots = plot_400x300(households=[100.0])
+    residents = pd.concat(
+        [residents_from_plots(plots, spacing_m=200.0), residents_from_plots(plots.assign(id=["b"]))]
+    )
+    summary = summarize_residents(residents)
+    assert summary["points"] == 2 * 2 + 8 * 6
+    assert summary["population"] == pytest.approx(2 * 262.0)
+    assert summary["households"] == pytest.approx(200.0)
+    assert summary["by_source"]["plot"]["points"] == 52
