@@ -14,7 +14,7 @@ import pandas as pd
 
 from radius._errors import InputError
 
-__all__ = ["gpkg_writer", "json_writer", "write_outputs", "xlsx_writer"]
+__all__ = ["Writer", "gpkg_writer", "json_writer", "write_outputs", "xlsx_writer"]
 
 Writer = Callable[[Path], None]
 

@@ -8,20 +8,28 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import geopandas as gpd
+import pandas as pd
 
 from radius import __version__
 from radius._errors import RadiusError
-from radius._io import gpkg_writer, json_writer, write_outputs
+from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
 from radius.config import load_speed_profiles
-from radius.pipeline import ReachConfig, ReachResult, run_reach
+from radius.pipeline import (
+    AnalysisResult,
+    AnalyzeConfig,
+    ReachConfig,
+    ReachResult,
+    run_analysis,
+    run_reach,
+)
 from radius.sample import default_network_path
 from radius.service_areas import DEFAULT_BUFFER_M
 from radius.snap import DEFAULT_MAX_SNAP_M
 
-__all__ = ["main"]
+__all__ = ["main", "provision_sheets"]
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -42,64 +50,126 @@ def _build_parser() -> argparse.ArgumentParser:
             "OUT/reach.gpkg and OUT/summary.json."
         ),
     )
-    reach.add_argument(
+    _add_reach_arguments(reach, service_areas_default=True)
+    reach.add_argument("--out", type=Path, required=True, help="output folder")
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="check provision standards district by district (reach, ratios, shortfalls)",
+        description=(
+            "Residents' walking reach to every category, and the provision rules of a "
+            "standard profile checked per district with 2SFCA supply sharing. Writes "
+            "OUT/results.gpkg, OUT/provision.xlsx and OUT/summary.json."
+        ),
+    )
+    _add_reach_arguments(analyze, service_areas_default=False)
+    analyze.add_argument(
+        "--population",
+        type=Path,
+        help="residents: population raster (GeoTIFF), building footprints, residential plots "
+        "with households/population, points (CSV/XLSX/GeoJSON/GPKG), or an OSM file; "
+        "default: residential buildings of the OSM network file",
+    )
+    analyze.add_argument(
+        "--districts",
+        type=Path,
+        help="district polygons (GPKG, GeoJSON, zipped SHP) with optional area_type new/old; "
+        "default: blocks bounded by arterial roads",
+    )
+    analyze.add_argument(
+        "--district-mode",
+        choices=["blocks", "hexagons"],
+        default="blocks",
+        help="automatic districts when --districts is not given (default blocks)",
+    )
+    analyze.add_argument(
+        "--hexagon-size", type=float, default=500.0, help="hexagon side in metres (default 500)"
+    )
+    analyze.add_argument(
+        "--standard",
+        default="national",
+        help="standard profile name in configs/standards/ or a YAML path (default national)",
+    )
+    analyze.add_argument(
+        "--area-type",
+        choices=["new", "old"],
+        help="treat every district as a new or an old residential area",
+    )
+    analyze.add_argument(
+        "--method",
+        choices=["2sfca", "inside"],
+        default="2sfca",
+        help="supply counted by two-step floating catchment (default) or inside each district",
+    )
+    analyze.add_argument(
+        "--household-size", type=float, help="persons per household (default 2.62)"
+    )
+    analyze.add_argument("--out", type=Path, required=True, help="output folder")
+    return parser
+
+
+def _add_reach_arguments(command: argparse.ArgumentParser, *, service_areas_default: bool) -> None:
+    command.add_argument(
         "--network",
         type=Path,
         help="OSM file (.osm, .osm.bz2, .osm.pbf), GraphML, or road centre lines "
         "(.gpkg, .geojson, zipped .shp); default: the embedded sample district",
     )
-    reach.add_argument(
+    command.add_argument(
         "--facilities",
         type=Path,
         help="facility inventory (CSV, XLSX, GeoJSON, GPKG, zipped SHP) with name, category, "
         "lon, lat; default: facilities tagged in the OSM network file",
     )
-    reach.add_argument(
+    command.add_argument(
         "--facilities-crs",
         help="CRS of the inventory's lon/lat columns (default WGS-84, e.g. EPSG:4490)",
     )
-    reach.add_argument(
+    command.add_argument(
         "--categories",
         help="comma-separated category ids (default: all in configs/categories.yaml)",
     )
     profiles = load_speed_profiles()
-    reach.add_argument(
+    command.add_argument(
         "--speed-profile",
         choices=sorted(profiles.profiles),
         help=f"walking-speed profile (default {profiles.default}: "
         f"{profiles.profiles[profiles.default].speed_m_s} m/s)",
     )
-    reach.add_argument("--speed", type=float, help="walking speed in m/s (overrides the profile)")
-    reach.add_argument(
+    command.add_argument("--speed", type=float, help="walking speed in m/s (overrides the profile)")
+    command.add_argument(
         "--threshold-basis",
         choices=["time", "distance"],
         default="time",
         help="thresholds from minutes × speed (time) or the GB 50180 walking distances "
         "(distance); default time",
     )
-    reach.add_argument(
+    command.add_argument(
         "--max-snap",
         type=float,
         default=DEFAULT_MAX_SNAP_M,
         help=f"largest distance in metres from a point to the street it joins "
         f"(default {DEFAULT_MAX_SNAP_M:g})",
     )
-    reach.add_argument(
+    command.add_argument(
         "--buffer",
         type=float,
         default=DEFAULT_BUFFER_M,
         help=f"half-width in metres of service-area polygons (default {DEFAULT_BUFFER_M:g})",
     )
-    reach.add_argument(
+    command.add_argument(
         "--crs",
         default="auto",
         help="metric CRS for the analysis: auto (UTM), cgcs2000 (3° Gauss–Krüger) or EPSG:XXXX",
     )
-    reach.add_argument(
-        "--no-service-areas", action="store_true", help="skip service-area lines and polygons"
-    )
-    reach.add_argument("--out", type=Path, required=True, help="output folder")
-    return parser
+    if service_areas_default:
+        command.add_argument(
+            "--no-service-areas", action="store_true", help="skip service-area lines and polygons"
+        )
+    else:
+        command.add_argument(
+            "--service-areas", action="store_true", help="also build service-area polygons"
+        )
 
 
 def _print_summary(result: ReachResult, out: Path, stream: TextIO) -> None:
@@ -126,11 +196,9 @@ def _print_summary(result: ReachResult, out: Path, stream: TextIO) -> None:
     print(f"wrote {out / 'reach.gpkg'} and {out / 'summary.json'}", file=stream)
 
 
-def _reach(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
-    network = args.network or default_network_path()
-    config = ReachConfig(
-        network=network,
+def _reach_config(args: argparse.Namespace, *, service_areas: bool) -> ReachConfig:
+    return ReachConfig(
+        network=args.network or default_network_path(),
         facilities=args.facilities,
         categories=tuple(c.strip() for c in args.categories.split(",") if c.strip())
         if args.categories
@@ -142,10 +210,25 @@ def _reach(args: argparse.Namespace) -> int:
         buffer_m=args.buffer,
         crs=args.crs,
         facilities_crs=args.facilities_crs,
-        service_areas=not args.no_service_areas,
+        service_areas=service_areas,
     )
-    result = run_reach(config)
-    write_start = time.perf_counter()
+
+
+def _timed_summary(summary: dict[str, Any], started: float, write_started: float) -> Writer:
+    """A summary writer that records the write and total times when it runs (last)."""
+
+    def write(path: Path) -> None:
+        now = time.perf_counter()
+        summary["timings_s"]["write"] = round(now - write_started, 3)
+        summary["timings_s"]["total"] = round(now - started, 3)
+        json_writer(summary)(path)
+
+    return write
+
+
+def _reach(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    result = run_reach(_reach_config(args, service_areas=not args.no_service_areas))
     layers = {
         "facilities": _displayable(result.facilities),
         "nodes": result.nodes,
@@ -154,15 +237,122 @@ def _reach(args: argparse.Namespace) -> int:
         "unroutable": result.unroutable,
         "islands": result.network.island_edges.to_crs("EPSG:4326"),
     }
-    summary = result.summary()
-    summary["timings_s"]["write"] = 0.0
-    files = {"reach.gpkg": gpkg_writer(layers)}
-    write_outputs(args.out, files)
-    summary["timings_s"]["write"] = round(time.perf_counter() - write_start, 3)
-    summary["timings_s"]["total"] = round(time.perf_counter() - started, 3)
-    write_outputs(args.out, {"summary.json": json_writer(summary)})
+    write_started = time.perf_counter()
+    write_outputs(
+        args.out,
+        {
+            "reach.gpkg": gpkg_writer(layers),
+            "summary.json": _timed_summary(result.summary(), started, write_started),
+        },
+    )
     _print_summary(result, args.out, sys.stdout)
     return 0
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    config = AnalyzeConfig(
+        reach=_reach_config(args, service_areas=args.service_areas),
+        population=args.population,
+        districts=args.districts,
+        district_mode=args.district_mode,
+        hexagon_size_m=args.hexagon_size,
+        standard=args.standard,
+        area_type=args.area_type,
+        method=args.method,
+        household_size=args.household_size,
+    )
+    result = run_analysis(config)
+    layers = {
+        "residents": result.residents,
+        "districts": result.districts,
+        "facilities": _displayable(result.reach.facilities),
+        "shortfall": result.shortfall,
+        "unroutable": result.reach.unroutable,
+    }
+    if args.service_areas:
+        layers["service_areas"] = result.reach.service_areas
+    write_started = time.perf_counter()
+    write_outputs(
+        args.out,
+        {
+            "results.gpkg": gpkg_writer(layers),
+            "provision.xlsx": xlsx_writer(provision_sheets(result)),
+            "summary.json": _timed_summary(result.summary(), started, write_started),
+        },
+    )
+    _print_analysis(result, args.out, sys.stdout)
+    return 0
+
+
+def provision_sheets(result: AnalysisResult) -> dict[str, pd.DataFrame]:
+    """Workbook sheets: the rules, then one per rule, with headers in Chinese and English."""
+    rules = result.rules.rename(columns=lambda c: RULE_HEADERS.get(c, c))
+    sheets: dict[str, pd.DataFrame] = {"规则 Rules": rules}
+    districts = result.districts
+    for rule in result.rules.itertuples():
+        rid = str(rule.id)
+        unit = str(rule.unit)
+        sheets[rid] = pd.DataFrame(
+            {
+                "区域编号 District ID": districts["district_id"],
+                "名称 Name": districts["name"],
+                "区域类型 Area type": districts["area_type"].map(AREA_TYPE_LABELS),
+                "常住人口 Residents": districts["population"].round(1),
+                "户数 Households": districts["households"].round(1),
+                f"需求 Required ({unit})": districts[f"{rid}_required"],
+                f"供给 Supplied ({unit})": districts[f"{rid}_supplied"],
+                "供需比 Ratio": districts[f"{rid}_ratio"],
+                f"缺口 Shortfall ({unit})": districts[f"{rid}_shortfall"],
+                "是否达标 Pass": districts[f"{rid}_pass"].map(
+                    {True: "达标 pass", False: "未达标 fail"}
+                ),
+            }
+        )
+    return sheets
+
+
+RULE_HEADERS = {
+    "id": "规则编号 Rule ID",
+    "name_zh": "名称 Name (zh)",
+    "name_en": "名称 Name (en)",
+    "category": "设施类别 Category",
+    "metric": "指标 Metric",
+    "supply": "供给量 Supply",
+    "value_new": "新区标准 Value (new areas)",
+    "value_old": "老区标准 Value (old areas)",
+    "target_unit": "标准单位 Target unit",
+    "unit": "需求/供给单位 Unit of required and supplied",
+    "level": "生活圈层级 Level",
+    "threshold": "步行阈值 Threshold",
+    "source": "依据 Source",
+    "status": "核实状态 Status",
+}
+AREA_TYPE_LABELS = {"new": "新区 new", "old": "老区 old"}
+
+
+def _print_analysis(result: AnalysisResult, out: Path, stream: TextIO) -> None:
+    summary = result.summary()
+    residents = summary["residents"]
+    print(
+        f"{residents['population']:.0f} residents ({residents['households']:.0f} households) "
+        f"at {residents['points']} points in {summary['districts']} districts; "
+        f"standard {summary['standard']}",
+        file=stream,
+    )
+    for cid, shares in summary["share_of_residents_within"].items():
+        text = ", ".join(f"{label}: {share:.1%}" for label, share in shares.items())
+        print(f"  {cid:<18} residents within {text}", file=stream)
+    for rid, item in summary["rules"].items():
+        print(
+            f"  {rid:<32} {item['districts_passing']}/{item['districts']} districts pass, "
+            f"shortfall {item['shortfall']:g} ({item['unit']})",
+            file=stream,
+        )
+    print(
+        f"wrote {out / 'results.gpkg'}, {out / 'provision.xlsx'} and {out / 'summary.json'}",
+        file=stream,
+    )
 
 
 def _displayable(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -175,6 +365,9 @@ def _displayable(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame
 
 
+COMMANDS = {"reach": _reach, "analyze": _analyze}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad input, 1 internal error)."""
     parser = _build_parser()
@@ -182,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            code = _reach(args) if args.command == "reach" else 2
+            code = COMMANDS[args.command](args)
         except RadiusError as exc:
             _flush_warnings(caught)
             if args.debug:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -17,9 +17,18 @@ import shapely
 
 from radius._errors import InputError
 from radius.config import Category, ThresholdBasis, load_categories, resolve_speed
+from radius.districts import (
+    assign_residents,
+    block_districts,
+    district_totals,
+    hexagon_districts,
+    read_districts,
+)
 from radius.facilities import empty_facilities, facilities_from_osm, read_inventory
 from radius.network import StreetNetwork, _is_osm_file, load_network
-from radius.paths import CostMatrix
+from radius.paths import CostMatrix, nearest_and_counts, restrict_to_nodes
+from radius.population import read_residents
+from radius.provision import ProvisionMethod, district_provision
 from radius.reach import CategoryReach, reach_category
 from radius.service_areas import (
     DEFAULT_BUFFER_M,
@@ -36,8 +45,17 @@ from radius.snap import (
     facility_access_points,
     snap_points,
 )
+from radius.standards import StandardProfile, load_standard
 
-__all__ = ["ReachConfig", "ReachResult", "compute_reach", "run_reach"]
+__all__ = [
+    "AnalysisResult",
+    "AnalyzeConfig",
+    "ReachConfig",
+    "ReachResult",
+    "compute_reach",
+    "run_analysis",
+    "run_reach",
+]
 
 WGS84 = "EPSG:4326"
 
@@ -214,17 +232,7 @@ def run_reach(config: ReachConfig) -> ReachResult:
         with _timed(timings, "read_network"):
             network = load_network(config.network, crs=config.crs)
         with _timed(timings, "read_facilities"):
-            if config.facilities is not None:
-                facilities = read_inventory(
-                    config.facilities, categories, crs=config.facilities_crs
-                )
-            elif _is_osm_file(Path(config.network)):
-                facilities = facilities_from_osm(config.network, categories)
-            else:
-                raise InputError(
-                    f"{config.network}: facilities can only be read from an OSM network file; "
-                    "give a facility inventory with --facilities"
-                )
+            facilities = _read_facilities(config, categories)
         result = compute_reach(
             network,
             facilities,
@@ -550,4 +558,388 @@ def _empty_streets() -> gpd.GeoDataFrame:
             "to_m": pd.Series(dtype=float),
         },
         geometry=gpd.GeoSeries([], crs=WGS84),
+    )
+
+
+DistrictMode = Literal["blocks", "hexagons"]
+
+
+@dataclass(frozen=True)
+class AnalyzeConfig:
+    """Everything an ``analyze`` run needs: reach inputs plus residents, districts, standard.
+
+    Attributes
+    ----------
+    reach : ReachConfig
+        Network, facilities, categories, speed and snapping settings.
+    population : Path, optional
+        Residents: a population raster, an OSM file (residential buildings), building
+        footprints, residential plots with households/population, or points. Without it,
+        residents are estimated from the residential buildings of the OSM network file.
+    districts : Path, optional
+        District polygons (optional ``area_type`` column); without it ``district_mode``.
+    district_mode : {"blocks", "hexagons"}
+        Automatic districts: blocks bounded by arterial roads, or a hexagon grid.
+    hexagon_size_m : float
+        Side of the hexagons (metres).
+    standard : str
+        Standard profile name (``configs/standards/``) or path.
+    area_type : {"new", "old"}, optional
+        Overrides every district's area type.
+    method : {"2sfca", "inside"}
+        How supply is counted for ratio rules.
+    household_size : float, optional
+        Persons per household (default from ``configs/population.yaml``).
+    """
+
+    reach: ReachConfig
+    population: Path | None = None
+    districts: Path | None = None
+    district_mode: DistrictMode = "blocks"
+    hexagon_size_m: float = 500.0
+    standard: str = "national"
+    area_type: Literal["new", "old"] | None = None
+    method: ProvisionMethod = "2sfca"
+    household_size: float | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisResult:
+    """The outcome of an analyze run; frames in WGS-84.
+
+    Attributes
+    ----------
+    reach : ReachResult
+        Reach of every category, residents included as demand points.
+    standard : StandardProfile
+        The standard profile applied.
+    residents : geopandas.GeoDataFrame
+        Resident points with ``district_id`` and per category ``{category}_dist_m``,
+        ``{category}_min``, ``{category}_n_{T}min``, ``{category}_covered_{T}min``, and
+        per ratio rule the 2SFCA score ``{rule}_access``.
+    districts : geopandas.GeoDataFrame
+        Districts with ``population``, ``households`` and per rule ``{rule}_required``,
+        ``{rule}_supplied``, ``{rule}_ratio``, ``{rule}_shortfall``, ``{rule}_pass``.
+    shortfall : geopandas.GeoDataFrame
+        Uncovered residents: one row per resident point, category and threshold not met.
+    rules : pandas.DataFrame
+        The rules checked, with unit, level, source and status.
+    notes : list of str
+        Warnings and data-quality notes.
+    """
+
+    reach: ReachResult
+    standard: StandardProfile
+    residents: gpd.GeoDataFrame
+    districts: gpd.GeoDataFrame
+    shortfall: gpd.GeoDataFrame
+    rules: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """Headline figures: population covered per category, rules passed per district."""
+        population = self.residents["population"].to_numpy(dtype=np.float64)
+        total = float(population.sum())
+        coverage: dict[str, dict[str, float]] = {}
+        for reach in self.reach.categories:
+            cid = reach.category.id
+            coverage[cid] = {
+                label: round(
+                    float(population[self.residents[f"{cid}_covered_{label}"].to_numpy()].sum())
+                    / total,
+                    4,
+                )
+                if total > 0
+                else 0.0
+                for label in reach.labels
+            }
+        rules: dict[str, Any] = {}
+        for rule in self.rules.itertuples():
+            rid = str(rule.id)
+            rules[rid] = {
+                "unit": rule.unit,
+                "districts_passing": int(self.districts[f"{rid}_pass"].sum()),
+                "districts": len(self.districts),
+                "required": round(float(self.districts[f"{rid}_required"].sum()), 3),
+                "supplied": round(float(self.districts[f"{rid}_supplied"].sum()), 3),
+                "shortfall": round(float(self.districts[f"{rid}_shortfall"].sum()), 3),
+            }
+        return {
+            "network": self.reach.network.summary(),
+            "standard": self.standard.name,
+            "speed_m_s": self.reach.speed_m_s,
+            "threshold_basis": self.reach.threshold_basis,
+            "residents": {
+                "points": len(self.residents),
+                "population": round(total, 1),
+                "households": round(float(self.residents["households"].sum()), 1),
+                "unroutable_points": len(self.reach.demand_unroutable),
+            },
+            "districts": len(self.districts),
+            "share_of_residents_within": coverage,
+            "rules": rules,
+            "timings_s": {k: round(v, 3) for k, v in self.reach.timings.items()},
+            "notes": list(self.notes),
+            "attribution": "© OpenStreetMap contributors (ODbL) where the data is from OSM",
+        }
+
+
+def run_analysis(config: AnalyzeConfig) -> AnalysisResult:
+    """Load everything named in ``config`` and check the standard district by district.
+
+    Parameters
+    ----------
+    config : AnalyzeConfig
+        Inputs and parameters.
+
+    Returns
+    -------
+    AnalysisResult
+
+    Raises
+    ------
+    RadiusError
+        For any bad input, with a message naming the file and the fix.
+    """
+    reach_config = config.reach
+    timings: dict[str, float] = {}
+    categories = load_categories(ids=reach_config.categories)
+    standard = load_standard(config.standard, categories=load_categories())
+    speed = resolve_speed(reach_config.speed_profile, reach_config.speed_m_s)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _timed(timings, "read_network"):
+            network = load_network(reach_config.network, crs=reach_config.crs)
+        with _timed(timings, "read_facilities"):
+            facilities = _read_facilities(reach_config, categories)
+        with _timed(timings, "read_residents"):
+            residents = _read_residents(config, network)
+        with _timed(timings, "districts"):
+            districts = _districts(config, network, residents)
+        result = compute_reach(
+            network,
+            facilities,
+            categories,
+            speed_m_s=speed,
+            threshold_basis=reach_config.threshold_basis,
+            max_snap_m=reach_config.max_snap_m,
+            buffer_m=reach_config.buffer_m,
+            service_areas=reach_config.service_areas,
+            demand=residents.geometry,
+            timings=timings,
+        )
+        with _timed(timings, "provision"):
+            analysis = _provision(config, standard, result, residents, districts)
+    notes = list(analysis.notes)
+    for item in caught:
+        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+        if str(item.message) not in notes:
+            notes.append(str(item.message))
+    return AnalysisResult(
+        reach=analysis.reach,
+        standard=standard,
+        residents=analysis.residents,
+        districts=analysis.districts,
+        shortfall=analysis.shortfall,
+        rules=analysis.rules,
+        notes=notes,
+    )
+
+
+def _read_facilities(config: ReachConfig, categories: tuple[Category, ...]) -> gpd.GeoDataFrame:
+    if config.facilities is not None:
+        # All categories are known to the inventory reader, so an inventory listing more
+        # categories than this run computes is valid; compute_reach keeps the wanted ones.
+        return read_inventory(config.facilities, load_categories(), crs=config.facilities_crs)
+    if _is_osm_file(Path(config.network)):
+        return facilities_from_osm(config.network, categories)
+    raise InputError(
+        f"{config.network}: facilities can only be read from an OSM network file; "
+        "give a facility inventory with --facilities"
+    )
+
+
+def _read_residents(config: AnalyzeConfig, network: StreetNetwork) -> gpd.GeoDataFrame:
+    if config.population is not None:
+        path = Path(config.population)
+        bbox = None
+        if path.suffix.lower() in (".tif", ".tiff"):
+            # Only the raster cells around the network are read.
+            west, south, east, north = network.nodes.total_bounds
+            lon_lat = gpd.GeoSeries(
+                [shapely.box(west, south, east, north)], crs=network.crs
+            ).to_crs(WGS84)
+            bbox = tuple(float(v) for v in lon_lat.total_bounds)
+        residents = read_residents(path, bbox=bbox, household_size=config.household_size)
+    elif _is_osm_file(Path(config.reach.network)):
+        residents = read_residents(config.reach.network, household_size=config.household_size)
+    else:
+        raise InputError(
+            f"{config.reach.network}: residents can only be estimated from an OSM network "
+            "file's buildings; give residents with --population"
+        )
+    if len(residents) == 0:
+        raise InputError(
+            f"{config.population or config.reach.network}: no residents found; give a "
+            "population raster, buildings, residential plots or points with --population"
+        )
+    return residents.reset_index(drop=True)
+
+
+def _districts(
+    config: AnalyzeConfig, network: StreetNetwork, residents: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    if config.districts is not None:
+        districts = read_districts(config.districts)
+    elif config.district_mode == "hexagons":
+        districts = hexagon_districts(residents.geometry, size_m=config.hexagon_size_m)
+    else:
+        districts = block_districts(network)
+    if config.area_type is not None:
+        districts = districts.assign(area_type=config.area_type)
+    return districts.reset_index(drop=True)
+
+
+@dataclass(frozen=True, eq=False)
+class _Provision:
+    reach: ReachResult
+    residents: gpd.GeoDataFrame
+    districts: gpd.GeoDataFrame
+    shortfall: gpd.GeoDataFrame
+    rules: pd.DataFrame
+    notes: list[str]
+
+
+def _provision(
+    config: AnalyzeConfig,
+    standard: StandardProfile,
+    reach: ReachResult,
+    residents: gpd.GeoDataFrame,
+    districts: gpd.GeoDataFrame,
+) -> _Provision:
+    notes: list[str] = []
+    n_residents = len(residents)
+    routable = np.flatnonzero(reach.demand_nodes >= 0)
+    resident_table = residents.copy()
+    district_id = assign_residents(residents, districts)
+    resident_table["district_id"] = district_id.to_numpy()
+    position_of_id = {d: k for k, d in enumerate(districts["district_id"].astype(str))}
+    resident_district = np.array([position_of_id.get(d, -1) for d in district_id], dtype=np.int64)
+    totals = district_totals(residents, districts)
+
+    pairs_by_category: dict[str, CostMatrix] = {}
+    shortfall_rows: list[pd.DataFrame] = []
+    for category_reach in reach.categories:
+        cid = category_reach.category.id
+        restricted = restrict_to_nodes(
+            category_reach.matrix, reach.demand_nodes[routable], reach.demand_access_m[routable]
+        )
+        pairs = CostMatrix(
+            source=restricted.source,
+            node=routable[restricted.node],
+            distance_m=restricted.distance_m,
+            n_sources=restricted.n_sources,
+            n_nodes=n_residents,
+            limit_m=restricted.limit_m,
+        )
+        pairs_by_category[cid] = pairs
+        nearest, _, counts = nearest_and_counts(pairs, category_reach.thresholds_m)
+        distance = np.where(np.isfinite(nearest), nearest, np.nan)
+        resident_table[f"{cid}_dist_m"] = np.round(distance, 3)
+        resident_table[f"{cid}_min"] = np.round(distance / reach.speed_m_s / 60.0, 3)
+        for index, label in enumerate(category_reach.labels):
+            covered = counts[:, index] > 0
+            resident_table[f"{cid}_n_{label}"] = counts[:, index]
+            resident_table[f"{cid}_covered_{label}"] = covered
+            uncovered = ~covered
+            if uncovered.any():
+                shortfall_rows.append(
+                    pd.DataFrame(
+                        {
+                            "resident_id": residents["resident_id"].to_numpy()[uncovered],
+                            "district_id": district_id.to_numpy()[uncovered],
+                            "category": cid,
+                            "threshold": label,
+                            "threshold_m": float(category_reach.thresholds_m[index]),
+                            "population": residents["population"].to_numpy()[uncovered],
+                            "households": residents["households"].to_numpy()[uncovered],
+                            "dist_m": distance[uncovered],
+                            "geometry": residents.geometry.to_numpy()[uncovered],
+                        }
+                    )
+                )
+
+    computed = {c.category.id: c for c in reach.categories}
+    rules = [rule for rule in standard.rules if rule.category in computed]
+    skipped = [rule.id for rule in standard.rules if rule.category not in computed]
+    if skipped:
+        notes.append(
+            f"rules not checked because their category was not computed: {', '.join(skipped)}"
+        )
+    pairs_by_rule: dict[str, tuple[CostMatrix, np.ndarray, float]] = {}
+    for rule in rules:
+        category_reach = computed[rule.category]
+        if rule.threshold not in category_reach.labels:
+            raise InputError(
+                f"rule {rule.id}: threshold {rule.threshold!r} is not a threshold of "
+                f"category {rule.category} ({', '.join(category_reach.labels)})"
+            )
+        threshold_m = float(
+            category_reach.thresholds_m[category_reach.labels.index(rule.threshold)]
+        )
+        pairs_by_rule[rule.id] = (
+            pairs_by_category[rule.category],
+            category_reach.facility_rows,
+            threshold_m,
+        )
+    provided, access, provision_notes = district_provision(
+        rules,
+        totals,
+        residents,
+        resident_district,
+        reach.facilities,
+        pairs_by_rule,
+        method=config.method,
+    )
+    notes.extend(provision_notes)
+    for column in access.columns:
+        resident_table[column] = np.round(access[column].to_numpy(), 6)
+    shortfall = (
+        gpd.GeoDataFrame(pd.concat(shortfall_rows, ignore_index=True), crs=residents.crs)
+        if shortfall_rows
+        else gpd.GeoDataFrame(
+            {"resident_id": pd.Series(dtype=object)}, geometry=gpd.GeoSeries([], crs=WGS84)
+        )
+    )
+    rule_table = pd.DataFrame(
+        [
+            {
+                "id": rule.id,
+                "name_zh": rule.name_zh,
+                "name_en": rule.name_en,
+                "category": rule.category,
+                "metric": rule.metric,
+                "supply": rule.supply,
+                "value_new": rule.value_new,
+                "value_old": rule.value_old,
+                "target_unit": rule.unit,
+                # Coverage rules count residents: required = target share × residents.
+                "unit": "residents" if rule.metric == "coverage" else rule.unit,
+                "level": rule.level,
+                "threshold": rule.threshold,
+                "source": f"{rule.source.document} {rule.source.clause}".strip(),
+                "status": rule.status,
+            }
+            for rule in rules
+        ]
+    )
+    return _Provision(
+        reach=reach,
+        residents=gpd.GeoDataFrame(resident_table, geometry="geometry", crs=residents.crs).to_crs(
+            WGS84
+        ),
+        districts=gpd.GeoDataFrame(provided, geometry="geometry", crs=districts.crs).to_crs(WGS84),
+        shortfall=shortfall.to_crs(WGS84),
+        rules=rule_table,
+        notes=notes,
     )

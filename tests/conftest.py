@@ -14,7 +14,9 @@ def shared_file(name: str) -> Path:
     """Path of a file in ../shared/data; skip the test with a reason when it is absent."""
     path = SHARED_DATA / name
     if not path.exists():
-        pytest.skip(f"{path} is absent: the real OSM extracts live in ../shared/data beside the repo")
+        pytest.skip(
+            f"{path} is absent: the real OSM extracts live in ../shared/data beside the repo"
+        )
     return path
 
 

@@ -1,0 +1,283 @@
+"""`radius analyze` end to end: residents, districts, standards, shortfalls, workbook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import openpyxl
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from radius.cli import main
+from radius.synthetic import LATTICE_CRS, LATTICE_ORIGIN
+
+X0, Y0 = LATTICE_ORIGIN
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def sheet_rows(path: Path, sheet: str) -> list[dict[str, object]]:
+    book = openpyxl.load_workbook(path, read_only=True)
+    rows = list(book[sheet].iter_rows(values_only=True))
+    header = [str(h) for h in rows[0]]
+    return [dict(zip(header, row, strict=True)) for row in rows[1:]]
+
+
+def test_analyze_default_district_writes_results(
+    nanjing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "nanjing"
+    code, stdout, stderr = run(
+        ["analyze", "--network", str(nanjing_osm), "--out", str(out)], capsys
+    )
+    assert code == 0, stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "provision.xlsx",
+        "results.gpkg",
+        "summary.json",
+    ]
+    layers = {name for name, _ in pyogrio.list_layers(out / "results.gpkg")}
+    assert layers == {"residents", "districts", "facilities", "shortfall", "unroutable"}
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    residents = gpd.read_file(out / "results.gpkg", layer="residents")
+    # 88 residential buildings in the extract (76 residential, 11 apartments, 1 house).
+    assert len(residents) == summary["residents"]["points"] == 88
+    assert summary["residents"]["population"] == pytest.approx(
+        residents["population"].sum(), abs=0.1
+    )
+    for column in (
+        "district_id",
+        "supermarket_dist_m",
+        "supermarket_covered_15min",
+        "fitness_n_10min",
+        "sports_ground_per_capita_access",
+    ):
+        assert column in residents.columns
+    share = summary["share_of_residents_within"]["supermarket"]["15min"]
+    covered = residents.loc[residents["supermarket_covered_15min"].astype(bool), "population"].sum()
+    assert share == pytest.approx(covered / residents["population"].sum(), abs=1e-4)
+    districts = gpd.read_file(out / "results.gpkg", layer="districts")
+    assert len(districts) == summary["districts"] == 17  # arterial blocks of Nanjing
+    for rule in (
+        "elderly_rooms_per_100hh",
+        "childcare_places_per_1000",
+        "convenience_store_within_5min",
+    ):
+        for suffix in ("required", "supplied", "shortfall", "pass", "ratio"):
+            assert f"{rule}_{suffix}" in districts.columns
+    shortfall = gpd.read_file(out / "results.gpkg", layer="shortfall")
+    uncovered = residents[~residents["convenience_store_covered_5min"].astype(bool)]
+    assert (shortfall["category"] == "convenience_store").sum() == len(uncovered)
+    book = openpyxl.load_workbook(out / "provision.xlsx", read_only=True)
+    assert book.sheetnames[0] == "规则 Rules"
+    assert "elderly_rooms_per_100hh" in book.sheetnames
+    rows = sheet_rows(out / "provision.xlsx", "elderly_rooms_per_100hh")
+    assert len(rows) == 17
+    assert "区域编号 District ID" in rows[0]
+    assert "缺口 Shortfall (m² per 100 households)" in rows[0]
+    assert "elderly_rooms_per_100hh" in stdout
+
+
+@pytest.fixture
+def new_district(tmp_path: Path) -> dict[str, Path]:
+    """A 1 km × 1 km road plan, one plot of 2,000 households, one 500 m² elderly room."""
+    lines = []
+    for k in range(11):
+        lines.append(shapely.LineString([(X0, Y0 + 100 * k), (X0 + 1000, Y0 + 100 * k)]))
+        lines.append(shapely.LineString([(X0 + 100 * k, Y0), (X0 + 100 * k, Y0 + 1000)]))
+    roads = gpd.GeoDataFrame(
+        {"highway": ["residential"] * len(lines)}, geometry=lines, crs=LATTICE_CRS
+    )
+    roads_path = tmp_path / "roads.gpkg"
+    roads.to_file(roads_path, driver="GPKG")
+    plot = gpd.GeoDataFrame(
+        {"id": ["p1"], "households": [2000]},
+        geometry=[shapely.box(X0 + 310, Y0 + 310, X0 + 690, Y0 + 690)],
+        crs=LATTICE_CRS,
+    )
+    plot_path = tmp_path / "plots.gpkg"
+    plot.to_file(plot_path, driver="GPKG")
+    district = gpd.GeoDataFrame(
+        {"district_id": ["新区A"], "name": ["示范新区"], "area_type": ["新区"]},
+        geometry=[shapely.box(X0, Y0, X0 + 1000, Y0 + 1000)],
+        crs=LATTICE_CRS,
+    )
+    district_path = tmp_path / "districts.geojson"
+    district.to_crs("EPSG:4326").to_file(district_path, driver="GeoJSON")
+    room = gpd.GeoDataFrame(
+        {"name": ["社区养老服务站"], "category": ["elderly_care"], "floor_area_m2": [500.0]},
+        geometry=[shapely.Point(X0 + 505, Y0 + 500)],
+        crs=LATTICE_CRS,
+    ).to_crs("EPSG:4326")
+    room["lon"] = room.geometry.x
+    room["lat"] = room.geometry.y
+    inventory = tmp_path / "facilities.csv"
+    pd.DataFrame(room.drop(columns="geometry")).to_csv(inventory, index=False, encoding="utf-8-sig")
+    return {
+        "roads": roads_path,
+        "plots": plot_path,
+        "districts": district_path,
+        "facilities": inventory,
+    }
+
+
+@pytest.mark.parametrize(
+    ("area_type", "required", "shortfall", "passed"),
+    [(None, 600.0, 100.0, "未达标 fail"), ("old", 400.0, 0.0, "达标 pass")],
+)
+def test_new_district_of_2000_households_through_the_cli(
+    new_district: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    area_type: str | None,
+    required: float,
+    shortfall: float,
+    passed: str,
+) -> None:
+    out = tmp_path / f"out-{area_type}"
+    argv = [
+        "analyze",
+        "--network",
+        str(new_district["roads"]),
+        "--facilities",
+        str(new_district["facilities"]),
+        "--population",
+        str(new_district["plots"]),
+        "--districts",
+        str(new_district["districts"]),
+        "--categories",
+        "elderly_care",
+        "--out",
+        str(out),
+    ]
+    if area_type:
+        argv += ["--area-type", area_type]
+    code, _, stderr = run(argv, capsys)
+    assert code == 0, stderr
+    rows = sheet_rows(out / "provision.xlsx", "elderly_rooms_per_100hh")
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["区域编号 District ID"] == "新区A"
+    assert row["户数 Households"] == pytest.approx(2000.0)
+    assert row["常住人口 Residents"] == pytest.approx(5240.0)
+    assert row["需求 Required (m² per 100 households)"] == pytest.approx(required)
+    assert row["供给 Supplied (m² per 100 households)"] == pytest.approx(500.0)
+    assert row["缺口 Shortfall (m² per 100 households)"] == pytest.approx(shortfall)
+    assert row["是否达标 Pass"] == passed
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    # Every plot point lies within 15 minutes (900 m) of the room in the middle.
+    assert summary["share_of_residents_within"]["elderly_care"]["15min"] == 1.0
+    # 0.1 m² of land per resident needs 524 m²; the room has no land area: all of it missing.
+    land = gpd.read_file(out / "results.gpkg", layer="districts").iloc[0]
+    assert land["elderly_land_per_capita_required"] == pytest.approx(524.0)
+    assert land["elderly_land_per_capita_shortfall"] == pytest.approx(524.0)
+    assert "no land_area_m2" in stderr
+
+
+def test_guangdong_profile_and_inside_method(
+    new_district: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "gd"
+    code, _, stderr = run(
+        [
+            "analyze",
+            "--network",
+            str(new_district["roads"]),
+            "--facilities",
+            str(new_district["facilities"]),
+            "--population",
+            str(new_district["plots"]),
+            "--districts",
+            str(new_district["districts"]),
+            "--categories",
+            "elderly_care",
+            "--standard",
+            "guangdong",
+            "--method",
+            "inside",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 0, stderr
+    district = gpd.read_file(out / "results.gpkg", layer="districts").iloc[0]
+    # Guangdong: 20 m² per 100 households in new areas -> 400 m², met by the 500 m² room.
+    assert district["elderly_rooms_per_100hh_required"] == pytest.approx(400.0)
+    assert district["elderly_rooms_per_100hh_supplied"] == pytest.approx(500.0)
+    assert bool(district["elderly_rooms_per_100hh_pass"])
+
+
+def test_overlapping_districts_and_bad_population_fail_cleanly(
+    new_district: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    overlapping = gpd.GeoDataFrame(
+        {"district_id": ["a", "b"]},
+        geometry=[
+            shapely.box(X0, Y0, X0 + 600, Y0 + 1000),
+            shapely.box(X0 + 400, Y0, X0 + 1000, Y0 + 1000),
+        ],
+        crs=LATTICE_CRS,
+    )
+    path = tmp_path / "overlap.gpkg"
+    overlapping.to_file(path, driver="GPKG")
+    base = [
+        "analyze",
+        "--network",
+        str(new_district["roads"]),
+        "--facilities",
+        str(new_district["facilities"]),
+        "--categories",
+        "elderly_care",
+    ]
+    out = tmp_path / "bad"
+    code, _, stderr = run(
+        [
+            *base,
+            "--population",
+            str(new_district["plots"]),
+            "--districts",
+            str(path),
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 2
+    assert "overlap" in stderr
+    assert str(path) in stderr
+    assert not out.exists() or not any(out.iterdir())
+
+    negative = tmp_path / "people.csv"
+    pd.DataFrame({"lon": [121.44, 121.45], "lat": [31.17, 31.17], "population": [10, -5]}).to_csv(
+        negative, index=False
+    )
+    code, _, stderr = run([*base, "--population", str(negative), "--out", str(out)], capsys)
+    assert code == 2
+    assert "row 3" in stderr
+    assert "population" in stderr
+    assert "Traceback" not in stderr
+
+    code, _, stderr = run(
+        [
+            *base,
+            "--population",
+            str(new_district["plots"]),
+            "--standard",
+            "atlantis",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 2
+    assert "atlantis" in stderr
+    assert not out.exists() or not any(out.iterdir())
