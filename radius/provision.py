@@ -20,17 +20,17 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from radius.paths import CostMatrix
+from radius.standards import Rule
 
 __all__ = [
     "ProvisionMethod",
-    "RuleLike",
     "SupplyShare",
     "district_provision",
     "two_step_fca",
@@ -38,19 +38,6 @@ __all__ = [
 
 ProvisionMethod = Literal["2sfca", "inside"]
 _EPS = 1e-9
-
-
-class RuleLike(Protocol):
-    """What provision needs of a standard's rule (see :mod:`radius.standards`)."""
-
-    id: str
-    category: str
-    metric: str
-    supply: str
-    value_new: float
-    value_old: float
-    unit: str
-    threshold: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,28 +105,26 @@ def two_step_fca(
     )
 
 
-def _rule_demand(rule: RuleLike, residents: pd.DataFrame) -> np.ndarray:
+def _rule_demand(rule: Rule, residents: pd.DataFrame) -> np.ndarray:
     column = "households" if rule.metric == "per_100_households" else "population"
     return residents[column].to_numpy(dtype=np.float64)
 
 
 def _required(
-    rule: RuleLike, population: np.ndarray, households: np.ndarray, area_type: np.ndarray
+    rule: Rule, population: np.ndarray, households: np.ndarray, area_type: np.ndarray
 ) -> np.ndarray:
-    value = np.where(area_type == "old", rule.value_old, rule.value_new).astype(np.float64)
-    if rule.metric == "per_capita":
-        return value * population
-    if rule.metric == "per_100_households":
-        return value * households / 100.0
-    if rule.metric == "per_1000_residents":
-        return value * population / 1000.0
-    if rule.metric == "coverage":
-        return value / 100.0 * population
-    raise ValueError(f"rule {rule.id}: unknown metric {rule.metric!r}")
+    """:meth:`Rule.required` for every district (old areas use the old-area value)."""
+    return np.array(
+        [
+            rule.required(float(p), float(h), "old" if a == "old" else "new")
+            for p, h, a in zip(population, households, area_type, strict=True)
+        ],
+        dtype=np.float64,
+    )
 
 
 def district_provision(
-    rules: Sequence[RuleLike],
+    rules: Sequence[Rule],
     districts: gpd.GeoDataFrame,
     residents: pd.DataFrame,
     resident_district: np.ndarray,
@@ -227,7 +212,7 @@ def district_provision(
 
 
 def _capacity(
-    facilities: gpd.GeoDataFrame, rows: np.ndarray, rule: RuleLike, notes: list[str]
+    facilities: gpd.GeoDataFrame, rows: np.ndarray, rule: Rule, notes: list[str]
 ) -> np.ndarray:
     if rule.supply not in facilities.columns:
         raise ValueError(f"rule {rule.id}: facilities have no {rule.supply!r} column")

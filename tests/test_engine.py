@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -176,7 +178,7 @@ def test_reach_category_minutes_and_metres_basis():
     demand = snap_points(network, np.array([point(310, 20), point(900, 980)], dtype=object))
     graph = build_routing_graph(network, snapped, demand)
     cat = category((5.0, 10.0), (300.0, 500.0))
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         facility_rows=np.array([7]),
         access_nodes=graph.set_nodes[0],
         access_owner=np.zeros(1, dtype=np.int64),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -12,33 +10,11 @@ import shapely
 
 from radius.paths import CostMatrix
 from radius.provision import district_provision, two_step_fca
+from radius.standards import load_standard
 
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    category: str
-    metric: str
-    supply: str
-    value_new: float
-    value_old: float
-    unit: str
-    threshold: str
-
-
-ELDERLY_ROOMS = Rule(
-    "elderly_rooms_per_100hh",
-    "elderly_care",
-    "per_100_households",
-    "floor_area_m2",
-    30,
-    20,
-    "m² per 100 households",
-    "15min",
-)
-COVERAGE = Rule(
-    "elderly_care_within_15min", "elderly_care", "coverage", "facilities", 100, 100, "%", "15min"
-)
+NATIONAL = load_standard("national")
+ELDERLY_ROOMS = NATIONAL.rule("elderly_rooms_per_100hh")
+COVERAGE = NATIONAL.rule("elderly_care_within_15min")
 
 
 def pairs(source, node, distance, n_sources, n_nodes, limit=1000.0) -> CostMatrix:

@@ -1,0 +1,698 @@
+"""Provision standards as validated data: life-circle levels and ratio and coverage rules.
+
+A *standard profile* is a YAML file in ``configs/standards/`` (or anywhere, given its path).
+It defines the life-circle levels of GB 50180-2018 and the rules a district is checked
+against: a ratio (m² per resident, m² per 100 households, places per 1,000 residents) or a
+coverage share (per cent of residents within a category's threshold). Every rule carries its
+unit, level, source document and clause, and a status saying how sure the value is.
+
+A profile may ``extends:`` another one (a province on the national profile): it inherits the
+levels and rules, changes values, sources, status and notes under ``overrides:`` and may add
+rules of its own. Loading validates everything against the facility categories and raises one
+:class:`~radius._errors.ConfigError` that names the file and the key path of every problem.
+
+Examples
+--------
+>>> from radius.standards import load_standard
+>>> national = load_standard("national")
+>>> rule = national.rule("elderly_rooms_per_100hh")
+>>> rule.required(population=6000, households=2000, area_type="new")  # m² of floor area
+600.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from radius._errors import ConfigError, InputError
+from radius.config import CONFIG_DIR, Category, _read_yaml, load_categories
+
+__all__ = [
+    "STANDARDS_DIR",
+    "AreaType",
+    "Level",
+    "Metric",
+    "Range",
+    "Rule",
+    "Source",
+    "StandardProfile",
+    "Status",
+    "Supply",
+    "list_standards",
+    "load_standard",
+]
+
+STANDARDS_DIR = CONFIG_DIR / "standards"
+"""The folder of the named standard profiles (``configs/standards/``)."""
+
+Metric = Literal["per_capita", "per_100_households", "per_1000_residents", "coverage"]
+Supply = Literal["land_area_m2", "floor_area_m2", "beds", "places", "facilities"]
+Status = Literal["confirmed", "unverified", "assumed"]
+AreaType = Literal["new", "old"]
+
+_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+_LEVEL_ID_PATTERN = r"^[a-z0-9][a-z0-9_]*$"
+_OVERRIDABLE = ("value_new", "value_old", "value_max", "source", "status", "note")
+_VALUE_FIELDS = frozenset({"value_new", "value_old", "value_max"})
+_CONTEXT_KEY = "radius_standard"
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a profile file is checked against while pydantic validates it."""
+
+    categories: Mapping[str, Category]
+    levels: frozenset[str]
+    base_rules: Mapping[str, Rule] = field(default_factory=dict)
+    base_name: str | None = None
+
+
+def _context(info: ValidationInfo) -> _Context | None:
+    if isinstance(info.context, dict):
+        value = info.context.get(_CONTEXT_KEY)
+        if isinstance(value, _Context):
+            return value
+    return None
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(_Frozen):
+    """Where a level or rule comes from.
+
+    Attributes
+    ----------
+    document : str
+        The document (standard, plan or policy), e.g. ``"GB 50180-2018 城市居住区规划设计标准"``.
+    clause : str
+        The clause, table or indicator within it; empty when not known.
+    """
+
+    document: str = Field(min_length=1)
+    clause: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.document} {self.clause}".strip()
+
+
+class Range(_Frozen):
+    """A closed range ``min``–``max`` (equal bounds for a single value)."""
+
+    min: float = Field(ge=0, allow_inf_nan=False)
+    max: float = Field(ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max:g}) must be ≥ min ({self.min:g})")
+        return self
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, int | float) and self.min <= value <= self.max
+
+
+class Level(_Frozen):
+    """A life-circle level (生活圈居住区) of GB 50180-2018.
+
+    Attributes
+    ----------
+    id : str
+        Level id, e.g. ``"15min"`` or ``"block"``.
+    name_zh, name_en : str
+        Names in Chinese and English.
+    walk_m : Range or None
+        Walking distance of the level (metres); None for the residential block (居住街坊).
+    residents : Range
+        Resident population of the level (persons).
+    households : Range
+        Dwellings of the level (GB 50180 counts 套住宅; radius treats them as households).
+    source : Source
+        Document and clause.
+    status : {"confirmed", "unverified", "assumed"}
+        How sure the figures and the clause are.
+    note : str or None
+        Remarks.
+    """
+
+    id: str = Field(pattern=_LEVEL_ID_PATTERN)
+    name_zh: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    walk_m: Range | None = None
+    residents: Range
+    households: Range
+    source: Source
+    status: Status
+    note: str | None = None
+
+
+class Rule(_Frozen):
+    """A provision rule: a ratio or coverage target for one facility category.
+
+    Attributes
+    ----------
+    id : str
+        Rule id, used in output columns (``{id}_required``, ``{id}_shortfall``).
+    name_zh, name_en : str
+        Names in Chinese and English.
+    category : str
+        Facility category id (``configs/categories.yaml``).
+    metric : {"per_capita", "per_100_households", "per_1000_residents", "coverage"}
+        How the requirement scales: per resident, per 100 households, per 1,000 residents,
+        or a share (per cent) of residents within the threshold.
+    supply : {"land_area_m2", "floor_area_m2", "beds", "places", "facilities"}
+        The facility capacity that counts as supply; ``"facilities"`` for coverage rules.
+    value_new, value_old : float
+        Targets for new (新区) and old, built-up (老区、已建成) residential areas, in ``unit``.
+    value_max : float or None
+        An upper option of the target, if the source gives one.
+    unit : str
+        Unit of the values, e.g. ``"m² per 100 households"`` (data, printed by reports).
+    level : str
+        The life-circle level id the rule applies to.
+    threshold : str
+        The category threshold label (e.g. ``"15min"``) whose catchment counts as supply.
+    source : Source
+        Document and clause.
+    status : {"confirmed", "unverified", "assumed"}
+        ``confirmed``: document and clause checked; ``unverified``: value believed right but
+        not checked against the text; ``assumed``: a planning choice of this profile.
+    note : str or None
+        Remarks: caveats, the reasoning behind a choice.
+    """
+
+    id: str = Field(pattern=_ID_PATTERN)
+    name_zh: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    category: str
+    metric: Metric
+    supply: Supply
+    value_new: float = Field(ge=0, allow_inf_nan=False)
+    value_old: float = Field(ge=0, allow_inf_nan=False)
+    value_max: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    unit: str = Field(min_length=1)
+    level: str
+    threshold: str
+    source: Source
+    status: Status
+    note: str | None = None
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str, info: ValidationInfo) -> str:
+        context = _context(info)
+        if context is not None and value not in context.categories:
+            known = ", ".join(context.categories) or "(none)"
+            raise ValueError(f"unknown category {value!r}; known categories: {known}")
+        return value
+
+    @field_validator("supply")
+    @classmethod
+    def _supply_fits_metric(cls, value: str, info: ValidationInfo) -> str:
+        metric = info.data.get("metric")
+        if metric == "coverage" and value != "facilities":
+            raise ValueError(
+                f"a coverage rule counts facilities; set supply: facilities, not {value}"
+            )
+        if metric is not None and metric != "coverage" and value == "facilities":
+            raise ValueError(
+                f"a {metric} rule needs a capacity as supply "
+                "(land_area_m2, floor_area_m2, beds or places), not facilities"
+            )
+        return value
+
+    @field_validator("value_new", "value_old")
+    @classmethod
+    def _share_at_most_100(cls, value: float, info: ValidationInfo) -> float:
+        if info.data.get("metric") == "coverage" and value > 100:
+            raise ValueError(f"a coverage target is a share in per cent; {value:g} exceeds 100")
+        return value
+
+    @field_validator("value_max")
+    @classmethod
+    def _max_not_below_new(cls, value: float | None, info: ValidationInfo) -> float | None:
+        value_new = info.data.get("value_new")
+        if value is not None and value_new is not None and value < value_new:
+            raise ValueError(f"value_max ({value:g}) must be ≥ value_new ({value_new:g})")
+        return value
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str, info: ValidationInfo) -> str:
+        context = _context(info)
+        if context is not None and value not in context.levels:
+            known = ", ".join(sorted(context.levels)) or "(none)"
+            raise ValueError(f"unknown level {value!r}; defined levels: {known}")
+        return value
+
+    @field_validator("threshold")
+    @classmethod
+    def _known_threshold(cls, value: str, info: ValidationInfo) -> str:
+        context = _context(info)
+        category = context.categories.get(info.data.get("category", "")) if context else None
+        if category is not None:
+            labels = [t.label for t in category.thresholds]
+            if value not in labels:
+                raise ValueError(
+                    f"{value!r} is not a threshold of category {category.id}; "
+                    f"its thresholds: {', '.join(labels)}"
+                )
+        return value
+
+    def value(self, area_type: AreaType) -> float:
+        """The target for a new (``"new"``) or old (``"old"``) residential area, in ``unit``."""
+        if area_type == "new":
+            return self.value_new
+        if area_type == "old":
+            return self.value_old
+        raise InputError(f"rule {self.id}: area_type must be 'new' or 'old', not {area_type!r}")
+
+    def required(self, population: float, households: float, area_type: AreaType) -> float:
+        """The supply a residential area needs under this rule, in the rule's ``unit`` basis.
+
+        Parameters
+        ----------
+        population : float
+            Residents of the area (persons).
+        households : float
+            Households of the area.
+        area_type : {"new", "old"}
+            New (新区) or old, built-up (老区) residential area.
+
+        Returns
+        -------
+        float
+            ``per_capita``: value × residents; ``per_100_households``: value × households / 100;
+            ``per_1000_residents``: value × residents / 1000 (all in the supply's own unit,
+            e.g. m² or places); ``coverage``: the residents who must live within the
+            threshold, i.e. the target share (per cent) × residents.
+
+        Raises
+        ------
+        InputError
+            If ``area_type`` is neither ``"new"`` nor ``"old"``, or a count is negative or
+            not finite.
+        """
+        for label, count in (("population", population), ("households", households)):
+            if not math.isfinite(count) or count < 0:
+                raise InputError(
+                    f"rule {self.id}: {label} must be a finite number ≥ 0, not {count}"
+                )
+        value = self.value(area_type)
+        if self.metric == "per_capita":
+            return value * population
+        if self.metric == "per_100_households":
+            return value * households / 100.0
+        if self.metric == "per_1000_residents":
+            return value * population / 1000.0
+        return value / 100.0 * population
+
+
+class _Override(_Frozen):
+    """Changes a profile file makes to a rule it inherits."""
+
+    id: str
+    value_new: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    value_old: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    value_max: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    source: Source | None = None
+    status: Status | None = None
+    note: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _inherited(cls, value: str, info: ValidationInfo) -> str:
+        context = _context(info)
+        # Without a base profile the file-level check reports the overrides instead.
+        if context is not None and context.base_name and value not in context.base_rules:
+            where = f"profile {context.base_name}"
+            known = ", ".join(context.base_rules) or "(none)"
+            raise ValueError(
+                f"unknown rule id {value!r}: {where} has no such rule (its rules: {known}); "
+                "add new rules under rules:"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _values_carry_source(self) -> _Override:
+        changed = _VALUE_FIELDS & self.model_fields_set
+        if changed and not {"source", "status"} <= self.model_fields_set:
+            raise ValueError(
+                f"an override that changes {', '.join(sorted(changed))} must give its own "
+                "source and status"
+            )
+        return self
+
+    def updates(self) -> dict[str, Any]:
+        """The fields this override sets (``value_max: null`` removes an upper option)."""
+        return {key: getattr(self, key) for key in _OVERRIDABLE if key in self.model_fields_set}
+
+
+class _ProfileFile(_Frozen):
+    """One profile YAML file as written."""
+
+    name_zh: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    description: str | None = None
+    extends: str | None = None
+    levels: tuple[Level, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    overrides: tuple[_Override, ...] = ()
+
+
+class StandardProfile(_Frozen):
+    """A resolved standard profile: its levels and rules after every ``extends``.
+
+    Attributes
+    ----------
+    name : str
+        Profile name (the file name without ``.yaml``).
+    name_zh, name_en : str
+        Names in Chinese and English.
+    description : str or None
+        What the profile is.
+    extends : str or None
+        Name of the profile it builds on.
+    files : tuple of Path
+        The files read, base profile first.
+    levels : tuple of Level
+        Life-circle levels.
+    rules : tuple of Rule
+        Rules, inherited ones first, in file order.
+    """
+
+    name: str
+    name_zh: str
+    name_en: str
+    description: str | None = None
+    extends: str | None = None
+    files: tuple[Path, ...] = ()
+    levels: tuple[Level, ...] = Field(min_length=1)
+    rules: tuple[Rule, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StandardProfile:
+        problems = [
+            *_duplicates("level", [level.id for level in self.levels]),
+            *_duplicates("rule", [rule.id for rule in self.rules]),
+        ]
+        level_ids = {level.id for level in self.levels}
+        problems.extend(
+            f"rule {rule.id}: unknown level {rule.level!r}"
+            for rule in self.rules
+            if rule.level not in level_ids
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """The rule ids, in order."""
+        return tuple(rule.id for rule in self.rules)
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id.
+
+        Raises
+        ------
+        ConfigError
+            If the profile has no such rule.
+        """
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise ConfigError(
+            f"standard {self.name} has no rule {rule_id!r}; its rules: {', '.join(self.rule_ids)}"
+        )
+
+    def level(self, level_id: str) -> Level:
+        """The life-circle level with this id.
+
+        Raises
+        ------
+        ConfigError
+            If the profile has no such level.
+        """
+        for level in self.levels:
+            if level.id == level_id:
+                return level
+        known = ", ".join(level.id for level in self.levels)
+        raise ConfigError(f"standard {self.name} has no level {level_id!r}; its levels: {known}")
+
+    def value(self, rule_id: str, area_type: AreaType) -> float:
+        """The target of a rule for a new or old residential area, in the rule's ``unit``."""
+        return self.rule(rule_id).value(area_type)
+
+    def rules_for(self, category: str) -> tuple[Rule, ...]:
+        """The rules of one facility category."""
+        return tuple(rule for rule in self.rules if rule.category == category)
+
+
+def _duplicates(kind: str, ids: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for item in ids:
+        if item in seen and item not in repeated:
+            repeated.append(item)
+        seen.add(item)
+    return [f"{kind} id {item!r} is defined more than once" for item in repeated]
+
+
+def list_standards() -> list[str]:
+    """Names of the standard profiles in ``configs/standards/``, sorted."""
+    return sorted(path.stem for path in STANDARDS_DIR.glob("*.yaml"))
+
+
+def load_standard(
+    name_or_path: str | Path = "national", *, categories: Sequence[Category] | None = None
+) -> StandardProfile:
+    """Load, resolve and validate a standard profile.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A profile name in ``configs/standards/`` (see :func:`list_standards`) or the path of
+        a profile YAML file.
+    categories : sequence of Category, optional
+        The facility categories rules may refer to; defaults to
+        :func:`radius.config.load_categories`.
+
+    Returns
+    -------
+    StandardProfile
+        Levels and rules after resolving the ``extends`` chain.
+
+    Raises
+    ------
+    ConfigError
+        If a file is missing, not YAML or not a mapping, an ``extends`` chain loops or names
+        an unknown profile, or any key is invalid: one error naming the file and the key
+        path of every problem (unknown category, threshold or level, metric and supply that
+        do not fit, negative values, repeated ids, overrides of unknown rules, ...).
+    """
+    known = tuple(categories) if categories is not None else load_categories()
+    by_id = {category.id: category for category in known}
+    return _load(_resolve(name_or_path, None), by_id, ())
+
+
+def _is_path(name_or_path: str | Path) -> bool:
+    if isinstance(name_or_path, Path):
+        return True
+    return "/" in name_or_path or "\\" in name_or_path or name_or_path.endswith((".yaml", ".yml"))
+
+
+def _resolve(name_or_path: str | Path, relative_to: Path | None) -> Path:
+    """The file of a profile name or path; ``relative_to`` is the folder of an extending file."""
+    if _is_path(name_or_path):
+        path = Path(name_or_path).expanduser()
+        if relative_to is not None and not path.is_absolute():
+            path = relative_to / path
+        return path.resolve()
+    folders = [STANDARDS_DIR] if relative_to is None else [relative_to, STANDARDS_DIR]
+    for folder in folders:
+        candidate = folder / f"{name_or_path}.yaml"
+        if candidate.is_file():
+            return candidate.resolve()
+    raise ConfigError(
+        f"unknown standard profile {name_or_path!r}; profiles in {STANDARDS_DIR}: "
+        f"{', '.join(list_standards()) or '(none)'} (or give the path of a YAML file)"
+    )
+
+
+def _load(
+    path: Path, categories: Mapping[str, Category], chain: tuple[Path, ...]
+) -> StandardProfile:
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping (name_zh, name_en, levels, rules, ...) at the top "
+            f"level, got {type(data).__name__}"
+        )
+    base = _load_base(path, data.get("extends"), categories, (*chain, path))
+    raw_level_ids = {
+        item["id"] for item in _items(data.get("levels")) if isinstance(item.get("id"), str)
+    }
+    inherited_levels = {level.id for level in base.levels} if base else set()
+    context = _Context(
+        categories=categories,
+        levels=frozenset(raw_level_ids | inherited_levels),
+        base_rules={rule.id: rule for rule in base.rules} if base else {},
+        base_name=base.name if base else None,
+    )
+    problems: list[tuple[Loc, str]] = []
+    parsed: _ProfileFile | None = None
+    try:
+        parsed = _ProfileFile.model_validate(data, context={_CONTEXT_KEY: context})
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc))
+    problems.extend(_cross_check(data, base))
+    rules, override_problems = _apply_overrides(data.get("overrides"), base, context)
+    problems.extend(override_problems)
+    if parsed is None or problems:
+        raise ConfigError(_format_problems(path, problems))
+    rules.update((rule.id, rule) for rule in parsed.rules)
+    try:
+        return StandardProfile(
+            name=path.stem,
+            name_zh=parsed.name_zh,
+            name_en=parsed.name_en,
+            description=parsed.description,
+            extends=base.name if base else None,
+            files=(*(base.files if base else ()), path),
+            levels=(*(base.levels if base else ()), *parsed.levels),
+            rules=tuple(rules.values()),
+        )
+    except ValidationError as exc:  # pragma: no cover - the checks above catch these first
+        raise ConfigError(_format_problems(path, _pydantic_problems(exc))) from None
+
+
+def _load_base(
+    path: Path, extends: object, categories: Mapping[str, Category], chain: tuple[Path, ...]
+) -> StandardProfile | None:
+    if extends is None:
+        return None
+    if not isinstance(extends, str) or not extends.strip():
+        raise ConfigError(
+            f"{path}: extends: expected a profile name or a YAML path, got {extends!r}"
+        )
+    try:
+        base_path = _resolve(extends, path.parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: extends: {exc}") from None
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: extends: no profile file {base_path}")
+    if base_path in chain:
+        loop = " → ".join(p.name for p in (*chain[chain.index(base_path) :], base_path))
+        raise ConfigError(f"{path}: extends: the extends chain loops: {loop}")
+    return _load(base_path, categories, chain)
+
+
+def _items(value: object) -> list[dict[str, Any]]:
+    """The mapping entries of a raw YAML list (anything else is left to pydantic)."""
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, dict)]
+
+
+def _cross_check(data: Mapping[str, Any], base: StandardProfile | None) -> list[tuple[Loc, str]]:
+    """Problems across entries, which pydantic (one entry at a time) cannot see."""
+    problems: list[tuple[Loc, str]] = []
+    inherited = {
+        "levels": {level.id for level in base.levels} if base else set(),
+        "rules": {rule.id for rule in base.rules} if base else set(),
+        "overrides": set(),
+    }
+    for key, known in inherited.items():
+        raw = data.get(key)
+        first: dict[str, int] = {}
+        for index, item in enumerate(raw if isinstance(raw, list) else []):
+            item_id = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(item_id, str):
+                continue
+            if item_id in first:
+                message = f"duplicate id {item_id!r} (also {key}.{first[item_id]}.id)"
+                problems.append(((key, index, "id"), message))
+                continue
+            first[item_id] = index
+            if base is not None and item_id in known:
+                message = f"{item_id!r} is already defined by profile {base.name}"
+                if key == "rules":
+                    message += "; change its values under overrides:"
+                problems.append(((key, index, "id"), message))
+    if base is None:
+        for key in ("levels", "rules"):
+            if not data.get(key):
+                problems.append(((key,), f"a profile without extends must define its {key}"))
+        if data.get("overrides"):
+            message = "overrides change inherited rules; set extends: to a base profile"
+            problems.append((("overrides",), message))
+    return problems
+
+
+def _pydantic_problems(error: ValidationError) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
+    for item in error.errors():
+        loc: Loc = tuple(item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden" and loc[:1] == ("overrides",):
+            message += f"; an override may set only id, {', '.join(_OVERRIDABLE)}"
+        problems.append((loc, message))
+    return problems
+
+
+def _format_problems(path: Path, problems: Sequence[tuple[Loc, str]]) -> str:
+    lines = [f"{path}: invalid standard profile ({len(problems)} problem(s)):"]
+    for loc, message in problems:
+        key_path = ".".join(str(part) for part in loc) or "(top level)"
+        lines.append(f"  - {path}: {key_path}: {message}")
+    lines.append("Fix these keys and run again.")
+    return "\n".join(lines)
+
+
+def _apply_overrides(
+    raw: object, base: StandardProfile | None, context: _Context
+) -> tuple[dict[str, Rule], list[tuple[Loc, str]]]:
+    """The base rules with the file's overrides applied, and the problems of the results.
+
+    Overrides that are invalid in themselves are skipped here: the validation of the whole
+    file reports them.
+    """
+    rules = {rule.id: rule for rule in base.rules} if base else {}
+    problems: list[tuple[Loc, str]] = []
+    for index, item in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            override = _Override.model_validate(item, context={_CONTEXT_KEY: context})
+        except ValidationError:
+            continue
+        if override.id not in rules:  # no base profile: reported by the file-level checks
+            continue
+        merged = {**rules[override.id].model_dump(), **_dump(override.updates())}
+        try:
+            rules[override.id] = Rule.model_validate(merged, context={_CONTEXT_KEY: context})
+        except ValidationError as exc:
+            problems.extend(
+                (("overrides", index, *loc), message) for loc, message in _pydantic_problems(exc)
+            )
+    return rules, problems
+
+
+def _dump(updates: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in updates.items()}

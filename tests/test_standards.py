@@ -1,0 +1,593 @@
+"""Standard profiles: the shipped national and Guangdong data, hand-worked requirements,
+and every broken file a user can write."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from radius._errors import ConfigError, InputError
+from radius.config import load_categories
+from radius.standards import (
+    STANDARDS_DIR,
+    Rule,
+    StandardProfile,
+    list_standards,
+    load_standard,
+)
+
+REQUIRED_IDS = [
+    "elderly_land_per_capita",
+    "elderly_rooms_per_100hh",
+    "childcare_places_per_1000",
+    "sports_ground_per_capita",
+    "convenience_store_within_5min",
+    "farmers_market_within_10min",
+    "supermarket_within_15min",
+    "fitness_within_10min",
+    "fitness_within_15min",
+    "elderly_care_within_15min",
+    "childcare_within_5min",
+    "reading_within_15min",
+    "rehabilitation_within_30min",
+]
+
+
+@pytest.fixture(scope="module")
+def national() -> StandardProfile:
+    return load_standard("national")
+
+
+@pytest.fixture(scope="module")
+def guangdong() -> StandardProfile:
+    return load_standard("guangdong")
+
+
+# ---- the shipped profiles ----------------------------------------------------------------
+
+
+def test_list_standards():
+    names = list_standards()
+    assert {"national", "guangdong"} <= set(names)
+    assert names == sorted(names)
+
+
+def test_national_has_every_required_rule(national):
+    assert national.name == "national"
+    assert national.extends is None
+    assert national.files == (STANDARDS_DIR.resolve() / "national.yaml",)
+    assert set(REQUIRED_IDS) <= set(national.rule_ids)
+    assert len(set(national.rule_ids)) == len(national.rule_ids)
+
+
+def test_national_levels_follow_gb50180(national):
+    assert [level.id for level in national.levels] == ["15min", "10min", "5min", "block"]
+    fifteen = national.level("15min")
+    assert (fifteen.walk_m.min, fifteen.walk_m.max) == (800, 1000)
+    assert (fifteen.residents.min, fifteen.residents.max) == (50_000, 100_000)
+    assert (fifteen.households.min, fifteen.households.max) == (17_000, 32_000)
+    ten = national.level("10min")
+    assert (ten.walk_m.max, ten.residents.min, ten.residents.max) == (500, 15_000, 25_000)
+    assert (ten.households.min, ten.households.max) == (5_000, 8_000)
+    five = national.level("5min")
+    assert (five.walk_m.max, five.residents.min, five.residents.max) == (300, 5_000, 12_000)
+    assert (five.households.min, five.households.max) == (1_500, 4_000)
+    block = national.level("block")
+    assert block.walk_m is None
+    assert (block.residents.min, block.residents.max) == (1_000, 3_000)
+    assert (block.households.min, block.households.max) == (300, 1_000)
+    assert 60_000 in fifteen.residents
+    assert 120_000 not in fifteen.residents
+    for level in national.levels:
+        assert "GB 50180-2018" in level.source.document
+        assert "3.0.4" in level.source.clause
+
+
+def test_national_rules_are_consistent_with_the_categories(national):
+    categories = {c.id: c for c in load_categories()}
+    level_ids = {level.id for level in national.levels}
+    for rule in national.rules:
+        assert rule.threshold in [t.label for t in categories[rule.category].thresholds]
+        assert rule.level in level_ids
+        assert (rule.metric == "coverage") == (rule.supply == "facilities")
+        assert rule.unit
+        assert rule.source.document
+        if rule.status != "confirmed":
+            assert rule.note, f"{rule.id}: an unconfirmed value should say why in its note"
+
+
+def test_national_ratio_values(national):
+    elderly_land = national.rule("elderly_land_per_capita")
+    assert (elderly_land.value_new, elderly_land.value_old) == (0.1, 0.1)
+    assert (elderly_land.category, elderly_land.supply) == ("elderly_care", "land_area_m2")
+    assert elderly_land.threshold == "15min"
+    rooms = national.rule("elderly_rooms_per_100hh")
+    assert (rooms.value_new, rooms.value_old) == (30, 20)
+    assert (rooms.metric, rooms.supply) == ("per_100_households", "floor_area_m2")
+    assert rooms.unit == "m² per 100 households"
+    childcare = national.rule("childcare_places_per_1000")
+    assert (childcare.value_new, childcare.value_old) == (10, 8)
+    assert (childcare.category, childcare.supply) == ("childcare", "places")
+    sports = national.rule("sports_ground_per_capita")
+    assert (sports.value_new, sports.value_max, sports.category) == (2.6, 2.8, "fitness")
+    assert national.value("childcare_places_per_1000", "old") == 8
+    rehab = national.rule("rehabilitation_within_30min")
+    assert (rehab.metric, rehab.threshold, rehab.value_new) == ("coverage", "30min", 100)
+
+
+def test_rules_for_a_category(national):
+    assert [r.id for r in national.rules_for("fitness")] == [
+        "sports_ground_per_capita",
+        "fitness_within_10min",
+        "fitness_within_15min",
+    ]
+
+
+# ---- requirements worked by hand ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "population", "households", "area_type", "expected"),
+    [
+        # 2,000 households × 30 m² / 100 = 600 m²; old area 2,000 × 20 / 100 = 400 m²
+        ("elderly_rooms_per_100hh", 6_000, 2_000, "new", 600.0),
+        ("elderly_rooms_per_100hh", 6_000, 2_000, "old", 400.0),
+        # 10,000 residents × 10 / 1,000 = 100 places; old 10,000 × 8 / 1,000 = 80
+        ("childcare_places_per_1000", 10_000, 3_300, "new", 100.0),
+        ("childcare_places_per_1000", 10_000, 3_300, "old", 80.0),
+        # 0.1 m² × 10,000 = 1,000 m² of land, new or old
+        ("elderly_land_per_capita", 10_000, 3_300, "new", 1_000.0),
+        ("elderly_land_per_capita", 10_000, 3_300, "old", 1_000.0),
+        # 2.6 m² × 10,000 = 26,000 m²
+        ("sports_ground_per_capita", 10_000, 3_300, "new", 26_000.0),
+        # coverage: the residents to be within the threshold, 100 % of 10,000
+        ("supermarket_within_15min", 10_000, 3_300, "old", 10_000.0),
+        ("elderly_rooms_per_100hh", 0, 0, "new", 0.0),
+    ],
+)
+def test_required_by_hand(national, rule_id, population, households, area_type, expected):
+    rule = national.rule(rule_id)
+    assert rule.required(population, households, area_type) == pytest.approx(expected)
+
+
+def test_required_rejects_bad_arguments(national):
+    rule = national.rule("elderly_rooms_per_100hh")
+    with pytest.raises(InputError, match="area_type must be 'new' or 'old', not 'newish'"):
+        rule.required(100, 30, "newish")
+    with pytest.raises(InputError, match="households must be a finite number ≥ 0"):
+        rule.required(100, -3, "new")
+    with pytest.raises(InputError, match="population must be a finite number ≥ 0"):
+        rule.required(float("nan"), 3, "new")
+
+
+def test_unknown_rule_or_level_or_profile(national):
+    with pytest.raises(ConfigError, match="standard national has no rule 'parks'; its rules: "):
+        national.rule("parks")
+    with pytest.raises(ConfigError, match="no level '20min'"):
+        national.level("20min")
+    with pytest.raises(ConfigError, match=r"unknown standard profile 'atlantis'.*national"):
+        load_standard("atlantis")
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_standard("no/such/file.yaml")
+
+
+def test_rules_are_frozen(national):
+    rule = national.rule("elderly_rooms_per_100hh")
+    with pytest.raises(ValueError, match="frozen"):
+        rule.value_new = 1
+
+
+def test_rule_built_by_hand_is_checked_without_categories():
+    fields: dict[str, Any] = {
+        "id": "parks_within_5min",
+        "name_zh": "公园",
+        "name_en": "Parks",
+        "category": "parks",
+        "metric": "coverage",
+        "supply": "facilities",
+        "value_new": 100,
+        "value_old": 100,
+        "unit": "%",
+        "level": "5min",
+        "threshold": "5min",
+        "source": {"document": "local plan"},
+        "status": "assumed",
+    }
+    assert Rule.model_validate(fields).required(10, 3, "new") == 10.0
+    with pytest.raises(ValueError, match="a coverage target is a share in per cent"):
+        Rule.model_validate({**fields, "value_new": 120})
+
+
+# ---- the Guangdong profile ---------------------------------------------------------------
+
+
+def test_guangdong_overrides_elderly_rooms(guangdong):
+    rooms = guangdong.rule("elderly_rooms_per_100hh")
+    assert (rooms.value_new, rooms.value_old) == (20, 15)
+    assert rooms.status == "unverified"
+    assert "广东" in rooms.source.document
+    assert rooms.required(6_000, 2_000, "new") == pytest.approx(400.0)
+    assert rooms.required(6_000, 2_000, "old") == pytest.approx(300.0)
+
+
+def test_guangdong_inherits_everything_else(national, guangdong):
+    assert guangdong.name == "guangdong"
+    assert guangdong.extends == "national"
+    assert [f.name for f in guangdong.files] == ["national.yaml", "guangdong.yaml"]
+    assert guangdong.levels == national.levels
+    assert guangdong.rule_ids == national.rule_ids
+    for rule in national.rules:
+        if rule.id != "elderly_rooms_per_100hh":
+            assert guangdong.rule(rule.id) == rule
+    national_rooms = national.rule("elderly_rooms_per_100hh")
+    guangdong_rooms = guangdong.rule("elderly_rooms_per_100hh")
+    keep = set(Rule.model_fields) - {"value_new", "value_old", "source", "status", "note"}
+    assert guangdong_rooms.model_dump(include=keep) == national_rooms.model_dump(include=keep)
+
+
+def test_categories_passed_in_are_the_ones_checked():
+    without_rehab = load_categories(ids=["convenience_store", "fitness", "elderly_care"])
+    with pytest.raises(ConfigError) as info:
+        load_standard("national", categories=without_rehab)
+    message = str(info.value)
+    assert re.search(
+        r"national\.yaml: rules\.\d+\.category: unknown category 'rehabilitation'", message
+    )
+    assert "unknown category 'childcare'" in message
+
+
+# ---- broken files ------------------------------------------------------------------------
+
+
+def _rule(**changes: Any) -> dict[str, Any]:
+    rule: dict[str, Any] = {
+        "id": "elderly_rooms_per_100hh",
+        "name_zh": "养老用房",
+        "name_en": "Elderly rooms",
+        "category": "elderly_care",
+        "metric": "per_100_households",
+        "supply": "floor_area_m2",
+        "value_new": 30,
+        "value_old": 20,
+        "unit": "m² per 100 households",
+        "level": "15min",
+        "threshold": "15min",
+        "source": {"document": "test", "clause": "1"},
+        "status": "assumed",
+    }
+    rule.update(changes)
+    return rule
+
+
+def _profile(*rules: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name_zh": "测试",
+        "name_en": "Test",
+        "levels": [
+            {
+                "id": "15min",
+                "name_zh": "十五分钟",
+                "name_en": "15 minutes",
+                "walk_m": {"min": 800, "max": 1000},
+                "residents": {"min": 50_000, "max": 100_000},
+                "households": {"min": 17_000, "max": 32_000},
+                "source": {"document": "GB 50180-2018"},
+                "status": "confirmed",
+            }
+        ],
+        "rules": list(rules) or [_rule()],
+    }
+
+
+def _write(folder: Path, name: str, data: Any) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _match(path: Path, key_path: str, message: str = "") -> str:
+    return re.escape(f"{path}: {key_path}: {message}")
+
+
+def test_a_minimal_profile_loads(tmp_path):
+    path = _write(tmp_path, "mini", _profile())
+    profile = load_standard(path)
+    assert profile.name == "mini"
+    assert profile.rule_ids == ("elderly_rooms_per_100hh",)
+    assert load_standard(str(path)) == profile
+
+
+@pytest.mark.parametrize(
+    ("changes", "key_path", "message"),
+    [
+        ({"category": "parks"}, "rules.0.category", "unknown category 'parks'; known categories:"),
+        (
+            {"threshold": "5min"},
+            "rules.0.threshold",
+            "'5min' is not a threshold of category elderly_care; its thresholds: 15min",
+        ),
+        ({"metric": "per_head"}, "rules.0.metric", "Input should be 'per_capita'"),
+        (
+            {"metric": "coverage", "value_new": 100, "value_old": 100},
+            "rules.0.supply",
+            "a coverage rule counts facilities; set supply: facilities, not floor_area_m2",
+        ),
+        (
+            {"supply": "facilities"},
+            "rules.0.supply",
+            "a per_100_households rule needs a capacity as supply",
+        ),
+        ({"supply": "seats"}, "rules.0.supply", "Input should be 'land_area_m2'"),
+        ({"value_old": -5}, "rules.0.value_old", "Input should be greater than or equal to 0"),
+        ({"value_new": float("nan")}, "rules.0.value_new", "Input should be a finite number"),
+        ({"value_max": 25}, "rules.0.value_max", "value_max (25) must be ≥ value_new (30)"),
+        ({"level": "20min"}, "rules.0.level", "unknown level '20min'; defined levels: 15min"),
+        ({"status": "sure"}, "rules.0.status", "Input should be 'confirmed'"),
+        ({"id": "Elderly Rooms"}, "rules.0.id", "String should match pattern"),
+        ({"source": {"clause": "3.0.4"}}, "rules.0.source.document", "Field required"),
+        ({"colour": "red"}, "rules.0.colour", "Extra inputs are not permitted"),
+    ],
+)
+def test_broken_rule_names_file_and_key_path(tmp_path, changes, key_path, message):
+    path = _write(tmp_path, "broken", _profile(_rule(**changes)))
+    with pytest.raises(ConfigError, match=_match(path, key_path, message)):
+        load_standard(path)
+
+
+def test_missing_field(tmp_path):
+    rule = _rule()
+    del rule["unit"]
+    path = _write(tmp_path, "broken", _profile(rule))
+    with pytest.raises(ConfigError, match=_match(path, "rules.0.unit", "Field required")):
+        load_standard(path)
+
+
+def test_duplicate_rule_id(tmp_path):
+    path = _write(tmp_path, "broken", _profile(_rule(), _rule(value_new=40)))
+    with pytest.raises(
+        ConfigError,
+        match=_match(
+            path, "rules.1.id", "duplicate id 'elderly_rooms_per_100hh' (also rules.0.id)"
+        ),
+    ):
+        load_standard(path)
+
+
+def test_duplicate_level_id(tmp_path):
+    data = _profile()
+    data["levels"].append(copy.deepcopy(data["levels"][0]))
+    path = _write(tmp_path, "broken", data)
+    with pytest.raises(ConfigError, match=_match(path, "levels.1.id", "duplicate id '15min'")):
+        load_standard(path)
+
+
+def test_level_ranges_are_ordered(tmp_path):
+    data = _profile()
+    data["levels"][0]["residents"] = {"min": 100_000, "max": 50_000}
+    path = _write(tmp_path, "broken", data)
+    with pytest.raises(
+        ConfigError, match=_match(path, "levels.0.residents", "max (50000) must be ≥ min (100000)")
+    ):
+        load_standard(path)
+
+
+def test_a_base_profile_needs_levels_and_rules(tmp_path):
+    path = _write(tmp_path, "broken", {"name_zh": "空", "name_en": "Empty"})
+    with pytest.raises(ConfigError) as info:
+        load_standard(path)
+    message = str(info.value)
+    assert f"{path}: levels: a profile without extends must define its levels" in message
+    assert f"{path}: rules: a profile without extends must define its rules" in message
+
+
+def test_every_problem_is_named_at_once(tmp_path):
+    rule = _rule(category="parks", metric="per_head", value_old=-1)
+    del rule["unit"]
+    data = _profile(rule, _rule(level="20min"), _rule(id="x", threshold="5min"))
+    data["name_en"] = ""
+    path = _write(tmp_path, "broken", data)
+    with pytest.raises(ConfigError) as info:
+        load_standard(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: invalid standard profile (8 problem(s)):")
+    for key_path in [
+        "name_en",
+        "rules.0.category",
+        "rules.0.metric",
+        "rules.0.value_old",
+        "rules.0.unit",
+        "rules.1.level",
+        "rules.1.id",
+        "rules.2.threshold",
+    ]:
+        assert f"{path}: {key_path}: " in message
+    assert message.endswith("Fix these keys and run again.")
+
+
+def test_not_yaml(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("rules: [unclosed\n  - {id: x", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: not valid YAML")):
+        load_standard(path)
+
+
+@pytest.mark.parametrize("content", ["- a\n- b\n", "just text\n", ""])
+def test_not_a_mapping(tmp_path, content):
+    path = tmp_path / "broken.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: expected a mapping")):
+        load_standard(path)
+
+
+# ---- extends and overrides ---------------------------------------------------------------
+
+
+def _child(**fields: Any) -> dict[str, Any]:
+    return {"name_zh": "省", "name_en": "Province", "extends": "national", **fields}
+
+
+def _override(**fields: Any) -> dict[str, Any]:
+    return {"source": {"document": "provincial rule"}, "status": "unverified", **fields}
+
+
+def test_extends_finds_the_shipped_profile_and_adds_rules(tmp_path):
+    new_rule = _rule(id="elderly_beds_per_1000", metric="per_1000_residents", supply="beds")
+    new_rule.update(value_new=40, value_old=40, unit="beds per 1,000 residents")
+    data = _child(
+        overrides=[_override(id="sports_ground_per_capita", value_new=2.2, value_old=1.8)],
+        rules=[new_rule],
+    )
+    path = _write(tmp_path, "province", data)
+    profile = load_standard(path)
+    national = load_standard("national")
+    assert profile.extends == "national"
+    assert profile.rule_ids == (*national.rule_ids, "elderly_beds_per_1000")
+    sports = profile.rule("sports_ground_per_capita")
+    assert (sports.value_new, sports.value_old, sports.value_max) == (2.2, 1.8, 2.8)
+    assert sports.source.document == "provincial rule"
+    assert profile.rule("elderly_beds_per_1000").required(10_000, 3_000, "new") == 400.0
+
+
+def test_override_can_remove_the_upper_option(tmp_path):
+    override = _override(id="sports_ground_per_capita", value_max=None)
+    path = _write(tmp_path, "province", _child(overrides=[override]))
+    assert load_standard(path).rule("sports_ground_per_capita").value_max is None
+
+
+def test_extends_chain_of_three(tmp_path):
+    _write(
+        tmp_path,
+        "province",
+        _child(overrides=[_override(id="elderly_rooms_per_100hh", value_new=25)]),
+    )
+    city = _child(
+        extends="province", overrides=[_override(id="childcare_places_per_1000", value_old=6)]
+    )
+    path = _write(tmp_path, "city", city)
+    profile = load_standard(path)
+    assert profile.extends == "province"
+    assert [f.name for f in profile.files] == ["national.yaml", "province.yaml", "city.yaml"]
+    assert profile.value("elderly_rooms_per_100hh", "new") == 25
+    assert profile.value("childcare_places_per_1000", "old") == 6
+
+
+def test_override_of_unknown_rule_id(tmp_path):
+    path = _write(
+        tmp_path, "broken", _child(overrides=[_override(id="parks_per_capita", value_new=1)])
+    )
+    with pytest.raises(
+        ConfigError,
+        match=_match(
+            path, "overrides.0.id", "unknown rule id 'parks_per_capita': profile national"
+        ),
+    ):
+        load_standard(path)
+
+
+def test_override_may_not_change_the_category(tmp_path):
+    override = _override(id="elderly_rooms_per_100hh", category="childcare")
+    path = _write(tmp_path, "broken", _child(overrides=[override]))
+    with pytest.raises(
+        ConfigError,
+        match=_match(path, "overrides.0.category", "Extra inputs are not permitted; an override"),
+    ):
+        load_standard(path)
+
+
+def test_override_changing_a_value_needs_source_and_status(tmp_path):
+    override = {"id": "elderly_rooms_per_100hh", "value_new": 25}
+    path = _write(tmp_path, "broken", _child(overrides=[override]))
+    with pytest.raises(
+        ConfigError,
+        match=_match(path, "overrides.0", "an override that changes value_new must give"),
+    ):
+        load_standard(path)
+
+
+def test_override_result_is_validated(tmp_path):
+    override = _override(id="sports_ground_per_capita", value_new=3.0)
+    path = _write(tmp_path, "broken", _child(overrides=[override]))
+    with pytest.raises(
+        ConfigError,
+        match=_match(path, "overrides.0.value_max", "value_max (2.8) must be ≥ value_new (3)"),
+    ):
+        load_standard(path)
+
+
+def test_negative_override_value(tmp_path):
+    override = _override(id="elderly_rooms_per_100hh", value_old=-15)
+    path = _write(tmp_path, "broken", _child(overrides=[override]))
+    with pytest.raises(
+        ConfigError,
+        match=_match(path, "overrides.0.value_old", "Input should be greater than or equal to 0"),
+    ):
+        load_standard(path)
+
+
+def test_new_rule_may_not_redefine_an_inherited_one(tmp_path):
+    path = _write(tmp_path, "broken", _child(rules=[_rule()]))
+    with pytest.raises(
+        ConfigError,
+        match=_match(
+            path, "rules.0.id", "'elderly_rooms_per_100hh' is already defined by profile national"
+        ),
+    ):
+        load_standard(path)
+
+
+def test_overrides_need_extends(tmp_path):
+    data = _profile()
+    data["overrides"] = [_override(id="elderly_rooms_per_100hh", value_new=1)]
+    path = _write(tmp_path, "broken", data)
+    with pytest.raises(
+        ConfigError,
+        match=_match(
+            path, "overrides", "overrides change inherited rules; set extends: to a base profile"
+        ),
+    ):
+        load_standard(path)
+
+
+def test_extends_cycle(tmp_path):
+    _write(tmp_path, "a", _child(extends="b"))
+    b = _write(tmp_path, "b", _child(extends="a"))
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(f"{b}: extends: the extends chain loops: a.yaml → b.yaml → a.yaml"),
+    ):
+        load_standard(tmp_path / "a.yaml")
+
+
+def test_extends_itself(tmp_path):
+    path = _write(tmp_path, "loop", _child(extends="loop.yaml"))
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(f"{path}: extends: the extends chain loops: loop.yaml → loop.yaml"),
+    ):
+        load_standard(path)
+
+
+def test_extends_unknown_profile(tmp_path):
+    path = _write(tmp_path, "broken", _child(extends="atlantis"))
+    with pytest.raises(
+        ConfigError, match=re.escape(f"{path}: extends: unknown standard profile 'atlantis'")
+    ):
+        load_standard(path)
+    path = _write(tmp_path, "broken", _child(extends="missing/atlantis.yaml"))
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: extends: no profile file")):
+        load_standard(path)
+    path = _write(tmp_path, "broken", _child(extends=["national"]))
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: extends: expected a profile name")):
+        load_standard(path)
+
+
+def test_a_broken_base_is_named_by_its_own_file(tmp_path):
+    base = _write(tmp_path, "base", _profile(_rule(metric="per_head")))
+    _write(tmp_path, "child", _child(extends="base"))
+    with pytest.raises(ConfigError, match=_match(base, "rules.0.metric", "Input should be")):
+        load_standard(tmp_path / "child.yaml")
