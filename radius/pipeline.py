@@ -48,11 +48,14 @@ from radius.snap import (
 from radius.standards import StandardProfile, load_standard
 
 __all__ = [
+    "AnalysisInputs",
     "AnalysisResult",
     "AnalyzeConfig",
     "ReachConfig",
     "ReachResult",
+    "analyze",
     "compute_reach",
+    "load_analysis_inputs",
     "run_analysis",
     "run_reach",
 ]
@@ -684,6 +687,140 @@ class AnalysisResult:
         }
 
 
+@dataclass(frozen=True, eq=False)
+class AnalysisInputs:
+    """Everything an analysis reads from files, loaded once and reused (e.g. by the app).
+
+    Attributes
+    ----------
+    network : StreetNetwork
+        The walkable network.
+    facilities : geopandas.GeoDataFrame
+        Facilities of every category.
+    residents : geopandas.GeoDataFrame
+        Resident points (see :mod:`radius.population`).
+    districts : geopandas.GeoDataFrame
+        Districts (see :mod:`radius.districts`).
+    timings : dict
+        Seconds spent reading.
+    notes : list of str
+        Warnings raised while reading.
+    """
+
+    network: StreetNetwork
+    facilities: gpd.GeoDataFrame
+    residents: gpd.GeoDataFrame
+    districts: gpd.GeoDataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def load_analysis_inputs(config: AnalyzeConfig) -> AnalysisInputs:
+    """Read the network, facilities, residents and districts named in ``config``.
+
+    Raises
+    ------
+    RadiusError
+        For any bad input, with a message naming the file and the fix.
+    """
+    reach_config = config.reach
+    timings: dict[str, float] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _timed(timings, "read_network"):
+            network = load_network(reach_config.network, crs=reach_config.crs)
+        with _timed(timings, "read_facilities"):
+            facilities = _read_facilities(reach_config, load_categories())
+        with _timed(timings, "read_residents"):
+            residents = _read_residents(config, network)
+        with _timed(timings, "districts"):
+            districts = _districts(config, network, residents)
+    return AnalysisInputs(
+        network=network,
+        facilities=facilities,
+        residents=residents,
+        districts=districts,
+        timings=timings,
+        notes=_replay(caught, []),
+    )
+
+
+def _replay(caught: list[warnings.WarningMessage], notes: list[str]) -> list[str]:
+    """Warn again what was recorded, and add each new message to ``notes``."""
+    for item in caught:
+        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+        if str(item.message) not in notes:
+            notes.append(str(item.message))
+    return notes
+
+
+def analyze(
+    inputs: AnalysisInputs,
+    config: AnalyzeConfig,
+    *,
+    proposals: gpd.GeoDataFrame | None = None,
+) -> AnalysisResult:
+    """Reach and provision on loaded inputs, optionally with proposed facilities added.
+
+    Parameters
+    ----------
+    inputs : AnalysisInputs
+        What :func:`load_analysis_inputs` read.
+    config : AnalyzeConfig
+        Parameters: categories, speed, thresholds, snapping, standard, area type, method
+        (its file paths are not read again).
+    proposals : geopandas.GeoDataFrame, optional
+        Proposed facilities in the :mod:`radius.facilities` layout (``source`` is set to
+        ``"proposed"``); they count like existing ones.
+
+    Returns
+    -------
+    AnalysisResult
+    """
+    reach_config = config.reach
+    timings = dict(inputs.timings)
+    categories = load_categories(ids=reach_config.categories)
+    standard = load_standard(config.standard, categories=load_categories())
+    speed = resolve_speed(reach_config.speed_profile, reach_config.speed_m_s)
+    facilities = inputs.facilities
+    if proposals is not None and len(proposals):
+        proposed = proposals.to_crs(facilities.crs or WGS84).assign(source="proposed")
+        facilities = gpd.GeoDataFrame(
+            pd.concat([facilities, proposed[facilities.columns]], ignore_index=True),
+            geometry="geometry",
+            crs=facilities.crs or WGS84,
+        )
+    districts = inputs.districts
+    if config.area_type is not None:
+        districts = districts.assign(area_type=config.area_type)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = compute_reach(
+            inputs.network,
+            facilities,
+            categories,
+            speed_m_s=speed,
+            threshold_basis=reach_config.threshold_basis,
+            max_snap_m=reach_config.max_snap_m,
+            buffer_m=reach_config.buffer_m,
+            service_areas=reach_config.service_areas,
+            demand=inputs.residents.geometry,
+            timings=timings,
+        )
+        with _timed(timings, "provision"):
+            analysis = _provision(config, standard, result, inputs.residents, districts)
+    notes = _replay(caught, list(inputs.notes) + list(analysis.notes))
+    return AnalysisResult(
+        reach=analysis.reach,
+        standard=standard,
+        residents=analysis.residents,
+        districts=analysis.districts,
+        shortfall=analysis.shortfall,
+        rules=analysis.rules,
+        notes=notes,
+    )
+
+
 def run_analysis(config: AnalyzeConfig) -> AnalysisResult:
     """Load everything named in ``config`` and check the standard district by district.
 
@@ -701,49 +838,11 @@ def run_analysis(config: AnalyzeConfig) -> AnalysisResult:
     RadiusError
         For any bad input, with a message naming the file and the fix.
     """
-    reach_config = config.reach
-    timings: dict[str, float] = {}
-    categories = load_categories(ids=reach_config.categories)
-    standard = load_standard(config.standard, categories=load_categories())
-    speed = resolve_speed(reach_config.speed_profile, reach_config.speed_m_s)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with _timed(timings, "read_network"):
-            network = load_network(reach_config.network, crs=reach_config.crs)
-        with _timed(timings, "read_facilities"):
-            facilities = _read_facilities(reach_config, categories)
-        with _timed(timings, "read_residents"):
-            residents = _read_residents(config, network)
-        with _timed(timings, "districts"):
-            districts = _districts(config, network, residents)
-        result = compute_reach(
-            network,
-            facilities,
-            categories,
-            speed_m_s=speed,
-            threshold_basis=reach_config.threshold_basis,
-            max_snap_m=reach_config.max_snap_m,
-            buffer_m=reach_config.buffer_m,
-            service_areas=reach_config.service_areas,
-            demand=residents.geometry,
-            timings=timings,
-        )
-        with _timed(timings, "provision"):
-            analysis = _provision(config, standard, result, residents, districts)
-    notes = list(analysis.notes)
-    for item in caught:
-        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
-        if str(item.message) not in notes:
-            notes.append(str(item.message))
-    return AnalysisResult(
-        reach=analysis.reach,
-        standard=standard,
-        residents=analysis.residents,
-        districts=analysis.districts,
-        shortfall=analysis.shortfall,
-        rules=analysis.rules,
-        notes=notes,
-    )
+    # Parameters are checked before the (slower) reading of the inputs.
+    load_categories(ids=config.reach.categories)
+    load_standard(config.standard, categories=load_categories())
+    resolve_speed(config.reach.speed_profile, config.reach.speed_m_s)
+    return analyze(load_analysis_inputs(config), config)
 
 
 def _read_facilities(config: ReachConfig, categories: tuple[Category, ...]) -> gpd.GeoDataFrame:
