@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import warnings
-import zipfile
 from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal, NoReturn
@@ -37,6 +36,7 @@ import pyproj
 import shapely
 
 from radius._errors import CRSError, InputError
+from radius._files import read_vector_layer
 from radius.network import StreetNetwork, choose_metric_crs
 
 __all__ = [
@@ -171,7 +171,7 @@ def read_districts(
             f"{file_path}: unknown districts file type {file_path.suffix!r}; save the "
             "districts as GeoPackage (.gpkg), GeoJSON (.geojson) or a zipped Shapefile (.zip)"
         )
-    frame = _read_polygon_layer(file_path, layer)
+    frame = read_vector_layer(file_path, layer, what="districts", geometry_kind="Polygon")
     return _districts_from_frame(
         frame,
         source=str(file_path),
@@ -310,63 +310,6 @@ def _districts_from_frame(
         geometry=geometry_wgs,
         crs=WGS84,
     )
-
-
-def _read_polygon_layer(path: Path, layer: str | None) -> gpd.GeoDataFrame:
-    import pyogrio
-
-    dataset = str(path)
-    if path.suffix.lower() == ".zip":
-        dataset = _shapefile_in_zip(path, layer)
-        layer = None
-    fix = "save the districts as GeoPackage, GeoJSON or a zipped Shapefile"
-    try:
-        layers = pyogrio.list_layers(dataset)
-    except pyogrio.errors.DataSourceError as exc:
-        raise InputError(f"{path}: not a readable vector file ({exc}); {fix}") from None
-    names = [str(name) for name, _ in layers]
-    if not names:
-        raise InputError(f"{path}: the file holds no layer; {fix}")
-    if layer is None and len(names) > 1:
-        polygon_layers = [str(n) for n, kind in layers if kind is not None and "Polygon" in kind]
-        if len(polygon_layers) != 1:
-            raise InputError(
-                f"{path}: holds {len(names)} layers ({', '.join(names)}); choose the district "
-                "layer with layer=..."
-            )
-        layer = polygon_layers[0]
-    elif layer is not None and layer not in names:
-        raise InputError(f"{path}: has no layer {layer!r}; its layers are {', '.join(names)}")
-    try:
-        return gpd.read_file(dataset, layer=layer, engine="pyogrio")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise InputError(f"{path}: cannot read the districts ({exc}); {fix}") from None
-
-
-def _shapefile_in_zip(path: Path, layer: str | None) -> str:
-    """The GDAL path of the Shapefile inside a zip archive."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"{path}: not a valid zip archive ({exc})") from None
-    members = [n for n in names if n.lower().endswith(".shp") and not n.startswith("__MACOSX/")]
-    if not members:
-        raise InputError(
-            f"{path}: the zip archive holds no Shapefile (.shp); zip the districts' .shp "
-            "together with its .shx, .dbf, .prj (and .cpg) files"
-        )
-    if layer is not None:
-        members = [m for m in members if Path(m).stem == layer]
-        if not members:
-            raise InputError(f"{path}: the zip archive holds no Shapefile named {layer}.shp")
-    if len(members) > 1:
-        stems = ", ".join(Path(m).stem for m in members)
-        raise InputError(
-            f"{path}: the zip archive holds {len(members)} Shapefiles ({stems}); choose one "
-            "with layer=<name without .shp>"
-        )
-    return f"/vsizip/{path.resolve().as_posix()}/{members[0]}"
 
 
 def _find_column(

@@ -45,6 +45,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from radius._errors import CRSError, InputError
+from radius._files import parse_number, read_vector_layer
 from radius.config import Category
 
 __all__ = [
@@ -154,25 +155,6 @@ def _facility_frame(rows: Sequence[_Row]) -> gpd.GeoDataFrame:
     data["entrances"] = pd.Series(entrances, dtype=object)
     geometry = gpd.GeoSeries([r.geometry for r in rows], crs=WGS84)
     return gpd.GeoDataFrame(data, geometry=geometry, crs=WGS84)
-
-
-def _parse_number(value: object) -> float | None:
-    """A float from a cell or tag value: NaN when blank, None when not a number."""
-    if _is_missing(value):
-        return math.nan
-    if isinstance(value, bool | np.bool_):
-        return None
-    if isinstance(value, int | float | np.integer | np.floating):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    if not text:
-        return math.nan
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _is_missing(value: object) -> bool:
@@ -493,7 +475,7 @@ def _osm_rows(
 
 
 def _non_negative(value: str | None) -> float:
-    number = _parse_number(value)
+    number = parse_number(value)
     if number is None or number < 0:
         return math.nan
     return number
@@ -673,22 +655,7 @@ def _drop_blank_rows(frame: pd.DataFrame, start: int) -> _Table:
 
 
 def _read_vector(path: Path, layer: str | None, fallback_crs: pyproj.CRS | None) -> _Table:
-    import pyogrio
-
-    source = str(path)
-    if path.suffix.lower() == ".zip":
-        source, layer = _shapefile_in_zip(path, layer)
-    try:
-        layers = [str(name) for name in pyogrio.list_layers(source)[:, 0]]
-        if not layers:
-            raise InputError(f"{path}: the file holds no layer; save the facilities in it")
-        if layer is not None and layer not in layers:
-            raise InputError(f"{path}: no layer {layer!r}; the layers are {', '.join(layers)}")
-        frame = gpd.read_file(source, layer=layer or layers[0], engine="pyogrio")
-    except pyogrio.errors.DataSourceError as exc:
-        raise InputError(
-            f"{path}: not a readable GeoJSON, GeoPackage or zipped Shapefile ({exc})"
-        ) from None
+    frame = read_vector_layer(path, layer, what="facilities", first_by_default=True)
     geometry: list[BaseGeometry | None] | None = None
     crs: pyproj.CRS | None = None
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.notna().any():
@@ -703,32 +670,6 @@ def _read_vector(path: Path, layer: str | None, fallback_crs: pyproj.CRS | None)
         frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     labels = [f"feature {i}" for i in range(len(frame))]
     return _Table(frame.astype(object), labels, geometry, crs, row_word="feature")
-
-
-def _shapefile_in_zip(path: Path, layer: str | None) -> tuple[str, str | None]:
-    """The GDAL path of the Shapefile inside a zip (the one named ``layer``, else the first)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise InputError(
-            f"{path}: not a readable zip file ({exc}); zip the Shapefile again"
-        ) from None
-    shapefiles = sorted(
-        n for n in names if n.lower().endswith(".shp") and not n.startswith("__MACOSX/")
-    )
-    if not shapefiles:
-        raise InputError(
-            f"{path}: the zip holds no .shp file; zip the .shp together with its .shx, .dbf "
-            "and .prj files"
-        )
-    if layer is not None:
-        chosen = [n for n in shapefiles if Path(n).stem == layer]
-        if not chosen:
-            stems = ", ".join(Path(n).stem for n in shapefiles)
-            raise InputError(f"{path}: no Shapefile {layer!r} in the zip; it holds {stems}")
-        shapefiles = chosen
-    return f"/vsizip/{path}/{shapefiles[0]}", None
 
 
 @dataclass
@@ -897,7 +838,7 @@ def _check_capacities(
             continue
         values = []
         for label, value in zip(labels, cells[canonical], strict=True):
-            number = _parse_number(value)
+            number = parse_number(value)
             if number is None:
                 problems.add(
                     label,
@@ -958,7 +899,7 @@ def _check_coordinates(
         values: dict[str, float] = {}
         for canonical, unit in (("lon", "longitude"), ("lat", "latitude")):
             raw = cells[canonical][i]
-            number = _parse_number(raw)
+            number = parse_number(raw)
             if number is None or math.isnan(number):
                 what = f"missing {unit}" if number is not None else f"{raw!r} is not a number"
                 example = "118.78" if canonical == "lon" else "32.04"

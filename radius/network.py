@@ -30,6 +30,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
 from radius._errors import CRSError, InputError, NetworkUnavailableError
+from radius._files import read_vector_layer
 from radius.config import WalkRules, load_walk_rules
 
 __all__ = [
@@ -719,67 +720,10 @@ def read_road_lines(
     """
     file_path = Path(path)
     _check_file(file_path, "road-line")
-    frame = _read_line_layer(file_path, layer)
+    frame = read_vector_layer(file_path, layer, what="road lines", geometry_kind="LineString")
     return network_from_lines(
         frame, source=str(file_path), crs=crs, snap_tolerance_m=snap_tolerance_m
     )
-
-
-def _read_line_layer(path: Path, layer: str | None) -> gpd.GeoDataFrame:
-    import pyogrio
-
-    dataset = str(path)
-    if path.suffix.lower() == ".zip":
-        dataset = _shapefile_in_zip(path, layer)
-        layer = None
-    fix = "save the road lines as GeoPackage, GeoJSON or a zipped Shapefile"
-    try:
-        layers = pyogrio.list_layers(dataset)
-    except pyogrio.errors.DataSourceError as exc:
-        raise InputError(f"{path}: not a readable vector file ({exc}); {fix}") from None
-    names = [str(name) for name, _ in layers]
-    if layer is None and len(names) > 1:
-        line_layers = [str(n) for n, kind in layers if kind is not None and "LineString" in kind]
-        if len(line_layers) != 1:
-            raise InputError(
-                f"{path}: holds {len(names)} layers ({', '.join(names)}); choose the road-line "
-                "layer with layer=..."
-            )
-        layer = line_layers[0]
-    elif layer is not None and layer not in names:
-        raise InputError(f"{path}: has no layer {layer!r}; its layers are {', '.join(names)}")
-    try:
-        return gpd.read_file(dataset, layer=layer, engine="pyogrio")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise InputError(f"{path}: cannot read the road lines ({exc}); {fix}") from None
-
-
-def _shapefile_in_zip(path: Path, layer: str | None) -> str:
-    """The GDAL path of the Shapefile inside a zip archive."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"{path}: not a valid zip archive ({exc})") from None
-    members = [n for n in names if n.lower().endswith(".shp") and not n.startswith("__MACOSX/")]
-    if not members:
-        raise InputError(
-            f"{path}: the zip archive holds no Shapefile (.shp); zip the road lines' .shp "
-            "together with its .shx, .dbf and .prj files"
-        )
-    if layer is not None:
-        members = [m for m in members if Path(m).stem == layer]
-        if not members:
-            raise InputError(f"{path}: the zip archive holds no Shapefile named {layer}.shp")
-    if len(members) > 1:
-        stems = ", ".join(Path(m).stem for m in members)
-        raise InputError(
-            f"{path}: the zip archive holds {len(members)} Shapefiles ({stems}); choose one "
-            "with layer=<name without .shp>"
-        )
-    return f"/vsizip/{path.resolve().as_posix()}/{members[0]}"
 
 
 def network_from_lines(

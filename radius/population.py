@@ -48,6 +48,7 @@ import shapely
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from radius._errors import CRSError, InputError
+from radius._files import parse_number, read_vector_layer
 from radius._osm import open_osm
 from radius.config import CONFIG_DIR, _validate
 
@@ -278,29 +279,6 @@ class _Numbers:
     raw: np.ndarray
 
 
-def _parse_number(value: object) -> float | None:
-    """A finite float, NaN for a missing cell, or None for a value that is not a number."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return math.nan
-    if isinstance(value, bool | np.bool_):
-        return None
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        if math.isnan(number):
-            return math.nan
-        return number if math.isfinite(number) else None
-    if isinstance(value, str):
-        text = value.strip().replace(",", "").replace("_", "")
-        if not text:
-            return math.nan
-        try:
-            number = float(text)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
-
-
 def _numbers(series: pd.Series) -> _Numbers:
     raw = series.to_numpy(dtype=object)
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
@@ -309,7 +287,7 @@ def _numbers(series: pd.Series) -> _Numbers:
         missing = np.isnan(values)
         values = np.where(bad, np.nan, values)
         return _Numbers(values, missing, bad, raw)
-    parsed = [_parse_number(v) for v in raw]
+    parsed = [parse_number(v) for v in raw]
     bad = np.array([p is None for p in parsed], dtype=bool)
     values = np.array([math.nan if p is None else p for p in parsed], dtype=np.float64)
     missing = np.isnan(values) & ~bad
@@ -852,7 +830,7 @@ def residents_from_buildings(
 def _parse_levels(text: str | None) -> float:
     if text is None:
         return math.nan
-    number = _parse_number(text)
+    number = parse_number(text)
     if number is None or math.isnan(number) or number <= 0:
         return math.nan
     return number
@@ -1210,22 +1188,7 @@ def _read_excel(path: Path) -> pd.DataFrame:
 
 
 def _read_vector(path: Path, layer: str | None) -> gpd.GeoDataFrame:
-    import pyogrio
-
-    try:
-        if layer is None:
-            layers = pyogrio.list_layers(path)
-            if len(layers) > 1:
-                names = ", ".join(str(name) for name in layers[:, 0])
-                raise InputError(f"{path}: several layers ({names}); pass layer=... to pick one")
-        return gpd.read_file(path, layer=layer, engine="pyogrio")
-    except InputError:
-        raise
-    except Exception as exc:  # pyogrio/GDAL raise DataSourceError and friends
-        raise InputError(
-            f"{path}: not a readable table or vector file ({exc}); give a CSV, XLSX, GeoJSON, "
-            "GeoPackage or shapefile"
-        ) from None
+    return read_vector_layer(path, layer, what="residents")
 
 
 def _read_table(

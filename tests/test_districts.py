@@ -417,7 +417,9 @@ def test_gpkg_layer_choice(tmp_path: Path) -> None:
     points.to_file(path, layer="schools", engine="pyogrio")
     assert len(read_districts(path)) == 3  # the only polygon layer
     squares_utm((0, 0, 100)).to_file(path, layer="new_district", engine="pyogrio")
-    with pytest.raises(InputError, match=r"holds 3 layers .*choose the district layer with layer="):
+    with pytest.raises(
+        InputError, match=r"holds 3 layers .*choose the districts layer with layer="
+    ):
         read_districts(path)
     assert len(read_districts(path, layer="new_district")) == 1
     with pytest.raises(InputError, match=r"has no layer 'roads'; its layers are"):

@@ -466,7 +466,7 @@ def test_geopackage_first_or_named_layer(tmp_path: Path) -> None:
     vector_inventory().iloc[:1].to_file(path, layer="pitches")
     check_vector_inventory(read_inventory(path, CATEGORIES))
     assert len(read_inventory(path, CATEGORIES, layer="pitches")) == 1
-    with pytest.raises(InputError, match="no layer 'parks'; the layers are facilities, pitches"):
+    with pytest.raises(InputError, match="no layer 'parks'; its layers are facilities, pitches"):
         read_inventory(path, CATEGORIES, layer="parks")
 
 
@@ -629,7 +629,7 @@ def test_unreadable_inventory_files(tmp_path: Path) -> None:
         read_inventory(fake, CATEGORIES)
     broken = tmp_path / "broken.geojson"
     broken.write_text("{not json", encoding="utf-8")
-    with pytest.raises(InputError, match=r"broken\.geojson: not a readable GeoJSON"):
+    with pytest.raises(InputError, match=r"broken\.geojson: not a readable vector file"):
         read_inventory(broken, CATEGORIES)
     with pytest.raises(CRSError, match="'EPSG:99999' is not a valid CRS"):
         read_inventory(write_csv(tmp_path, HEADER + GOOD), CATEGORIES, crs="EPSG:99999")

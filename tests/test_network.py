@@ -496,7 +496,7 @@ def test_geopackage_layers(tmp_path: Path) -> None:
     line_frame([Point(X0, Y0)]).to_file(path, layer="schools", engine="pyogrio")
     assert read_road_lines(path).n_edges == 4  # the only line layer is chosen
     line_frame(CROSS[:1]).to_file(path, layer="paths", engine="pyogrio")
-    with pytest.raises(InputError, match=r"3 layers .*choose the road-line layer"):
+    with pytest.raises(InputError, match=r"3 layers .*choose the road lines layer"):
         read_road_lines(path)
     assert load_network(path, layer="paths").n_edges == 1
     with pytest.raises(InputError, match=r"no layer 'streets'.*roads"):
