@@ -66,8 +66,11 @@ def _build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--population",
         type=Path,
-        help="residents: population raster (GeoTIFF), building footprints, residential plots "
-        "with households/population, points (CSV/XLSX/GeoJSON/GPKG), or an OSM file; "
+        nargs="+",
+        default=(),
+        help="residents: population raster(s) (GeoTIFF bands on one grid are summed), "
+        "building footprints, residential plots with households/population, points "
+        "(CSV/XLSX/GeoJSON/GPKG), or an OSM file; "
         "default: residential buildings of the OSM network file",
     )
     analyze.add_argument(
@@ -253,7 +256,7 @@ def _analyze(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     config = AnalyzeConfig(
         reach=_reach_config(args, service_areas=args.service_areas),
-        population=args.population,
+        population=tuple(args.population),
         districts=args.districts,
         district_mode=args.district_mode,
         hexagon_size_m=args.hexagon_size,

@@ -27,7 +27,7 @@ from radius.districts import (
 from radius.facilities import empty_facilities, facilities_from_osm, read_inventory
 from radius.network import StreetNetwork, _is_osm_file, load_network
 from radius.paths import CostMatrix, nearest_and_counts, restrict_to_nodes
-from radius.population import read_residents
+from radius.population import read_residents, residents_from_raster
 from radius.provision import ProvisionMethod, district_provision
 from radius.reach import CategoryReach, reach_category
 from radius.service_areas import (
@@ -575,9 +575,10 @@ class AnalyzeConfig:
     ----------
     reach : ReachConfig
         Network, facilities, categories, speed and snapping settings.
-    population : Path, optional
-        Residents: a population raster, an OSM file (residential buildings), building
-        footprints, residential plots with households/population, or points. Without it,
+    population : tuple of Path
+        Residents: population raster bands on one grid (summed), an OSM file (residential
+        buildings), building footprints, residential plots with households/population, or
+        points. Without it,
         residents are estimated from the residential buildings of the OSM network file.
     districts : Path, optional
         District polygons (optional ``area_type`` column); without it ``district_mode``.
@@ -596,7 +597,7 @@ class AnalyzeConfig:
     """
 
     reach: ReachConfig
-    population: Path | None = None
+    population: tuple[Path, ...] = ()
     districts: Path | None = None
     district_mode: DistrictMode = "blocks"
     hexagon_size_m: float = 500.0
@@ -859,17 +860,25 @@ def _read_facilities(config: ReachConfig, categories: tuple[Category, ...]) -> g
 
 
 def _read_residents(config: AnalyzeConfig, network: StreetNetwork) -> gpd.GeoDataFrame:
-    if config.population is not None:
-        path = Path(config.population)
-        bbox = None
-        if path.suffix.lower() in (".tif", ".tiff"):
-            # Only the raster cells around the network are read.
+    if config.population:
+        paths = [Path(p) for p in config.population]
+        if all(p.suffix.lower() in (".tif", ".tiff") for p in paths):
+            # Bands on one grid are summed; only the cells around the network are read.
             west, south, east, north = network.nodes.total_bounds
             lon_lat = gpd.GeoSeries(
                 [shapely.box(west, south, east, north)], crs=network.crs
             ).to_crs(WGS84)
             bbox = tuple(float(v) for v in lon_lat.total_bounds)
-        residents = read_residents(path, bbox=bbox, household_size=config.household_size)
+            residents = residents_from_raster(
+                paths, bbox=bbox, household_size=config.household_size
+            )
+        elif len(paths) == 1:
+            residents = read_residents(paths[0], household_size=config.household_size)
+        else:
+            raise InputError(
+                f"{', '.join(map(str, paths))}: several residents files are only accepted as "
+                "population rasters (GeoTIFF bands on one grid, summed); give one file otherwise"
+            )
     elif _is_osm_file(Path(config.reach.network)):
         residents = read_residents(config.reach.network, household_size=config.household_size)
     else:
@@ -879,7 +888,8 @@ def _read_residents(config: AnalyzeConfig, network: StreetNetwork) -> gpd.GeoDat
         )
     if len(residents) == 0:
         raise InputError(
-            f"{config.population or config.reach.network}: no residents found; give a "
+            f"{', '.join(map(str, config.population or [config.reach.network]))}: no residents "
+            "found (no cell, building, plot or point with residents around the network); give a "
             "population raster, buildings, residential plots or points with --population"
         )
     return residents.reset_index(drop=True)

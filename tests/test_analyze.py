@@ -281,3 +281,83 @@ def test_overlapping_districts_and_bad_population_fail_cleanly(
     assert code == 2
     assert "atlantis" in stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_worldpop_rasters_as_residents(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The ten real WorldPop 60+ bands of Wuhan, summed, as residents of a road plan there."""
+    import numpy as np
+    import rasterio
+
+    from tests.conftest import SHARED_DATA
+
+    folder = SHARED_DATA / "worldpop_wuhan_age60plus"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent: the WorldPop rasters live in ../shared/data")
+    bands = sorted(folder.glob("pop_*_wuhan.tif"))
+    assert len(bands) == 10
+    centre = gpd.GeoSeries([shapely.Point(114.30, 30.60)], crs="EPSG:4326").to_crs("EPSG:32650")
+    cx, cy = float(centre.x.iloc[0]), float(centre.y.iloc[0])
+    lines = []
+    for k in range(11):
+        lines.append(
+            shapely.LineString([(cx - 1000, cy - 1000 + 200 * k), (cx + 1000, cy - 1000 + 200 * k)])
+        )
+        lines.append(
+            shapely.LineString([(cx - 1000 + 200 * k, cy - 1000), (cx - 1000 + 200 * k, cy + 1000)])
+        )
+    roads = tmp_path / "wuhan_roads.geojson"
+    gpd.GeoDataFrame(geometry=lines, crs="EPSG:32650").to_crs("EPSG:4326").to_file(roads)
+    homes = tmp_path / "homes.csv"
+    pd.DataFrame(
+        {
+            "name": ["养老院"],
+            "category": ["elderly_care"],
+            "lon": [114.30],
+            "lat": [30.60],
+            "beds": [120],
+        }
+    ).to_csv(homes, index=False)
+    out = tmp_path / "wuhan"
+    code, _, stderr = run(
+        [
+            "analyze",
+            "--network",
+            str(roads),
+            "--facilities",
+            str(homes),
+            "--categories",
+            "elderly_care",
+            "--population",
+            *map(str, bands),
+            "--district-mode",
+            "hexagons",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 0, stderr
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    # Independent sum: every valid pixel whose centre lies in the network's extent.
+    network_box = gpd.GeoSeries(
+        [shapely.box(cx - 1000, cy - 1000, cx + 1000, cy + 1000)], crs="EPSG:32650"
+    ).to_crs("EPSG:4326")
+    west, south, east, north = network_box.total_bounds
+    expected = 0.0
+    for band in bands:
+        with rasterio.open(band) as src:
+            values = src.read(1)
+            rows, cols = np.indices(values.shape)
+            xs, ys = rasterio.transform.xy(src.transform, rows.ravel(), cols.ravel())
+            xs = np.asarray(xs).reshape(values.shape)
+            ys = np.asarray(ys).reshape(values.shape)
+            inside = (xs >= west) & (xs <= east) & (ys >= south) & (ys <= north) & (values > 0)
+            expected += float(values[inside].sum(dtype=np.float64))
+    assert expected > 1000
+    assert summary["residents"]["population"] == pytest.approx(expected, rel=1e-4)
+    # Every resident cell within 15 minutes of the home in the middle is covered; corners
+    # of the 2 km plan are 2 km away along the streets: not all are covered.
+    share = summary["share_of_residents_within"]["elderly_care"]["15min"]
+    assert 0.0 < share < 1.0
+    districts = gpd.read_file(out / "results.gpkg", layer="districts")
+    assert districts["population"].sum() == pytest.approx(expected, rel=1e-4)
