@@ -151,6 +151,15 @@ def test_inventory_facilities_and_unroutable_rows(
             "no walkable street",
         ),
         ("x", "network.txt", "unknown network file type"),
+        (
+            # XML entity expansion ("billion laughs"): refused, never expanded.
+            "<?xml version='1.0'?><!DOCTYPE osm [<!ENTITY a 'aaaaaaaaaa'>"
+            "<!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'><!ENTITY c '&b;&b;&b;&b;&b;&b;&b;&b;'>]>"
+            "<osm version='0.6'><node id='1' lat='32' lon='118'><tag k='name' v='&c;'/></node>"
+            "</osm>",
+            "entities.osm",
+            "entities are not supported",
+        ),
     ],
 )
 def test_bad_network_files_fail_cleanly_without_output(
