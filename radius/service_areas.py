@@ -7,6 +7,8 @@ area is a buffer of its reached lines (never a convex hull), so it follows the s
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -248,6 +250,7 @@ def service_polygons(
     n_groups: int,
     *,
     buffer_m: float = DEFAULT_BUFFER_M,
+    threads: int | None = None,
 ) -> np.ndarray:
     """Polygons around the reached lines of each group (e.g. facility and threshold).
 
@@ -261,6 +264,8 @@ def service_polygons(
         Number of groups; groups with no line get an empty polygon.
     buffer_m : float, optional
         Half-width (metres) of the band around the streets.
+    threads : int, optional
+        Threads for the unions; defaults to the number of CPUs.
 
     Returns
     -------
@@ -276,6 +281,21 @@ def service_polygons(
     order = np.argsort(group, kind="stable")
     present, starts = np.unique(group[order], return_index=True)
     ends = np.append(starts[1:], len(order))
-    for value, lo, hi in zip(present, starts, ends, strict=True):
-        result[value] = shapely.union_all(bands[order[lo:hi]])
+
+    def union(bounds: tuple[int, int]) -> shapely.Geometry:
+        return shapely.union_all(bands[order[bounds[0] : bounds[1]]])
+
+    # GEOS releases the GIL, so the unions of different groups run on all cores.
+    workers = max(1, min(threads or os.cpu_count() or 1, len(present)))
+    spans = list(zip(starts.tolist(), ends.tolist(), strict=True))
+    if workers == 1:
+        polygons = [union(span) for span in spans]
+    else:
+        # Largest groups first, so no worker is left with a big one at the end.
+        by_size = sorted(range(len(spans)), key=lambda k: spans[k][0] - spans[k][1])
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            done = dict(zip(by_size, pool.map(union, [spans[k] for k in by_size]), strict=True))
+        polygons = [done[k] for k in range(len(spans))]
+    for value, polygon in zip(present, polygons, strict=True):
+        result[value] = polygon
     return result
