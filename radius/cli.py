@@ -17,6 +17,7 @@ from radius import __version__
 from radius._errors import RadiusError
 from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
 from radius.config import load_speed_profiles
+from radius.maps import analysis_map, map_writer, reach_map
 from radius.pipeline import (
     AnalysisResult,
     AnalyzeConfig,
@@ -165,6 +166,17 @@ def _add_reach_arguments(command: argparse.ArgumentParser, *, service_areas_defa
         default="auto",
         help="metric CRS for the analysis: auto (UTM), cgcs2000 (3° Gauss–Krüger) or EPSG:XXXX",
     )
+    command.add_argument(
+        "--map", action="store_true", help="also write OUT/map.html, a standalone web map"
+    )
+    command.add_argument(
+        "--lang", choices=["zh", "en"], default="zh", help="language of the map (default zh)"
+    )
+    command.add_argument(
+        "--basemap",
+        default="osm",
+        help="basemap of the map: osm, gaode (GCJ-02 handled) or tianditu (needs TIANDITU_KEY)",
+    )
     if service_areas_default:
         command.add_argument(
             "--no-service-areas", action="store_true", help="skip service-area lines and polygons"
@@ -196,7 +208,7 @@ def _print_summary(result: ReachResult, out: Path, stream: TextIO) -> None:
             f"({item['unroutable_facilities']} unroutable)  nodes within {shares}",
             file=stream,
         )
-    print(f"wrote {out / 'reach.gpkg'} and {out / 'summary.json'}", file=stream)
+    print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} in {out}", file=stream)
 
 
 def _reach_config(args: argparse.Namespace, *, service_areas: bool) -> ReachConfig:
@@ -240,14 +252,12 @@ def _reach(args: argparse.Namespace) -> int:
         "unroutable": result.unroutable,
         "islands": result.network.island_edges.to_crs("EPSG:4326"),
     }
+    files: dict[str, Writer] = {"reach.gpkg": gpkg_writer(layers)}
+    if args.map:
+        files["map.html"] = map_writer(reach_map(result, lang=args.lang, basemap=args.basemap))
     write_started = time.perf_counter()
-    write_outputs(
-        args.out,
-        {
-            "reach.gpkg": gpkg_writer(layers),
-            "summary.json": _timed_summary(result.summary(), started, write_started),
-        },
-    )
+    files["summary.json"] = _timed_summary(result.summary(), started, write_started)
+    write_outputs(args.out, files)
     _print_summary(result, args.out, sys.stdout)
     return 0
 
@@ -275,15 +285,15 @@ def _analyze(args: argparse.Namespace) -> int:
     }
     if args.service_areas:
         layers["service_areas"] = result.reach.service_areas
+    files: dict[str, Writer] = {
+        "results.gpkg": gpkg_writer(layers),
+        "provision.xlsx": xlsx_writer(provision_sheets(result)),
+    }
+    if args.map:
+        files["map.html"] = map_writer(analysis_map(result, lang=args.lang, basemap=args.basemap))
     write_started = time.perf_counter()
-    write_outputs(
-        args.out,
-        {
-            "results.gpkg": gpkg_writer(layers),
-            "provision.xlsx": xlsx_writer(provision_sheets(result)),
-            "summary.json": _timed_summary(result.summary(), started, write_started),
-        },
-    )
+    files["summary.json"] = _timed_summary(result.summary(), started, write_started)
+    write_outputs(args.out, files)
     _print_analysis(result, args.out, sys.stdout)
     return 0
 
@@ -352,10 +362,7 @@ def _print_analysis(result: AnalysisResult, out: Path, stream: TextIO) -> None:
             f"shortfall {item['shortfall']:g} ({item['unit']})",
             file=stream,
         )
-    print(
-        f"wrote {out / 'results.gpkg'}, {out / 'provision.xlsx'} and {out / 'summary.json'}",
-        file=stream,
-    )
+    print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} in {out}", file=stream)
 
 
 def _displayable(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

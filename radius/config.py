@@ -29,7 +29,9 @@ __all__ = [
     "load_speed_profiles",
     "load_walk_rules",
     "resolve_speed",
+    "validate_file",
 ]
+
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """The ``configs/`` folder of the source tree (also shipped beside an editable install)."""
@@ -215,7 +217,8 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
 
 
-def _validate(model: type[ModelT], path: Path) -> ModelT:
+def validate_file(model: type[ModelT], path: Path) -> ModelT:
+    """Read a YAML file and validate it with ``model``; errors name the file and keys."""
     data = _read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
@@ -227,7 +230,7 @@ def _validate(model: type[ModelT], path: Path) -> ModelT:
 
 @lru_cache(maxsize=16)
 def _load_categories_cached(path: Path) -> tuple[Category, ...]:
-    return _validate(_CategoryFile, path).categories
+    return validate_file(_CategoryFile, path).categories
 
 
 def load_categories(
@@ -267,7 +270,7 @@ def load_categories(
 
 @lru_cache(maxsize=16)
 def _load_speed_profiles_cached(path: Path) -> SpeedProfiles:
-    return _validate(SpeedProfiles, path)
+    return validate_file(SpeedProfiles, path)
 
 
 def load_speed_profiles(path: str | Path | None = None) -> SpeedProfiles:
@@ -301,10 +304,13 @@ def resolve_speed(profile: str | None = None, speed_m_s: float | None = None) ->
 
 @lru_cache(maxsize=16)
 def _load_walk_rules_cached(path: Path) -> WalkRules:
-    return _validate(WalkRules, path)
+    return validate_file(WalkRules, path)
 
 
 def load_walk_rules(path: str | Path | None = None) -> WalkRules:
     """Load the walkability rules (default ``configs/walkable.yaml``)."""
     resolved = Path(path) if path is not None else CONFIG_DIR / "walkable.yaml"
     return _load_walk_rules_cached(resolved.resolve())
+
+
+_validate = validate_file  # older name, kept for modules not yet moved to validate_file

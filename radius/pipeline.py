@@ -61,6 +61,14 @@ __all__ = [
 ]
 
 WGS84 = "EPSG:4326"
+SUPPLY_UNITS = {
+    "land_area_m2": "m²",
+    "floor_area_m2": "m²",
+    "beds": "beds",
+    "places": "places",
+    "facilities": "residents",
+}
+"""Unit of a rule's required, supplied and shortfall totals, by the supply it counts."""
 
 
 @dataclass(frozen=True)
@@ -1032,8 +1040,9 @@ def _provision(
                 "value_new": rule.value_new,
                 "value_old": rule.value_old,
                 "target_unit": rule.unit,
-                # Coverage rules count residents: required = target share × residents.
-                "unit": "residents" if rule.metric == "coverage" else rule.unit,
+                # Required, supplied and shortfall are totals in the supply's own unit (m²,
+                # beds, places); coverage rules count residents.
+                "unit": SUPPLY_UNITS[rule.supply],
                 "level": rule.level,
                 "threshold": rule.threshold,
                 "source": f"{rule.source.document} {rule.source.clause}".strip(),

