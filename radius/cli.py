@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import geopandas as gpd
-import pandas as pd
 
 from radius import __version__
 from radius._errors import RadiusError
 from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
+from radius.batch import add_batch_arguments, batch_command
 from radius.config import load_speed_profiles
 from radius.maps import analysis_map, map_writer, reach_map
 from radius.pipeline import (
@@ -26,11 +26,12 @@ from radius.pipeline import (
     run_analysis,
     run_reach,
 )
+from radius.report import provision_sheets
 from radius.sample import default_network_path
 from radius.service_areas import DEFAULT_BUFFER_M
 from radius.snap import DEFAULT_MAX_SNAP_M
 
-__all__ = ["main", "provision_sheets"]
+__all__ = ["main"]
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -109,6 +110,18 @@ def _build_parser() -> argparse.ArgumentParser:
         "--household-size", type=float, help="persons per household (default 2.62)"
     )
     analyze.add_argument("--out", type=Path, required=True, help="output folder")
+
+    batch = commands.add_parser(
+        "batch",
+        help="check many districts from a YAML job, locally or on a Dask cluster",
+        description=(
+            "One analysis per district of a YAML job (network clipped to the district plus "
+            "its largest threshold), on a local Dask cluster or a running one; resumable. "
+            "Writes OUT/districts/<id>/, OUT/batch.gpkg, OUT/batch.xlsx and "
+            "OUT/batch_summary.json."
+        ),
+    )
+    add_batch_arguments(batch)
     return parser
 
 
@@ -298,52 +311,6 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def provision_sheets(result: AnalysisResult) -> dict[str, pd.DataFrame]:
-    """Workbook sheets: the rules, then one per rule, with headers in Chinese and English."""
-    rules = result.rules.rename(columns=lambda c: RULE_HEADERS.get(c, c))
-    sheets: dict[str, pd.DataFrame] = {"规则 Rules": rules}
-    districts = result.districts
-    for rule in result.rules.itertuples():
-        rid = str(rule.id)
-        unit = str(rule.unit)
-        sheets[rid] = pd.DataFrame(
-            {
-                "区域编号 District ID": districts["district_id"],
-                "名称 Name": districts["name"],
-                "区域类型 Area type": districts["area_type"].map(AREA_TYPE_LABELS),
-                "常住人口 Residents": districts["population"].round(1),
-                "户数 Households": districts["households"].round(1),
-                f"需求 Required ({unit})": districts[f"{rid}_required"],
-                f"供给 Supplied ({unit})": districts[f"{rid}_supplied"],
-                "供需比 Ratio": districts[f"{rid}_ratio"],
-                f"缺口 Shortfall ({unit})": districts[f"{rid}_shortfall"],
-                "是否达标 Pass": districts[f"{rid}_pass"].map(
-                    {True: "达标 pass", False: "未达标 fail"}
-                ),
-            }
-        )
-    return sheets
-
-
-RULE_HEADERS = {
-    "id": "规则编号 Rule ID",
-    "name_zh": "名称 Name (zh)",
-    "name_en": "名称 Name (en)",
-    "category": "设施类别 Category",
-    "metric": "指标 Metric",
-    "supply": "供给量 Supply",
-    "value_new": "新区标准 Value (new areas)",
-    "value_old": "老区标准 Value (old areas)",
-    "target_unit": "标准单位 Target unit",
-    "unit": "需求/供给单位 Unit of required and supplied",
-    "level": "生活圈层级 Level",
-    "threshold": "步行阈值 Threshold",
-    "source": "依据 Source",
-    "status": "核实状态 Status",
-}
-AREA_TYPE_LABELS = {"new": "新区 new", "old": "老区 old"}
-
-
 def _print_analysis(result: AnalysisResult, out: Path, stream: TextIO) -> None:
     summary = result.summary()
     residents = summary["residents"]
@@ -375,7 +342,7 @@ def _displayable(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame
 
 
-COMMANDS = {"reach": _reach, "analyze": _analyze}
+COMMANDS = {"reach": _reach, "analyze": _analyze, "batch": batch_command}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -311,6 +311,3 @@ def load_walk_rules(path: str | Path | None = None) -> WalkRules:
     """Load the walkability rules (default ``configs/walkable.yaml``)."""
     resolved = Path(path) if path is not None else CONFIG_DIR / "walkable.yaml"
     return _load_walk_rules_cached(resolved.resolve())
-
-
-_validate = validate_file  # older name, kept for modules not yet moved to validate_file

@@ -1,0 +1,549 @@
+"""The batch job file: a validated YAML description of many districts to check."""
+
+from __future__ import annotations
+
+import os
+import string
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from radius._errors import ConfigError, InputError
+from radius.config import ThresholdBasis, load_categories, resolve_speed
+from radius.provision import ProvisionMethod
+from radius.snap import DEFAULT_MAX_SNAP_M
+from radius.standards import load_standard
+
+__all__ = [
+    "BatchJob",
+    "BlockOptions",
+    "DensityResidents",
+    "DistrictsSpec",
+    "FacilitiesSpec",
+    "OutputKind",
+    "ResidentsSpec",
+    "SourceSpec",
+    "check_job",
+    "load_job",
+]
+
+WGS84: Final = "EPSG:4326"
+MARKER: Final = "done.json"
+"""The file renamed into a district's folder last; its presence marks the folder complete."""
+OUTPUT_FILES: Final = {"gpkg": "results.gpkg", "xlsx": "provision.xlsx", "summary": "summary.json"}
+"""Per-district file written for each ``outputs`` entry of the job."""
+Status = Literal["ok", "failed", "skipped"]
+OutputKind = Literal["gpkg", "xlsx", "summary"]
+_CACHE_SIZE: Final = 8
+"""Inputs (networks, residents, inventories) kept per worker process."""
+_CONNECT_TIMEOUT_S: Final = 30.0
+_MAX_ERROR_CHARS: Final = 2000
+_RASTER_SUFFIXES: Final = (".tif", ".tiff")
+
+
+# =========================================================================== the job file
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    """A path relative to the job file's folder (given as ``base_dir`` in the context)."""
+    base = (info.context or {}).get("base_dir")
+    path = value.expanduser()
+    if base is not None and not path.is_absolute():
+        path = Path(os.path.normpath(Path(base) / path))
+    return path
+
+
+JobPath = Annotated[Path, AfterValidator(_resolve_path)]
+"""A path in a job file: relative paths are taken from the job file's folder."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _shorthand_file(value: Any) -> Any:
+    """``"path"`` -> ``{"file": "path"}``."""
+    if isinstance(value, str | Path):
+        return {"file": value}
+    return value
+
+
+class SourceSpec(_Frozen):
+    """One input: a file for every district, or one file per district.
+
+    Attributes
+    ----------
+    file : Path, optional
+        A file read once and clipped around each district.
+    per_district : str or dict of str to Path, optional
+        A path template holding ``{district_id}`` (e.g. ``plans/{district_id}.gpkg``), or
+        a mapping from district id to path.
+    layer : str, optional
+        Layer of a multi-layer file (GeoPackage); for network files.
+    """
+
+    file: JobPath | None = None
+    per_district: str | dict[str, JobPath] | None = None
+    layer: str | None = None
+
+    @field_validator("per_district")
+    @classmethod
+    def _template(
+        cls, value: str | dict[str, Path] | None, info: ValidationInfo
+    ) -> str | dict[str, Path] | None:
+        if isinstance(value, str):
+            try:
+                fields = {name for _, name, _, _ in string.Formatter().parse(value) if name}
+            except ValueError as exc:
+                raise ValueError(f"not a valid path template ({exc})") from None
+            if fields != {"district_id"}:
+                raise ValueError(
+                    "a per-district path template must hold '{district_id}' and no other "
+                    f"field, e.g. 'plans/{{district_id}}.gpkg' (found {sorted(fields) or 'none'})"
+                )
+            return str(_resolve_path(Path(value), info))
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SourceSpec:
+        if (self.file is None) == (self.per_district is None):
+            raise ValueError("give exactly one of 'file' (all districts) or 'per_district'")
+        return self
+
+    def path_for(self, district_id: str) -> Path:
+        """The file of one district.
+
+        Raises
+        ------
+        InputError
+            If a per-district mapping has no entry for the district.
+        """
+        if self.file is not None:
+            return self.file
+        if isinstance(self.per_district, str):
+            return Path(self.per_district.format(district_id=district_id))
+        assert self.per_district is not None  # guaranteed by the validator
+        if district_id not in self.per_district:
+            raise InputError(
+                f"district {district_id!r} has no entry under per_district; add "
+                f"'{district_id}: <path>' to the job"
+            )
+        return self.per_district[district_id]
+
+
+class DensityResidents(_Frozen):
+    """Residents estimated from a density spread evenly over every district.
+
+    An *estimate*, for districts without residents data: each district's residents are
+    ``density_per_ha`` × its area in hectares, shared by a square grid of points inside it
+    (:func:`radius.population.residents_from_plots`). Every district of the job holds
+    residents, including those left out by ``limit``, so neighbours share facilities.
+
+    Attributes
+    ----------
+    density_per_ha : float
+        Residents per hectare of district area (gross density).
+    household_size : float, optional
+        Persons per household (default from ``configs/population.yaml``).
+    spacing_m : float, optional
+        Grid spacing of the resident points, metres (default ``plot_point_spacing_m``).
+    """
+
+    density_per_ha: float = Field(gt=0, le=5000)
+    household_size: float | None = Field(default=None, gt=0, le=20)
+    spacing_m: float | None = Field(default=None, gt=0, le=10_000)
+
+
+class ResidentsSpec(_Frozen):
+    """Where residents come from: one of ``file``, ``per_district``, ``density_per_ha``.
+
+    Attributes
+    ----------
+    file : list of Path, optional
+        One residents file (points, plots, buildings, OSM) or several population raster
+        bands on one grid (summed).
+    per_district : str or dict of str to Path, optional
+        A residents file per district (see :class:`SourceSpec`).
+    density : DensityResidents, optional
+        An estimated density (see :class:`DensityResidents`).
+    """
+
+    file: list[JobPath] | None = None
+    per_district: str | dict[str, JobPath] | None = None
+    density: DensityResidents | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str | Path):
+            return {"file": [value]}
+        if isinstance(value, list):
+            return {"file": value}
+        if isinstance(value, dict) and "density_per_ha" in value:
+            keys = ("density_per_ha", "household_size", "spacing_m")
+            density = {k: v for k, v in value.items() if k in keys}
+            return {"density": density} | {k: v for k, v in value.items() if k not in keys}
+        if isinstance(value, dict) and isinstance(value.get("file"), str | Path):
+            return value | {"file": [value["file"]]}
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ResidentsSpec:
+        given = [self.file is not None, self.per_district is not None, self.density is not None]
+        if sum(given) != 1:
+            raise ValueError(
+                "give exactly one of 'file', 'per_district' or 'density_per_ha' (or leave "
+                "'residents' out to use the residential buildings of an OSM network)"
+            )
+        if self.file is not None and not self.file:
+            raise ValueError("'file' lists no file")
+        return self
+
+    def source(self) -> SourceSpec | None:
+        """The per-district files as a :class:`SourceSpec`, when residents are per district."""
+        if self.per_district is None:
+            return None
+        return SourceSpec.model_construct(file=None, per_district=self.per_district)
+
+
+def _source_list(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, str | Path | dict):
+        value = [value]
+    if isinstance(value, list):
+        return [_shorthand_file(item) for item in value]
+    return value
+
+
+class FacilitiesSpec(_Frozen):
+    """Facility inventories: existing ones and planned ones (both optional).
+
+    A missing per-district inventory means the district has none of that kind (noted).
+    Without any inventory, facilities are the tagged features of an OSM network file.
+
+    Attributes
+    ----------
+    existing : list of SourceSpec
+        Inventories of existing facilities.
+    planned : list of SourceSpec
+        Inventories of planned facilities; they count like existing ones and carry
+        ``source = "proposed"``.
+    crs : str, optional
+        CRS of the inventories' lon/lat columns (default WGS-84), e.g. ``EPSG:4490``.
+    """
+
+    existing: list[SourceSpec] = Field(default_factory=list)
+    planned: list[SourceSpec] = Field(default_factory=list)
+    crs: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str | Path | list):
+            return {"existing": value}
+        return value
+
+    @field_validator("existing", "planned", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _source_list(value)
+
+
+class BlockOptions(_Frozen):
+    """Options of :func:`radius.districts.block_districts`.
+
+    Attributes
+    ----------
+    min_area_m2 : float
+        Smallest block kept, square metres.
+    min_width_m : float
+        Narrowest block kept, metres.
+    """
+
+    min_area_m2: float = Field(default=10_000.0, ge=0)
+    min_width_m: float = Field(default=20.0, ge=0)
+
+
+class DistrictsSpec(_Frozen):
+    """The districts: a polygon file, or the arterial blocks of the (one) network.
+
+    Attributes
+    ----------
+    file : Path, optional
+        District polygons (GeoPackage, GeoJSON, zipped Shapefile).
+    layer, id_column, name_column : str, optional
+        See :func:`radius.districts.read_districts`.
+    default_area_type : {"new", "old"}
+        ``area_type`` of districts without one.
+    allow_overlap : bool
+        Accept overlapping districts (each is analysed on its own anyway).
+    blocks : BlockOptions, optional
+        Use the blocks bounded by arterial roads (``districts: blocks``).
+    """
+
+    file: JobPath | None = None
+    layer: str | None = None
+    id_column: str | None = None
+    name_column: str | None = None
+    default_area_type: Literal["new", "old"] = "new"
+    allow_overlap: bool = False
+    blocks: BlockOptions | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if value == "blocks":
+            return {"blocks": {}}
+        if isinstance(value, dict) and value.get("blocks") in (True, None) and "blocks" in value:
+            return value | {"blocks": {}}
+        return _shorthand_file(value)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DistrictsSpec:
+        if (self.file is None) == (self.blocks is None):
+            raise ValueError("give either a districts file or 'blocks'")
+        return self
+
+
+class BatchJob(_Frozen):
+    """A validated batch job (the YAML job file).
+
+    Attributes
+    ----------
+    name : str
+        A name for reports.
+    network : SourceSpec
+        The street network: one file for all districts, or a road-line plan per district.
+    residents : ResidentsSpec, optional
+        Residents; default: the residential buildings of an OSM network file.
+    facilities : FacilitiesSpec
+        Existing and planned facility inventories.
+    districts : DistrictsSpec
+        The districts.
+    area_type : {"new", "old"}, optional
+        Overrides every district's area type.
+    limit : int, optional
+        Analyse only the first ``limit`` districts (in file order; blocks north to south).
+    only : tuple of str, optional
+        Analyse only these district ids.
+    standard : str
+        Standard profile name (``configs/standards/``) or a YAML path.
+    categories : tuple of str, optional
+        Category ids (default: all of ``configs/categories.yaml``).
+    speed_profile : str, optional
+        Walking-speed profile (``configs/speed_profiles.yaml``).
+    speed_m_s : float, optional
+        Walking speed (m/s); wins over ``speed_profile``.
+    threshold_basis : {"time", "distance"}
+        Thresholds from minutes × speed or the standard's walking distances (metres).
+    method : {"2sfca", "inside"}
+        How supply is counted for ratio rules.
+    max_snap_m : float
+        Largest access leg (metres) between a point and its street.
+    crs : str
+        Metric CRS: ``"auto"`` (UTM), ``"cgcs2000"`` or an EPSG code.
+    buffer_factor : float
+        The clipping buffer is ``buffer_factor`` × the largest threshold (metres). 1 gives
+        exact walking distances; 2 also counts, in 2SFCA, every resident a facility near the
+        district serves.
+    household_size : float, optional
+        Persons per household for residents files.
+    service_areas : bool
+        Also write service-area polygons per district.
+    outputs : tuple of {"gpkg", "xlsx", "summary"}
+        Files written per district and for the batch.
+    memory_limit : str or int
+        Memory per worker process of a local cluster (``"2GiB"``, bytes, or ``"auto"``:
+        the machine's memory shared by the workers).
+    """
+
+    name: str = ""
+    network: SourceSpec
+    residents: ResidentsSpec | None = None
+    facilities: FacilitiesSpec = Field(default_factory=FacilitiesSpec)
+    districts: DistrictsSpec
+    area_type: Literal["new", "old"] | None = None
+    limit: int | None = Field(default=None, ge=1)
+    only: tuple[str, ...] | None = None
+    standard: str = "national"
+    categories: tuple[str, ...] | None = None
+    speed_profile: str | None = None
+    speed_m_s: float | None = Field(default=None, gt=0.1, lt=5.0)
+    threshold_basis: ThresholdBasis = "time"
+    method: ProvisionMethod = "2sfca"
+    max_snap_m: float = Field(default=DEFAULT_MAX_SNAP_M, gt=0, le=5000)
+    crs: str = "auto"
+    buffer_factor: float = Field(default=1.0, ge=1.0, le=4.0)
+    household_size: float | None = Field(default=None, gt=0, le=20)
+    service_areas: bool = False
+    outputs: tuple[OutputKind, ...] = ("gpkg", "xlsx", "summary")
+    memory_limit: str | int = "auto"
+
+    @field_validator("network", mode="before")
+    @classmethod
+    def _network(cls, value: Any) -> Any:
+        return _shorthand_file(value)
+
+    @field_validator("facilities", mode="before")
+    @classmethod
+    def _facilities(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("standard")
+    @classmethod
+    def _standard_path(cls, value: str, info: ValidationInfo) -> str:
+        if value.lower().endswith((".yaml", ".yml")):
+            return str(_resolve_path(Path(value), info))
+        return value
+
+    @field_validator("outputs")
+    @classmethod
+    def _unique_outputs(cls, value: tuple[OutputKind, ...]) -> tuple[OutputKind, ...]:
+        return tuple(kind for kind in OUTPUT_FILES if kind in value)
+
+    @model_validator(mode="after")
+    def _blocks_need_one_network(self) -> BatchJob:
+        if self.districts.blocks is not None and self.network.file is None:
+            raise ValueError(
+                "districts: blocks needs one network file for all districts (network: PATH); "
+                "with a road plan per district, give the district polygons as a file"
+            )
+        return self
+
+    def limit_m(self) -> float:
+        """The largest threshold of the job's categories, metres at the job's speed."""
+        speed = resolve_speed(self.speed_profile, self.speed_m_s)
+        categories = load_categories(ids=self.categories)
+        return max(c.max_distance_m(speed, self.threshold_basis) for c in categories)
+
+    def shared_files(self) -> dict[str, Path]:
+        """The files read for every district, by key path."""
+        files: dict[str, Path] = {}
+        if self.network.file is not None:
+            files["network.file"] = self.network.file
+        if self.residents is not None and self.residents.file is not None:
+            for k, path in enumerate(self.residents.file):
+                files[f"residents.file.{k}"] = path
+        for kind in ("existing", "planned"):
+            for k, spec in enumerate(getattr(self.facilities, kind)):
+                if spec.file is not None:
+                    files[f"facilities.{kind}.{k}.file"] = spec.file
+        if self.districts.file is not None:
+            files["districts.file"] = self.districts.file
+        if self.standard.lower().endswith((".yaml", ".yml")):
+            files["standard"] = Path(self.standard)
+        return files
+
+
+def _format_validation_error(source: str, error: ValidationError) -> str:
+    lines = [f"{source}: invalid batch job ({error.error_count()} problem(s)):"]
+    for item in error.errors():
+        key_path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {key_path}: {message}")
+    lines.append("Fix these keys and run again.")
+    return "\n".join(lines)
+
+
+def _semantic_problems(job: BatchJob) -> list[str]:
+    """Problems that need the configuration files or the file system, as ``key: message``."""
+    problems: list[str] = []
+    for key, path in job.shared_files().items():
+        if not path.exists():
+            problems.append(f"{key}: file not found: {path}")
+        elif path.is_dir():
+            problems.append(f"{key}: is a folder, not a file: {path}")
+    known = {c.id for c in load_categories()}
+    for k, cid in enumerate(job.categories or ()):
+        if cid not in known:
+            problems.append(
+                f"categories.{k}: unknown category {cid!r}; known: {', '.join(sorted(known))}"
+            )
+    try:
+        resolve_speed(job.speed_profile, job.speed_m_s)
+    except ConfigError as exc:
+        problems.append(f"speed_profile: {exc}")
+    if "standard" not in job.shared_files() or Path(job.standard).exists():
+        try:
+            load_standard(job.standard, categories=load_categories())
+        except ConfigError as exc:
+            problems.append(f"standard: {exc}")
+    if isinstance(job.memory_limit, str) and job.memory_limit != "auto":
+        from dask.utils import parse_bytes
+
+        try:
+            parse_bytes(job.memory_limit)
+        except ValueError:
+            problems.append(
+                f"memory_limit: {job.memory_limit!r} is not a size; give e.g. '2GiB' or 'auto'"
+            )
+    return problems
+
+
+def check_job(job: BatchJob, source: str) -> None:
+    """Cross-check a validated job (files, categories, standard); raise one ConfigError."""
+    problems = _semantic_problems(job)
+    if problems:
+        lines = [f"{source}: invalid batch job ({len(problems)} problem(s)):"]
+        lines += [f"  - {p}" for p in problems]
+        lines.append("Fix these keys and run again.")
+        raise ConfigError("\n".join(lines))
+
+
+def load_job(path: str | Path) -> BatchJob:
+    """Read and validate a batch job file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML job file. Relative paths inside it are taken from its folder.
+
+    Returns
+    -------
+    BatchJob
+        The job, with every path made absolute.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, not YAML, or any key is invalid (unknown keys, wrong types,
+        missing input files, unknown categories, speed profile or standard): one error
+        naming the file and the key path of every problem.
+    """
+    job_path = Path(path)
+    try:
+        text = job_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{job_path}: batch job file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{job_path}: is a folder; give a batch job YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{job_path}: not UTF-8 text ({exc}); save it as UTF-8") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{job_path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{job_path}: expected a mapping of keys (network, districts, ...) at the top "
+            f"level, got {type(data).__name__}"
+        )
+    base_dir = job_path.resolve().parent
+    try:
+        job = BatchJob.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(str(job_path), exc)) from None
+    check_job(job, str(job_path))
+    return job

@@ -1,0 +1,497 @@
+"""`radius.batch`: job files, and batches on real dask clusters (local and separate processes)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+import yaml
+
+from radius._errors import ConfigError
+from radius.batch import (
+    BatchJob,
+    BatchReport,
+    add_batch_arguments,
+    batch_command,
+    clip_network,
+    district_folder_name,
+    load_job,
+    run_batch,
+)
+from radius.districts import block_districts
+from radius.network import StreetNetwork, load_network
+
+from .conftest import REPO_ROOT
+
+CATEGORIES = ["convenience_store", "supermarket", "fitness"]
+"""Largest threshold 15 min: a 900 m buffer at 1.0 m/s keeps the tasks small."""
+NANJING_BLOCKS = ["block-002", "block-003", "block-005", "block-016"]
+"""Nanjing blocks holding residential buildings."""
+
+
+def write_job(folder: Path, **keys: Any) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "job.yaml"
+    path.write_text(yaml.safe_dump(keys, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def quiet_network(path: Path) -> StreetNetwork:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the extract has disconnected pieces
+        return load_network(path)
+
+
+def read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
+    return gpd.read_file(path, layer=layer, engine="pyogrio")
+
+
+def summary_of(out: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((out / "batch_summary.json").read_text(encoding="utf-8"))
+    return data
+
+
+def statuses(report: BatchReport) -> dict[str, str]:
+    return {d.district_id: d.status for d in report.districts}
+
+
+# --------------------------------------------------------------------------- job files
+
+
+def test_load_job_takes_paths_from_the_job_folder(nanjing_osm: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "jobs" / "a"
+    relative = os.path.relpath(nanjing_osm, folder)
+    job = load_job(
+        write_job(
+            folder,
+            network=relative,
+            districts="blocks",
+            residents={"density_per_ha": 120},
+            facilities={"planned": [{"per_district": "plans/{district_id}.csv"}]},
+            standard="national",
+        )
+    )
+    assert job.network.file is not None
+    assert job.network.file.resolve() == nanjing_osm.resolve()
+    assert job.districts.blocks is not None
+    assert job.residents is not None
+    assert job.residents.density is not None
+    assert job.residents.density.density_per_ha == 120
+    template = job.facilities.planned[0].per_district
+    assert template == str(folder.resolve() / "plans" / "{district_id}.csv")
+    assert job.facilities.planned[0].path_for("b-1") == folder.resolve() / "plans" / "b-1.csv"
+    assert job.outputs == ("gpkg", "xlsx", "summary")
+
+
+def test_sample_job_resolves_its_inputs() -> None:
+    job_path = REPO_ROOT / "examples" / "shanghai_batch.yaml"
+    network = REPO_ROOT.parent / "shared" / "data" / "cn_shanghai_center_roads.osm.pbf"
+    if not network.exists():
+        pytest.skip(f"{network} is absent")
+    job = load_job(job_path)
+    assert job.network.file is not None
+    assert job.network.file.resolve() == network.resolve()
+    assert job.limit == 40
+    assert job.facilities.existing[0].file == REPO_ROOT / "examples" / "shanghai_facilities.csv"
+    # The synthetic inventory says what it is in every row.
+    frame = pd.read_csv(REPO_ROOT / "examples" / "shanghai_facilities.csv")
+    assert frame["name"].str.contains("synthetic").all()
+    assert frame["note"].str.contains("SYNTHETIC").all()
+
+
+BROKEN_JOBS: list[tuple[str, dict[str, Any] | str, str]] = [
+    ("not YAML", "network: [unclosed", "not valid YAML"),
+    ("a list", "- network: x.osm", "expected a mapping"),
+    ("typo key", {"nework": "{net}", "districts": "blocks"}, r"nework: Extra inputs"),
+    ("no network", {"districts": "blocks"}, r"network: Field required"),
+    ("missing file", {"network": "nowhere.osm", "districts": "blocks"}, r"network.file: file"),
+    (
+        "blocks need one network",
+        {"network": {"per_district": "p/{district_id}.gpkg"}, "districts": "blocks"},
+        "districts: blocks needs one network file",
+    ),
+    (
+        "template without the id",
+        {"network": {"per_district": "plans/plan.gpkg"}, "districts": "d.geojson"},
+        r"network.per_district: .*must hold '\{district_id\}'",
+    ),
+    (
+        "unknown category",
+        {"network": "{net}", "districts": "blocks", "categories": ["supermarket", "spa"]},
+        r"categories.1: unknown category 'spa'",
+    ),
+    (
+        "implausible speed",
+        {"network": "{net}", "districts": "blocks", "speed_m_s": 12},
+        r"speed_m_s: Input should be less than 5",
+    ),
+    (
+        "unknown speed profile",
+        {"network": "{net}", "districts": "blocks", "speed_profile": "sprinter"},
+        r"speed_profile: unknown speed profile 'sprinter'",
+    ),
+    (
+        "unknown standard",
+        {"network": "{net}", "districts": "blocks", "standard": "atlantis"},
+        r"standard: .*atlantis",
+    ),
+    (
+        "two residents sources",
+        {
+            "network": "{net}",
+            "districts": "blocks",
+            "residents": {"file": "r.csv", "per_district": "r/{district_id}.csv"},
+        },
+        r"residents: give exactly one of",
+    ),
+    (
+        "negative density",
+        {"network": "{net}", "districts": "blocks", "residents": {"density_per_ha": -5}},
+        r"residents.density.density_per_ha: Input should be greater than 0",
+    ),
+    (
+        "zero limit",
+        {"network": "{net}", "districts": "blocks", "limit": 0},
+        r"limit: Input should be greater than or equal to 1",
+    ),
+    (
+        "unknown output",
+        {"network": "{net}", "districts": "blocks", "outputs": ["gpkg", "pdf"]},
+        r"outputs.1: Input should be 'gpkg', 'xlsx' or 'summary'",
+    ),
+    (
+        "memory limit",
+        {"network": "{net}", "districts": "blocks", "memory_limit": "lots"},
+        r"memory_limit: 'lots' is not a size",
+    ),
+    (
+        "missing inventory",
+        {"network": "{net}", "districts": "blocks", "facilities": {"existing": ["gone.csv"]}},
+        r"facilities.existing.0.file: file not found",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [pytest.param(content, match, id=name) for name, content, match in BROKEN_JOBS],
+)
+def test_broken_job_files_name_the_file_and_key(
+    content: dict[str, Any] | str, match: str, nanjing_osm: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "job.yaml"
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        text = yaml.safe_dump(content).replace("'{net}'", str(nanjing_osm))
+        path.write_text(text.replace("{net}", str(nanjing_osm)), encoding="utf-8")
+    with pytest.raises(ConfigError, match=match) as caught:
+        load_job(path)
+    assert str(caught.value).startswith(str(path))
+
+
+def test_missing_job_file_and_unknown_district_ids(nanjing_osm: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="batch job file not found"):
+        load_job(tmp_path / "nothing.yaml")
+    job = BatchJob.model_validate(
+        {"network": nanjing_osm, "districts": "blocks", "only": ["block-002", "block-999"]}
+    )
+    with pytest.raises(ConfigError, match=r"only: unknown district id\(s\) 'block-999'"):
+        run_batch(job, tmp_path / "out", progress=False)
+
+
+def test_district_folder_names_are_safe_and_unique() -> None:
+    assert district_folder_name("block-001") == "block-001"
+    assert district_folder_name("新区3号") == "新区3号"
+    unsafe = district_folder_name("a/b")
+    assert "/" not in unsafe
+    assert unsafe.startswith("a_b-")
+    assert district_folder_name("a/b") != district_folder_name("a:b")
+    assert not district_folder_name("..").startswith(".")
+
+
+def test_clip_network_keeps_node_identity(nanjing_osm: Path) -> None:
+    network = quiet_network(nanjing_osm)
+    centre = network.nodes.geometry.iloc[len(network.nodes) // 2]
+    area = centre.buffer(400.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clipped = clip_network(network, area)
+    assert clipped.crs == network.crs
+    assert 0 < clipped.n_edges < network.n_edges
+    assert set(clipped.nodes["osmid"]) <= set(network.nodes["osmid"])
+    # Exactly the streets that intersect the area are kept, whole: in the main piece or
+    # on islands when clipping cut them off.
+    hit = network.edges[network.edges.intersects(area)]
+    assert clipped.n_edges + len(clipped.island_edges) == len(hit)
+    kept = np.sort(np.r_[clipped.edges["length_m"], clipped.island_edges["length_m"]])
+    np.testing.assert_allclose(kept, np.sort(hit["length_m"].to_numpy()))
+    assert shapely.intersects(np.asarray(clipped.edges.geometry.array), area).all()
+
+
+def test_clip_network_far_away_raises(nanjing_osm: Path) -> None:
+    network = quiet_network(nanjing_osm)
+    far = shapely.Point(*network.nodes.total_bounds[2:]).buffer(10.0)
+    far = shapely.affinity.translate(far, 50_000.0, 50_000.0)
+    with pytest.raises(ValueError, match="no walkable street within the district"):
+        clip_network(network, far)
+
+
+# --------------------------------------------------------------------------- real clusters
+
+
+@pytest.fixture
+def nanjing_districts(nanjing_osm: Path, tmp_path: Path) -> Path:
+    """Four real Nanjing blocks, a square far from any street and a row without geometry."""
+    blocks = block_districts(quiet_network(nanjing_osm))
+    chosen = blocks[blocks["district_id"].isin(NANJING_BLOCKS)]
+    far = shapely.box(119.50, 32.00, 119.505, 32.005)
+    frame = gpd.GeoDataFrame(
+        {
+            "district_id": [*chosen["district_id"], "far-away", "no-shape"],
+            "name": [*chosen["district_id"], "远处 far away", "无形状 no shape"],
+            "area_type": ["new"] * len(chosen) + ["old", "new"],
+        },
+        geometry=[*chosen.geometry, far, None],
+        crs="EPSG:4326",
+    )
+    path = tmp_path / "districts.geojson"
+    frame.to_file(path, driver="GeoJSON", engine="pyogrio")
+    return path
+
+
+@pytest.mark.slow
+def test_one_and_two_workers_give_identical_tables_and_broken_districts_fail(
+    nanjing_osm: Path, nanjing_districts: Path, tmp_path: Path
+) -> None:
+    job = write_job(
+        tmp_path / "job",
+        name="nanjing test",
+        network=str(nanjing_osm),
+        districts=str(nanjing_districts),
+        residents={"density_per_ha": 150},
+        categories=CATEGORIES,
+        memory_limit="2GiB",
+    )
+    one = run_batch(job, tmp_path / "one", workers=1, progress=False)
+    two = run_batch(job, tmp_path / "two", workers=2, progress=False)
+
+    expected = {d: "ok" for d in NANJING_BLOCKS} | {"far-away": "failed", "no-shape": "failed"}
+    assert statuses(one) == statuses(two) == expected
+    errors = {d.district_id: d.error for d in two.districts}
+    assert "no walkable street within the district" in errors["far-away"]
+    assert "the geometry is empty" in errors["no-shape"]
+    # Shared inputs are read once per worker process, not once per district.
+    assert one.input_loads["network"] == 1
+    assert two.input_loads["network"] <= 2
+
+    for out in (tmp_path / "one", tmp_path / "two"):
+        assert {name for name, _ in pyogrio.list_layers(out / "batch.gpkg")} == {
+            "districts",
+            "status",
+        }
+    combined_one = read_layer(tmp_path / "one" / "batch.gpkg", "districts")
+    combined_two = read_layer(tmp_path / "two" / "batch.gpkg", "districts")
+    pd.testing.assert_frame_equal(combined_one, combined_two)
+    assert list(combined_one["district_id"]) == NANJING_BLOCKS
+    assert combined_one["population"].gt(0).all()
+    for column in ("supermarket_within_15min_ratio", "sports_ground_per_capita_pass"):
+        assert column in combined_one.columns
+    status_one = read_layer(tmp_path / "one" / "batch.gpkg", "status")
+    status_two = read_layer(tmp_path / "two" / "batch.gpkg", "status")
+    steady = ["district_id", "name", "status", "error"]
+    pd.testing.assert_frame_equal(status_one[steady], status_two[steady])
+    assert list(status_one["district_id"]) == [*NANJING_BLOCKS, "far-away", "no-shape"]
+
+    # Each district's folder holds its own outputs, marker written last.
+    folder = tmp_path / "two" / "districts" / "block-003"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "done.json",
+        "provision.xlsx",
+        "results.gpkg",
+        "summary.json",
+    ]
+    residents_one = read_layer(
+        tmp_path / "one" / "districts" / "block-003" / "results.gpkg", "residents"
+    )
+    residents_two = read_layer(folder / "results.gpkg", "residents")
+    pd.testing.assert_frame_equal(residents_one, residents_two)
+    assert set(residents_two["district_id"]) == {"block-003"}
+    district_summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert district_summary["districts"] == 1
+    assert district_summary["batch"]["buffer_m"] == 900.0
+    assert not (tmp_path / "two" / "districts" / "far-away").exists()
+
+    summary = summary_of(tmp_path / "two")
+    assert (summary["ok"], summary["failed"], summary["skipped"]) == (4, 2, 0)
+    assert summary["workers"] == 2
+    assert summary["districts_per_minute"] > 0
+    book = openpyxl.load_workbook(tmp_path / "two" / "batch.xlsx", read_only=True)
+    assert book.sheetnames[:2] == ["批次 Batch", "规则 Rules"]
+    assert "supermarket_within_15min" in book.sheetnames
+
+
+@pytest.mark.slow
+def test_rerun_skips_complete_districts_and_redoes_the_rest(
+    nanjing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = write_job(
+        tmp_path / "job",
+        network=str(nanjing_osm),
+        districts="blocks",
+        only=NANJING_BLOCKS[:3],
+        categories=CATEGORIES,
+        outputs=["gpkg", "summary"],
+    )
+    out = tmp_path / "out"
+    first = run_batch(job, out, workers=1, progress=False)
+    assert set(statuses(first).values()) == {"ok"}
+    table = read_layer(out / "batch.gpkg", "districts")
+
+    second = run_batch(job, out, workers=1, progress=False)
+    assert set(statuses(second).values()) == {"skipped"}
+    assert second.cluster.startswith("none")  # nothing to run: no cluster was started
+    pd.testing.assert_frame_equal(read_layer(out / "batch.gpkg", "districts"), table)
+
+    # One district lost its marker; another has a partial output and no marker.
+    (out / "districts" / "block-002" / "done.json").unlink()
+    partial = out / "districts" / "block-003"
+    (partial / "done.json").unlink()
+    (partial / "results.gpkg").write_bytes(b"half a file")
+    third = run_batch(job, out, workers=1, progress=False)
+    assert statuses(third) == {"block-002": "ok", "block-003": "ok", "block-005": "skipped"}
+    assert read_layer(partial / "results.gpkg", "districts")["district_id"].tolist() == [
+        "block-003"
+    ]
+    pd.testing.assert_frame_equal(read_layer(out / "batch.gpkg", "districts"), table)
+    assert not (out / "batch.xlsx").exists()  # not among the job's outputs
+
+    # The command line the CLI wires in as `radius batch`.
+    parser = argparse.ArgumentParser(prog="radius batch")
+    add_batch_arguments(parser)
+    code = batch_command(parser.parse_args([str(job), "--out", str(out), "--no-progress"]))
+    assert code == 0
+    assert "3 districts: 0 ok, 0 failed, 3 skipped" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- a separate cluster
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the dask scheduler exited with {process.returncode}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"the dask scheduler did not listen on port {port} in {timeout_s} s")
+
+
+@pytest.fixture
+def dask_cluster(tmp_path: Path) -> Iterator[str]:
+    """A `dask scheduler` and a `dask worker` in their own processes on 127.0.0.1."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [sys.executable, "-m", "dask"]
+    scheduler = [*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
+    scheduler += ["--dashboard-address", "127.0.0.1:0"]  # its HTTP server: any free port
+    worker = [*dask, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"]
+    worker += ["--memory-limit", "2GiB", "--death-timeout", "60"]
+    worker += ["--local-directory", str(tmp_path / "dask-worker-space")]
+    logs = tmp_path / "dask-logs"
+    logs.mkdir()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        with (logs / "scheduler.log").open("wb") as log:
+            processes.append(
+                subprocess.Popen(scheduler, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+            )
+        wait_for_port(port, processes[0], timeout_s=60)
+        with (logs / "worker.log").open("wb") as log:
+            processes.append(
+                subprocess.Popen(worker, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+            )
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in reversed(processes):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_batch_on_a_separate_scheduler_with_road_plans_per_district(
+    nanjing_osm: Path, dask_cluster: str, tmp_path: Path
+) -> None:
+    network = quiet_network(nanjing_osm)
+    blocks = block_districts(network)
+    blocks = blocks[blocks["district_id"].isin(NANJING_BLOCKS[:2])].reset_index(drop=True)
+    plans = tmp_path / "job" / "plans"
+    plans.mkdir(parents=True)
+    metric = blocks.to_crs(network.crs)
+    for row in metric.itertuples():
+        # A road-line plan per district: the streets within 1.2 km of it.
+        near = network.edges[network.edges.intersects(row.geometry.buffer(1200.0))]
+        near[["highway", "geometry"]].to_file(plans / f"{row.district_id}.gpkg", engine="pyogrio")
+    first_node = network.nodes.iloc[0]
+    pd.DataFrame(
+        {
+            "name": ["规划超市 planned supermarket"],
+            "category": ["supermarket"],
+            "lon": [first_node["lon"]],
+            "lat": [first_node["lat"]],
+        }
+    ).to_csv(plans / f"{NANJING_BLOCKS[0]}_planned.csv", index=False)
+    blocks.to_file(tmp_path / "job" / "districts.gpkg", engine="pyogrio")
+    job = write_job(
+        tmp_path / "job",
+        network={"per_district": "plans/{district_id}.gpkg"},
+        districts="districts.gpkg",
+        residents={"density_per_ha": 200},
+        facilities={"planned": {"per_district": "plans/{district_id}_planned.csv"}},
+        categories=CATEGORIES,
+    )
+    out = tmp_path / "out"
+    report = run_batch(job, out, scheduler=dask_cluster, progress=False)
+
+    assert statuses(report) == {NANJING_BLOCKS[0]: "ok", NANJING_BLOCKS[1]: "ok"}
+    assert report.cluster == f"scheduler {dask_cluster}"
+    assert report.workers == 1
+    assert all(d.worker.startswith("tcp://127.0.0.1:") for d in report.districts)
+    facilities = read_layer(out / "districts" / NANJING_BLOCKS[0] / "results.gpkg", "facilities")
+    assert facilities["source"].tolist() == ["proposed"]
+    notes = next(d.notes for d in report.districts if d.district_id == NANJING_BLOCKS[1])
+    assert any("no planned facilities inventory" in n for n in notes)
+    summary = summary_of(out)
+    assert summary["cluster"] == f"scheduler {dask_cluster}"
+    assert summary["ok"] == 2
