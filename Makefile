@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/demo
+PORT ?= 8501
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo check test lint types install clean
+.PHONY: demo analysis app check test lint types install system clean
 
 $(BIN)/radius: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +16,20 @@ $(BIN)/radius: pyproject.toml
 
 install: $(BIN)/radius
 
-demo: install
-	$(BIN)/radius reach --out $(OUT)
+# Debian packages: Chromium for the browser test, CJK fonts for maps and reports.
+system:
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "noto.*cjk" || \
+	  ($(SUDO) apt-get update -qq && \
+	   DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk >/dev/null)
+
+# The main job: the analysis of the default district, then the app on it.
+demo: analysis app
+
+analysis: install
+	$(BIN)/radius analyze --map --out $(OUT)
+
+app: install
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
 
 lint: install
 	$(BIN)/ruff format --check .
@@ -24,7 +38,7 @@ lint: install
 types: install
 	$(BIN)/mypy
 
-test: install
+test: install system
 	$(BIN)/pytest -n 2
 
 check: lint types test

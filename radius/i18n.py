@@ -1,0 +1,170 @@
+"""User-interface strings in Chinese (zh-CN) and English, kept as data in ``configs/i18n.yaml``.
+
+Every label the app shows goes through :func:`t`::
+
+    >>> from radius.i18n import t
+    >>> t("download_xlsx", "en")
+    'Provision tables (XLSX)'
+
+The file is validated when it is first read: every key must have a non-empty text in each
+language of :data:`LANGUAGES`, and both texts must use the same ``{placeholders}``. An
+unknown key or language raises :class:`~radius._errors.ConfigError` instead of showing the
+key to the user.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal, Protocol
+
+import yaml
+
+from radius._errors import ConfigError
+from radius.config import CONFIG_DIR
+
+__all__ = ["LANGUAGES", "Language", "Named", "keys", "load_strings", "name_of", "t"]
+
+Language = Literal["zh", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh", "en")
+"""Supported languages: Simplified Chinese (the default) and English."""
+
+I18N_FILE = CONFIG_DIR / "i18n.yaml"
+
+
+class Named(Protocol):
+    """Anything with a Chinese and an English name (categories, rules, profiles)."""
+
+    @property
+    def name_zh(self) -> str:
+        """The Chinese name."""
+
+    @property
+    def name_en(self) -> str:
+        """The English name."""
+
+
+def _placeholders(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path) -> Mapping[str, Mapping[str, str]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: UI strings file not found") from None
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not readable UTF-8 YAML ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("strings"), dict):
+        raise ConfigError(f"{path}: expected a mapping with a 'strings' mapping at the top level")
+    problems: list[str] = []
+    strings: dict[str, Mapping[str, str]] = {}
+    for key, entry in data["strings"].items():
+        if not isinstance(entry, dict):
+            problems.append(f"strings.{key}: expected a mapping of language to text")
+            continue
+        texts: dict[str, str] = {}
+        for language in LANGUAGES:
+            text = entry.get(language)
+            if not isinstance(text, str) or not text.strip():
+                problems.append(f"strings.{key}.{language}: missing or empty text")
+            else:
+                texts[language] = text
+        extra = sorted(set(entry) - set(LANGUAGES))
+        if extra:
+            problems.append(f"strings.{key}: unknown language(s) {', '.join(map(str, extra))}")
+        if len(texts) == len(LANGUAGES):
+            try:
+                fields = {language: _placeholders(texts[language]) for language in LANGUAGES}
+            except ValueError as exc:
+                problems.append(f"strings.{key}: malformed placeholder ({exc})")
+            else:
+                if len({frozenset(f) for f in fields.values()}) > 1:
+                    listed = "; ".join(f"{lang}: {sorted(f)}" for lang, f in fields.items())
+                    problems.append(
+                        f"strings.{key}: the languages use different placeholders ({listed})"
+                    )
+        strings[str(key)] = MappingProxyType(texts)
+    if problems:
+        raise ConfigError(
+            f"{path}: invalid UI strings ({len(problems)} problem(s)):\n  - "
+            + "\n  - ".join(problems)
+        )
+    return MappingProxyType(strings)
+
+
+def load_strings(path: str | Path | None = None) -> Mapping[str, Mapping[str, str]]:
+    """Load and validate the UI strings (default ``configs/i18n.yaml``).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A strings file with a top-level ``strings`` mapping of key to ``{zh: ..., en: ...}``.
+
+    Returns
+    -------
+    mapping
+        Key -> language -> text (read-only).
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or invalid; the message lists every problem by key.
+    """
+    resolved = Path(path) if path is not None else I18N_FILE
+    return _load(resolved.resolve())
+
+
+def keys() -> tuple[str, ...]:
+    """Every key of the default strings file, in file order."""
+    return tuple(load_strings())
+
+
+def _language(lang: str) -> Language:
+    if lang not in LANGUAGES:
+        raise ConfigError(f"unknown language {lang!r}; use one of {', '.join(LANGUAGES)}")
+    return lang
+
+
+def t(key: str, lang: str = "zh", /, **values: Any) -> str:
+    """The text of ``key`` in ``lang``, with ``{placeholders}`` filled from ``values``.
+
+    Parameters
+    ----------
+    key : str
+        A key of ``configs/i18n.yaml``.
+    lang : {"zh", "en"}
+        The language.
+    **values
+        Values for the text's placeholders (``str.format`` syntax, e.g. ``{share:.1%}``).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ConfigError
+        For an unknown key or language, or a placeholder without a value.
+    """
+    strings = load_strings()
+    language = _language(lang)
+    try:
+        text = strings[key][language]
+    except KeyError:
+        raise ConfigError(f"no UI string {key!r} in {I18N_FILE}; add it in zh and en") from None
+    if not values:
+        return text
+    try:
+        return text.format(**values)
+    except KeyError as exc:
+        raise ConfigError(f"UI string {key!r} needs a value for {exc}") from None
+
+
+def name_of(item: Named, lang: str) -> str:
+    """The name of a category, rule, speed profile or standard in ``lang``."""
+    return item.name_zh if _language(lang) == "zh" else item.name_en

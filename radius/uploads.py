@@ -1,0 +1,612 @@
+"""Safe handling of uploaded files: size limits, file names, zip archives, content checks.
+
+Pure functions with no user-interface code: the app (``app.py``) passes the name and bytes
+of each uploaded file to :func:`save_upload`, which writes it into a private temporary
+folder and returns the path the readers of :mod:`radius.pipeline` take.
+
+What is checked, each with an :class:`~radius._errors.InputError` that names the file:
+
+- the size (``max_bytes``);
+- the file name: only its last component is kept, path separators, ``..`` and control
+  characters are removed, so a name can never point outside the folder;
+- the kind of file, from its name (only the suffixes a role accepts, see
+  :data:`UPLOAD_SUFFIXES`) and from its first bytes where that is cheap: a web page (HTML)
+  saved as ``.osm``, a ``.zip`` or ``.xlsx`` that is not a zip archive, a ``.gpkg`` that is
+  not SQLite, a ``.pbf`` without an OSM header, and so on;
+- zip archives (zipped Shapefiles) are unpacked with limits: no absolute paths, no ``..``
+  escaping the folder, no symbolic links, no encrypted entries, at most
+  :attr:`ZipLimits.max_entries` entries, at most :attr:`ZipLimits.max_total_bytes`
+  unpacked (counted while unpacking, not trusted from the archive's header) and a
+  compression ratio of at most :attr:`ZipLimits.max_ratio` (zip bombs). Only the parts of
+  a Shapefile are kept and packed again into a clean archive.
+
+:func:`check_point_table` finds longitude and latitude columns that look swapped in a CSV
+or XLSX table of points.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import tempfile
+import unicodedata
+import zipfile
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from radius._errors import InputError
+from radius._files import parse_number
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "SHAPEFILE_PARTS",
+    "UPLOAD_SUFFIXES",
+    "ZipLimits",
+    "check_point_table",
+    "format_size",
+    "private_dir",
+    "sanitise_name",
+    "save_upload",
+    "suffix_of",
+]
+
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+"""Default largest upload (bytes): 200 MiB, the same as Streamlit's ``server.maxUploadSize``."""
+
+SHAPEFILE_PARTS: tuple[str, ...] = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+"""The members of a zipped Shapefile that are kept; everything else in the archive is dropped."""
+
+_VECTOR = (".geojson", ".json", ".gpkg", ".zip")
+_TABLE = (".csv", ".txt", ".xlsx")
+_OSM = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".osm.xml")
+
+UPLOAD_SUFFIXES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "network": (*_OSM, ".graphml", *_VECTOR),
+        "facilities": (*_TABLE, *_VECTOR),
+        "residents": (".tif", ".tiff", *_OSM, *_TABLE, *_VECTOR),
+        "districts": _VECTOR,
+    }
+)
+"""The file suffixes each kind of upload accepts (``.zip`` is a zipped Shapefile)."""
+
+_KNOWN_SUFFIXES = tuple(
+    sorted({s for suffixes in UPLOAD_SUFFIXES.values() for s in suffixes}, key=len, reverse=True)
+)
+_CHUNK = 1024 * 1024
+_MAX_NAME_CHARS = 120
+_HEAD_BYTES = 4096
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """Limits applied while unpacking a zip archive.
+
+    Attributes
+    ----------
+    max_entries : int
+        Most entries (files and folders) an archive may list.
+    max_total_bytes : int
+        Most bytes all kept entries may unpack to.
+    max_ratio : float
+        Largest ratio of unpacked to packed size, for the whole archive and for any entry
+        larger than ``ratio_floor_bytes``.
+    ratio_floor_bytes : int
+        Below this unpacked size (bytes) the ratio is not checked: tiny files (a ``.prj``,
+        a ``.dbf`` of empty fields) compress very well and are harmless.
+    """
+
+    max_entries: int = 1000
+    max_total_bytes: int = 1024 * 1024 * 1024
+    max_ratio: float = 100.0
+    ratio_floor_bytes: int = 1024 * 1024
+
+
+def format_size(n_bytes: float) -> str:
+    """A byte count for people: ``"512 B"``, ``"3.2 MB"``, ``"1.5 GB"`` (powers of 1024)."""
+    value = float(n_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"  # pragma: no cover - the loop always returns
+
+
+def private_dir(prefix: str = "radius-upload-") -> Path:
+    """A new temporary folder only the current user can read (mode 0o700).
+
+    The caller removes it (e.g. :func:`shutil.rmtree`) when the files are no longer needed.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(stat.S_IRWXU)
+    return path
+
+
+def suffix_of(name: str) -> str:
+    """The known (possibly compound) suffix of a file name, lower case: ``".osm.pbf"``.
+
+    Falls back to the last suffix (``Path.suffix``) for names no role accepts.
+    """
+    lowered = name.lower()
+    for suffix in _KNOWN_SUFFIXES:
+        if lowered.endswith(suffix) and len(lowered) > len(suffix):
+            return suffix
+    return Path(lowered).suffix
+
+
+def sanitise_name(name: str) -> str:
+    """A safe file name from an uploaded file's name.
+
+    Keeps only the last path component (splitting on ``/`` and ``\\``), normalises Unicode
+    (NFKC), replaces control characters and anything but letters (Chinese included),
+    digits, ``.``, ``-``, ``_``, spaces and brackets with ``_``, removes leading dots (no
+    hidden files, no ``..``) and shortens long names, keeping the suffix.
+
+    Parameters
+    ----------
+    name : str
+        The name the browser reported.
+
+    Returns
+    -------
+    str
+        A non-empty name without path separators; ``"upload"`` (plus the suffix) when
+        nothing usable is left.
+    """
+    last = re.split(r"[/\\]", unicodedata.normalize("NFKC", name))[-1]
+    cleaned = "".join(
+        ch if (ch.isalnum() or ch in "._- ()[]") and ch.isprintable() else "_" for ch in last
+    )
+    cleaned = re.sub(r"\.{2,}", ".", cleaned).strip(" _")
+    lowered = cleaned.lower()
+    suffix = next((s for s in _KNOWN_SUFFIXES if lowered.endswith(s)), "")
+    suffix = suffix or Path(lowered.lstrip(".")).suffix
+    stem = cleaned[: len(cleaned) - len(suffix)] if suffix else cleaned
+    stem = stem.strip(" ._") or "upload"
+    stem = stem[: max(1, _MAX_NAME_CHARS - len(suffix))]
+    return f"{stem}{suffix}"
+
+
+def save_upload(
+    name: str,
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    dest_dir: Path,
+    allowed_suffixes: Collection[str] | None = None,
+    zip_limits: ZipLimits | None = None,
+) -> Path:
+    """Check an uploaded file and write it into ``dest_dir``.
+
+    Parameters
+    ----------
+    name : str
+        The file's name as uploaded (only used after :func:`sanitise_name`).
+    data : bytes
+        The file's content.
+    max_bytes : int
+        Largest accepted size (bytes).
+    dest_dir : Path
+        An existing private folder, e.g. from :func:`private_dir`.
+    allowed_suffixes : collection of str, optional
+        Accepted suffixes (``".csv"``, ``".osm.pbf"``, ...), e.g. ``UPLOAD_SUFFIXES[role]``;
+        every suffix of :data:`UPLOAD_SUFFIXES` when omitted.
+    zip_limits : ZipLimits, optional
+        Limits for zip archives (the defaults of :class:`ZipLimits` when omitted).
+
+    Returns
+    -------
+    Path
+        The written file inside ``dest_dir``. For a zip archive, a clean archive holding
+        only the Shapefile parts (:data:`SHAPEFILE_PARTS`), unpacked and packed again.
+
+    Raises
+    ------
+    InputError
+        If the file is too large, of a kind not accepted, its content does not match its
+        name, or it is an unsafe or malformed zip archive; the message names the file, what
+        is wrong and the fix.
+    """
+    size = len(data)
+    if size > max_bytes:
+        raise InputError(
+            f"{name}: the file is {format_size(size)}, larger than the upload limit of "
+            f"{format_size(max_bytes)}; cut the area down (e.g. export a smaller extract) "
+            "or run the command-line tool on the file instead"
+        )
+    if size == 0:
+        raise InputError(f"{name}: the file is empty (0 bytes); upload it again")
+    safe = sanitise_name(name)
+    suffix = suffix_of(safe)
+    accepted = tuple(allowed_suffixes) if allowed_suffixes is not None else _KNOWN_SUFFIXES
+    if suffix not in accepted:
+        raise InputError(
+            f"{name}: files of type {suffix or '(no suffix)'!r} are not accepted here; "
+            f"upload one of {', '.join(sorted(accepted))}"
+        )
+    _check_content(name, suffix, data)
+    dest_dir = Path(dest_dir)
+    if suffix == ".zip":
+        return _clean_zip(name, data, dest_dir, safe, zip_limits or ZipLimits())
+    target = _unique_path(dest_dir, safe)
+    _write_private(target, data)
+    return target
+
+
+# --------------------------------------------------------------------------------------
+# Content checks
+# --------------------------------------------------------------------------------------
+
+
+def _looks_like_html(head: bytes) -> bool:
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or (
+        b"<html" in text[:1024]
+    )
+
+
+def _check_content(name: str, suffix: str, data: bytes) -> None:
+    """Raise InputError when the first bytes do not fit the suffix."""
+    head = data[:_HEAD_BYTES]
+    if _looks_like_html(head):
+        raise InputError(
+            f"{name}: this is a web page (HTML), not a {suffix} file; the download probably "
+            "failed or needed a login. Download the data file itself and upload that"
+        )
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if suffix in (".zip", ".xlsx"):
+        if not head.startswith(_ZIP_MAGIC):
+            what = "an Excel workbook (.xlsx)" if suffix == ".xlsx" else "a zip archive"
+            raise InputError(
+                f"{name}: not {what} (its content does not start like one); "
+                + (
+                    "save it from Excel or WPS as .xlsx"
+                    if suffix == ".xlsx"
+                    else "zip the Shapefile (.shp, .shx, .dbf, .prj) again"
+                )
+            )
+    elif suffix in (".osm", ".osm.xml"):
+        if not (stripped.startswith(b"<") and b"<osm" in head):
+            raise InputError(
+                f"{name}: not OSM XML (no <osm> element at the start); export the area again "
+                "from openstreetmap.org, Overpass or Geofabrik as .osm, .osm.bz2 or .osm.pbf"
+            )
+    elif suffix == ".osm.bz2":
+        if not head.startswith(b"BZh"):
+            raise InputError(f"{name}: not a bzip2-compressed file; upload the .osm.bz2 again")
+    elif suffix == ".osm.gz":
+        if not head.startswith(b"\x1f\x8b"):
+            raise InputError(f"{name}: not a gzip-compressed file; upload the .osm.gz again")
+    elif suffix in (".osm.pbf", ".pbf"):
+        if b"OSMHeader" not in head[:64]:
+            raise InputError(
+                f"{name}: not an OSM PBF file (no OSMHeader block at the start); download "
+                "the .osm.pbf again"
+            )
+    elif suffix == ".gpkg":
+        if not head.startswith(b"SQLite format 3\x00"):
+            raise InputError(
+                f"{name}: not a GeoPackage (a GeoPackage is an SQLite database); save the "
+                "layer again as GeoPackage, e.g. in QGIS with Export > Save Features As"
+            )
+    elif suffix in (".geojson", ".json"):
+        if not stripped.startswith(b"{"):
+            raise InputError(
+                f"{name}: not GeoJSON (a GeoJSON file starts with '{{'); save the layer again "
+                "as GeoJSON"
+            )
+    elif suffix in (".tif", ".tiff"):
+        if head[:4] not in _TIFF_MAGIC:
+            raise InputError(f"{name}: not a GeoTIFF; save the population raster as GeoTIFF")
+    elif suffix == ".graphml":
+        if b"<graphml" not in head:
+            raise InputError(f"{name}: not GraphML (no <graphml> element at the start)")
+    elif suffix in (".csv", ".txt"):
+        if head.startswith(_ZIP_MAGIC):
+            raise InputError(
+                f"{name}: this is an Excel workbook (or another zip archive) named {suffix}; "
+                "upload it as .xlsx, or save it from Excel as CSV"
+            )
+        if b"\x00" in head:
+            raise InputError(
+                f"{name}: a binary file, not a CSV text table (UTF-16 text is not read); "
+                "save it as CSV in UTF-8 or GBK"
+            )
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+def _unique_path(folder: Path, name: str) -> Path:
+    """``folder / name``, or ``stem-2.suffix`` and so on when that exists."""
+    candidate = folder / name
+    suffix = suffix_of(name)
+    stem = name[: len(name) - len(suffix)] if suffix else name
+    counter = 2
+    while candidate.exists():
+        candidate = folder / f"{stem}-{counter}{suffix}"
+        counter += 1
+    return candidate
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Create ``path`` (never overwriting) readable by the owner only, and write ``data``."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+
+
+def _unsafe_member(member: str) -> bool:
+    """Whether a zip member's name is absolute or climbs out of the folder."""
+    text = member.replace("\\", "/")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+        return True
+    return ".." in PurePosixPath(text).parts
+
+
+def _clean_zip(name: str, data: bytes, dest_dir: Path, safe: str, limits: ZipLimits) -> Path:
+    """Unpack a zip archive with limits, keep the Shapefile parts and pack them again."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise InputError(
+            f"{name}: not a valid zip archive ({exc}); zip the Shapefile again"
+        ) from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > limits.max_entries:
+            raise InputError(
+                f"{name}: the zip archive lists {len(infos):,} entries, more than the "
+                f"{limits.max_entries:,} allowed; zip only the Shapefile's files"
+            )
+        kept: list[zipfile.ZipInfo] = []
+        for info in infos:
+            if _unsafe_member(info.filename):
+                raise InputError(
+                    f"{name}: the zip archive holds an entry with an unsafe path "
+                    f"({info.filename!r}: absolute or with '..'); it was refused. Zip the "
+                    "files again from inside their folder"
+                )
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise InputError(
+                    f"{name}: the zip archive holds a symbolic link ({info.filename!r}); it "
+                    "was refused. Zip the files themselves"
+                )
+            if info.flag_bits & 0x1:
+                raise InputError(
+                    f"{name}: the zip archive is password-protected ({info.filename!r}); "
+                    "zip the files again without a password"
+                )
+            if info.is_dir() or info.filename.startswith("__MACOSX/"):
+                continue
+            if PurePosixPath(info.filename.replace("\\", "/")).suffix.lower() in SHAPEFILE_PARTS:
+                kept.append(info)
+        declared = sum(info.file_size for info in kept)
+        packed = sum(info.compress_size for info in kept)
+        _check_sizes(name, declared, packed, limits)
+        for info in kept:
+            if info.file_size > limits.ratio_floor_bytes:
+                ratio = info.file_size / max(info.compress_size, 1)
+                if ratio > limits.max_ratio:
+                    raise _bomb(name, ratio, limits)
+        if not any(info.filename.lower().endswith(".shp") for info in kept):
+            raise InputError(
+                f"{name}: the zip archive holds no Shapefile (.shp); zip the .shp together "
+                "with its .shx, .dbf, .prj (and .cpg) files"
+            )
+        unpacked = private_dir(prefix="radius-unzip-")
+        try:
+            total = 0
+            written: list[tuple[Path, str]] = []
+            for info in kept:
+                parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+                relative = "/".join(sanitise_name(part) for part in parts)
+                target = unpacked / f"{len(written):04d}"
+                total = _extract(archive, info, target, total, name, limits)
+                written.append((target, relative))
+            result = _unique_path(dest_dir, safe)
+            descriptor = os.open(
+                result, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR
+            )
+            with (
+                os.fdopen(descriptor, "wb") as handle,
+                zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as clean,
+            ):
+                for path, relative in written:
+                    clean.write(path, arcname=relative)
+        finally:
+            for child in unpacked.iterdir():
+                child.unlink()
+            unpacked.rmdir()
+    return result
+
+
+def _check_sizes(name: str, declared: int, packed: int, limits: ZipLimits) -> None:
+    if declared > limits.max_total_bytes:
+        raise InputError(
+            f"{name}: the zip archive unpacks to {format_size(declared)}, more than the "
+            f"{format_size(limits.max_total_bytes)} allowed; upload a smaller area"
+        )
+    if declared > limits.ratio_floor_bytes:
+        ratio = declared / max(packed, 1)
+        if ratio > limits.max_ratio:
+            raise _bomb(name, ratio, limits)
+
+
+def _bomb(name: str, ratio: float, limits: ZipLimits) -> InputError:
+    return InputError(
+        f"{name}: the zip archive is compressed {ratio:,.0f} times, more than the "
+        f"{limits.max_ratio:g} times real data reaches; it looks like a zip bomb and was "
+        "refused. Zip the Shapefile again"
+    )
+
+
+def _extract(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    target: Path,
+    total: int,
+    name: str,
+    limits: ZipLimits,
+) -> int:
+    """Copy one member to ``target`` counting real bytes; returns the running total."""
+    entry = 0
+    try:
+        with (
+            archive.open(info) as source,
+            os.fdopen(
+                os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR),
+                "wb",
+            ) as sink,
+        ):
+            while chunk := source.read(_CHUNK):
+                entry += len(chunk)
+                total += len(chunk)
+                if total > limits.max_total_bytes:
+                    raise InputError(
+                        f"{name}: the zip archive unpacks to more than "
+                        f"{format_size(limits.max_total_bytes)}; upload a smaller area"
+                    )
+                if entry > info.file_size:
+                    raise InputError(
+                        f"{name}: the zip entry {info.filename!r} unpacks to more than its "
+                        "header says; the archive is damaged or forged and was refused"
+                    )
+                sink.write(chunk)
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
+        raise InputError(
+            f"{name}: cannot unpack {info.filename!r} ({exc}); zip the Shapefile again"
+        ) from None
+    return total
+
+
+# --------------------------------------------------------------------------------------
+# Point tables
+# --------------------------------------------------------------------------------------
+
+_LON_NAMES = ("lon", "longitude", "lng", "long", "x", "经度")
+_LAT_NAMES = ("lat", "latitude", "y", "纬度")
+_CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+_UNIT = re.compile(r"\s*[(（\[].*[)）\]]\s*$")
+
+
+def _read_table_head(path: Path, max_rows: int) -> pd.DataFrame | None:
+    """The first rows of a CSV (UTF-8 or GBK) or XLSX table as text; None if unreadable."""
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        raw = path.read_bytes()
+        for encoding in _CSV_ENCODINGS:
+            try:
+                text = raw.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            return None
+        header = text.split("\n", 1)[0]
+        separator = max([",", "\t", ";"], key=header.count)
+        try:
+            return pd.read_csv(
+                io.StringIO(text), sep=separator, dtype=str, nrows=max_rows, keep_default_na=False
+            )
+        except (pd.errors.ParserError, pd.errors.EmptyDataError):
+            return None
+    if suffix == ".xlsx":
+        import openpyxl
+
+        try:
+            workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return None
+        try:
+            rows = []
+            for index, row in enumerate(workbook.worksheets[0].iter_rows(values_only=True)):
+                if index > max_rows:
+                    break
+                rows.append(list(row))
+        finally:
+            workbook.close()
+        if not rows:
+            return None
+        names = ["" if v is None else str(v).strip() for v in rows[0]]
+        return pd.DataFrame(rows[1:], columns=pd.Index(names), dtype=object)
+    return None
+
+
+def _find_column(columns: list[str], names: tuple[str, ...]) -> str | None:
+    lookup: dict[str, str] = {}
+    for column in columns:
+        text = unicodedata.normalize("NFKC", str(column)).strip().casefold()
+        lookup.setdefault(text, column)
+        lookup.setdefault(_UNIT.sub("", text), column)
+    return next((lookup[n] for n in names if n in lookup), None)
+
+
+def check_point_table(path: Path, *, name: str | None = None, max_rows: int = 5000) -> None:
+    """Raise when the longitude and latitude columns of a point table look swapped.
+
+    Longitude and latitude columns are found by name (``lon``/``longitude``/``lng``/``x``/
+    ``经度`` and ``lat``/``latitude``/``y``/``纬度``, case-insensitive, a unit in brackets
+    ignored). They look swapped when most "latitude" values lie outside ±90°, or when most
+    of them lie within 73–135 (mainland China's longitudes) while most "longitude" values
+    lie within 18–54 (its latitudes). Files that are not CSV/XLSX, cannot be read, or have
+    no such columns pass: the readers report those problems with row numbers.
+
+    Parameters
+    ----------
+    path : Path
+        A ``.csv``/``.txt`` (UTF-8 or GBK) or ``.xlsx`` table.
+    name : str, optional
+        The name to show in the message (default: the file name).
+    max_rows : int
+        How many rows to look at.
+
+    Raises
+    ------
+    InputError
+        If the columns look swapped; the message names both columns and the fix.
+    """
+    shown = name or Path(path).name
+    table = _read_table_head(Path(path), max_rows)
+    if table is None or table.empty:
+        return
+    columns = [str(c) for c in table.columns]
+    lon_column = _find_column(columns, _LON_NAMES)
+    lat_column = _find_column(columns, _LAT_NAMES)
+    if lon_column is None or lat_column is None or lon_column == lat_column:
+        return
+    lon = _numbers(table[lon_column])
+    lat = _numbers(table[lat_column])
+    both = np.isfinite(lon) & np.isfinite(lat)
+    if both.sum() == 0:
+        return
+    lon, lat = lon[both], lat[both]
+    lat_out_of_range = np.mean(np.abs(lat) > 90) > 0.5
+    lon_as_latitude = np.mean(np.abs(lon) <= 90) > 0.5
+    chinese_swap = (
+        np.mean((lat >= 73) & (lat <= 135)) > 0.5 and np.mean((lon >= 18) & (lon <= 54)) > 0.5
+    )
+    if (lat_out_of_range and lon_as_latitude) or chinese_swap:
+        raise InputError(
+            f"{shown}: the columns {lon_column!r} and {lat_column!r} look swapped: most "
+            f"{lat_column!r} values look like longitudes (e.g. {lat[0]:g}) and most "
+            f"{lon_column!r} values like latitudes (e.g. {lon[0]:g}); swap the two column "
+            "names (longitude is east-west, about 73–135 in China; latitude about 18–54)"
+        )
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    parsed = [parse_number(v) for v in values.tolist()]
+    return np.array([np.nan if v is None else v for v in parsed], dtype=np.float64)

@@ -1,0 +1,468 @@
+"""The Streamlit app (app.py) through streamlit.testing.v1.AppTest, plus its UI strings.
+
+The page runs on the default district, the real Nanjing Xinjiekou extract of
+../shared/data (tests skip when it is absent). Uploads go through the real
+``st.file_uploader`` (AppTest can set its files); a map click is injected as
+``session_state["pending_click"]``, the same path the map's click callback takes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from radius._errors import ConfigError
+from radius.coords import from_wgs84
+from radius.facilities import CAPACITY_COLUMNS, FACILITY_COLUMNS, empty_facilities
+from radius.i18n import LANGUAGES, keys, load_strings, name_of, t
+
+AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+
+REPO = Path(__file__).resolve().parent.parent
+APP = REPO / "app.py"
+TIMEOUT_S = 180
+CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
+ELDERLY = "养老服务设施 · 15 分钟内"
+ELDERLY_EN = "Elderly care · within 15 min"
+# Beside the residents of the Xinjiekou extract (WGS-84).
+CENTRE_LON, CENTRE_LAT = 118.7894, 32.0407
+FACILITIES = [
+    ("苏果好的", "便利店", 118.77755, 32.05155, ""),
+    ("Lawson", "convenience_store", 118.78225, 32.04171, ""),
+    ("GIANT", "supermarket", 118.78813, 32.03846, ""),
+    ("新街口社区养老服务中心", "养老服务设施", CENTRE_LON, CENTRE_LAT, "60"),
+]
+
+
+def _csv(rows=FACILITIES, encoding: str = "gbk") -> bytes:
+    lines = ["名称,类别,经度,纬度,床位"] + [",".join(map(str, row)) for row in rows]
+    return ("\n".join(lines) + "\n").encode(encoding)
+
+
+@pytest.fixture
+def app(nanjing_osm: Path):
+    """The app after its first run on the default district."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    at.run()
+    _assert_clean(at)
+    return at
+
+
+def _assert_clean(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _metrics(at) -> dict[str, tuple[str, str]]:
+    return {m.label: (m.value, m.delta) for m in at.metric}
+
+
+def _texts(at) -> list[str]:
+    """Every label and text the page shows (not the data in tables or engine notes)."""
+    shown: list[str] = []
+    for kind in ("title", "header", "subheader", "caption", "markdown", "warning", "error"):
+        shown += [str(e.value) for e in getattr(at, kind)]
+    for kind in ("radio", "selectbox", "multiselect", "toggle", "text_input", "number_input"):
+        for widget in getattr(at, kind):
+            if widget.key == "lang":
+                continue  # the language switch names each language in that language
+            shown.append(str(widget.label))
+            shown += [str(option) for option in getattr(widget, "options", [])]
+            shown.append(str(getattr(widget, "help", "") or ""))
+    shown += [str(b.label) for b in at.button]
+    shown += [str(f.label) for f in at.file_uploader]
+    for metric in at.metric:
+        shown += [str(metric.label), str(metric.value), str(metric.delta or "")]
+    return [text for text in shown if text]
+
+
+# --------------------------------------------------------------------------------------
+# UI strings
+# --------------------------------------------------------------------------------------
+
+
+def test_every_key_has_both_languages():
+    strings = load_strings()
+    assert len(strings) > 50
+    for key, texts in strings.items():
+        assert set(texts) == set(LANGUAGES), key
+        for language in LANGUAGES:
+            assert texts[language].strip(), (key, language)
+        # English texts are English (the language switch's own label names both).
+        if key != "language":
+            assert not CJK.search(texts["en"]), (key, texts["en"])
+
+
+def test_every_key_the_app_asks_for_exists_and_every_key_is_used():
+    source = APP.read_text(encoding="utf-8")
+    literal = set(re.findall(r"\bt\(\s*\"([a-z0-9_]+)\"", source))
+    dynamic = {
+        "error_map",  # guarded(..., key="error_map")
+        *(f"upload_{role}" for role in ("network", "facilities", "residents", "districts")),
+        *(f"upload_{role}_help" for role in ("network", "facilities", "residents", "districts")),
+        *(f"coord_{s}" for s in ("wgs84", "gcj02", "bd09", "cgcs2000")),
+        *(f"basis_{b}" for b in ("time", "distance")),
+        *(f"area_{a}" for a in ("from_data", "new", "old")),
+        *(f"method_{m}" for m in ("2sfca", "inside")),
+        *(f"capacity_{c}" for c in CAPACITY_COLUMNS),
+        *(f"capacity_short_{c}" for c in CAPACITY_COLUMNS),
+        *(f"unit_{s}" for s in ("facilities", *CAPACITY_COLUMNS)),
+        *(
+            f"col_{c}"
+            for c in (
+                "district",
+                "name",
+                "rule",
+                "area_type",
+                "residents",
+                "required",
+                "supplied",
+                "shortfall",
+                "unit",
+                "pass",
+            )
+        ),
+    }
+    known = set(keys())
+    assert literal - known == set()
+    assert dynamic - known == set()
+    assert known - literal - dynamic == set(), "keys in configs/i18n.yaml that nothing uses"
+
+
+def test_t_fills_placeholders_and_refuses_unknown_keys():
+    assert t("delta_pp", "en", value=2.34) == "+2.3 pp"
+    assert t("delta_pp", "zh", value=-1.0) == "-1.0 个百分点"
+    with pytest.raises(ConfigError, match=r"no UI string 'no_such_key'"):
+        t("no_such_key", "zh")
+    with pytest.raises(ConfigError, match=r"unknown language 'fr'"):
+        t("app_title", "fr")
+    with pytest.raises(ConfigError, match=r"UI string 'delta_pp' needs a value for 'value'"):
+        t("delta_pp", "en", other=1)
+
+
+def test_strings_file_is_validated(tmp_path):
+    path = tmp_path / "i18n.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "strings": {
+                    "only_zh": {"zh": "只有中文"},
+                    "empty": {"zh": "", "en": "x"},
+                    "fields": {"zh": "{a} 个", "en": "{b} items"},
+                    "extra": {"zh": "甲", "en": "A", "fr": "A"},
+                    "fine": {"zh": "好", "en": "fine"},
+                }
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"4 problem\(s\)") as info:
+        load_strings(path)
+    message = str(info.value)
+    assert "strings.only_zh.en: missing or empty text" in message
+    assert "strings.empty.zh: missing or empty text" in message
+    assert "strings.fields: the languages use different placeholders" in message
+    assert "strings.extra: unknown language(s) fr" in message
+    assert "fine" not in message
+
+
+def test_name_of_picks_the_language():
+    from radius.config import load_categories
+
+    category = load_categories(ids=["elderly_care"])[0]
+    assert name_of(category, "zh") == "养老服务设施"
+    assert name_of(category, "en") == "Elderly care"
+
+
+# --------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_opens_on_the_default_district_with_headline_figures(app):
+    assert [e.value for e in app.title] == ["社区生活圈分析"]
+    metrics = _metrics(app)
+    # One tile per category and threshold (9 in configs/categories.yaml) plus failing districts.
+    assert len(metrics) == 10
+    assert metrics["便利店 · 5 分钟内"] == ("17.8%", "")
+    assert metrics[ELDERLY] == ("0.0%", "")
+    assert re.fullmatch(r"\d+ / 17", metrics["未达标区域"][0])
+    assert len(app.dataframe) == 1
+    table = app.dataframe[0].value
+    assert {"区域编号", "规则", "需求", "供给", "缺口", "是否达标"} <= set(table.columns)
+    assert set(table["是否达标"]) == {"未达标"}  # only the targets missed, by default
+    keys_shown = set(keys())
+    for text in _texts(app):
+        assert text not in keys_shown, f"untranslated key shown: {text}"
+        assert not re.search(r"\{[a-z_]+(:[^}]*)?\}", text), f"unfilled placeholder: {text}"
+
+
+@pytest.mark.slow
+def test_language_switch_turns_every_label_english(app):
+    app.radio(key="lang").set_value("en").run()
+    _assert_clean(app)
+    assert [e.value for e in app.title] == ["Community life-circle analysis"]
+    assert ELDERLY_EN in _metrics(app)
+    table = app.dataframe[0].value
+    assert {"District", "Rule", "Required", "Supplied", "Shortfall", "Target met"} <= set(
+        table.columns
+    )
+    chinese = [text for text in _texts(app) if CJK.search(text)]
+    assert chinese == []
+    keys_shown = set(keys())
+    assert not [text for text in _texts(app) if text in keys_shown]
+    # Choices made in one language are kept in the other.
+    app.radio(key="threshold_basis.en").set_value("distance").run()
+    app.radio(key="lang").set_value("zh").run()
+    _assert_clean(app)
+    assert app.radio(key="threshold_basis.zh").value == "distance"
+    assert "便利店 · 300 米内" in _metrics(app)
+
+
+@pytest.mark.slow
+def test_facility_csv_upload_replaces_the_osm_facilities(app):
+    app.file_uploader(key="upload_facilities").upload("设施清单.csv", _csv(), "text/csv")
+    app.run()
+    _assert_clean(app)
+    metrics = _metrics(app)
+    assert metrics[ELDERLY][0] != "0.0%"
+    assert metrics["阅读设施 · 15 分钟内"][0] == "0.0%"  # the list has no library
+    assert not app.warning  # WGS-84 points beside the streets: no coordinate hint
+
+
+@pytest.mark.slow
+def test_gcj02_upload_is_converted_before_use(app):
+    app.file_uploader(key="upload_facilities").upload("wgs.csv", _csv(), "text/csv")
+    app.run()
+    expected = _metrics(app)
+    shifted = []
+    for name, category, lon, lat, beds in FACILITIES:
+        x, y = from_wgs84(lon, lat, "gcj02")
+        shifted.append((name, category, f"{float(x):.7f}", f"{float(y):.7f}", beds))
+    app.file_uploader(key="upload_facilities").set_value(
+        ("gaode.csv", _csv(shifted, "utf-8"), "text/csv")
+    )
+    app.selectbox(key="coord_system.zh").set_value("gcj02")
+    app.run()
+    _assert_clean(app)
+    assert _metrics(app) == expected
+
+
+@pytest.mark.slow
+def test_what_if_changes_a_headline_figure_and_removing_restores_it(app):
+    assert _metrics(app)[ELDERLY] == ("0.0%", "")
+    app.selectbox(key="whatif_category.zh").set_value("elderly_care")
+    app.session_state["pending_click"] = {"lat": CENTRE_LAT, "lng": CENTRE_LON}
+    app.run()
+    _assert_clean(app)
+    value, delta = _metrics(app)[ELDERLY]
+    assert value != "0.0%"
+    assert re.fullmatch(r"\+\d+\.\d 个百分点", delta)
+    assert any("试放设施（1 个）" in str(m.value) for m in app.markdown)
+    proposals = app.session_state["proposals"]
+    assert [(p.category, p.capacity) for p in proposals] == [
+        ("elderly_care", (("beds", 50.0), ("floor_area_m2", 1000.0), ("land_area_m2", 2000.0)))
+    ]
+    assert (proposals[0].lon, proposals[0].lat) == (CENTRE_LON, CENTRE_LAT)
+
+    app.button(key=f"remove_{proposals[0].pid}").click().run()
+    _assert_clean(app)
+    assert _metrics(app)[ELDERLY] == ("0.0%", "")
+    assert app.session_state["proposals"] == []
+
+
+@pytest.mark.slow
+def test_click_on_a_gaode_basemap_is_converted_to_wgs84(app):
+    app.selectbox(key="basemap.zh").set_value("gaode").run()
+    x, y = from_wgs84(CENTRE_LON, CENTRE_LAT, "gcj02")
+    app.session_state["pending_click"] = {"lat": float(y), "lng": float(x), "system": "gcj02"}
+    app.run()
+    _assert_clean(app)
+    (proposal,) = app.session_state["proposals"]
+    assert proposal.lon == pytest.approx(CENTRE_LON, abs=1e-7)
+    assert proposal.lat == pytest.approx(CENTRE_LAT, abs=1e-7)
+
+
+@pytest.mark.slow
+def test_the_same_click_reported_twice_adds_one_facility(app):
+    for _ in range(2):
+        app.session_state["pending_click"] = {"lat": CENTRE_LAT, "lng": CENTRE_LON}
+        app.run()
+    assert len(app.session_state["proposals"]) == 1
+    app.toggle(key="whatif_place").set_value(False)
+    app.session_state["pending_click"] = {"lat": CENTRE_LAT + 0.001, "lng": CENTRE_LON}
+    app.run()
+    assert len(app.session_state["proposals"]) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("role", "name", "data", "message"),
+    [
+        (
+            "network",
+            "district.osm",
+            b"<!DOCTYPE html><html><body>Please log in</body></html>",
+            r"district\.osm: this is a web page \(HTML\)",
+        ),
+        ("districts", "blocks.zip", b"not a zip at all", r"blocks\.zip: not a zip archive"),
+        (
+            "facilities",
+            "swapped.csv",
+            "name,category,lon,lat\n甲,supermarket,32.04,118.78\n".encode(),
+            r"swapped\.csv: the columns 'lon' and 'lat' look swapped",
+        ),
+        (
+            "facilities",
+            "bad.csv",
+            b"name,category,lon,lat\nA,no_such_category,118.78,32.04\n",
+            r"bad\.csv: .*no_such_category",
+        ),
+    ],
+)
+def test_bad_upload_shows_a_translated_message_not_a_traceback(app, role, name, data, message):
+    app.file_uploader(key=f"upload_{role}").upload(name, data)
+    app.run()
+    assert not app.exception
+    assert len(app.error) == 1
+    text = str(app.error[0].value)
+    assert text.startswith("无法完成分析：")
+    assert re.search(message, text, re.DOTALL)
+    assert "Traceback" not in text
+    assert "radius-upload-" not in text  # the server's temporary folder is never shown
+
+
+@pytest.mark.slow
+def test_zip_bomb_upload_is_refused(app):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("roads.shp", bytes(50 * 1024 * 1024))
+    app.file_uploader(key="upload_network").upload("roads.zip", buffer.getvalue())
+    app.run()
+    assert not app.exception
+    assert re.search(r"roads\.zip: .*zip bomb", str(app.error[0].value))
+
+
+@pytest.mark.slow
+def test_unexpected_error_shows_a_short_message(app, monkeypatch):
+    import streamlit as st  # noqa: TID251 - clears the app's caches (process-wide)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("internal detail that users should not see")
+
+    st.cache_resource.clear()
+    monkeypatch.setattr("radius.pipeline.analyze", broken)
+    app.run()
+    assert not app.exception
+    (error,) = app.error
+    assert str(error.value) == t("error_unexpected", "zh")
+    st.cache_resource.clear()
+
+
+def test_streamlit_config_hides_tracebacks():
+    import tomllib
+
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["client"]["showErrorDetails"] == "none"
+    assert config["server"]["maxUploadSize"] == 200
+
+
+# --------------------------------------------------------------------------------------
+# The helpers behind the page (importing app.py defines them without drawing anything)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app_module():
+    import importlib
+
+    return importlib.import_module("app")
+
+
+def test_proposals_follow_the_facilities_layout(app_module):
+    proposal = app_module.Proposal(
+        3, "childcare", CENTRE_LON, CENTRE_LAT, "新托育点", (("places", 60.0),)
+    )
+    frame = app_module.proposals_frame([proposal])
+    assert tuple(frame.columns) == FACILITY_COLUMNS
+    assert frame.dtypes.equals(empty_facilities().dtypes)
+    row = frame.iloc[0]
+    assert row["facility_id"] == "childcare:proposed/3"
+    assert row["source"] == "proposed"
+    assert row["places"] == 60.0
+    assert pd.isna(row["beds"])
+    assert (row.geometry.x, row.geometry.y) == (CENTRE_LON, CENTRE_LAT)
+    assert frame.crs == "EPSG:4326"
+    assert len(app_module.proposals_frame([])) == 0
+
+
+@pytest.fixture(scope="module")
+def nanjing_result(app_module):
+    import warnings
+
+    from tests.conftest import shared_file
+
+    shared_file("cn_nanjing_xinjiekou.osm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = app_module.load_inputs([])
+    settings = app_module.Settings(
+        categories=("convenience_store", "elderly_care"),
+        threshold_basis="time",
+        speed_profile="adult",
+        standard="national",
+        area_type=None,
+        method="2sfca",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from radius.pipeline import analyze
+
+        return analyze(loaded.inputs, app_module.analyze_config(settings, Path("x.osm")))
+
+
+@pytest.mark.slow
+def test_downloads_are_valid_files(app_module, nanjing_result, tmp_path):
+    import openpyxl
+    import pyogrio
+
+    gpkg = tmp_path / "r.gpkg"
+    gpkg.write_bytes(app_module.gpkg_bytes(nanjing_result))
+    layers = {name for name, _ in pyogrio.list_layers(gpkg)}
+    assert layers == {"residents", "districts", "facilities", "shortfall", "unroutable"}
+    xlsx = tmp_path / "p.xlsx"
+    xlsx.write_bytes(app_module.xlsx_bytes(nanjing_result))
+    workbook = openpyxl.load_workbook(xlsx, read_only=True)
+    assert workbook.sheetnames[0] == "规则 Rules"
+    workbook.close()
+
+
+@pytest.mark.slow
+def test_html_map_is_self_contained(app_module, nanjing_result):
+    from radius.maps import analysis_map
+
+    html = app_module.map_html(analysis_map(nanjing_result, lang="en")).decode("utf-8")
+    assert "L.map(" in html
+    assert "data:text/javascript;base64," in html
+    for cdn in ("cdn.jsdelivr.net", "code.jquery.com", "cdnjs.cloudflare.com", "d3js.org"):
+        assert cdn not in html
+    assert "tile.openstreetmap.org" in html  # the tiles themselves still come from the web
+
+
+@pytest.mark.slow
+def test_shortfall_table_is_labelled_in_the_language(app_module, nanjing_result):
+    zh = app_module.shortfall_table(nanjing_result, "zh", only_failing=False)
+    en = app_module.shortfall_table(nanjing_result, "en", only_failing=True)
+    assert list(zh.columns)[:2] == ["区域编号", "规则"]
+    assert set(zh["是否达标"]) == {"达标", "未达标"}
+    assert set(en["Target met"]) == {"no"}
+    assert en["Shortfall"].is_monotonic_decreasing
+    assert set(en["Unit"]) <= {"residents", "m² of land", "m² of floor area", "beds", "places"}

@@ -1,0 +1,269 @@
+"""The app in a real browser: ``streamlit run app.py`` driven by Debian's Chromium.
+
+Starts the server on a free port of 127.0.0.1 (bounded waits, always stopped), then with
+Playwright: the map becomes visible, the language switch shows English labels, a facility
+CSV is uploaded, a click on the map places a what-if facility and a headline figure
+changes. Screenshots go to the test's ``tmp_path`` and the last one to ``out/browser/``.
+Map tiles cannot load offline; Leaflet itself is served by the app from installed packages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SERVER_START_S = 60
+PAGE_TIMEOUT_MS = 90_000
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's Chromium is absent (/usr/bin/chromium); apt-get install -y chromium",
+    ),
+]
+
+FACILITIES_CSV = (
+    "名称,类别,经度,纬度,床位\n"
+    "苏果好的,便利店,118.77755,32.05155,\n"
+    "Lawson,convenience_store,118.78225,32.04171,\n"
+    "GIANT,supermarket,118.78813,32.03846,\n"
+    "新街口社区养老服务中心,养老服务设施,118.7894,32.0407,60\n"
+)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_server(port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
+        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+        PYTHONWARNINGS="ignore",
+    )
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(port),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def _healthy(url: str, process: subprocess.Popen[bytes]) -> bool:
+    """Wait (bounded) until the server answers; False if it exited (e.g. port taken)."""
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"streamlit did not answer within {SERVER_START_S} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
+@pytest.fixture
+def app_url(nanjing_osm: Path, tmp_path: Path) -> Iterator[str]:
+    """A running ``streamlit run app.py`` on a free local port, stopped afterwards.
+
+    The port is free when chosen; if another process takes it before Streamlit binds it,
+    the server exits and a new port is tried (three times at most).
+    """
+    log_path = tmp_path / "streamlit.log"
+    for _ in range(3):
+        port = _free_port()
+        process = _start_server(port, log_path)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            if _healthy(url, process):
+                yield url
+                return
+        finally:
+            _stop(process)
+    pytest.fail(f"streamlit did not start:\n{log_path.read_text(errors='replace')}")
+
+
+def _metric(page, label: str):
+    return page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+
+
+def _metric_value(page, label: str) -> str:
+    text = _metric(page, label).locator('[data-testid="stMetricValue"]').inner_text()
+    return str(text).strip()
+
+
+def _wait_until(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def _wait_idle(page, timeout_s: float = 90) -> None:
+    """Wait until the script has finished its run (and stays so for half a second)."""
+    app = page.locator('[data-testid="stApp"]')
+    quiet_since: float | None = None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = app.get_attribute("data-test-script-state")
+        if state in ("running", "rerunRequested"):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 0.5:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the app was still running after {timeout_s} s")
+
+
+def _wait_for_map(page):
+    _wait_idle(page)
+    # While the page reruns, the old map frame can stay beside the new one: take the last.
+    frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').last
+    frame.locator(".leaflet-container").wait_for(state="visible", timeout=PAGE_TIMEOUT_MS)
+    # Vector layers are drawn on a canvas (prefer_canvas); wait until it exists.
+    frame.locator(".leaflet-overlay-pane canvas").first.wait_for(
+        state="attached", timeout=PAGE_TIMEOUT_MS
+    )
+    return frame
+
+
+def _no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "Traceback" not in page.content()
+
+
+def test_map_language_upload_and_what_if(app_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    csv = tmp_path / "设施.csv"
+    csv.write_bytes(FACILITIES_CSV.encode("gbk"))
+    timings: dict[str, float] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            started = time.perf_counter()
+            page.goto(app_url, wait_until="domcontentloaded")
+            frame = _wait_for_map(page)
+            timings["map_visible_s"] = time.perf_counter() - started
+            assert page.get_by_role("heading", name="社区生活圈分析").is_visible()
+            page.screenshot(path=str(tmp_path / "1-map.png"), full_page=True)
+            _no_exception(page)
+
+            # Language switch: the labels turn English.
+            page.locator('[data-testid="stSidebar"]').get_by_text("English", exact=True).click()
+            page.get_by_role("heading", name="Community life-circle analysis").wait_for()
+            _metric(page, "Convenience store").wait_for()
+            assert page.get_by_text("Facility categories", exact=True).first.is_visible()
+            _wait_for_map(page)
+
+            # Upload a facility list (GBK CSV with Chinese headers and category names).
+            uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Facilities")
+            uploader.locator('input[type="file"]').set_input_files(str(csv))
+            _wait_until(
+                lambda: (
+                    _metric(page, "Elderly care").count() > 0
+                    and _metric_value(page, "Elderly care") != "0.0%"
+                ),
+                90,
+                "the uploaded elderly-care centre to cover residents",
+            )
+            _no_exception(page)
+            frame = _wait_for_map(page)
+            page.screenshot(path=str(tmp_path / "2-upload.png"), full_page=True)
+
+            # What-if: choose rehabilitation (30 min) and click the middle of the map.
+            _wait_idle(page)
+            before = _metric_value(page, "Rehabilitation")
+            assert before == "0.0%"
+            category = page.locator('[data-testid="stSelectbox"]').filter(has_text="Category")
+            category.click()
+            page.get_by_role("option", name="Rehabilitation").click()
+            _wait_idle(page)
+            container = frame.locator(".leaflet-container")
+            container.scroll_into_view_if_needed()
+            box = container.bounding_box()
+            assert box is not None
+            clicked = time.perf_counter()
+            container.click(position={"x": box["width"] / 2, "y": box["height"] / 2})
+            _wait_until(
+                lambda: _metric_value(page, "Rehabilitation") != before,
+                60,
+                "the what-if facility to change the rehabilitation figure",
+            )
+            timings["what_if_s"] = time.perf_counter() - clicked
+            delta = _metric(page, "Rehabilitation").locator('[data-testid="stMetricDelta"]')
+            assert re.match(r"^\+\d", delta.inner_text().strip())
+            page.get_by_text("What-if facilities (1):").wait_for()
+            _wait_for_map(page)
+            _no_exception(page)
+            time.sleep(1)
+            shot = tmp_path / "3-what-if.png"
+            page.screenshot(path=str(shot), full_page=True)
+        except BaseException:
+            failure = REPO / "out" / "browser" / "failure.png"
+            failure.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(failure), full_page=True)
+            raise
+        finally:
+            browser.close()
+    out = REPO / "out" / "browser"
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, out / "what-if.png")
+    print(f"browser timings: {timings}")
