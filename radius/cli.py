@@ -140,7 +140,8 @@ def _add_reach_arguments(command: argparse.ArgumentParser, *, service_areas_defa
     )
     command.add_argument(
         "--facilities-crs",
-        help="CRS of the inventory's lon/lat columns (default WGS-84, e.g. EPSG:4490)",
+        help="coordinates of the inventory: a CRS such as EPSG:4490 (CGCS2000), or gcj02 "
+        "(Gaode/Amap, Tencent) or bd09 (Baidu); default WGS-84",
     )
     command.add_argument(
         "--categories",

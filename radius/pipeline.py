@@ -17,6 +17,7 @@ import shapely
 
 from radius._errors import InputError
 from radius.config import Category, ThresholdBasis, load_categories, resolve_speed
+from radius.coords import convert_frame, offset_signature
 from radius.districts import (
     assign_residents,
     block_districts,
@@ -243,7 +244,7 @@ def run_reach(config: ReachConfig) -> ReachResult:
         with _timed(timings, "read_network"):
             network = load_network(config.network, crs=config.crs)
         with _timed(timings, "read_facilities"):
-            facilities = _read_facilities(config, categories)
+            facilities = _read_facilities(config, categories, network)
         result = compute_reach(
             network,
             facilities,
@@ -739,7 +740,7 @@ def load_analysis_inputs(config: AnalyzeConfig) -> AnalysisInputs:
         with _timed(timings, "read_network"):
             network = load_network(reach_config.network, crs=reach_config.crs)
         with _timed(timings, "read_facilities"):
-            facilities = _read_facilities(reach_config, load_categories())
+            facilities = _read_facilities(reach_config, load_categories(), network)
         with _timed(timings, "read_residents"):
             residents = _read_residents(config, network)
         with _timed(timings, "districts"):
@@ -854,17 +855,49 @@ def run_analysis(config: AnalyzeConfig) -> AnalysisResult:
     return analyze(load_analysis_inputs(config), config)
 
 
-def _read_facilities(config: ReachConfig, categories: tuple[Category, ...]) -> gpd.GeoDataFrame:
+def _read_facilities(
+    config: ReachConfig, categories: tuple[Category, ...], network: StreetNetwork
+) -> gpd.GeoDataFrame:
     if config.facilities is not None:
+        system = (config.facilities_crs or "").lower().replace("-", "").replace("_", "")
+        chinese = system in CHINESE_SYSTEMS
         # All categories are known to the inventory reader, so an inventory listing more
         # categories than this run computes is valid; compute_reach keeps the wanted ones.
-        return read_inventory(config.facilities, load_categories(), crs=config.facilities_crs)
+        facilities = read_inventory(
+            config.facilities,
+            load_categories(),
+            crs=None if chinese else config.facilities_crs,
+        )
+        if chinese:
+            return convert_frame(facilities, system, "wgs84")
+        _warn_if_offset(config.facilities, facilities, network)
+        return facilities
     if _is_osm_file(Path(config.network)):
         return facilities_from_osm(config.network, categories)
     raise InputError(
         f"{config.network}: facilities can only be read from an OSM network file; "
         "give a facility inventory with --facilities"
     )
+
+
+CHINESE_SYSTEMS = ("gcj02", "bd09")
+"""Coordinate systems of Chinese map services accepted for inventories (no EPSG code)."""
+
+
+def _warn_if_offset(path: Path, facilities: gpd.GeoDataFrame, network: StreetNetwork) -> None:
+    """Warn when inventory points look like unconverted GCJ-02 or BD-09 coordinates."""
+    if len(facilities) == 0:
+        return
+    signature = offset_signature(facilities.geometry, network.edges.geometry)
+    likely = signature.get("likely_system")
+    if likely in CHINESE_SYSTEMS:
+        warnings.warn(
+            f"{path}: the facilities lie a median {signature['median_m_as_given']:.0f} m from "
+            f"the streets, but {signature[f'median_m_as_{likely}']:.0f} m if read as "
+            f"{likely.upper()}: they look like unconverted {likely.upper()} coordinates from a "
+            f"Chinese map service; pass --facilities-crs {likely} to convert them",
+            stacklevel=3,
+        )
 
 
 def _read_residents(config: AnalyzeConfig, network: StreetNetwork) -> gpd.GeoDataFrame:

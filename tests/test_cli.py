@@ -270,3 +270,41 @@ def test_map_flag_writes_a_standalone_map(
     assert "Supermarket" in page
     assert "openstreetmap.org/copyright" in page  # the ODbL attribution
     assert sorted(p.name for p in out.iterdir()) == ["map.html", "reach.gpkg", "summary.json"]
+
+
+def test_gcj02_inventory_is_detected_and_converted(
+    beijing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from radius.config import load_categories
+    from radius.coords import wgs84_to_gcj02
+    from radius.facilities import facilities_from_osm
+
+    stores = facilities_from_osm(beijing_osm, load_categories(ids=["convenience_store"]))
+    points = stores[stores.geometry.geom_type == "Point"]
+    lon, lat = wgs84_to_gcj02(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
+    inventory = tmp_path / "gaode.csv"
+    pd.DataFrame(
+        {"name": points["name"], "category": "convenience_store", "lon": lon, "lat": lat}
+    ).to_csv(inventory, index=False)
+    base = [
+        "reach",
+        "--network",
+        str(beijing_osm),
+        "--facilities",
+        str(inventory),
+        "--categories",
+        "convenience_store",
+        "--no-service-areas",
+    ]
+    code, _, stderr = run([*base, "--out", str(tmp_path / "raw")], capsys)
+    assert code == 0, stderr
+    assert "look like unconverted GCJ02" in stderr
+    assert "--facilities-crs gcj02" in stderr
+    code, _, stderr = run(
+        [*base, "--facilities-crs", "gcj02", "--out", str(tmp_path / "converted")], capsys
+    )
+    assert code == 0, stderr
+    assert "unconverted" not in stderr
+    converted = gpd.read_file(tmp_path / "converted" / "reach.gpkg", layer="facilities")
+    np.testing.assert_allclose(converted.geometry.x, points.geometry.x, atol=1e-7)
+    np.testing.assert_allclose(converted.geometry.y, points.geometry.y, atol=1e-7)
