@@ -49,7 +49,6 @@ from streamlit_folium import st_folium
 
 from radius._errors import RadiusError
 from radius._io import gpkg_writer, write_outputs, xlsx_writer
-from radius.cli import provision_sheets
 from radius.config import Category, load_categories, load_speed_profiles
 from radius.coords import convert_frame, from_wgs84, offset_signature, to_wgs84
 from radius.facilities import CAPACITY_COLUMNS, empty_facilities
@@ -63,6 +62,7 @@ from radius.pipeline import (
     analyze,
     load_analysis_inputs,
 )
+from radius.report import provision_sheets
 from radius.sample import default_network_path
 from radius.standards import list_standards, load_standard
 from radius.uploads import (
@@ -366,7 +366,7 @@ def gpkg_bytes(result: AnalysisResult) -> bytes:
 
 
 def xlsx_bytes(result: AnalysisResult) -> bytes:
-    """The provision workbook (bilingual sheets of :func:`radius.cli.provision_sheets`)."""
+    """The provision workbook (bilingual sheets of :func:`radius.report.provision_sheets`)."""
     return _written("provision.xlsx", xlsx_writer(provision_sheets(result)))
 
 

@@ -81,7 +81,7 @@ from radius.network import (
 )
 from radius.pipeline import AnalysisInputs, AnalysisResult, AnalyzeConfig, ReachConfig, analyze
 from radius.population import read_residents, residents_from_plots, residents_from_raster
-from radius.report import AREA_TYPE_LABELS, RULE_HEADERS, provision_sheets
+from radius.report import displayable_facilities, provision_sheets, rule_sheets
 
 __all__ = [
     "BatchJob",
@@ -738,16 +738,6 @@ def _facilities(
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=WGS84)
 
 
-def _displayable(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Facilities with the entrances as WKT text (a GeoPackage layer has one geometry)."""
-    frame = facilities.copy()
-    if "entrances" in frame.columns:
-        frame["entrances"] = [
-            e.wkt if e is not None and not e.is_empty else "" for e in frame["entrances"]
-        ]
-    return frame
-
-
 _OUTSIDE_NOTE = re.compile(r"lie outside every district")
 
 
@@ -789,7 +779,7 @@ def _write_district(
         layers = {
             "residents": own.residents,
             "districts": own.districts,
-            "facilities": _displayable(own.reach.facilities),
+            "facilities": displayable_facilities(own.reach.facilities),
             "shortfall": own.shortfall,
             "unroutable": own.reach.unroutable,
         }
@@ -1169,7 +1159,6 @@ def _batch_sheets(
     status: gpd.GeoDataFrame, combined: gpd.GeoDataFrame, rules: list[dict[str, Any]]
 ) -> dict[str, pd.DataFrame]:
     """Workbook: the batch status, the rules, then one sheet per rule over every district."""
-
     sheets: dict[str, pd.DataFrame] = {
         "批次 Batch": pd.DataFrame(
             {
@@ -1181,29 +1170,7 @@ def _batch_sheets(
             }
         )
     }
-    rule_table = pd.DataFrame(rules)
-    if len(rule_table):
-        sheets["规则 Rules"] = rule_table.rename(columns=lambda c: RULE_HEADERS.get(c, c))
-    for rule in rules:
-        rid, unit = str(rule["id"]), str(rule.get("unit", ""))
-        if f"{rid}_required" not in combined.columns:
-            continue
-        sheets[rid] = pd.DataFrame(
-            {
-                "区域编号 District ID": combined["district_id"],
-                "名称 Name": combined["name"],
-                "区域类型 Area type": combined["area_type"].map(AREA_TYPE_LABELS),
-                "常住人口 Residents": combined["population"].round(1),
-                "户数 Households": combined["households"].round(1),
-                f"需求 Required ({unit})": combined[f"{rid}_required"],
-                f"供给 Supplied ({unit})": combined[f"{rid}_supplied"],
-                "供需比 Ratio": combined[f"{rid}_ratio"],
-                f"缺口 Shortfall ({unit})": combined[f"{rid}_shortfall"],
-                "是否达标 Pass": combined[f"{rid}_pass"].map(
-                    {True: "达标 pass", False: "未达标 fail"}
-                ),
-            }
-        )
+    sheets.update(rule_sheets(pd.DataFrame(rules), combined))
     return sheets
 
 

@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-import geopandas as gpd
-
 from radius import __version__
 from radius._errors import RadiusError
 from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
@@ -26,7 +24,7 @@ from radius.pipeline import (
     run_analysis,
     run_reach,
 )
-from radius.report import provision_sheets
+from radius.report import displayable_facilities, provision_sheets
 from radius.sample import default_network_path
 from radius.service_areas import DEFAULT_BUFFER_M
 from radius.snap import DEFAULT_MAX_SNAP_M
@@ -259,7 +257,7 @@ def _reach(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = run_reach(_reach_config(args, service_areas=not args.no_service_areas))
     layers = {
-        "facilities": _displayable(result.facilities),
+        "facilities": displayable_facilities(result.facilities),
         "nodes": result.nodes,
         "service_areas": result.service_areas,
         "reached_streets": result.reached_streets,
@@ -293,7 +291,7 @@ def _analyze(args: argparse.Namespace) -> int:
     layers = {
         "residents": result.residents,
         "districts": result.districts,
-        "facilities": _displayable(result.reach.facilities),
+        "facilities": displayable_facilities(result.reach.facilities),
         "shortfall": result.shortfall,
         "unroutable": result.reach.unroutable,
     }
@@ -331,16 +329,6 @@ def _print_analysis(result: AnalysisResult, out: Path, stream: TextIO) -> None:
             file=stream,
         )
     print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} in {out}", file=stream)
-
-
-def _displayable(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Facilities with the entrances as WKT text (a GeoPackage layer has one geometry)."""
-    frame = facilities.copy()
-    if "entrances" in frame.columns:
-        frame["entrances"] = [
-            e.wkt if e is not None and not e.is_empty else "" for e in frame["entrances"]
-        ]
-    return frame
 
 
 COMMANDS = {"reach": _reach, "analyze": _analyze, "batch": batch_command}

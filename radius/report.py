@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import pandas as pd
 
 from radius.pipeline import AnalysisResult
 
-__all__ = ["AREA_TYPE_LABELS", "RULE_HEADERS", "provision_sheets"]
+__all__ = [
+    "AREA_TYPE_LABELS",
+    "RULE_HEADERS",
+    "displayable_facilities",
+    "provision_sheets",
+    "rule_sheets",
+]
 
 
 def provision_sheets(result: AnalysisResult) -> dict[str, pd.DataFrame]:
     """Workbook sheets: the rules, then one per rule, with headers in Chinese and English."""
-    rules = result.rules.rename(columns=lambda c: RULE_HEADERS.get(c, c))
-    sheets: dict[str, pd.DataFrame] = {"规则 Rules": rules}
-    districts = result.districts
-    for rule in result.rules.itertuples():
-        rid = str(rule.id)
-        unit = str(rule.unit)
+    return rule_sheets(result.rules, result.districts)
+
+
+def rule_sheets(rules: pd.DataFrame, districts: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The rules sheet, then one sheet per rule of the district rows.
+
+    Parameters
+    ----------
+    rules : pandas.DataFrame
+        The rules checked (``AnalysisResult.rules``), with ``id`` and ``unit``.
+    districts : pandas.DataFrame
+        District rows with ``{rule}_required`` ... ``{rule}_pass`` columns; rules without
+        those columns get no sheet.
+    """
+    sheets: dict[str, pd.DataFrame] = {}
+    if len(rules):
+        sheets["规则 Rules"] = rules.rename(columns=lambda c: RULE_HEADERS.get(c, c))
+    for rule in rules.to_dict("records"):
+        rid, unit = str(rule["id"]), str(rule.get("unit", ""))
+        if f"{rid}_required" not in districts.columns:
+            continue
         sheets[rid] = pd.DataFrame(
             {
                 "区域编号 District ID": districts["district_id"],
@@ -34,6 +56,16 @@ def provision_sheets(result: AnalysisResult) -> dict[str, pd.DataFrame]:
             }
         )
     return sheets
+
+
+def displayable_facilities(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Facilities with the entrances as WKT text (a GeoPackage layer has one geometry)."""
+    frame = facilities.copy()
+    if "entrances" in frame.columns:
+        frame["entrances"] = [
+            e.wkt if e is not None and not e.is_empty else "" for e in frame["entrances"]
+        ]
+    return frame
 
 
 RULE_HEADERS = {
