@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 import warnings
@@ -12,6 +13,7 @@ from typing import Any, TextIO
 
 from radius import __version__
 from radius._errors import RadiusError
+from radius._files import read_vector_layer
 from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
 from radius.batch import add_batch_arguments, batch_command
 from radius.config import load_speed_profiles
@@ -21,12 +23,14 @@ from radius.pipeline import (
     AnalyzeConfig,
     ReachConfig,
     ReachResult,
+    load_analysis_inputs,
     run_analysis,
     run_reach,
 )
 from radius.report import displayable_facilities, provision_sheets
 from radius.sample import default_network_path
 from radius.service_areas import DEFAULT_BUFFER_M
+from radius.siting import site_facilities
 from radius.snap import DEFAULT_MAX_SNAP_M
 
 __all__ = ["main"]
@@ -63,51 +67,54 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_reach_arguments(analyze, service_areas_default=False)
-    analyze.add_argument(
-        "--population",
-        type=Path,
-        nargs="+",
-        default=(),
-        help="residents: population raster(s) (GeoTIFF bands on one grid are summed), "
-        "building footprints, residential plots with households/population, points "
-        "(CSV/XLSX/GeoJSON/GPKG), or an OSM file; "
-        "default: residential buildings of the OSM network file",
-    )
-    analyze.add_argument(
-        "--districts",
-        type=Path,
-        help="district polygons (GPKG, GeoJSON, zipped SHP) with optional area_type new/old; "
-        "default: blocks bounded by arterial roads",
-    )
-    analyze.add_argument(
-        "--district-mode",
-        choices=["blocks", "hexagons"],
-        default="blocks",
-        help="automatic districts when --districts is not given (default blocks)",
-    )
-    analyze.add_argument(
-        "--hexagon-size", type=float, default=500.0, help="hexagon side in metres (default 500)"
-    )
-    analyze.add_argument(
-        "--standard",
-        default="national",
-        help="standard profile name in configs/standards/ or a YAML path (default national)",
-    )
-    analyze.add_argument(
-        "--area-type",
-        choices=["new", "old"],
-        help="treat every district as a new or an old residential area",
-    )
-    analyze.add_argument(
-        "--method",
-        choices=["2sfca", "inside"],
-        default="2sfca",
-        help="supply counted by two-step floating catchment (default) or inside each district",
-    )
-    analyze.add_argument(
-        "--household-size", type=float, help="persons per household (default 2.62)"
-    )
+    _add_analysis_arguments(analyze)
     analyze.add_argument("--out", type=Path, required=True, help="output folder")
+
+    site = commands.add_parser(
+        "site",
+        help="choose sites for new facilities of a category (maximal or set covering)",
+        description=(
+            "Choose new facility sites on the street network: maximal covering (--count K) "
+            "or the fewest sites covering everyone reachable (--objective set_cover), "
+            "optionally capacitated and spaced, solved exactly (HiGHS MILP) or greedily for "
+            "very large cases. Existing facilities stay. Writes OUT/sites.gpkg and "
+            "OUT/summary.json (coverage and shortfall before and after)."
+        ),
+    )
+    _add_reach_arguments(site, service_areas_default=False)
+    _add_analysis_arguments(site)
+    site.add_argument("--category", required=True, help="category id of the new facilities")
+    site.add_argument("--count", type=int, help="number of new sites (maximal covering)")
+    site.add_argument(
+        "--objective",
+        choices=["max_cover", "set_cover"],
+        default="max_cover",
+        help="maximise residents newly covered by --count sites, or cover all with fewest",
+    )
+    site.add_argument(
+        "--candidates",
+        type=Path,
+        help="candidate points or plots (GPKG, GeoJSON, zipped SHP); default: street nodes "
+        "near uncovered residents",
+    )
+    site.add_argument("--threshold", help="threshold label, e.g. 15min (default: the rule's)")
+    site.add_argument(
+        "--capacity",
+        help="capacity of every candidate (a number), or the candidates' column holding it",
+    )
+    site.add_argument(
+        "--per-resident",
+        type=float,
+        help="capacity needed per resident (e.g. 0.1 m²), to turn capacity into residents",
+    )
+    site.add_argument(
+        "--min-spacing", type=float, help="least network distance between new sites (m)"
+    )
+    site.add_argument(
+        "--solver", choices=["auto", "milp", "greedy"], default="auto", help="default auto"
+    )
+    site.add_argument("--time-limit", type=float, default=30.0, help="MILP time limit (s)")
+    site.add_argument("--out", type=Path, required=True, help="output folder")
 
     batch = commands.add_parser(
         "batch",
@@ -121,6 +128,53 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     add_batch_arguments(batch)
     return parser
+
+
+def _add_analysis_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--population",
+        type=Path,
+        nargs="+",
+        default=(),
+        help="residents: population raster(s) (GeoTIFF bands on one grid are summed), "
+        "building footprints, residential plots with households/population, points "
+        "(CSV/XLSX/GeoJSON/GPKG), or an OSM file; "
+        "default: residential buildings of the OSM network file",
+    )
+    command.add_argument(
+        "--districts",
+        type=Path,
+        help="district polygons (GPKG, GeoJSON, zipped SHP) with optional area_type new/old; "
+        "default: blocks bounded by arterial roads",
+    )
+    command.add_argument(
+        "--district-mode",
+        choices=["blocks", "hexagons"],
+        default="blocks",
+        help="automatic districts when --districts is not given (default blocks)",
+    )
+    command.add_argument(
+        "--hexagon-size", type=float, default=500.0, help="hexagon side in metres (default 500)"
+    )
+    command.add_argument(
+        "--standard",
+        default="national",
+        help="standard profile name in configs/standards/ or a YAML path (default national)",
+    )
+    command.add_argument(
+        "--area-type",
+        choices=["new", "old"],
+        help="treat every district as a new or an old residential area",
+    )
+    command.add_argument(
+        "--method",
+        choices=["2sfca", "inside"],
+        default="2sfca",
+        help="supply counted by two-step floating catchment (default) or inside each district",
+    )
+    command.add_argument(
+        "--household-size", type=float, help="persons per household (default 2.62)"
+    )
 
 
 def _add_reach_arguments(command: argparse.ArgumentParser, *, service_areas_default: bool) -> None:
@@ -274,9 +328,8 @@ def _reach(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analyze(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
-    config = AnalyzeConfig(
+def _analyze_config(args: argparse.Namespace) -> AnalyzeConfig:
+    return AnalyzeConfig(
         reach=_reach_config(args, service_areas=args.service_areas),
         population=tuple(args.population),
         districts=args.districts,
@@ -287,7 +340,11 @@ def _analyze(args: argparse.Namespace) -> int:
         method=args.method,
         household_size=args.household_size,
     )
-    result = run_analysis(config)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    result = run_analysis(_analyze_config(args))
     layers = {
         "residents": result.residents,
         "districts": result.districts,
@@ -331,7 +388,63 @@ def _print_analysis(result: AnalysisResult, out: Path, stream: TextIO) -> None:
     print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} in {out}", file=stream)
 
 
-COMMANDS = {"reach": _reach, "analyze": _analyze, "batch": batch_command}
+def _site(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    config = _analyze_config(args)
+    inputs = load_analysis_inputs(config)
+    candidates = (
+        read_vector_layer(args.candidates, None, what="candidates")
+        if args.candidates is not None
+        else None
+    )
+    capacity: str | float | None = args.capacity
+    if isinstance(capacity, str):
+        with contextlib.suppress(ValueError):  # else a column name of the candidates
+            capacity = float(capacity)
+    result = site_facilities(
+        inputs,
+        config,
+        category=args.category,
+        count=args.count,
+        threshold=args.threshold,
+        candidates=candidates,
+        capacity=capacity,
+        per_resident=args.per_resident,
+        min_spacing_m=args.min_spacing,
+        objective=args.objective,
+        method=args.solver,
+        time_limit_s=args.time_limit,
+    )
+    files: dict[str, Writer] = {
+        "sites.gpkg": gpkg_writer(
+            {
+                "sites": result.sites,
+                "districts_before": result.before.districts,
+                "districts_after": result.after.districts,
+            }
+        )
+    }
+    if args.map:
+        files["map.html"] = map_writer(
+            analysis_map(result.after, lang=args.lang, basemap=args.basemap, proposals=result.sites)
+        )
+    summary = dict(result.summary)
+    summary["timings_s"] = {}
+    write_started = time.perf_counter()
+    files["summary.json"] = _timed_summary(summary, started, write_started)
+    write_outputs(args.out, files)
+    solution = result.solution
+    print(
+        f"{len(result.sites)} site(s) for {args.category} by {solution.method} "
+        f"({solution.status}); residents covered {solution.covered_before:.0f} -> "
+        f"{solution.covered_after:.0f}",
+        file=sys.stdout,
+    )
+    print(f"wrote {', '.join(sorted(p.name for p in args.out.iterdir()))} in {args.out}")
+    return 0
+
+
+COMMANDS = {"reach": _reach, "analyze": _analyze, "site": _site, "batch": batch_command}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

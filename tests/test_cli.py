@@ -308,3 +308,36 @@ def test_gcj02_inventory_is_detected_and_converted(
     converted = gpd.read_file(tmp_path / "converted" / "reach.gpkg", layer="facilities")
     np.testing.assert_allclose(converted.geometry.x, points.geometry.x, atol=1e-7)
     np.testing.assert_allclose(converted.geometry.y, points.geometry.y, atol=1e-7)
+
+
+def test_site_command_adds_coverage(
+    nanjing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "site"
+    code, stdout, stderr = run(
+        [
+            "site",
+            "--network",
+            str(nanjing_osm),
+            "--categories",
+            "convenience_store",
+            "--category",
+            "convenience_store",
+            "--count",
+            "2",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 0, stderr
+    assert "2 site(s) for convenience_store" in stdout
+    sites = gpd.read_file(out / "sites.gpkg", layer="sites")
+    assert len(sites) == 2
+    assert (sites["residents_gained"] > 0).all()
+    before = gpd.read_file(out / "sites.gpkg", layer="districts_before")
+    after = gpd.read_file(out / "sites.gpkg", layer="districts_after")
+    rule = "convenience_store_within_5min_supplied"
+    gained = after[rule].sum() - before[rule].sum()
+    # Residents outside every district gain too but are in no district's total.
+    assert 0 < gained <= sites["residents_gained"].sum() + 1e-6

@@ -1,0 +1,533 @@
+"""Siting: covering MILPs against brute force, greedy bounds, candidates, and end to end."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from scipy import sparse
+from scipy.sparse.csgraph import maximum_flow
+
+from radius._errors import CRSError, InfeasibleError, InputError
+from radius.paths import CostMatrix, bounded_distances, restrict_to_nodes
+from radius.pipeline import AnalyzeConfig, ReachConfig, load_analysis_inputs
+from radius.siting import (
+    Candidates,
+    candidate_distances,
+    candidates_from_frame,
+    candidates_from_network,
+    capacitated_covering,
+    coverage_from_costs,
+    maximal_covering,
+    set_covering,
+    site_facilities,
+    spacing_conflicts,
+)
+from radius.snap import build_routing_graph, snap_points
+from radius.synthetic import LATTICE_CRS, LATTICE_ORIGIN, lattice_network
+
+X0, Y0 = LATTICE_ORIGIN
+SEEDS = range(12)
+
+
+# --------------------------------------------------------------------------------------
+# Small random instances and brute force
+# --------------------------------------------------------------------------------------
+
+
+def instance(seed: int, n_candidates: int = 10, n_demand: int = 30):
+    """Coverage (dense bool), integer demand and 20 % of points already covered."""
+    rng = np.random.default_rng(seed)
+    coverage = rng.random((n_candidates, n_demand)) < 0.2
+    weights = rng.integers(0, 20, n_demand).astype(float)
+    covered = rng.random(n_demand) < 0.2
+    return coverage, weights, covered
+
+
+def newly(coverage, weights, covered, chosen) -> float:
+    hit = coverage[list(chosen)].any(axis=0) if len(chosen) else np.zeros(len(weights), bool)
+    return float(weights[hit & ~covered].sum())
+
+
+def allowed(chosen, conflicts) -> bool:
+    pairs = {tuple(p) for p in conflicts.tolist()}
+    return not any((a, b) in pairs for a, b in itertools.combinations(sorted(chosen), 2))
+
+
+NO_CONFLICTS = np.empty((0, 2), dtype=np.int64)
+
+
+def brute_max_cover(coverage, weights, covered, k, conflicts=NO_CONFLICTS) -> float:
+    return max(
+        newly(coverage, weights, covered, combo)
+        for size in range(k + 1)
+        for combo in itertools.combinations(range(len(coverage)), size)
+        if allowed(combo, conflicts)
+    )
+
+
+def brute_set_cover(coverage, weights, covered, conflicts=NO_CONFLICTS) -> int | None:
+    target = newly(coverage, weights, covered, range(len(coverage)))
+    for size in range(len(coverage) + 1):
+        for combo in itertools.combinations(range(len(coverage)), size):
+            if allowed(combo, conflicts) and newly(coverage, weights, covered, combo) == target:
+                return size
+    return None
+
+
+def max_served(coverage, weights, covered, capacity, chosen) -> int:
+    """Most demand the chosen sites can serve, by max flow (integer demand and capacity)."""
+    n_c, n_d = coverage.shape
+    source, sink = n_c + n_d, n_c + n_d + 1
+    arcs = []  # (from, to, capacity): source → site → open point → sink
+    for j in chosen:
+        arcs.append((source, j, int(capacity[j])))
+        arcs.extend((j, n_c + i, int(weights[i])) for i in np.flatnonzero(coverage[j] & ~covered))
+    arcs.extend((n_c + i, sink, int(weights[i])) for i in np.flatnonzero(~covered))
+    tail, head, caps = (np.array(column, dtype=np.int32) for column in zip(*arcs, strict=True))
+    graph = sparse.csr_array((caps, (tail, head)), shape=(sink + 1, sink + 1))
+    return int(maximum_flow(graph, source, sink).flow_value)
+
+
+def random_spacing(seed: int, n: int) -> CostMatrix:
+    """Symmetric candidate × candidate distances between 0 and 1,000 m."""
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(0, 1000, (n, n))
+    d = np.minimum(d, d.T)
+    np.fill_diagonal(d, 0.0)
+    a, b = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    return CostMatrix(
+        source=a.ravel(),
+        node=b.ravel(),
+        distance_m=d.ravel(),
+        n_sources=n,
+        n_nodes=n,
+        limit_m=1000.0,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Exact solutions equal brute force
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_maximal_covering_milp_equals_brute_force(seed: int) -> None:
+    coverage, weights, covered = instance(seed)
+    for k in (1, 2, 3):
+        solution = maximal_covering(coverage, weights, k, covered=covered, method="milp")
+        best = brute_max_cover(coverage, weights, covered, k)
+        assert solution.method == "milp"
+        assert solution.status == "optimal"
+        assert solution.objective == pytest.approx(best, abs=1e-6)
+        assert newly(coverage, weights, covered, solution.chosen) == pytest.approx(best)
+        assert len(solution.chosen) <= k
+        assert solution.gains.sum() == pytest.approx(best)
+        assert solution.newly_covered == pytest.approx(best)
+        assert solution.gap <= 1e-6
+        assert solution.bound >= best - 1e-6
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_set_covering_milp_equals_brute_force(seed: int) -> None:
+    coverage, weights, covered = instance(seed)
+    solution = set_covering(coverage, weights, covered=covered, method="milp")
+    assert solution.status == "optimal"
+    assert solution.objective == brute_set_cover(coverage, weights, covered)
+    # Every coverable point is covered; the others are listed, not infeasible.
+    everything = newly(coverage, weights, covered, range(len(coverage)))
+    assert newly(coverage, weights, covered, solution.chosen) == everything
+    open_points = ~covered & (weights > 0)
+    unreachable = np.flatnonzero(open_points & ~coverage.any(axis=0))
+    assert list(solution.uncoverable) == list(unreachable)
+    assert solution.covered_after == pytest.approx(weights.sum() - weights[unreachable].sum())
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_capacitated_covering_milp_equals_brute_force(seed: int) -> None:
+    coverage, weights, covered = instance(seed)
+    capacity = np.random.default_rng(100 + seed).integers(0, 40, len(coverage)).astype(float)
+    sites = range(len(coverage))
+    for k in (1, 2, 3):
+        solution = capacitated_covering(
+            coverage, weights, capacity, k, covered=covered, method="milp"
+        )
+        best = max(
+            max_served(coverage, weights, covered, capacity, combo)
+            for combo in itertools.combinations(sites, k)
+        )
+        assert solution.status == "optimal"
+        assert solution.objective == pytest.approx(best, abs=1e-5)
+        assert len(solution.chosen) <= k
+    # Without a count: the fewest sites serving all that every site together can serve.
+    fewest = capacitated_covering(coverage, weights, capacity, covered=covered, method="milp")
+    most = max_served(coverage, weights, covered, capacity, sites)
+    needed = next(
+        size
+        for size in range(len(coverage) + 1)
+        for combo in itertools.combinations(sites, size)
+        if max_served(coverage, weights, covered, capacity, combo) == most
+    )
+    assert fewest.problem == "set_cover"
+    assert fewest.objective == needed
+    assert fewest.newly_covered == pytest.approx(most, abs=1e-5)
+
+
+# --------------------------------------------------------------------------------------
+# Existing coverage, capacity, spacing
+# --------------------------------------------------------------------------------------
+
+
+def test_already_covered_demand_adds_nothing() -> None:
+    # Candidate 0 reaches the big, already covered point; candidate 1 two small open ones.
+    coverage = np.array([[1, 1, 0, 0], [0, 0, 1, 1]], dtype=bool)
+    weights = np.array([100.0, 5.0, 3.0, 4.0])
+    covered = np.array([True, False, False, False])
+    solution = maximal_covering(coverage, weights, 1, covered=covered)
+    assert list(solution.chosen) == [1]
+    assert solution.objective == 7.0
+    assert solution.covered_before == 100.0
+    assert solution.covered_after == 107.0
+    assert solution.served.tolist() == [0.0, 0.0, 3.0, 4.0]
+    ignored = maximal_covering(coverage, weights, 1)
+    assert list(ignored.chosen) == [0]
+    # Set covering needs both candidates only when nothing is covered yet.
+    assert set_covering(coverage, weights, covered=[True, True, False, False]).objective == 1
+    assert set_covering(coverage, weights).objective == 2
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("method", ["milp", "greedy"])
+def test_capacity_is_honoured(seed: int, method: Literal["milp", "greedy"]) -> None:
+    coverage, weights, covered = instance(seed)
+    capacity = np.random.default_rng(seed).uniform(0, 30, len(coverage))
+    solution = capacitated_covering(coverage, weights, capacity, 3, covered=covered, method=method)
+    assert np.all(solution.gains <= capacity[solution.chosen] + 1e-6)
+    assert np.all(solution.served <= weights + 1e-6)
+    assert np.all(solution.served[covered] == 0)
+    reached = coverage[solution.chosen].any(axis=0) if len(solution.chosen) else False
+    assert np.all(solution.served[~reached] == 0)
+    assert solution.served.sum() == pytest.approx(solution.gains.sum())
+    assert solution.objective == pytest.approx(solution.gains.sum())
+    assert solution.bound >= solution.objective - 1e-6
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_minimum_spacing_is_honoured(seed: int) -> None:
+    coverage, weights, covered = instance(seed)
+    costs = random_spacing(seed, len(coverage))
+    conflicts = spacing_conflicts(costs, 400.0)
+    assert len(conflicts) > 0
+    assert np.all(conflicts[:, 0] < conflicts[:, 1])
+    options = {"covered": covered, "min_spacing_m": 400.0, "spacing_costs": costs}
+    for k in (2, 3):
+        best = brute_max_cover(coverage, weights, covered, k, conflicts)
+        exact = maximal_covering(coverage, weights, k, method="milp", **options)
+        assert exact.objective == pytest.approx(best)
+        assert allowed(exact.chosen, conflicts)
+        assert allowed(
+            maximal_covering(coverage, weights, k, method="greedy", **options).chosen, conflicts
+        )
+    capacity = np.full(len(coverage), 25.0)
+    served = capacitated_covering(coverage, weights, capacity, 3, method="milp", **options)
+    assert allowed(served.chosen, conflicts)
+    fewest = brute_set_cover(coverage, weights, covered, conflicts)
+    if fewest is None:
+        with pytest.raises(InfeasibleError, match="minimum spacing apart"):
+            set_covering(coverage, weights, method="milp", **options)
+    else:
+        solution = set_covering(coverage, weights, method="milp", **options)
+        assert solution.objective == fewest
+        assert allowed(solution.chosen, conflicts)
+
+
+def test_spacing_makes_set_covering_infeasible() -> None:
+    coverage = np.array([[1, 0], [0, 1]], dtype=bool)
+    costs = CostMatrix(
+        source=np.array([0, 1]),
+        node=np.array([1, 0]),
+        distance_m=np.array([50.0, 50.0]),
+        n_sources=2,
+        n_nodes=2,
+        limit_m=300.0,
+    )
+    with pytest.raises(InfeasibleError, match="lower the spacing"):
+        set_covering(coverage, [1, 1], min_spacing_m=300.0, spacing_costs=costs, method="milp")
+    greedy = set_covering(coverage, [1, 1], min_spacing_m=300, spacing_costs=costs, method="greedy")
+    assert greedy.status == "incomplete"
+    assert len(greedy.chosen) == 1
+
+
+# --------------------------------------------------------------------------------------
+# Greedy and the time limit
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_greedy_is_within_its_guarantee_and_bound(seed: int) -> None:
+    coverage, weights, covered = instance(seed, n_candidates=12, n_demand=40)
+    for k in (1, 2, 3):
+        best = brute_max_cover(coverage, weights, covered, k)
+        greedy = maximal_covering(coverage, weights, k, covered=covered, method="greedy")
+        assert greedy.method == "greedy"
+        assert greedy.objective >= (1 - 1 / math.e) * best - 1e-9
+        assert greedy.objective <= best + 1e-9
+        assert greedy.bound >= best - 1e-9
+        # The bound is at most the k largest first-step gains and greedy / (1 - 1/e).
+        first = np.sort([newly(coverage, weights, covered, [j]) for j in range(12)])[::-1]
+        assert greedy.bound <= first[:k].sum() + 1e-9
+        assert greedy.bound <= greedy.objective / (1 - 1 / math.e) + 1e-9
+        assert greedy.gap == pytest.approx(
+            (greedy.bound - greedy.objective) / greedy.objective if greedy.objective else 0.0
+        )
+        # Choice order: marginal gains never increase (coverage is submodular).
+        assert np.all(np.diff(greedy.gains) <= 1e-9)
+        assert greedy.gains.sum() == pytest.approx(greedy.objective)
+    fewest = brute_set_cover(coverage, weights, covered)
+    assert fewest is not None
+    greedy_cover = set_covering(coverage, weights, covered=covered, method="greedy")
+    assert greedy_cover.objective >= fewest
+    assert greedy_cover.bound <= fewest
+
+
+def test_time_limit_returns_a_solution_with_its_gap() -> None:
+    rng = np.random.default_rng(0)
+    coverage = sparse.random_array((400, 4000), density=0.02, rng=rng, format="csr")
+    weights = rng.integers(1, 100, 4000).astype(float)
+    solution = maximal_covering(coverage, weights, 25, method="milp", time_limit_s=0.3)
+    assert solution.status == "time_limit"
+    assert solution.gap > 0
+    assert solution.bound > solution.objective > 0
+    assert len(solution.chosen) <= 25
+    assert any("stopped" in note or "no solution" in note for note in solution.notes)
+    greedy = maximal_covering(coverage, weights, 25, method="greedy")
+    # The better of the MILP's best and greedy's is returned.
+    assert solution.objective >= greedy.objective
+    assert solution.seconds < 10
+
+
+def test_auto_uses_greedy_above_the_size_limit() -> None:
+    coverage, weights, covered = instance(3, n_candidates=12, n_demand=40)
+    small = maximal_covering(coverage, weights, 3, covered=covered, milp_size_limit=10**6)
+    large = maximal_covering(coverage, weights, 3, covered=covered, milp_size_limit=10)
+    assert small.method in ("milp", "greedy")
+    assert small.status == "optimal"
+    assert large.method == "greedy"
+    assert large.status in ("greedy", "optimal")
+
+
+def test_empty_and_trivial_problems() -> None:
+    diagonal = np.eye(3, dtype=bool)
+    for method in ("milp", "greedy", "auto"):
+        nothing = maximal_covering(diagonal, np.ones(3), 0, method=method)
+        assert len(nothing.chosen) == 0
+        assert nothing.objective == 0
+        assert nothing.gap == 0
+    no_candidates = maximal_covering(np.zeros((0, 3)), np.ones(3), 2)
+    assert no_candidates.uncoverable.tolist() == [0, 1, 2]
+    done = set_covering(diagonal, np.ones(3), covered=[True, True, True], method="milp")
+    assert done.objective == 0
+    # Capacity 1, 1 and 0.5 for one resident each: three sites serve 2.5 residents.
+    fewest = capacitated_covering(diagonal, np.ones(3), [1.0, 1.0, 0.5], method="milp")
+    assert fewest.objective == 3
+    assert fewest.newly_covered == pytest.approx(2.5)
+
+
+def test_bad_arguments_are_named() -> None:
+    coverage, weights, _ = instance(0)
+    with pytest.raises(InputError, match="number of new sites"):
+        maximal_covering(coverage, weights, -1)
+    with pytest.raises(InputError, match="non-negative"):
+        maximal_covering(coverage, -weights - 1, 2)
+    with pytest.raises(InputError, match="demand weights given for 30"):
+        maximal_covering(coverage, weights[:5], 2)
+    with pytest.raises(InputError, match="spacing_costs"):
+        maximal_covering(coverage, weights, 2, min_spacing_m=100.0)
+    with pytest.raises(InputError, match="capacities given"):
+        capacitated_covering(coverage, weights, [1.0, 2.0], 2)
+    with pytest.raises(InputError, match="method must be"):
+        maximal_covering(coverage, weights, 2, method="exact")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="time_limit_s"):
+        set_covering(coverage, weights, time_limit_s=0)
+
+
+# --------------------------------------------------------------------------------------
+# On a lattice: hand-checkable
+# --------------------------------------------------------------------------------------
+
+
+def lattice_point(x: float, y: float) -> shapely.Point:
+    return shapely.Point(X0 + x, Y0 + y)
+
+
+def test_lattice_centre_site_covers_its_four_neighbours() -> None:
+    # 5 × 5 nodes, 100 m blocks, one resident at every node, a 150 m threshold.
+    network = lattice_network(5, 5, 100.0)
+    residents = gpd.GeoSeries(
+        [lattice_point(100 * i, 100 * j) for i in range(5) for j in range(5)], crs=LATTICE_CRS
+    )
+    sites = [lattice_point(200, 200), lattice_point(0, 0), lattice_point(400, 200)]
+    site_points = gpd.GeoSeries(sites, crs=LATTICE_CRS)
+    candidates = snap_points(network, site_points)
+    demand = snap_points(network, residents)
+    graph = build_routing_graph(network, candidates, demand)
+    matrix = bounded_distances(
+        graph, graph.set_nodes[0], candidates.owner, 3, 150.0, source_offset_m=candidates.access_m
+    )
+    coverage = coverage_from_costs(restrict_to_nodes(matrix, graph.set_nodes[1]), 150.0)
+    # Centre: itself and 4 neighbours; corner: 3 nodes; middle of the east side: 4 nodes.
+    assert coverage.sum(axis=1).tolist() == [5, 3, 4]
+    centre = [5 * i + j for i, j in [(2, 2), (1, 2), (3, 2), (2, 1), (2, 3)]]
+    assert sorted(coverage[[0]].indices.tolist()) == sorted(centre)
+    weights = np.ones(25)
+    one = maximal_covering(coverage, weights, 1)
+    assert list(one.chosen) == [0]
+    assert one.objective == 5
+    # With the centre's block already served, the east side (4, 2) adds (3, 2)'s
+    # neighbours only: (4, 1), (4, 2), (4, 3).
+    covered = np.zeros(25, dtype=bool)
+    covered[centre] = True
+    after = maximal_covering(coverage, weights, 1, covered=covered)
+    assert after.objective == 3  # corner (3 nodes) or east side (4 nodes, one covered)
+    # Spacing: centre and east side are 200 m apart on the streets.
+    between = candidate_distances(graph, graph.set_nodes[0], candidates.access_m, 250.0)
+    assert spacing_conflicts(between, 250.0).tolist() == [[0, 2]]
+    spaced = maximal_covering(
+        coverage, weights, 2, min_spacing_m=250.0, spacing_costs=between, method="milp"
+    )
+    assert sorted(spaced.chosen.tolist()) == [0, 1]
+    assert spaced.objective == 8
+
+
+def test_network_candidates_are_nodes_near_uncovered_points() -> None:
+    network = lattice_network(5, 5, 100.0)
+    corner = gpd.GeoSeries([lattice_point(0, 0)], crs=LATTICE_CRS)
+    found = candidates_from_network(network, corner, threshold_m=150.0)
+    assert isinstance(found, Candidates)
+    assert found.sites["node_id"].tolist() == [0, 1, 5]  # (0, 0), (0, 1), (1, 0)
+    assert found.sites["routable"].all()
+    assert found.sites["access_m"].max() < 1e-6
+    everywhere = gpd.GeoSeries(
+        [lattice_point(100 * i, 100 * j) for i in range(5) for j in range(5)], crs=LATTICE_CRS
+    )
+    thinned = candidates_from_network(network, everywhere, threshold_m=150.0, max_candidates=4)
+    again = candidates_from_network(network, everywhere, threshold_m=150.0, max_candidates=4)
+    assert 1 <= len(thinned) <= 4
+    assert thinned.sites["node_id"].tolist() == again.sites["node_id"].tolist()
+
+
+def test_candidates_from_a_layer_of_plots_and_points() -> None:
+    network = lattice_network(5, 5, 100.0)
+    plot = shapely.box(X0 + 120, Y0 + 120, X0 + 180, Y0 + 180)
+    layer = gpd.GeoDataFrame(
+        {"id": ["a", "b", "far"], "places": [30, 40, 50]},
+        geometry=[plot, lattice_point(200, 50), lattice_point(5000, 5000)],
+        crs=LATTICE_CRS,
+    )
+    with pytest.warns(UserWarning, match="1 of 3 candidate sites could not join"):
+        found = candidates_from_frame(network, layer)
+    assert found.sites.crs.to_epsg() == 4326
+    assert found.sites["candidate_id"].tolist() == ["a", "b", "far"]
+    assert found.sites["routable"].tolist() == [True, True, False]
+    assert found.sites["plot_area_m2"].iloc[0] == pytest.approx(3600.0)
+    inside = gpd.GeoSeries([found.sites.geometry.iloc[0]], crs=4326).to_crs(LATTICE_CRS)
+    assert plot.contains(inside.iloc[0])
+    assert found.sites["access_m"].iloc[1] == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(CRSError, match="no coordinate reference system"):
+        candidates_from_frame(network, gpd.GeoDataFrame(layer[["id"]], geometry=[plot] * 3))
+    with pytest.raises(InputError, match="repeated"):
+        candidates_from_frame(network, layer.assign(id=["a", "a", "b"]))
+
+
+# --------------------------------------------------------------------------------------
+# End to end on the real Nanjing extract
+# --------------------------------------------------------------------------------------
+
+
+def nanjing(path: Path):
+    config = AnalyzeConfig(reach=ReachConfig(network=path, service_areas=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return config, load_analysis_inputs(config)
+
+
+@pytest.mark.slow
+def test_two_convenience_stores_in_nanjing(nanjing_osm: Path) -> None:
+    config, inputs = nanjing(nanjing_osm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = site_facilities(inputs, config, category="convenience_store", count=2)
+    sites = result.sites
+    assert len(sites) == 2
+    assert list(sites.columns[:5]) == [
+        "site_id",
+        "rank",
+        "category",
+        "residents_gained",
+        "capacity",
+    ]
+    assert sites.crs.to_epsg() == 4326
+    assert sites["rank"].tolist() == [1, 2]
+    solution = result.solution
+    assert solution.method == "milp"
+    assert solution.status == "optimal"
+    assert solution.objective > 0
+    coverage = result.summary["coverage"]["5min"]
+    assert coverage["residents_after"] > coverage["residents_before"]
+    # What the solver promised is what the analysis with the sites added reports.
+    population = result.after.residents["population"].to_numpy()
+    after = population[result.after.residents["convenience_store_covered_5min"].to_numpy(bool)]
+    assert after.sum() == pytest.approx(solution.covered_after, rel=1e-9)
+    before = population[result.before.residents["convenience_store_covered_5min"].to_numpy(bool)]
+    assert before.sum() == pytest.approx(solution.covered_before, rel=1e-9)
+    assert sites["residents_gained"].sum() == pytest.approx(solution.newly_covered, rel=1e-6)
+    proposed = result.after.reach.facilities
+    assert (proposed["source"] == "proposed").sum() == 2
+    rule = result.summary["rules"]["convenience_store_within_5min"]
+    assert rule["shortfall_after"] < rule["shortfall_before"]
+    # No two network candidates are the same node, and the chosen ones are candidates.
+    assert set(sites["candidate_id"]) <= set(result.candidates.sites["candidate_id"])
+
+
+@pytest.mark.slow
+def test_capacitated_and_spaced_sites_from_a_layer_in_nanjing(nanjing_osm: Path) -> None:
+    config, inputs = nanjing(nanjing_osm)
+    nodes = inputs.network.nodes.iloc[::10]
+    layer = gpd.GeoDataFrame(
+        {"name": [f"地块{k}" for k in range(len(nodes))], "floor_area_m2": 50.0},
+        geometry=nodes.geometry.buffer(15.0).to_numpy(),
+        crs=inputs.network.crs,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = site_facilities(
+            inputs,
+            config,
+            category="convenience_store",
+            count=3,
+            candidates=layer,
+            capacity="floor_area_m2",
+            per_resident=0.1,
+            min_spacing_m=400.0,
+        )
+    solution = result.solution
+    assert solution.capacitated
+    assert result.sites["capacity"].tolist() == pytest.approx([500.0] * 3)
+    assert np.all(result.sites["residents_gained"] <= 500.0 + 1e-6)
+    assert 0 < solution.objective <= 1500.0 + 1e-6
+    chosen = result.sites.to_crs(inputs.network.crs).geometry
+    for a, b in itertools.combinations(chosen, 2):
+        assert a.distance(b) > 0  # distinct sites; network spacing checked below
+    points = result.sites.geometry.to_crs(inputs.network.crs)
+    snapped = snap_points(inputs.network, points)
+    graph = build_routing_graph(inputs.network, snapped)
+    between = candidate_distances(graph, graph.set_nodes[0], snapped.access_m, 400.0)
+    assert len(spacing_conflicts(between, 400.0)) == 0
+    assert (result.after.reach.facilities["name"].str.startswith("地块")).sum() == 3
