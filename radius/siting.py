@@ -12,8 +12,9 @@ walking spacing forbids two new sites closer than it.
 Each problem is solved exactly with :func:`scipy.optimize.milp` (HiGHS) under a time limit,
 or greedily for very large instances, labelled as such, with a bound: for MCLP greedy
 reaches at least ``1 − 1/e`` of the optimum (without spacing) and its upper bound is the
-least over the steps of ``covered + the count largest marginal gains`` and
-``greedy / (1 − 1/e)``. A MILP stopped by the time limit returns the better of its best
+least of ``covered + the count largest marginal gains`` over the steps (at the first step:
+the simple bound), ``greedy / (1 − 1/e)`` and a Lagrangian bound that approaches the LP
+relaxation's value. A MILP stopped by the time limit returns the better of its best
 solution and greedy's, with the gap to HiGHS's bound. Demand points reached by the same
 candidates are merged first; the optimum is unchanged.
 
@@ -551,7 +552,7 @@ def _greedy_cover(reduced: _Reduced, count: int | None) -> tuple[_Found, float]:
         bound = min(bound, covered + _top_sum(gains[~taken], count))
         if neighbours is None and covered > 0:
             bound = min(bound, covered / (1.0 - 1.0 / math.e))
-        if bound - covered > reduced.tolerance:
+        if n_a and bound - covered > reduced.tolerance:
             bound = min(bound, _lagrangian_bound(reduced, count, covered))
         found = _Found(ranked, np.asarray(step_gains), served, covered, complete)
         return found, max(bound, covered)
@@ -576,9 +577,10 @@ def _lagrangian_bound(reduced: _Reduced, count: int, lower: float, steps: int = 
     scale, since_best = 2.0, 0
     for _ in range(steps):
         gains = np.asarray(matrix @ multipliers)
-        top = np.argpartition(gains, max(len(gains) - count, 0))[-count:]
+        kept = min(count, len(gains))
+        top = np.argpartition(gains, len(gains) - kept)[len(gains) - kept :]
         value = float((weight - multipliers).sum() + np.maximum(gains[top], 0.0).sum())
-        if value < best - 1e-9 * max(1.0, best):
+        if value < best * (1.0 - 1e-9):
             best, since_best = value, 0
         else:
             since_best += 1

@@ -476,8 +476,8 @@ def test_two_convenience_stores_in_nanjing(nanjing_osm: Path) -> None:
     assert sites.crs.to_epsg() == 4326
     assert sites["rank"].tolist() == [1, 2]
     solution = result.solution
-    assert solution.method == "milp"
-    assert solution.status == "optimal"
+    assert solution.status == "optimal"  # by the MILP, or by greedy meeting its bound
+    assert solution.gap == pytest.approx(0.0, abs=1e-6)
     assert solution.objective > 0
     coverage = result.summary["coverage"]["5min"]
     assert coverage["residents_after"] > coverage["residents_before"]
