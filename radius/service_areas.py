@@ -277,13 +277,14 @@ def service_polygons(
         return result
     # Buffering lines one by one and unioning the bands is several times faster in GEOS
     # than buffering one MultiLineString of many overlapping parts.
-    bands = shapely.buffer(lines, buffer_m, quad_segs=4)
     order = np.argsort(group, kind="stable")
     present, starts = np.unique(group[order], return_index=True)
     ends = np.append(starts[1:], len(order))
 
     def union(bounds: tuple[int, int]) -> shapely.Geometry:
-        return shapely.union_all(bands[order[bounds[0] : bounds[1]]])
+        # Buffered group by group, so only the bands of the groups in hand are in memory.
+        bands = shapely.buffer(lines[order[bounds[0] : bounds[1]]], buffer_m, quad_segs=4)
+        return shapely.union_all(bands)
 
     # GEOS releases the GIL, so the unions of different groups run on all cores.
     workers = max(1, min(threads or os.cpu_count() or 1, len(present)))
