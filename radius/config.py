@@ -99,6 +99,12 @@ class Category(_Frozen):
         minutes = [t.minutes for t in value]
         if minutes != sorted(set(minutes)):
             raise ValueError("thresholds must be listed once each, in ascending minutes")
+        metres = [t.metres for t in value]
+        if metres != sorted(set(metres)):
+            raise ValueError(
+                "threshold metres must grow with the minutes (a longer walk is a longer "
+                f"distance); got {metres}"
+            )
         return value
 
     def max_distance_m(self, speed_m_s: float, basis: ThresholdBasis = "time") -> float:

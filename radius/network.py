@@ -18,6 +18,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,11 @@ class StreetNetwork:
     crs: pyproj.CRS
     source: str
     n_components: int
+
+    @cached_property
+    def edge_tree(self) -> shapely.STRtree:
+        """Spatial index of ``edges.geometry`` (built once, on first use)."""
+        return shapely.STRtree(self.edges.geometry.to_numpy())
 
     @property
     def n_nodes(self) -> int:

@@ -945,8 +945,7 @@ def _districts(
         districts = hexagon_districts(residents.geometry, size_m=config.hexagon_size_m)
     else:
         districts = block_districts(network)
-    if config.area_type is not None:
-        districts = districts.assign(area_type=config.area_type)
+    # The area-type override is a parameter, applied in analyze(), not at loading.
     return districts.reset_index(drop=True)
 
 

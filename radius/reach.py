@@ -116,7 +116,6 @@ def reach_category(
     CategoryReach
     """
     thresholds = np.array([t.distance_m(speed_m_s, basis) for t in category.thresholds])
-    thresholds = np.maximum.accumulate(thresholds)
     limit = float(thresholds[-1])
     matrix = bounded_distances(
         graph,

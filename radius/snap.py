@@ -106,7 +106,7 @@ def snap_points(
         raise ValueError(f"max_snap_m must be positive metres, got {max_snap_m}")
 
     edge_geoms = network.edges.geometry.to_numpy()
-    tree = shapely.STRtree(edge_geoms)
+    tree = network.edge_tree
     valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     valid_idx = np.flatnonzero(valid)
     (point_pos, edge_idx), distance = tree.query_nearest(
@@ -145,7 +145,7 @@ def _unroutable_rows(
                 "nearest_street_m": pd.Series(dtype="float64"),
             }
         )
-    main_tree = shapely.STRtree(network.edges.geometry.to_numpy())
+    main_tree = network.edge_tree
     island_geoms = network.island_edges.geometry.to_numpy()
     island_tree = shapely.STRtree(island_geoms) if len(island_geoms) else None
     rows = []
@@ -226,7 +226,7 @@ def facility_access_points(
     areas = np.flatnonzero(~has_entrances & is_area)
     if len(areas):
         boundaries = shapely.boundary(projected[areas])
-        tree = shapely.STRtree(network.edges.geometry.to_numpy())
+        tree = network.edge_tree
         (area_pos, edge_idx) = tree.query_nearest(boundaries, all_matches=False)
         nearest_lines = shapely.shortest_line(
             boundaries[area_pos], network.edges.geometry.to_numpy()[edge_idx]

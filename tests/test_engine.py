@@ -305,3 +305,8 @@ def test_cost_matrix_to_sparse_keeps_zero_distances():
     assert float(sparse[0, 0]) - 1.0 == pytest.approx(0.0)
     frame = pd.DataFrame({"node": matrix.node, "d": matrix.distance_m}).set_index("node")
     assert frame.loc[1, "d"] == pytest.approx(100.0)
+
+
+def test_threshold_metres_must_grow_with_the_minutes():
+    with pytest.raises(ValueError, match="threshold metres must grow with the minutes"):
+        category((10.0, 15.0), (800.0, 500.0))
