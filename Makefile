@@ -16,11 +16,14 @@ $(BIN)/radius: pyproject.toml
 
 install: $(BIN)/radius
 
-# Debian packages: Chromium for the browser test, CJK fonts for maps and reports.
+# Debian packages: Chromium for the browser test, CJK fonts for maps and reports, Pango for
+# WeasyPrint (the PDF report), poppler-utils to read the PDF back in the tests.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
 system:
-	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "noto.*cjk" || \
+	@command -v chromium >/dev/null && command -v pdftotext >/dev/null && \
+	  fc-list 2>/dev/null | grep -qi "noto.*cjk" && ldconfig -p | grep -q libpangoft2 || \
 	  ($(SUDO) apt-get update -qq && \
-	   DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk >/dev/null)
+	   DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null)
 
 # The main job: the analysis of the default district, then the app on it.
 demo: analysis app

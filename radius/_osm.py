@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +16,13 @@ import shapely
 from radius._errors import InputError
 from radius.config import WalkRules
 
-__all__ = ["WalkableWays", "open_osm", "read_walkable_ways", "split_ways_at_junctions"]
+__all__ = [
+    "WalkableWays",
+    "open_osm",
+    "osm_data_date",
+    "read_walkable_ways",
+    "split_ways_at_junctions",
+]
 
 
 @dataclass
@@ -69,6 +78,38 @@ def open_osm(
     if entities is None:
         return osmium.FileProcessor(str(path))
     return osmium.FileProcessor(str(path), entities)
+
+
+_HEADER_DATE = re.compile(rb'<(?:osm|meta)\b[^>]*?\b(?:osm_base|timestamp)="(\d{4}-\d\d-\d\d)[T"]')
+
+
+def osm_data_date(path: Path) -> str | None:
+    """The date the data of an OSM file was taken, when its header states it.
+
+    Overpass exports carry ``<meta osm_base="...">``, planet extracts an ``<osm timestamp>``
+    attribute, PBF files the ``osmosis_replication_timestamp`` header option.
+
+    Returns
+    -------
+    str or None
+        ``YYYY-MM-DD``, or None when the header gives no date or the file is unreadable.
+    """
+    name = path.name.lower()
+    try:
+        if name.endswith(".pbf"):
+            reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+            try:
+                stamp = reader.header().get("osmosis_replication_timestamp")
+            finally:
+                reader.close()
+            return stamp[:10] if stamp else None
+        opener = bz2.open if name.endswith(".bz2") else gzip.open if name.endswith(".gz") else open
+        with opener(path, "rb") as handle:
+            head = handle.read(4096)
+    except (OSError, RuntimeError, EOFError):
+        return None
+    found = _HEADER_DATE.search(head)
+    return found.group(1).decode() if found else None
 
 
 def _unreadable(path: Path, exc: BaseException) -> InputError:

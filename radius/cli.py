@@ -12,25 +12,35 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from radius import __version__
-from radius._errors import RadiusError
+from radius._errors import InputError, RadiusError
 from radius._files import read_vector_layer
 from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
 from radius.batch import add_batch_arguments, batch_command
 from radius.config import load_speed_profiles
 from radius.maps import analysis_map, map_writer, reach_map
 from radius.pipeline import (
+    AnalysisInputs,
     AnalysisResult,
     AnalyzeConfig,
     ReachConfig,
     ReachResult,
+    analyze,
     load_analysis_inputs,
     run_analysis,
     run_reach,
 )
 from radius.report import displayable_facilities, provision_sheets
+from radius.report_document import build_report, input_files, report_writers
+from radius.report_job import (
+    ReportJob,
+    SiteRequest,
+    load_report_job,
+    parse_site_flag,
+    site_request,
+)
 from radius.sample import default_network_path
 from radius.service_areas import DEFAULT_BUFFER_M
-from radius.siting import site_facilities
+from radius.siting import SitingResult, site_facilities
 from radius.snap import DEFAULT_MAX_SNAP_M
 
 __all__ = ["main"]
@@ -115,6 +125,36 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     site.add_argument("--time-limit", type=float, default=30.0, help="MILP time limit (s)")
     site.add_argument("--out", type=Path, required=True, help="output folder")
+
+    report = commands.add_parser(
+        "report",
+        help="consultant report: coverage, compliance, suggested sites (HTML, PDF, XLSX, GPKG)",
+        description=(
+            "Analyse a district, choose sites for new facilities (--site), and write a "
+            "report a planning bureau can file: OUT/report.html, OUT/report.pdf, "
+            "OUT/report.xlsx and OUT/results.gpkg. Give the job as flags or as a YAML job "
+            "file (--job; then only --out, --lang and --title may be added)."
+        ),
+    )
+    report.add_argument("--job", type=Path, help="YAML report job (see README)")
+    _add_reach_arguments(report, service_areas_default=False)
+    _add_analysis_arguments(report)
+    report.add_argument(
+        "--site",
+        action="append",
+        default=[],
+        metavar="CATEGORY[:COUNT]",
+        help="suggest COUNT new sites of CATEGORY (maximal covering), or without COUNT the "
+        "fewest sites covering everyone (set covering); repeatable",
+    )
+    report.add_argument("--title", help="report title (default: the standard title)")
+    report.add_argument(
+        "--formats",
+        default="html,pdf,xlsx,gpkg",
+        help="comma-separated outputs among html, pdf, xlsx, gpkg (default all four)",
+    )
+    report.add_argument("--out", type=Path, required=True, help="output folder")
+    report.set_defaults(lang=None)
 
     batch = commands.add_parser(
         "batch",
@@ -392,29 +432,24 @@ def _site(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     config = _analyze_config(args)
     inputs = load_analysis_inputs(config)
-    candidates = (
-        read_vector_layer(args.candidates, None, what="candidates")
-        if args.candidates is not None
-        else None
-    )
     capacity: str | float | None = args.capacity
     if isinstance(capacity, str):
         with contextlib.suppress(ValueError):  # else a column name of the candidates
             capacity = float(capacity)
-    result = site_facilities(
-        inputs,
-        config,
+    request = site_request(
+        "radius site",
         category=args.category,
         count=args.count,
+        objective=args.objective,
         threshold=args.threshold,
-        candidates=candidates,
+        candidates=args.candidates,
         capacity=capacity,
         per_resident=args.per_resident,
         min_spacing_m=args.min_spacing,
-        objective=args.objective,
         method=args.solver,
         time_limit_s=args.time_limit,
     )
+    result = _run_siting(inputs, config, request)
     files: dict[str, Writer] = {
         "sites.gpkg": gpkg_writer(
             {
@@ -444,7 +479,131 @@ def _site(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"reach": _reach, "analyze": _analyze, "site": _site, "batch": batch_command}
+_REPORT_OPTIONS = ("job", "out", "lang", "title", "formats", "debug", "command")
+_FORMATS = ("html", "pdf", "xlsx", "gpkg")
+
+
+def _report_job(args: argparse.Namespace) -> ReportJob:
+    """The job of ``radius report``: the --job file, or one made from the flags."""
+    if args.job is not None:
+        defaults = vars(_build_parser().parse_args(["report", "--out", "."]))
+        given = [
+            f"--{key.replace('_', '-')}"
+            for key, value in vars(args).items()
+            if key not in _REPORT_OPTIONS and value != defaults.get(key)
+        ]
+        if given:
+            raise InputError(
+                f"--job {args.job}: give the analysis either in the job file or as flags, not "
+                f"both; move {', '.join(given)} into the job file"
+            )
+        job = load_report_job(args.job)
+    else:
+        config = _analyze_config(args)
+        reach = config.reach
+        job = ReportJob(
+            network=reach.network,
+            facilities=reach.facilities,
+            facilities_crs=reach.facilities_crs,
+            population=config.population,
+            districts=config.districts,
+            district_mode=config.district_mode,
+            hexagon_size_m=config.hexagon_size_m,
+            standard=config.standard,
+            area_type=config.area_type,
+            method=config.method,
+            household_size=config.household_size,
+            categories=reach.categories,
+            speed_profile=reach.speed_profile,
+            speed_m_s=reach.speed_m_s,
+            threshold_basis=reach.threshold_basis,
+            max_snap_m=reach.max_snap_m,
+            crs=reach.crs,
+            sites=tuple(parse_site_flag(text) for text in args.site),
+        )
+        job.check("radius report")
+    updates: dict[str, Any] = {}
+    if args.lang is not None:
+        updates["lang"] = args.lang
+    if args.title is not None:
+        updates["title"] = args.title
+    return job.model_copy(update=updates)
+
+
+def _report(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
+    unknown = sorted(set(formats) - set(_FORMATS))
+    if unknown or not formats:
+        raise InputError(
+            f"--formats {args.formats}: unknown {', '.join(unknown) or 'empty list'}; choose "
+            f"among {', '.join(_FORMATS)}"
+        )
+    job = _report_job(args)
+    config = job.analyze_config()
+    inputs = load_analysis_inputs(config)
+    result = analyze(inputs, config)
+    sitings = [_run_siting(inputs, config, request) for request in job.sites]
+    candidates = [r.candidates for r in job.sites if r.candidates is not None]
+    document = build_report(
+        result,
+        sitings,
+        config=config,
+        inputs=input_files(config, candidates),
+        lang=job.lang,
+        title=job.title,
+    )
+    files = report_writers(result, sitings, document, formats=formats)
+    if args.map:
+        files["map.html"] = map_writer(analysis_map(result, lang=job.lang, basemap=args.basemap))
+    write_outputs(args.out, files)
+    seconds = time.perf_counter() - started
+    for siting in sitings:
+        summary = siting.summary
+        print(
+            f"{len(siting.sites)} site(s) for {summary['category']} "
+            f"({siting.solution.method}, {siting.solution.status}): "
+            f"{summary['residents_gained']:.0f} residents newly covered",
+            file=sys.stdout,
+        )
+    print(
+        f"wrote {', '.join(sorted(files))} in {args.out} ({seconds:.1f} s)",
+        file=sys.stdout,
+    )
+    return 0
+
+
+def _run_siting(
+    inputs: AnalysisInputs, config: AnalyzeConfig, request: SiteRequest
+) -> SitingResult:
+    candidates = (
+        read_vector_layer(request.candidates, None, what="candidates")
+        if request.candidates is not None
+        else None
+    )
+    return site_facilities(
+        inputs,
+        config,
+        category=request.category,
+        count=request.count,
+        threshold=request.threshold,
+        candidates=candidates,
+        capacity=request.capacity,
+        per_resident=request.per_resident,
+        min_spacing_m=request.min_spacing_m,
+        objective=request.objective,
+        method=request.method,
+        time_limit_s=request.time_limit_s,
+    )
+
+
+COMMANDS = {
+    "reach": _reach,
+    "analyze": _analyze,
+    "site": _site,
+    "report": _report,
+    "batch": batch_command,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -223,13 +223,16 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
 
 
-def validate_file(model: type[ModelT], path: Path) -> ModelT:
-    """Read a YAML file and validate it with ``model``; errors name the file and keys."""
+def validate_file(model: type[ModelT], path: Path, context: dict[str, Any] | None = None) -> ModelT:
+    """Read a YAML file and validate it with ``model``; errors name the file and keys.
+
+    ``context`` is handed to the model's validators (e.g. ``base_dir`` for relative paths).
+    """
     data = _read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(path, exc)) from None
 

@@ -26,13 +26,23 @@ import yaml
 from radius._errors import ConfigError
 from radius.config import CONFIG_DIR
 
-__all__ = ["LANGUAGES", "Language", "Named", "keys", "load_strings", "name_of", "t"]
+__all__ = [
+    "LANGUAGES",
+    "Language",
+    "Named",
+    "keys",
+    "load_strings",
+    "name_of",
+    "report_text",
+    "t",
+]
 
 Language = Literal["zh", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
 """Supported languages: Simplified Chinese (the default) and English."""
 
 I18N_FILE = CONFIG_DIR / "i18n.yaml"
+REPORT_TEXT_FILE = CONFIG_DIR / "report_text.yaml"
 
 
 class Named(Protocol):
@@ -151,18 +161,27 @@ def t(key: str, lang: str = "zh", /, **values: Any) -> str:
     ConfigError
         For an unknown key or language, or a placeholder without a value.
     """
-    strings = load_strings()
+    return _text_of(I18N_FILE, key, lang, values)
+
+
+def report_text(key: str, lang: str = "zh", /, **values: Any) -> str:
+    """The text of ``key`` of the report (``configs/report_text.yaml``); see :func:`t`."""
+    return _text_of(REPORT_TEXT_FILE, key, lang, values)
+
+
+def _text_of(path: Path, key: str, lang: str, values: Mapping[str, Any]) -> str:
+    strings = load_strings(path)
     language = _language(lang)
     try:
         text = strings[key][language]
     except KeyError:
-        raise ConfigError(f"no UI string {key!r} in {I18N_FILE}; add it in zh and en") from None
+        raise ConfigError(f"no text {key!r} in {path}; add it in zh and en") from None
     if not values:
         return text
     try:
         return text.format(**values)
     except KeyError as exc:
-        raise ConfigError(f"UI string {key!r} needs a value for {exc}") from None
+        raise ConfigError(f"text {key!r} of {path} needs a value for {exc}") from None
 
 
 def name_of(item: Named, lang: str) -> str:

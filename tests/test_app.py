@@ -138,11 +138,11 @@ def test_every_key_the_app_asks_for_exists_and_every_key_is_used():
 def test_t_fills_placeholders_and_refuses_unknown_keys():
     assert t("delta_pp", "en", value=2.34) == "+2.3 pp"
     assert t("delta_pp", "zh", value=-1.0) == "-1.0 个百分点"
-    with pytest.raises(ConfigError, match=r"no UI string 'no_such_key'"):
+    with pytest.raises(ConfigError, match=r"no text 'no_such_key'"):
         t("no_such_key", "zh")
     with pytest.raises(ConfigError, match=r"unknown language 'fr'"):
         t("app_title", "fr")
-    with pytest.raises(ConfigError, match=r"UI string 'delta_pp' needs a value for 'value'"):
+    with pytest.raises(ConfigError, match=r"text 'delta_pp' of .* needs a value for 'value'"):
         t("delta_pp", "en", other=1)
 
 

@@ -1,0 +1,887 @@
+"""The consultant report: one document built from an analysis and its siting runs.
+
+:func:`build_report` turns an :class:`~radius.pipeline.AnalysisResult` and any
+:class:`~radius.siting.SitingResult` into a :class:`ReportDocument`: sections of headings,
+paragraphs, tables and static maps, in Chinese or English, with every figure taken from the
+results. :func:`render_html` writes it as one self-contained HTML page (maps embedded) and
+:func:`render_pdf` prints that page to PDF with WeasyPrint, Chinese set in an installed CJK
+font. :func:`report_sheets` and :func:`report_layers` give the same content as workbook
+sheets and GeoPackage layers, and :func:`report_writers` the four files of ``radius report``.
+
+Sections: summary; data and method (sources and dates, CRS, speed, snapping, the standard
+with the source of every rule); coverage per category with maps; compliance per district
+and rule; suggested sites with their gains and a map; unroutable points and data-quality
+notes; an appendix of the rules whose status is not confirmed.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import jinja2
+import numpy as np
+import pandas as pd
+
+from radius import __version__
+from radius._errors import RadiusError
+from radius._io import Writer, gpkg_writer, xlsx_writer
+from radius._osm import osm_data_date
+from radius.config import load_speed_profiles
+from radius.i18n import Language, name_of
+from radius.i18n import report_text as _t
+from radius.pipeline import AnalysisResult, AnalyzeConfig
+from radius.report import displayable_facilities, provision_sheets
+from radius.report_maps import cjk_font_names, compliance_png, coverage_png, sites_png
+from radius.siting import SitingResult
+
+__all__ = [
+    "Block",
+    "FontMissingError",
+    "InputFile",
+    "ReportDocument",
+    "Section",
+    "build_report",
+    "input_files",
+    "render_html",
+    "render_pdf",
+    "report_layers",
+    "report_sheets",
+    "report_writers",
+]
+
+_TEMPLATES = Path(__file__).parent / "templates"
+_OSM_SUFFIXES = (".osm", ".pbf", ".bz2", ".gz", ".xml")
+
+
+class FontMissingError(RadiusError, RuntimeError):
+    """No font with Chinese glyphs is installed, so the PDF would show empty boxes."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """One element of a section.
+
+    Attributes
+    ----------
+    kind : {"heading", "paragraph", "list", "table", "figure"}
+        What it is.
+    text : str
+        Heading or paragraph text; a table's or figure's caption.
+    items : tuple of str
+        List items.
+    header : tuple of str
+        Table column headings.
+    rows : tuple of tuple of str
+        Table cells, already formatted.
+    row_classes : tuple of str
+        Per row ``"pass"``, ``"fail"`` or ``""`` (styling).
+    cell_classes : tuple of str
+        Per column ``"num"`` (right-aligned), ``"result"`` or ``""``.
+    png : bytes
+        A figure's image.
+    """
+
+    kind: Literal["heading", "paragraph", "list", "table", "figure"]
+    text: str = ""
+    items: tuple[str, ...] = ()
+    header: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    row_classes: tuple[str, ...] = ()
+    cell_classes: tuple[str, ...] = ()
+    png: bytes = b""
+
+    @property
+    def caption(self) -> str:
+        """The caption of a table or figure."""
+        return self.text
+
+    @property
+    def base64(self) -> str:
+        """The figure as base64, for a data URI."""
+        return base64.b64encode(self.png).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A numbered section: an anchor id, a title and its blocks."""
+
+    id: str
+    title: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class ReportDocument:
+    """The whole report, ready to render.
+
+    Attributes
+    ----------
+    title : str
+        Report title.
+    lang : {"zh", "en"}
+        Language.
+    generated : str
+        The generation line (date and radius version).
+    sections : tuple of Section
+        The sections in order.
+    attribution : str
+        Data attribution printed at the end.
+    """
+
+    title: str
+    lang: Language
+    generated: str
+    sections: tuple[Section, ...]
+    attribution: str
+    version: str = __version__
+
+    @property
+    def lang_tag(self) -> str:
+        """The HTML language tag."""
+        return "zh-CN" if self.lang == "zh" else "en"
+
+    @property
+    def contents_title(self) -> str:
+        """Title of the table of contents."""
+        return _t("contents", self.lang)
+
+    @property
+    def footer(self) -> str:
+        """Page footer text, safe inside a CSS string."""
+        return "".join(ch for ch in self.title if ch not in '"\\<>&\n')[:80]
+
+    def text(self) -> str:
+        """Every heading, paragraph, list item and table cell as plain text (for search)."""
+        parts = [self.title]
+        for section in self.sections:
+            parts.append(section.title)
+            for block in section.blocks:
+                parts += [block.text, *block.items, *block.header]
+                parts += [cell for row in block.rows for cell in row]
+        return "\n".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An input of the analysis, for the data-sources table."""
+
+    role: str
+    path: Path | None
+    description: str = ""
+
+
+@dataclass
+class _Builder:
+    result: AnalysisResult
+    lang: Language
+    blocks: list[Block] = field(default_factory=list)
+
+    def heading(self, text: str) -> None:
+        self.blocks.append(Block("heading", text))
+
+    def paragraph(self, text: str) -> None:
+        self.blocks.append(Block("paragraph", text))
+
+    def items(self, items: Sequence[str]) -> None:
+        self.blocks.append(Block("list", items=tuple(items)))
+
+    def figure(self, caption: str, png: bytes) -> None:
+        self.blocks.append(Block("figure", caption, png=png))
+
+    def table(
+        self,
+        caption: str,
+        header: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        numeric: Sequence[int] = (),
+        result_column: int | None = None,
+        row_classes: Sequence[str] | None = None,
+    ) -> None:
+        cell_classes = [
+            "num" if k in numeric else "result" if k == result_column else ""
+            for k in range(len(header))
+        ]
+        self.blocks.append(
+            Block(
+                "table",
+                caption,
+                header=tuple(header),
+                rows=tuple(tuple(row) for row in rows),
+                row_classes=tuple(row_classes or [""] * len(rows)),
+                cell_classes=tuple(cell_classes),
+            )
+        )
+
+    def section(self, section_id: str, title_key: str) -> Section:
+        section = Section(section_id, _t(title_key, self.lang), tuple(self.blocks))
+        self.blocks = []
+        return section
+
+
+def _number(value: float, digits: int = 0) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _share(value: float) -> str:
+    return f"{value:.1%}" if np.isfinite(value) else "–"
+
+
+def _minutes(label: str) -> str:
+    return label.removesuffix("min")
+
+
+def build_report(
+    result: AnalysisResult,
+    sitings: Sequence[SitingResult] = (),
+    *,
+    config: AnalyzeConfig | None = None,
+    inputs: Sequence[InputFile] = (),
+    lang: Language = "zh",
+    title: str | None = None,
+    maps: bool = True,
+    now: dt.datetime | None = None,
+) -> ReportDocument:
+    """Assemble the report of an analysis and its siting runs.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+        The analysis of every category.
+    sitings : sequence of SitingResult
+        Siting runs to report (may be empty).
+    config : AnalyzeConfig, optional
+        The settings used (speed profile name, snapping distance, provision method).
+    inputs : sequence of InputFile
+        The input files for the data-sources table (default: from ``config``).
+    lang : {"zh", "en"}
+        Language of the text (table values such as facility names stay as they are).
+    title : str, optional
+        Title (default: the standard title in ``lang``).
+    maps : bool
+        Draw the static maps (turn off for a quick text-only build).
+    now : datetime, optional
+        Generation time printed on the report (default: now, UTC).
+
+    Returns
+    -------
+    ReportDocument
+    """
+    when = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    builder = _Builder(result, lang)
+    if not inputs and config is not None:
+        inputs = input_files(config)
+    sections = [
+        _summary(builder, sitings),
+        _data_method(builder, config, inputs),
+        _coverage(builder, maps),
+        _compliance(builder, maps),
+        _sites(builder, sitings, maps),
+        _quality(builder),
+        _appendix(builder),
+    ]
+    return ReportDocument(
+        title=title or _t("default_title", lang),
+        lang=lang,
+        generated=_t("generated", lang, when=when, version=__version__),
+        sections=tuple(sections),
+        attribution=_t("attribution", lang),
+    )
+
+
+def input_files(config: AnalyzeConfig, candidates: Sequence[Path] = ()) -> list[InputFile]:
+    """The input files of an analysis and of its siting candidates, with their roles."""
+    reach = config.reach
+    files = [InputFile("role_network", reach.network)]
+    files.append(InputFile("role_facilities", reach.facilities, "from_network_file"))
+    if config.population:
+        files += [InputFile("role_population", path) for path in config.population]
+    else:
+        files.append(InputFile("role_population", None, "from_buildings"))
+    files.append(
+        InputFile(
+            "role_districts",
+            config.districts,
+            "from_hexagons" if config.district_mode == "hexagons" else "from_blocks",
+        )
+    )
+    files += [InputFile("role_candidates", path) for path in candidates]
+    return files
+
+
+# --------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------
+
+
+def _category_name(result: AnalysisResult, category: str, lang: Language) -> str:
+    for reach in result.reach.categories:
+        if reach.category.id == category:
+            return name_of(reach.category, lang)
+    return category
+
+
+def _rule_name(rule: Mapping[Any, Any], lang: Language) -> str:
+    return str(rule["name_zh"] if lang == "zh" else rule["name_en"])
+
+
+def _summary(b: _Builder, sitings: Sequence[SitingResult]) -> Section:
+    result, lang = b.result, b.lang
+    summary = result.summary()
+    residents = summary["residents"]
+    b.paragraph(
+        _t(
+            "summary_residents",
+            lang,
+            population=_number(residents["population"]),
+            households=_number(residents["households"]),
+            points=_number(residents["points"]),
+            districts=summary["districts"],
+            standard=name_of(result.standard, lang),
+        )
+    )
+    rules = summary["rules"]
+    all_pass = sum(1 for item in rules.values() if item["districts_passing"] == item["districts"])
+    failing = _failing_districts(result)
+    b.paragraph(
+        _t("summary_rules", lang, rules=len(rules), all_pass=all_pass, failing=int(failing.sum()))
+    )
+    for siting in sitings:
+        b.paragraph(_siting_sentence(result, siting, lang))
+    header, rows = _coverage_rows(result, lang)
+    b.table(_t("headline_table", lang), header, rows, numeric=range(1, len(header)))
+    return b.section("summary", "summary")
+
+
+def _failing_districts(result: AnalysisResult) -> np.ndarray:
+    columns = [f"{rid}_pass" for rid in result.rules["id"]]
+    if not columns:
+        return np.zeros(len(result.districts), dtype=bool)
+    passes = result.districts[columns].to_numpy(dtype=bool)
+    return np.asarray(~passes.all(axis=1))
+
+
+def _siting_sentence(result: AnalysisResult, siting: SitingResult, lang: Language) -> str:
+    summary = siting.summary
+    label = str(summary["threshold"])
+    coverage = summary["coverage"][label]
+    return _t(
+        "summary_sites",
+        lang,
+        sites=len(siting.sites),
+        category=_category_name(result, str(summary["category"]), lang),
+        threshold=_t("within", lang, minutes=_minutes(label)),
+        gained=_number(float(summary["residents_gained"])),
+        before=_share(coverage["share_before"]),
+        after=_share(coverage["share_after"]),
+    )
+
+
+def _coverage_rows(result: AnalysisResult, lang: Language) -> tuple[list[str], list[list[str]]]:
+    """One row per category: facilities, then the share within each of its thresholds."""
+    shares = result.summary()["share_of_residents_within"]
+    labels = sorted(
+        {label for item in shares.values() for label in item}, key=lambda x: float(_minutes(x))
+    )
+    header = [
+        _t("category", lang),
+        _t("facilities_count", lang),
+        *(_t("within", lang, minutes=_minutes(label)) for label in labels),
+    ]
+    facilities = result.reach.facilities["category"].value_counts()
+    rows = []
+    for reach in result.reach.categories:
+        cid = reach.category.id
+        rows.append(
+            [
+                name_of(reach.category, lang),
+                _number(int(facilities.get(cid, 0))),
+                *(_share(shares[cid][label]) if label in shares[cid] else "" for label in labels),
+            ]
+        )
+    return header, rows
+
+
+def _data_method(b: _Builder, config: AnalyzeConfig | None, inputs: Sequence[InputFile]) -> Section:
+    result, lang = b.result, b.lang
+    rows = []
+    for item in inputs:
+        if item.path is None:
+            description = _t(item.description, lang, size=_hexagon_size(config))
+            rows.append([_t(item.role, lang), description, "", ""])
+            continue
+        data_date = osm_data_date(item.path) if _is_osm(item.path) else None
+        date = data_date or _t("not_stated", lang)
+        rows.append([_t(item.role, lang), str(item.path), date, _modified(item.path)])
+    for path in result.standard.files:
+        rows.append([_t("role_standard", lang), str(path), "", _modified(path)])
+    header = [_t("input", lang), _t("file", lang), _t("data_date", lang), _t("modified", lang)]
+    b.table(_t("data_sources", lang), header, rows)
+
+    network = result.reach.network.summary()
+    islands = network["islands"]
+    speed = result.reach.speed_m_s
+    profile_line = _speed_line(config, speed, lang)
+    settings = [
+        [_t("crs", lang), f"{result.reach.network.crs.name} ({network['crs']})"],
+        [
+            _t("network_size", lang),
+            _t(
+                "network_size_value",
+                lang,
+                nodes=_number(network["nodes"]),
+                edges=_number(network["edges"]),
+                km=_number(network["length_km"], 2),
+                islands=islands["components"],
+                island_km=_number(islands["length_km"], 2),
+            ),
+        ],
+        [_t("speed", lang), profile_line],
+        [_t("basis", lang), _t(f"basis_{result.reach.threshold_basis}", lang)],
+        [
+            _t("snapping", lang),
+            _t(
+                "snapping_value",
+                lang,
+                max_snap=_number(config.reach.max_snap_m if config else float("nan")),
+            ),
+        ],
+        [
+            _t("provision_method", lang),
+            _t(
+                "method_containment" if config and config.method == "inside" else "method_2sfca",
+                lang,
+            ),
+        ],
+        [
+            _t("standard_profile", lang),
+            " — ".join(
+                part
+                for part in (name_of(result.standard, lang), result.standard.description)
+                if part
+            ),
+        ],
+    ]
+    b.table(_t("method_settings", lang), [_t("setting", lang), _t("value", lang)], settings)
+
+    header = [
+        _t("rule", lang),
+        _t("target_new", lang),
+        _t("target_old", lang),
+        _t("unit", lang),
+        _t("threshold", lang),
+        _t("source", lang),
+        _t("status", lang),
+    ]
+    rows = [
+        [
+            _rule_name(rule, lang),
+            f"{rule['value_new']:g}",
+            f"{rule['value_old']:g}",
+            str(rule["target_unit"]),
+            _t("within", lang, minutes=_minutes(str(rule["threshold"]))),
+            str(rule["source"]),
+            _t(f"status_{rule['status']}", lang),
+        ]
+        for rule in result.rules.to_dict("records")
+    ]
+    b.table(_t("standard_rules", lang), header, rows, numeric=(1, 2))
+    return b.section("data", "data_method")
+
+
+def _modified(path: Path) -> str:
+    if not path.exists():
+        return ""
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).strftime("%Y-%m-%d")
+
+
+def _is_osm(path: Path) -> bool:
+    return any(part in _OSM_SUFFIXES for part in (s.lower() for s in path.suffixes))
+
+
+def _hexagon_size(config: AnalyzeConfig | None) -> str:
+    return _number(config.hexagon_size_m) if config is not None else "–"
+
+
+def _speed_line(config: AnalyzeConfig | None, speed: float, lang: Language) -> str:
+    profiles = load_speed_profiles()
+    name = (config.reach.speed_profile if config else None) or profiles.default
+    explicit = config is not None and config.reach.speed_m_s is not None
+    profile = profiles.profiles.get(name)
+    if profile is None or explicit:
+        return f"{speed:g} m/s"
+    return _t(
+        "speed_value", lang, name=name_of(profile, lang), speed=f"{speed:g}", source=profile.source
+    )
+
+
+def _coverage(b: _Builder, maps: bool) -> Section:
+    result, lang = b.result, b.lang
+    header, rows = _coverage_rows(result, lang)
+    b.table("", header, rows, numeric=range(1, len(header)))
+    if maps:
+        b.paragraph(_t("coverage_intro", lang))
+        for reach in result.reach.categories:
+            b.figure(
+                _t("coverage_map", lang, category=name_of(reach.category, lang)),
+                coverage_png(result, reach.category.id, lang),
+            )
+    return b.section("coverage", "coverage")
+
+
+def _compliance(b: _Builder, maps: bool) -> Section:
+    result, lang = b.result, b.lang
+    b.paragraph(_t("compliance_intro", lang))
+    if maps and len(result.districts):
+        b.figure(_t("compliance_map", lang), compliance_png(result, lang))
+    rules = result.rules.to_dict("records")
+    header = [
+        _t("rule", lang),
+        _t("required", lang),
+        _t("supplied", lang),
+        _t("shortfall", lang),
+        _t("unit", lang),
+        _t("result", lang),
+        _t("source", lang),
+    ]
+    districts = result.districts
+    for row in districts.itertuples(index=False):
+        record = row._asdict()
+        if not float(record["population"]) > 0:
+            continue
+        cells, classes = [], []
+        for rule in rules:
+            rid = str(rule["id"])
+            passed = bool(record[f"{rid}_pass"])
+            cells.append(
+                [
+                    _rule_name(rule, lang),
+                    _number(float(record[f"{rid}_required"]), 1),
+                    _number(float(record[f"{rid}_supplied"]), 1),
+                    _number(float(record[f"{rid}_shortfall"]), 1),
+                    str(rule["unit"]),
+                    _t("pass" if passed else "fail", lang),
+                    str(rule["source"]),
+                ]
+            )
+            classes.append("pass" if passed else "fail")
+        area = (
+            _t(f"area_{record['area_type']}", lang) if record["area_type"] in ("new", "old") else ""
+        )
+        caption = (
+            f"{_t('district', lang)} {record['district_id']}"
+            + (f" {record['name']}" if record.get("name") else "")
+            + f" · {area} · {_t('residents', lang)} {_number(float(record['population']))}"
+        )
+        b.table(caption, header, cells, numeric=(1, 2, 3), result_column=5, row_classes=classes)
+    return b.section("compliance", "compliance")
+
+
+def _sites(b: _Builder, sitings: Sequence[SitingResult], maps: bool) -> Section:
+    result, lang = b.result, b.lang
+    if not sitings:
+        b.paragraph(_t("no_sites", lang))
+    for siting in sitings:
+        summary, solution = siting.summary, siting.solution
+        category = _category_name(result, str(summary["category"]), lang)
+        label = str(summary["threshold"])
+        b.heading(f"{category} · {_t('within', lang, minutes=_minutes(label))}")
+        b.paragraph(_siting_sentence(result, siting, lang))
+        source = str(summary["candidate_source"])
+        b.paragraph(
+            _t(
+                "sites_intro",
+                lang,
+                candidates=_t(
+                    "candidates_network" if source == "network" else "candidates_user", lang
+                ),
+                n=summary["candidates"],
+                method=_t(f"method_{solution.method}", lang),
+                status=_solver_status(solution.status, lang),
+                gap=_share(solution.gap) if np.isfinite(solution.gap) else "–",
+                bound=_number(solution.bound, 1),
+            )
+        )
+        if solution.method == "greedy" and solution.status != "optimal":
+            b.paragraph(_t("greedy_label", lang))
+        header = [
+            _t("rank", lang),
+            _t("lon", lang),
+            _t("lat", lang),
+            _t("gained", lang),
+            _t("capacity", lang),
+            _t("access", lang),
+        ]
+        rows = [
+            [
+                str(site.rank),
+                f"{site.geometry.x:.6f}",
+                f"{site.geometry.y:.6f}",
+                _number(float(site.residents_gained)),
+                _number(float(site.capacity)),
+                _number(float(site.access_m), 1),
+            ]
+            for site in siting.sites.itertuples()
+        ]
+        b.table(_t("site", lang), header, rows, numeric=range(6))
+        b.table(
+            _t("before_after", lang),
+            ["", _t("before", lang), _t("after", lang)],
+            _before_after_rows(result, siting, lang),
+            numeric=(1, 2),
+        )
+        if maps:
+            b.figure(_t("sites_map", lang, category=category), sites_png(siting, lang))
+    return b.section("sites", "sites")
+
+
+def _solver_status(status: str, lang: Language) -> str:
+    known = ("optimal", "time_limit", "greedy", "incomplete")
+    return _t(f"solver_{status}", lang) if status in known else status
+
+
+def _before_after_rows(
+    result: AnalysisResult, siting: SitingResult, lang: Language
+) -> list[list[str]]:
+    summary = siting.summary
+    rows = [
+        [
+            _t("coverage_row", lang, minutes=_minutes(label)),
+            _share(item["share_before"]),
+            _share(item["share_after"]),
+        ]
+        for label, item in summary["coverage"].items()
+    ]
+    names = {str(r["id"]): _rule_name(r, lang) for r in result.rules.to_dict("records")}
+    for rid, item in summary["rules"].items():
+        rule = names.get(rid, rid)
+        rows.append(
+            [
+                _t("shortfall_row", lang, rule=rule, unit=item["unit"]),
+                _number(item["shortfall_before"], 1),
+                _number(item["shortfall_after"], 1),
+            ]
+        )
+        rows.append(
+            [
+                _t("passing_row", lang, rule=rule),
+                f"{item['districts_passing_before']}/{item['districts']}",
+                f"{item['districts_passing_after']}/{item['districts']}",
+            ]
+        )
+    return rows
+
+
+def _quality(b: _Builder) -> Section:
+    result, lang = b.result, b.lang
+    unroutable = result.reach.unroutable
+    b.heading(_t("unroutable_facilities", lang))
+    if len(unroutable):
+        rows = [
+            [
+                str(row.facility_id),
+                str(row.name or ""),
+                _category_name(result, str(row.category), lang),
+                str(row.reason),
+            ]
+            for row in unroutable.itertuples()
+        ]
+        header = ["ID", _t("name", lang), _t("category", lang), _t("reason", lang)]
+        b.table("", header, rows)
+    else:
+        b.paragraph(_t("unroutable_none", lang))
+    lost = result.reach.demand_unroutable
+    if len(lost):
+        population = result.residents["population"].to_numpy(dtype=np.float64)
+        owners = lost["owner"].to_numpy(dtype=np.int64)
+        b.paragraph(
+            _t(
+                "unroutable_residents",
+                lang,
+                points=_number(len(lost)),
+                population=_number(float(population[owners].sum())),
+            )
+        )
+    b.heading(_t("notes", lang))
+    if result.notes:
+        b.items(result.notes)
+    else:
+        b.paragraph(_t("notes_none", lang))
+    return b.section("quality", "quality")
+
+
+def _appendix(b: _Builder) -> Section:
+    lang = b.lang
+    open_rules = [r for r in b.result.standard.rules if r.status != "confirmed"]
+    if not open_rules:
+        b.paragraph(_t("appendix_none", lang))
+        return b.section("appendix", "appendix")
+    b.paragraph(_t("appendix_intro", lang))
+    header = [
+        _t("rule", lang),
+        _t("status", lang),
+        _t("target_new", lang),
+        _t("target_old", lang),
+        _t("unit", lang),
+        _t("source", lang),
+        _t("note", lang),
+    ]
+    rows = [
+        [
+            name_of(rule, lang),
+            _t(f"status_{rule.status}", lang),
+            f"{rule.value_new:g}",
+            f"{rule.value_old:g}",
+            rule.unit,
+            str(rule.source),
+            rule.note or "",
+        ]
+        for rule in open_rules
+    ]
+    b.table("", header, rows, numeric=(2, 3))
+    return b.section("appendix", "appendix")
+
+
+# --------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(document: ReportDocument) -> str:
+    """The report as one self-contained HTML page (maps embedded as data URIs)."""
+    return _environment().get_template("report.html.j2").render(doc=document)
+
+
+def render_pdf(html: str) -> bytes:
+    """Print the report's HTML to PDF (A4) with WeasyPrint.
+
+    Raises
+    ------
+    FontMissingError
+        When no CJK font is installed: Chinese would print as empty boxes.
+    """
+    if not cjk_font_names():
+        raise FontMissingError(
+            "no font with Chinese glyphs is installed, so the PDF cannot show Chinese text; "
+            "install one (Debian/Ubuntu: apt-get install fonts-noto-cjk, or `make system`) "
+            "and run again"
+        )
+    import weasyprint  # type: ignore[import-untyped]  # imported here: it loads Pango, which only the PDF needs
+
+    return bytes(weasyprint.HTML(string=html, base_url=str(_TEMPLATES)).write_pdf())
+
+
+def report_sheets(
+    result: AnalysisResult, sitings: Sequence[SitingResult], document: ReportDocument
+) -> dict[str, pd.DataFrame]:
+    """Workbook sheets: the report's tables (summary, sources, sites), then provision sheets."""
+    sheets: dict[str, pd.DataFrame] = {}
+    for section in document.sections:
+        for block in section.blocks:
+            if block.kind != "table" or section.id == "compliance":
+                continue
+            name = block.caption or section.title
+            frame = pd.DataFrame(list(block.rows), columns=_unique(block.header))
+            sheets[_sheet_title(name, sheets)] = frame
+    for siting in sitings:
+        category = str(siting.summary["category"])
+        sheets[_sheet_title(f"sites {category}", sheets)] = pd.DataFrame(
+            siting.sites.drop(columns="geometry").assign(
+                lon=siting.sites.geometry.x, lat=siting.sites.geometry.y
+            )
+        )
+    sheets.update(provision_sheets(result))
+    return sheets
+
+
+def _unique(header: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    names = []
+    for name in header:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        names.append(name if count == 0 else f"{name} ({count + 1})")
+    return names
+
+
+def _sheet_title(name: str, existing: Mapping[str, Any]) -> str:
+    base = name.strip() or "sheet"
+    candidate, k = base, 2
+    while candidate in existing:
+        candidate, k = f"{base} {k}", k + 1
+    return candidate
+
+
+def report_layers(
+    result: AnalysisResult, sitings: Sequence[SitingResult]
+) -> dict[str, gpd.GeoDataFrame]:
+    """GeoPackage layers: residents, districts, facilities, shortfall, unroutable, sites."""
+    layers: dict[str, gpd.GeoDataFrame] = {
+        "residents": result.residents,
+        "districts": result.districts,
+        "facilities": displayable_facilities(result.reach.facilities),
+        "shortfall": result.shortfall,
+        "unroutable": result.reach.unroutable,
+    }
+    if sitings:
+        layers["sites"] = gpd.GeoDataFrame(
+            pd.concat([s.sites for s in sitings], ignore_index=True), crs=sitings[0].sites.crs
+        )
+    return layers
+
+
+def report_writers(
+    result: AnalysisResult,
+    sitings: Sequence[SitingResult],
+    document: ReportDocument,
+    *,
+    formats: Sequence[str] = ("html", "pdf", "xlsx", "gpkg"),
+) -> dict[str, Writer]:
+    """Writers of ``report.html``, ``report.pdf``, ``report.xlsx`` and ``results.gpkg``.
+
+    The HTML is rendered once and printed to PDF from that same text.
+    """
+    html = render_html(document)
+    writers: dict[str, Writer] = {}
+    makers: dict[str, tuple[str, Callable[[], Writer]]] = {
+        "html": ("report.html", lambda: _text_writer(html)),
+        "pdf": ("report.pdf", lambda: _pdf_writer(html)),
+        "xlsx": ("report.xlsx", lambda: xlsx_writer(report_sheets(result, sitings, document))),
+        "gpkg": ("results.gpkg", lambda: gpkg_writer(report_layers(result, sitings))),
+    }
+    for kind in formats:
+        name, make = makers[kind]
+        writers[name] = make()
+    return writers
+
+
+def _text_writer(text: str) -> Writer:
+    def write(path: Path) -> None:
+        path.write_text(text, encoding="utf-8")
+
+    return write
+
+
+def _pdf_writer(html: str) -> Writer:
+    def write(path: Path) -> None:
+        path.write_bytes(render_pdf(html))
+
+    return write

@@ -1,0 +1,258 @@
+"""The report job: what ``radius report`` analyses and which sites it suggests, as YAML.
+
+A job file holds the analysis inputs and settings of ``radius analyze`` and a list of siting
+requests; relative paths are taken from the job file's folder. Every key is optional
+except where a siting request needs a count::
+
+    title: 新街口片区社区生活圈评估
+    lang: zh
+    network: ../../shared/data/cn_nanjing_xinjiekou.osm
+    standard: national
+    area_type: old
+    sites:
+      - {category: convenience_store, count: 2}
+      - {category: elderly_care, objective: set_cover, min_spacing_m: 300}
+
+The same job can be given with flags (``radius report --site convenience_store:2 ...``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from radius._batch_job import JobPath
+from radius._errors import ConfigError, InputError
+from radius.config import ThresholdBasis, load_categories, validate_file
+from radius.covering import SitingMethod, SitingObjective
+from radius.i18n import Language
+from radius.pipeline import AnalyzeConfig, DistrictMode, ReachConfig
+from radius.provision import ProvisionMethod
+from radius.sample import default_network_path
+from radius.snap import DEFAULT_MAX_SNAP_M
+
+__all__ = ["ReportJob", "SiteRequest", "load_report_job", "parse_site_flag", "site_request"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SiteRequest(_Frozen):
+    """One siting run of the report (the options of ``radius site``).
+
+    Attributes
+    ----------
+    category : str
+        Category id of the new facilities.
+    count : int, optional
+        Number of new sites (maximal covering); none for set covering.
+    objective : {"max_cover", "set_cover"}
+        Most residents newly covered by ``count`` sites, or fewest sites covering all.
+    threshold : str, optional
+        Threshold label, e.g. ``"15min"`` (default: the standard's rule for the category).
+    candidates : Path, optional
+        Candidate points or plots; default street locations near uncovered residents.
+    capacity : float or str, optional
+        Capacity of every candidate, or the candidates' column holding it.
+    per_resident : float, optional
+        Capacity needed per resident (e.g. 0.1 m²).
+    min_spacing_m : float, optional
+        Least walking distance between new sites (metres).
+    method : {"auto", "milp", "greedy"}
+        Solver.
+    time_limit_s : float
+        MILP time limit (seconds).
+    """
+
+    category: str
+    count: int | None = Field(default=None, ge=0, le=10_000)
+    objective: SitingObjective = "max_cover"
+    threshold: str | None = None
+    candidates: JobPath | None = None
+    capacity: float | str | None = None
+    per_resident: float | None = Field(default=None, gt=0)
+    min_spacing_m: float | None = Field(default=None, ge=0)
+    method: SitingMethod = "auto"
+    time_limit_s: float = Field(default=30.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _count_fits_objective(self) -> SiteRequest:
+        if self.objective == "max_cover" and self.count is None:
+            raise ValueError("give count (the number of new sites) for objective max_cover")
+        if self.objective == "set_cover" and self.count is not None:
+            raise ValueError("set_cover finds the number of sites itself: remove count")
+        return self
+
+
+class ReportJob(_Frozen):
+    """Everything ``radius report`` needs: inputs, settings, siting requests, language.
+
+    Attributes
+    ----------
+    title : str, optional
+        Report title (default: the language's standard title).
+    lang : {"zh", "en"}
+        Report language.
+    network, facilities, population, districts : Path
+        Inputs as for ``radius analyze`` (default network: the sample district).
+    facilities_crs : str, optional
+        ``gcj02`` or ``bd09`` for inventories from Chinese map services, or a CRS.
+    district_mode, hexagon_size_m, standard, area_type, method, household_size
+        Provision settings as for ``radius analyze``.
+    categories : tuple of str, optional
+        Category ids (default: all).
+    speed_profile, speed_m_s, threshold_basis, max_snap_m, crs
+        Reach settings as for ``radius reach``.
+    sites : tuple of SiteRequest
+        Siting runs whose suggestions go into the report.
+    """
+
+    title: str | None = None
+    lang: Language = "zh"
+    network: JobPath | None = None
+    facilities: JobPath | None = None
+    facilities_crs: str | None = None
+    population: tuple[JobPath, ...] = ()
+    districts: JobPath | None = None
+    district_mode: DistrictMode = "blocks"
+    hexagon_size_m: float = Field(default=500.0, gt=0)
+    standard: str = "national"
+    area_type: Literal["new", "old"] | None = None
+    method: ProvisionMethod = "2sfca"
+    household_size: float | None = Field(default=None, gt=0, le=20)
+    categories: tuple[str, ...] | None = None
+    speed_profile: str | None = None
+    speed_m_s: float | None = Field(default=None, gt=0.1, lt=5.0)
+    threshold_basis: ThresholdBasis = "time"
+    max_snap_m: float = Field(default=DEFAULT_MAX_SNAP_M, gt=0, le=5000)
+    crs: str = "auto"
+    sites: tuple[SiteRequest, ...] = ()
+
+    def analyze_config(self) -> AnalyzeConfig:
+        """The analysis settings of the job (siting categories included)."""
+        categories = self.categories
+        if categories is not None:
+            extra = [s.category for s in self.sites if s.category not in categories]
+            categories = (*categories, *dict.fromkeys(extra))
+        return AnalyzeConfig(
+            reach=ReachConfig(
+                network=self.network or default_network_path(),
+                facilities=self.facilities,
+                categories=categories,
+                speed_profile=self.speed_profile,
+                speed_m_s=self.speed_m_s,
+                threshold_basis=self.threshold_basis,
+                max_snap_m=self.max_snap_m,
+                crs=self.crs,
+                facilities_crs=self.facilities_crs,
+                service_areas=False,
+            ),
+            population=self.population,
+            districts=self.districts,
+            district_mode=self.district_mode,
+            hexagon_size_m=self.hexagon_size_m,
+            standard=self.standard,
+            area_type=self.area_type,
+            method=self.method,
+            household_size=self.household_size,
+        )
+
+    def check(self, source: str) -> None:
+        """Raise one ConfigError naming ``source`` for unknown categories and missing files."""
+        known = {c.id for c in load_categories()}
+        files: list[tuple[str, Path | None]] = [
+            ("network", self.network),
+            ("facilities", self.facilities),
+            ("districts", self.districts),
+            *((f"population.{k}", path) for k, path in enumerate(self.population)),
+            *((f"sites.{k}.candidates", s.candidates) for k, s in enumerate(self.sites)),
+        ]
+        problems = [
+            f"{key}: file not found: {path}"
+            for key, path in files
+            if path is not None and not path.exists()
+        ]
+        problems += [
+            f"categories.{k}: unknown category {cid!r}"
+            for k, cid in enumerate(self.categories or ())
+            if cid not in known
+        ]
+        problems += [
+            f"sites.{k}.category: unknown category {s.category!r}"
+            for k, s in enumerate(self.sites)
+            if s.category not in known
+        ]
+        if problems:
+            raise ConfigError(
+                f"{source}: invalid report job:\n  - "
+                + "\n  - ".join(problems)
+                + f"\nKnown categories: {', '.join(sorted(known))}."
+            )
+
+
+def load_report_job(path: str | Path) -> ReportJob:
+    """Read and validate a report job file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML job file; relative paths inside it are taken from its folder.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or not YAML, or a key is unknown or invalid: one error
+        naming the file and the key path of every problem.
+    """
+    job_path = Path(path)
+    if job_path.is_dir():
+        raise ConfigError(f"{job_path}: is a folder; give a report job YAML file")
+    job = validate_file(ReportJob, job_path, context={"base_dir": job_path.resolve().parent})
+    job.check(str(job_path))
+    return job
+
+
+def site_request(source: str, **fields: object) -> SiteRequest:
+    """A :class:`SiteRequest` from command-line values; problems raise an InputError.
+
+    Parameters
+    ----------
+    source : str
+        What gave the values, for the message (e.g. ``"radius site"``).
+    **fields
+        The request's fields.
+    """
+    try:
+        return SiteRequest.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'site'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise InputError(f"{source}: {problems}") from None
+
+
+def parse_site_flag(text: str) -> SiteRequest:
+    """``"CATEGORY:COUNT"`` (maximal covering) or ``"CATEGORY"`` (set covering).
+
+    Raises
+    ------
+    InputError
+        If the count is not a positive whole number.
+    """
+    category, _, count = text.partition(":")
+    if not count:
+        return site_request(f"--site {text}", category=category.strip(), objective="set_cover")
+    try:
+        number = int(count)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise InputError(
+            f"--site {text}: the count after ':' must be a whole number ≥ 1, e.g. "
+            "--site convenience_store:2 (or --site elderly_care for the fewest sites)"
+        )
+    return site_request(f"--site {text}", category=category.strip(), count=number)

@@ -1,0 +1,293 @@
+"""The consultant report (`radius report`): HTML, PDF, XLSX and GPKG on a real extract.
+
+The PDF is read back with poppler (pdftotext, pdftoppm, pdffonts), the workbook with
+openpyxl and the GeoPackage with pyogrio, and their figures are checked against each other.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+from html import unescape
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pyogrio
+import pytest
+from PIL import Image
+
+from radius._errors import ConfigError
+from radius._osm import osm_data_date
+from radius.cli import main
+from radius.config import load_categories
+from radius.report_job import load_report_job
+from radius.standards import load_standard
+from tests.conftest import REPO_ROOT, shared_file
+
+POPPLER = shutil.which("pdftotext") and shutil.which("pdftoppm") and shutil.which("pdffonts")
+needs_poppler = pytest.mark.skipif(
+    not POPPLER, reason="poppler-utils (pdftotext, pdftoppm) is not installed: run `make system`"
+)
+pytestmark = pytest.mark.slow
+
+ZH_HEADINGS = (
+    "一、概要",
+    "二、数据与方法",
+    "三、各类设施步行覆盖",
+    "四、分区配置达标情况",
+    "五、新增设施选址建议",
+    "六、无法接入路网的点与数据质量",
+    "附录：未确认的规则",
+)
+
+
+def _pdf_text(path: Path) -> str:
+    run = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    )
+    return run.stdout
+
+
+def _squeeze(text: str) -> str:
+    """Text without any whitespace (pdftotext lays table cells out with spaces)."""
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.fixture(scope="module")
+def zh_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    network = shared_file("cn_nanjing_xinjiekou.osm")
+    out = tmp_path_factory.mktemp("report") / "out"
+    code = main(
+        ["report", "--network", str(network), "--site", "convenience_store:2", "--out", str(out)]
+    )
+    assert code == 0
+    return out, ""
+
+
+def test_report_writes_the_four_files_and_nothing_else(zh_report):
+    out, _ = zh_report
+    assert sorted(p.name for p in out.iterdir()) == [
+        "report.html",
+        "report.pdf",
+        "report.xlsx",
+        "results.gpkg",
+    ]
+
+
+@needs_poppler
+def test_pdf_holds_chinese_headings_and_the_key_figures(zh_report):
+    out, _ = zh_report
+    text = _pdf_text(out / "report.pdf")
+    for heading in ZH_HEADINGS:
+        assert heading in text
+    flat = _squeeze(text)
+    residents = pyogrio.read_dataframe(out / "results.gpkg", layer="residents")
+    population = residents["population"].sum()
+    households = residents["households"].sum()
+    assert f"常住人口约{population:,.0f}人（{households:,.0f}户）" in flat
+    sites = pyogrio.read_dataframe(out / "results.gpkg", layer="sites")
+    assert len(sites) == 2
+    gained = sites["residents_gained"].sum()
+    covered_before = residents.loc[residents["convenience_store_covered_5min"], "population"].sum()
+    share_before = covered_before / population
+    share_after = (covered_before + gained) / population
+    assert f"新增覆盖居民{gained:,.0f}人" in flat
+    assert f"覆盖率由{share_before:.1%}提高到{share_after:.1%}" in flat
+    for site in sites.itertuples():
+        assert f"{site.geometry.x:.6f}" in text
+        assert f"{site.geometry.y:.6f}" in text
+
+
+@needs_poppler
+def test_pdf_embeds_a_cjk_font(zh_report):
+    out, _ = zh_report
+    fonts = subprocess.run(
+        ["pdffonts", str(out / "report.pdf")], capture_output=True, text=True, check=True
+    ).stdout
+    assert re.search(r"CJK.*\byes\b", fonts), fonts
+
+
+@needs_poppler
+def test_every_pdf_page_rasterises_and_maps_are_in_colour(zh_report, tmp_path):
+    out, _ = zh_report
+    info = subprocess.run(
+        ["pdfinfo", str(out / "report.pdf")], capture_output=True, text=True, check=True
+    ).stdout
+    found = re.search(r"Pages:\s+(\d+)", info)
+    assert found is not None
+    pages = int(found.group(1))
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", str(out / "report.pdf"), str(tmp_path / "page")],
+        check=True,
+    )
+    images = sorted(tmp_path.glob("page-*.png"))
+    assert len(images) == pages > 5
+    coloured_pages = 0
+    for path in images:
+        pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
+        assert (pixels < 200).any(), f"{path.name} is blank"
+        saturation = pixels.max(axis=2) - pixels.min(axis=2)
+        coloured_pages += int((saturation > 80).mean() > 0.002)
+    assert coloured_pages >= 3  # the coverage, compliance and siting maps
+
+
+def test_html_is_self_contained_with_one_map_per_category_and_the_siting(zh_report):
+    out, _ = zh_report
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'lang="zh-CN"' in html
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    # one coverage map per category, the compliance map and the siting map
+    assert len(images) == len(load_categories()) + 2
+    for encoded in images:
+        assert base64.b64decode(encoded).startswith(b"\x89PNG")
+    assert "http://" not in html.replace("http://www.w3.org", "")
+    assert "© OpenStreetMap contributors" in html
+
+
+def test_every_rule_and_its_source_are_listed_and_unconfirmed_ones_in_the_appendix(zh_report):
+    out, _ = zh_report
+    html = unescape((out / "report.html").read_text(encoding="utf-8"))
+    appendix = html[html.index('id="appendix"') :]
+    standard = load_standard("national", categories=load_categories())
+    for rule in standard.rules:
+        assert rule.name_zh in html
+        assert str(rule.source).split()[0] in html
+        assert (rule.name_zh in appendix) == (rule.status != "confirmed")
+
+
+def test_workbook_and_geopackage_agree(zh_report):
+    out, _ = zh_report
+    book = openpyxl.load_workbook(out / "report.xlsx", read_only=True)
+    assert "规则 Rules" in book.sheetnames
+    sheet = book["sites convenience_store"]
+    rows = list(sheet.iter_rows(values_only=True))
+    header, body = rows[0], rows[1:]
+    sites = pyogrio.read_dataframe(out / "results.gpkg", layer="sites")
+    gained = [row[header.index("residents_gained")] for row in body]
+    assert gained == pytest.approx(sites["residents_gained"].tolist())
+    layers = {name for name, _ in pyogrio.list_layers(out / "results.gpkg")}
+    assert layers == {"residents", "districts", "facilities", "shortfall", "unroutable", "sites"}
+    districts = pyogrio.read_dataframe(out / "results.gpkg", layer="districts")
+    rule_sheet = book["convenience_store_within_5min"]
+    shortfalls = [r[8] for r in list(rule_sheet.iter_rows(values_only=True))[1:]]
+    assert shortfalls == pytest.approx(
+        districts["convenience_store_within_5min_shortfall"].tolist()
+    )
+
+
+def test_english_report_from_a_job_file(tmp_path, nanjing_osm):
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        f"title: Xinjiekou life-circle review\n"
+        f"lang: en\n"
+        f"network: {nanjing_osm}\n"
+        f"categories: [convenience_store]\n"
+        f"sites:\n"
+        f"  - {{category: elderly_care, objective: set_cover}}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    assert main(["report", "--job", str(job), "--formats", "html,gpkg", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.gpkg"]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<title>Xinjiekou life-circle review</title>" in html
+    for heading in ("1. Summary", "2. Data and method", "5. Suggested sites", "Appendix"):
+        assert heading in html
+    assert "Elderly" in html
+    sites = pyogrio.read_dataframe(out / "results.gpkg", layer="sites")
+    assert len(sites) >= 1
+    assert set(sites["category"]) == {"elderly_care"}
+    # the sources table dates the OSM extract from its header
+    assert osm_data_date(nanjing_osm) in html
+
+
+def test_osm_data_date_reads_headers_only(tmp_path):
+    xml = tmp_path / "a.osm"
+    xml.write_text(
+        '<?xml version="1.0"?>\n<osm version="0.6">\n'
+        '<node id="1" lat="0" lon="0" timestamp="2010-01-01T00:00:00Z"/>\n</osm>\n',
+        encoding="utf-8",
+    )
+    assert osm_data_date(xml) is None  # a node's timestamp is not the extract's date
+    stamped = tmp_path / "b.osm"
+    stamped.write_text(
+        '<?xml version="1.0"?>\n<osm version="0.6" timestamp="2024-05-06T07:00:00Z">\n</osm>\n',
+        encoding="utf-8",
+    )
+    assert osm_data_date(stamped) == "2024-05-06"
+    assert osm_data_date(tmp_path / "missing.osm") is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--site", "convenience_store:two"], "--site convenience_store:two: the count"),
+        (["--site", "bakery:2"], "sites.0.category: unknown category 'bakery'"),
+        (["--formats", "html,docx"], "--formats html,docx: unknown docx"),
+        (["--categories", "shop"], "categories.0: unknown category 'shop'"),
+    ],
+)
+def test_bad_report_flags_are_clear_errors_and_write_nothing(tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    assert main(["report", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_bad_job_file_names_the_file_and_the_keys(tmp_path, capsys):
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        "lang: fr\nsites:\n  - {category: childcare}\n  - {category: fitness, count: 2, "
+        "objective: set_cover}\ncolour: red\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    assert main(["report", "--job", str(job), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(job) in err
+    assert "lang:" in err
+    assert "sites.0: Value error, give count" in err or "sites.0:" in err
+    assert "sites.1:" in err
+    assert "colour:" in err
+    assert not out.exists()
+
+
+def test_example_job_file_is_valid():
+    shared_file("cn_nanjing_xinjiekou.osm")
+    job = load_report_job(REPO_ROOT / "examples" / "report_job.yaml")
+    assert [s.category for s in job.sites] == ["convenience_store", "elderly_care"]
+    assert job.network is not None
+    assert job.network.exists()
+
+
+def test_missing_job_files_are_named_with_their_keys(tmp_path):
+    job = tmp_path / "job.yaml"
+    job.write_text("network: no.osm\npopulation: [a.tif]\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_report_job(job)
+    message = str(caught.value)
+    assert f"network: file not found: {tmp_path / 'no.osm'}" in message
+    assert f"population.0: file not found: {tmp_path / 'a.tif'}" in message
+
+
+def test_job_and_analysis_flags_together_are_refused(tmp_path, capsys):
+    job = tmp_path / "job.yaml"
+    job.write_text("lang: en\n", encoding="utf-8")
+    assert (
+        main(["report", "--job", str(job), "--standard", "guangdong", "--out", str(tmp_path)]) == 2
+    )
+    assert "move --standard into the job file" in capsys.readouterr().err
+
+
+def test_pdf_without_a_cjk_font_is_refused_with_the_fix(monkeypatch):
+    import radius.report_document as report_document
+    from radius.report_document import FontMissingError
+
+    monkeypatch.setattr(report_document, "cjk_font_names", lambda: ())
+    with pytest.raises(FontMissingError, match="fonts-noto-cjk"):
+        report_document.render_pdf("<html><body>社区</body></html>")
