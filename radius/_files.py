@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
+import stat
 import unicodedata
 import zipfile
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
 import numpy as np
@@ -14,11 +18,184 @@ import pyogrio
 
 from radius._errors import InputError
 
-__all__ = ["parse_number", "read_vector_layer", "shapefile_in_zip"]
+__all__ = [
+    "SHAPEFILE_PARTS",
+    "ZipLimits",
+    "check_zip_entries",
+    "check_zip_sizes",
+    "format_size",
+    "parse_number",
+    "read_vector_layer",
+    "shapefile_in_zip",
+]
+
+SHAPEFILE_PARTS: tuple[str, ...] = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+"""The files of a Shapefile that radius reads (an upload keeps only these)."""
 
 
-def shapefile_in_zip(path: Path, layer: str | None, what: str) -> str:
-    """The GDAL path of the Shapefile inside a zip archive.
+@dataclass(frozen=True)
+class ZipLimits:
+    """Limits on a zip archive, checked before anything in it is read or unpacked.
+
+    Attributes
+    ----------
+    max_entries : int
+        Most entries (files and folders) an archive may list.
+    max_total_bytes : int
+        Most bytes the entries that are read may unpack to.
+    max_ratio : float
+        Largest ratio of unpacked to packed size, for the entries read together and for
+        any one of them larger than ``ratio_floor_bytes``.
+    ratio_floor_bytes : int
+        Below this unpacked size (bytes) the ratio is not checked: tiny files (a ``.prj``,
+        a ``.dbf`` of empty fields) compress very well and are harmless.
+    """
+
+    max_entries: int = 1000
+    max_total_bytes: int = 1024 * 1024 * 1024
+    max_ratio: float = 100.0
+    ratio_floor_bytes: int = 1024 * 1024
+
+
+def format_size(n_bytes: float) -> str:
+    """A byte count for people: ``"512 B"``, ``"3.2 MB"``, ``"1.5 GB"`` (powers of 1024)."""
+    value = float(n_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"  # pragma: no cover - the loop always returns
+
+
+def _unsafe_member(member: str) -> bool:
+    """Whether a zip member's name is absolute or climbs out of the folder."""
+    text = member.replace("\\", "/")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+        return True
+    return ".." in PurePosixPath(text).parts
+
+
+def check_zip_entries(
+    archive: zipfile.ZipFile, name: str, limits: ZipLimits
+) -> list[zipfile.ZipInfo]:
+    """Refuse an archive whose entries are too many or unsafe; its files otherwise.
+
+    Every entry is checked, not only those that will be read: an archive that holds an
+    absolute path, a ``..`` climbing out of its folder, a symbolic link or a
+    password-protected entry was not made by zipping a folder of data.
+
+    Parameters
+    ----------
+    archive : zipfile.ZipFile
+        The open archive (only its directory is read).
+    name : str
+        The file's name as the user knows it, for messages.
+    limits : ZipLimits
+        ``max_entries`` is checked here; the sizes by :func:`check_zip_sizes`.
+
+    Returns
+    -------
+    list of zipfile.ZipInfo
+        The file entries, without folders and macOS metadata (``__MACOSX/``).
+
+    Raises
+    ------
+    InputError
+        Naming the file, the entry and the fix.
+    """
+    infos = archive.infolist()
+    if len(infos) > limits.max_entries:
+        raise InputError(
+            f"{name}: the zip archive lists {len(infos):,} entries, more than the "
+            f"{limits.max_entries:,} allowed; zip only the Shapefile's files"
+        )
+    files: list[zipfile.ZipInfo] = []
+    for info in infos:
+        if _unsafe_member(info.filename):
+            raise InputError(
+                f"{name}: the zip archive holds an entry with an unsafe path "
+                f"({info.filename!r}: absolute or with '..'); it was refused. Zip the "
+                "files again from inside their folder"
+            )
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise InputError(
+                f"{name}: the zip archive holds a symbolic link ({info.filename!r}); it "
+                "was refused. Zip the files themselves"
+            )
+        if info.flag_bits & 0x1:
+            raise InputError(
+                f"{name}: the zip archive is password-protected ({info.filename!r}); "
+                "zip the files again without a password"
+            )
+        if not info.is_dir() and not info.filename.startswith("__MACOSX/"):
+            files.append(info)
+    return files
+
+
+def check_zip_sizes(name: str, infos: Sequence[zipfile.ZipInfo], limits: ZipLimits) -> None:
+    """Refuse entries that unpack to too much, or that are compressed like a zip bomb.
+
+    The sizes are those the archive declares: enough to refuse before reading. A reader
+    that unpacks must still count the bytes it gets (a forged header can lie).
+
+    Parameters
+    ----------
+    name : str
+        The file's name as the user knows it, for messages.
+    infos : sequence of zipfile.ZipInfo
+        The entries that will be read together.
+    limits : ZipLimits
+        The limits.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the (largest) entry and the fix.
+    """
+    if not infos:
+        return
+    largest = max(infos, key=lambda info: info.file_size)
+    for info in sorted(infos, key=lambda info: -info.file_size):
+        if info.file_size > limits.ratio_floor_bytes:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > limits.max_ratio:
+                raise _zip_bomb(name, f"the zip entry {info.filename!r} is", ratio, limits)
+    declared = sum(info.file_size for info in infos)
+    if declared > limits.max_total_bytes:
+        raise InputError(
+            f"{name}: the zip archive unpacks to {format_size(declared)}, more than the "
+            f"{format_size(limits.max_total_bytes)} allowed (largest entry "
+            f"{largest.filename!r}: {format_size(largest.file_size)}); cut the area down, "
+            "or save the data as a GeoPackage (.gpkg) instead"
+        )
+    if declared > limits.ratio_floor_bytes:
+        ratio = declared / max(sum(info.compress_size for info in infos), 1)
+        if ratio > limits.max_ratio:
+            listed = ", ".join(repr(info.filename) for info in infos[:5])
+            entries = f"the zip entries {listed}{' ...' if len(infos) > 5 else ''} are"
+            raise _zip_bomb(name, entries, ratio, limits)
+
+
+def _zip_bomb(name: str, subject: str, ratio: float, limits: ZipLimits) -> InputError:
+    return InputError(
+        f"{name}: {subject} compressed {ratio:,.0f} times, more than the "
+        f"{limits.max_ratio:g} times real data reaches; it looks like a zip bomb and was "
+        "refused. Zip the Shapefile again, or if the data is genuine save it as a "
+        "GeoPackage (.gpkg) instead"
+    )
+
+
+def shapefile_in_zip(
+    path: Path, layer: str | None, what: str, limits: ZipLimits | None = None
+) -> str:
+    """The GDAL path of the Shapefile inside a zip archive, once the archive is checked.
+
+    GDAL reads the archive in place (``/vsizip/``), so the checks an upload gets before it
+    is unpacked (:func:`check_zip_entries`, :func:`check_zip_sizes`) are made here on the
+    archive's directory: no entry may be absolute, climb out with ``..``, be a symbolic
+    link or be password-protected, and the files of the chosen Shapefile (every entry
+    beside its ``.shp`` with the same name: ``.shx``, ``.dbf``, ``.prj``, ``.cpg``, and
+    indexes GDAL may open) must stay within the size and compression limits.
 
     Parameters
     ----------
@@ -28,22 +205,24 @@ def shapefile_in_zip(path: Path, layer: str | None, what: str) -> str:
         Name (without ``.shp``) of the Shapefile to take when the zip holds several.
     what : str
         What the file holds, for messages (e.g. ``"road lines"``).
+    limits : ZipLimits, optional
+        The limits (the defaults of :class:`ZipLimits` when omitted).
 
     Raises
     ------
     InputError
-        If the file is not a zip, holds no Shapefile, or several and none was chosen.
+        If the file is not a zip, is unsafe or a zip bomb, holds no Shapefile, or several
+        and none was chosen.
     """
+    limits = limits or ZipLimits()
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+            files = check_zip_entries(archive, str(path), limits)
     except (OSError, zipfile.BadZipFile) as exc:
         raise InputError(
             f"{path}: not a valid zip archive ({exc}); zip the Shapefile again"
         ) from None
-    members = sorted(
-        n for n in names if n.lower().endswith(".shp") and not n.startswith("__MACOSX/")
-    )
+    members = sorted(info.filename for info in files if info.filename.lower().endswith(".shp"))
     if not members:
         raise InputError(
             f"{path}: the zip archive holds no Shapefile (.shp); zip the {what}' .shp together "
@@ -61,6 +240,9 @@ def shapefile_in_zip(path: Path, layer: str | None, what: str) -> str:
             f"{path}: the zip archive holds {len(members)} Shapefiles ({stems}); choose one "
             "with layer=<name without .shp>"
         )
+    stem = members[0][: -len(".shp")].lower()
+    parts = [info for info in files if info.filename.lower().startswith(f"{stem}.")]
+    check_zip_sizes(str(path), parts, limits)
     return f"/vsizip/{path.resolve().as_posix()}/{members[0]}"
 
 

@@ -18,7 +18,9 @@ What is checked, each with an :class:`~radius._errors.InputError` that names the
   :attr:`ZipLimits.max_entries` entries, at most :attr:`ZipLimits.max_total_bytes`
   unpacked (counted while unpacking, not trusted from the archive's header) and a
   compression ratio of at most :attr:`ZipLimits.max_ratio` (zip bombs). Only the parts of
-  a Shapefile are kept and packed again into a clean archive.
+  a Shapefile are kept and packed again into a clean archive. The checks of the archive's
+  directory are those of :mod:`radius._files`, which the command line and library readers
+  make before GDAL reads a zip in place.
 
 :func:`check_point_table` finds longitude and latitude columns that look swapped in a CSV
 or XLSX table of points.
@@ -34,7 +36,6 @@ import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
@@ -42,7 +43,14 @@ import numpy as np
 import pandas as pd
 
 from radius._errors import InputError
-from radius._files import parse_number
+from radius._files import (
+    SHAPEFILE_PARTS,
+    ZipLimits,
+    check_zip_entries,
+    check_zip_sizes,
+    format_size,
+    parse_number,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -59,9 +67,6 @@ __all__ = [
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 """Default largest upload (bytes): 200 MiB, the same as Streamlit's ``server.maxUploadSize``."""
-
-SHAPEFILE_PARTS: tuple[str, ...] = (".shp", ".shx", ".dbf", ".prj", ".cpg")
-"""The members of a zipped Shapefile that are kept; everything else in the archive is dropped."""
 
 _VECTOR = (".geojson", ".json", ".gpkg", ".zip")
 _TABLE = (".csv", ".txt", ".xlsx")
@@ -85,40 +90,6 @@ _MAX_NAME_CHARS = 120
 _HEAD_BYTES = 4096
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-
-
-@dataclass(frozen=True)
-class ZipLimits:
-    """Limits applied while unpacking a zip archive.
-
-    Attributes
-    ----------
-    max_entries : int
-        Most entries (files and folders) an archive may list.
-    max_total_bytes : int
-        Most bytes all kept entries may unpack to.
-    max_ratio : float
-        Largest ratio of unpacked to packed size, for the whole archive and for any entry
-        larger than ``ratio_floor_bytes``.
-    ratio_floor_bytes : int
-        Below this unpacked size (bytes) the ratio is not checked: tiny files (a ``.prj``,
-        a ``.dbf`` of empty fields) compress very well and are harmless.
-    """
-
-    max_entries: int = 1000
-    max_total_bytes: int = 1024 * 1024 * 1024
-    max_ratio: float = 100.0
-    ratio_floor_bytes: int = 1024 * 1024
-
-
-def format_size(n_bytes: float) -> str:
-    """A byte count for people: ``"512 B"``, ``"3.2 MB"``, ``"1.5 GB"`` (powers of 1024)."""
-    value = float(n_bytes)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"  # pragma: no cover - the loop always returns
 
 
 def private_dir(prefix: str = "radius-upload-") -> Path:
@@ -347,14 +318,6 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def _unsafe_member(member: str) -> bool:
-    """Whether a zip member's name is absolute or climbs out of the folder."""
-    text = member.replace("\\", "/")
-    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
-        return True
-    return ".." in PurePosixPath(text).parts
-
-
 def _clean_zip(name: str, data: bytes, dest_dir: Path, safe: str, limits: ZipLimits) -> Path:
     """Unpack a zip archive with limits, keep the Shapefile parts and pack them again."""
     try:
@@ -364,43 +327,13 @@ def _clean_zip(name: str, data: bytes, dest_dir: Path, safe: str, limits: ZipLim
             f"{name}: not a valid zip archive ({exc}); zip the Shapefile again"
         ) from None
     with archive:
-        infos = archive.infolist()
-        if len(infos) > limits.max_entries:
-            raise InputError(
-                f"{name}: the zip archive lists {len(infos):,} entries, more than the "
-                f"{limits.max_entries:,} allowed; zip only the Shapefile's files"
-            )
-        kept: list[zipfile.ZipInfo] = []
-        for info in infos:
-            if _unsafe_member(info.filename):
-                raise InputError(
-                    f"{name}: the zip archive holds an entry with an unsafe path "
-                    f"({info.filename!r}: absolute or with '..'); it was refused. Zip the "
-                    "files again from inside their folder"
-                )
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise InputError(
-                    f"{name}: the zip archive holds a symbolic link ({info.filename!r}); it "
-                    "was refused. Zip the files themselves"
-                )
-            if info.flag_bits & 0x1:
-                raise InputError(
-                    f"{name}: the zip archive is password-protected ({info.filename!r}); "
-                    "zip the files again without a password"
-                )
-            if info.is_dir() or info.filename.startswith("__MACOSX/"):
-                continue
-            if PurePosixPath(info.filename.replace("\\", "/")).suffix.lower() in SHAPEFILE_PARTS:
-                kept.append(info)
-        declared = sum(info.file_size for info in kept)
-        packed = sum(info.compress_size for info in kept)
-        _check_sizes(name, declared, packed, limits)
-        for info in kept:
-            if info.file_size > limits.ratio_floor_bytes:
-                ratio = info.file_size / max(info.compress_size, 1)
-                if ratio > limits.max_ratio:
-                    raise _bomb(name, ratio, limits)
+        files = check_zip_entries(archive, name, limits)
+        kept = [
+            info
+            for info in files
+            if PurePosixPath(info.filename.replace("\\", "/")).suffix.lower() in SHAPEFILE_PARTS
+        ]
+        check_zip_sizes(name, kept, limits)
         if not any(info.filename.lower().endswith(".shp") for info in kept):
             raise InputError(
                 f"{name}: the zip archive holds no Shapefile (.shp); zip the .shp together "
@@ -431,26 +364,6 @@ def _clean_zip(name: str, data: bytes, dest_dir: Path, safe: str, limits: ZipLim
                 child.unlink()
             unpacked.rmdir()
     return result
-
-
-def _check_sizes(name: str, declared: int, packed: int, limits: ZipLimits) -> None:
-    if declared > limits.max_total_bytes:
-        raise InputError(
-            f"{name}: the zip archive unpacks to {format_size(declared)}, more than the "
-            f"{format_size(limits.max_total_bytes)} allowed; upload a smaller area"
-        )
-    if declared > limits.ratio_floor_bytes:
-        ratio = declared / max(packed, 1)
-        if ratio > limits.max_ratio:
-            raise _bomb(name, ratio, limits)
-
-
-def _bomb(name: str, ratio: float, limits: ZipLimits) -> InputError:
-    return InputError(
-        f"{name}: the zip archive is compressed {ratio:,.0f} times, more than the "
-        f"{limits.max_ratio:g} times real data reaches; it looks like a zip bomb and was "
-        "refused. Zip the Shapefile again"
-    )
 
 
 def _extract(
