@@ -248,8 +248,9 @@ def _districts_from_frame(
         raise InputError(f"{source}: districts must be a GeoDataFrame of polygons")
     if len(frame) == 0:
         raise InputError(
-            f"{source}: the districts layer is empty; draw at least one district polygon "
-            "or use block_districts/hexagon_districts"
+            f"{source}: the districts layer is empty; draw at least one district polygon, "
+            "or give no districts to use automatic blocks or hexagons (block_districts, "
+            "hexagon_districts)"
         )
     default = _area_type_word(default_area_type)
     if default is None:

@@ -292,7 +292,9 @@ def network_from_segments(
             f"{source}: the walkable network has {n_real_components} disconnected pieces; "
             f"the largest ({len(main_nodes)} nodes) is analysed and {len(island_edges)} "
             f"segments ({island_edges['length_m'].sum() / 1000:.2f} km) on "
-            f"{n_real_components - 1} smaller pieces are reported as islands",
+            f"{n_real_components - 1} smaller pieces are reported as islands; where people "
+            "can walk between the pieces, add the missing links (footpaths, crossings, "
+            "bridges) to the data",
             stacklevel=2,
         )
     return StreetNetwork(

@@ -1160,8 +1160,16 @@ def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
     for candidate in encodings:
         try:
+            # Only an empty cell is missing: "NaN", "NA" or "null" are text the user wrote
+            # and are reported as such.
             frame = pd.read_csv(
-                path, encoding=candidate, dtype=str, sep=sep, skip_blank_lines=False
+                path,
+                encoding=candidate,
+                dtype=str,
+                sep=sep,
+                skip_blank_lines=False,
+                keep_default_na=False,
+                na_values=[""],
             )
         except UnicodeDecodeError:
             continue
@@ -1182,7 +1190,9 @@ def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
 
 def _read_excel(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_excel(path, dtype=object, engine="openpyxl")
+        return pd.read_excel(
+            path, dtype=object, engine="openpyxl", keep_default_na=False, na_values=[""]
+        )
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
         raise InputError(f"{path}: not a readable .xlsx workbook ({exc})") from None
 
@@ -1469,11 +1479,35 @@ def read_residents(
             "'population'/'households' for residential plots, or 'levels' for building "
             "footprints"
         )
-    found = ", ".join(sorted(types)) or "no geometries"
-    raise InputError(
-        f"{file}: geometries of kind {found}; expected all points (resident points) or all "
-        "polygons (plots or building footprints)"
+    raise InputError(_mixed_geometry_message(frame, origin, types))
+
+
+_GEOMETRY_FAMILIES = {"Point": "points", "Polygon": "polygons", "MultiPolygon": "polygons"}
+
+
+def _mixed_geometry_message(frame: gpd.GeoDataFrame, origin: _Origin, types: set[str]) -> str:
+    """Why a layer is neither all points nor all polygons, naming the features at fault.
+
+    The features named are those outside the most common usable kind (points or polygons).
+    """
+    fix = (
+        "keep one kind of geometry per file: all points (resident points) or all polygons "
+        "(plots or building footprints); delete the other features or save them to a "
+        "separate file"
     )
+    kinds = frame.geometry.geom_type
+    if not types:
+        return f"{origin.name}: no feature has a geometry; {fix}"
+    family = kinds.map(_GEOMETRY_FAMILIES)
+    counts = family.value_counts()
+    kept = counts.index[0] if len(counts) else None
+    odd = kinds[kinds.notna() & (family != kept)]
+    listed = ", ".join(f"{origin.row(label)} ({kind})" for label, kind in odd.head(5).items())
+    more = f" and {len(odd) - 5} more" if len(odd) > 5 else ""
+    found = f"{origin.name}: geometries of kind {', '.join(sorted(types))}"
+    if kept is None:
+        return f"{found}, neither points nor polygons: {listed}{more}; {fix}"
+    return f"{found}; most features are {kept}, but not {listed}{more}; {fix}"
 
 
 # --- Summary -----------------------------------------------------------------------------------
