@@ -21,6 +21,7 @@ from radius._errors import InputError
 __all__ = [
     "SHAPEFILE_PARTS",
     "ZipLimits",
+    "check_workbook",
     "check_zip_entries",
     "check_zip_sizes",
     "format_size",
@@ -183,6 +184,50 @@ def _zip_bomb(name: str, subject: str, ratio: float, limits: ZipLimits) -> Input
         "refused. Zip the Shapefile again, or if the data is genuine save it as a "
         "GeoPackage (.gpkg) instead"
     )
+
+
+WORKBOOK_LIMITS = ZipLimits(
+    max_entries=10_000,
+    max_total_bytes=512 * 1024 * 1024,
+    max_ratio=1000.0,
+    ratio_floor_bytes=16 * 1024 * 1024,
+)
+"""Limits on an .xlsx workbook (a zip of XML parts): looser on the ratio than a Shapefile's,
+since sheet XML of repetitive tables compresses far better than geometry."""
+
+
+def check_workbook(path: Path, limits: ZipLimits = WORKBOOK_LIMITS) -> None:
+    """Refuse an .xlsx whose parts unpack to too much, before openpyxl reads any of it.
+
+    Raises
+    ------
+    InputError
+        For a file that is not a zip, has too many parts, or unpacks to more than the limits
+        (a decompression bomb), naming the file and the fix.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = [info for info in archive.infolist() if not info.is_dir()]
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise InputError(
+            f"{path}: not a readable XLSX workbook ({exc}); save it from Excel or WPS as .xlsx"
+        ) from None
+    fix = "if the table is genuine, save it as CSV (UTF-8 or GBK) instead"
+    if len(infos) > limits.max_entries:
+        raise InputError(
+            f"{path}: the workbook holds {len(infos):,} parts, more than the "
+            f"{limits.max_entries:,} allowed; {fix}"
+        )
+    declared = sum(info.file_size for info in infos)
+    ratio = declared / max(sum(info.compress_size for info in infos), 1)
+    too_big = declared > limits.max_total_bytes
+    if too_big or (declared > limits.ratio_floor_bytes and ratio > limits.max_ratio):
+        raise InputError(
+            f"{path}: the workbook unpacks to {format_size(declared)} ({ratio:,.0f} times its "
+            f"packed size; at most {format_size(limits.max_total_bytes)} and "
+            f"{limits.max_ratio:g} times are allowed); it looks like a decompression bomb and "
+            f"was refused; {fix}"
+        )
 
 
 def shapefile_in_zip(

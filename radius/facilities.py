@@ -45,7 +45,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from radius._errors import CRSError, InputError
-from radius._files import parse_number, read_vector_layer
+from radius._files import check_workbook, parse_number, read_vector_layer
 from radius.config import Category
 
 __all__ = [
@@ -617,6 +617,7 @@ def _read_csv(path: Path, encoding: str | None) -> _Table:
 def _read_xlsx(path: Path, sheet: str | None) -> _Table:
     import openpyxl
 
+    check_workbook(path)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")

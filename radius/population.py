@@ -48,7 +48,7 @@ import shapely
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from radius._errors import CRSError, InputError
-from radius._files import parse_number, read_vector_layer
+from radius._files import check_workbook, parse_number, read_vector_layer
 from radius._osm import open_osm
 from radius.config import CONFIG_DIR, validate_file
 
@@ -1189,6 +1189,7 @@ def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
 
 
 def _read_excel(path: Path) -> pd.DataFrame:
+    check_workbook(path)
     try:
         return pd.read_excel(
             path, dtype=object, engine="openpyxl", keep_default_na=False, na_values=[""]

@@ -46,6 +46,7 @@ from radius._errors import InputError
 from radius._files import (
     SHAPEFILE_PARTS,
     ZipLimits,
+    check_workbook,
     check_zip_entries,
     check_zip_sizes,
     format_size,
@@ -439,6 +440,7 @@ def _read_table_head(path: Path, max_rows: int) -> pd.DataFrame | None:
     if suffix == ".xlsx":
         import openpyxl
 
+        check_workbook(path)
         try:
             workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):

@@ -21,7 +21,7 @@ import shapely
 
 from radius import uploads
 from radius._errors import InputError
-from radius._files import ZipLimits, read_vector_layer, shapefile_in_zip
+from radius._files import ZipLimits, check_workbook, read_vector_layer, shapefile_in_zip
 from radius.config import load_categories
 from radius.districts import read_districts
 from radius.facilities import read_inventory
@@ -207,3 +207,47 @@ def test_uploads_and_readers_share_one_implementation(tmp_path):
     with pytest.raises(InputError) as info:
         shapefile_in_zip(path, None, "districts")
     assert str(info.value) == upload_error.replace("slip.zip", str(path), 1)
+
+
+def _workbook_with_a_bomb(path: Path) -> Path:
+    """A real workbook (openpyxl) with one more part: 20 MB of zeros packed by bzip2."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["名称", "类别", "经度", "纬度"])
+    book.active.append(["便利店", "convenience_store", 118.79, 32.04])
+    book.save(path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_BZIP2) as archive:
+        archive.writestr("xl/media/filler.xml", b"\0" * (20 * 1024 * 1024))
+    return path
+
+
+def test_a_plain_workbook_passes_the_workbook_check(tmp_path):
+    import openpyxl
+
+    path = tmp_path / "ok.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["name", "category", "lon", "lat"])
+    book.save(path)
+    check_workbook(path)
+
+
+def test_workbook_bomb_is_refused_before_openpyxl_reads_it(tmp_path):
+    path = _workbook_with_a_bomb(tmp_path / "设施.xlsx")
+    with pytest.raises(InputError, match=r"设施\.xlsx: the workbook unpacks to 20\.0 MB"):
+        check_workbook(path)
+    with pytest.raises(InputError, match="decompression bomb"):
+        read_inventory(path, load_categories())
+    with pytest.raises(InputError, match="save it as CSV"):
+        uploads.check_point_table(path)
+
+
+def test_workbook_over_the_size_limit_is_refused(tmp_path):
+    import openpyxl
+
+    path = tmp_path / "big.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["x"] * 50)
+    book.save(path)
+    with pytest.raises(InputError, match=r"at most 1\.0 KB"):
+        check_workbook(path, ZipLimits(max_total_bytes=1024))

@@ -273,6 +273,20 @@ def gbk_csv(folder: Path) -> Path:
     return path
 
 
+def workbook_bomb(folder: Path) -> Path:
+    """A real facilities workbook with one more part: 20 MiB of zeros packed by bzip2."""
+    import openpyxl
+
+    path = folder / "设施.xlsx"
+    book = openpyxl.Workbook()
+    for row in [("名称", "类别", "经度", "纬度"), *SHOPS]:
+        book.active.append(row)
+    book.save(path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_BZIP2) as archive:
+        archive.writestr("xl/media/filler.xml", bytes(20 * 1024 * 1024))
+    return path
+
+
 def nonexistent(folder: Path) -> Path:
     return folder / "nowhere.csv"
 
@@ -306,6 +320,13 @@ class Case:
 
 
 CASES = [
+    Case(
+        "xlsx decompression bomb",
+        "facilities",
+        workbook_bomb,
+        "error",
+        (r"the workbook unpacks to 20\.0 MB", r"decompression bomb", r"save it as CSV"),
+    ),
     Case(
         "zip bomb",
         "districts",
