@@ -150,6 +150,15 @@ def _facilities_csv(rows: Sequence[Sequence[object]], header: str = "名称,类�
     return "\n".join([header, *(",".join(map(str, row)) for row in rows)]) + "\n"
 
 
+def osm_bz2_bomb(folder: Path) -> Path:
+    """bzip2 packs 64 MiB of zeros after an <osm> tag into a few hundred bytes."""
+    import bz2
+
+    path = folder / "city.osm.bz2"
+    path.write_bytes(bz2.compress(b"<?xml version='1.0'?><osm version='0.6'>" + bytes(64 << 20)))
+    return path
+
+
 def oversized(folder: Path) -> Path:
     path = folder / "big.csv"
     rows = [(f"店{i}", "便利店", 118.7823, 32.0417) for i in range(3000)]
@@ -368,6 +377,15 @@ CASES = [
         xml_entities,
         "error",
         (r"entities are not supported", r"export the area again"),
+    ),
+    Case(
+        "bzip2 decompression bomb as OSM",
+        "network",
+        osm_bz2_bomb,
+        "error",
+        (r"unpacks to more than [\d,]+ times its size", r"decompression bomb", r"Export"),
+        cli_skip="the command line streams the user's own local file through osmium; only "
+        "the app, whose server is shared, checks what an upload unpacks to",
     ),
     Case(
         "upload over the size limit",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
 import stat
 import zipfile
@@ -9,18 +11,21 @@ from pathlib import Path
 
 import pytest
 
+from radius._errors import InputError
 from radius.config import load_categories
 from radius.facilities import read_inventory
 from radius.uploads import (
     UPLOAD_SUFFIXES,
     ZipLimits,
     check_point_table,
+    check_unpacked_size,
     format_size,
     private_dir,
     sanitise_name,
     save_upload,
     suffix_of,
 )
+from tests.conftest import shared_file
 
 NANJING_CSV = "name,category,lon,lat\n新街口便利店,convenience_store,118.7841,32.0416\n"
 
@@ -339,3 +344,29 @@ def test_format_size():
     assert format_size(512) == "512 B"
     assert format_size(3 * 1024 * 1024) == "3.0 MB"
     assert format_size(5 * 1024**3) == "5.0 GB"
+
+
+@pytest.mark.parametrize(
+    ("suffix", "pack"),
+    [(".osm.bz2", bz2.compress), (".osm.gz", gzip.compress)],
+)
+def test_compressed_osm_bomb_is_refused(tmp_path, suffix, pack):
+    bomb = pack(b"<osm>" + bytes(64 * 1024 * 1024))
+    with pytest.raises(InputError, match=r"looks like a decompression bomb") as caught:
+        save_upload(f"city{suffix}", bomb, dest_dir=tmp_path)
+    assert f"city{suffix}" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_real_compressed_osm_passes_the_unpacked_size_check(tmp_path):
+    data = shared_file("us_west_oakland.osm.bz2").read_bytes()
+    check_unpacked_size("oakland.osm.bz2", data, ZipLimits())
+    two_streams = data + gzip.compress(b"<osm></osm>")
+    check_unpacked_size("two.osm.bz2", two_streams, ZipLimits())
+    with pytest.raises(InputError, match=r"more than 1\.0 KB"):
+        check_unpacked_size("oakland.osm.bz2", data, ZipLimits(max_total_bytes=1024))
+
+
+def test_truncated_gzip_does_not_hang_the_check():
+    data = gzip.compress(b"<osm>" + b"x" * 100_000)[:-20]
+    check_unpacked_size("cut.osm.gz", data, ZipLimits())
