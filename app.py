@@ -170,6 +170,35 @@ def analyze_config(settings: Settings, network: Path) -> AnalyzeConfig:
     )
 
 
+def report_config(settings: Settings, uploads: Sequence[Upload]) -> AnalyzeConfig:
+    """The settings and the inputs by name, for the report's data-sources table.
+
+    Uploads are named as uploaded (the server's temporary copies are gone by then);
+    inputs not uploaded are the sample's.
+    """
+    named = {u.role: Path(u.name) for u in uploads}
+    config = analyze_config(settings, named.get("network", default_network_path()))
+    return replace(
+        config,
+        reach=replace(config.reach, facilities=named.get("facilities")),
+        population=(named["residents"],) if "residents" in named else (),
+        districts=named.get("districts"),
+    )
+
+
+def report_pdf_bytes(
+    result: AnalysisResult, settings: Settings, uploads: Sequence[Upload], lang: str
+) -> bytes:
+    """The analysis as the consultant report's PDF (:mod:`radius.report_document`)."""
+    # Imported on first use: matplotlib and WeasyPrint would slow every start of the app.
+    from radius.report_document import build_report, render_html, render_pdf
+
+    config = report_config(settings, uploads)
+    with quiet():
+        document = build_report(result, config=config, lang="en" if lang == "en" else "zh")
+        return render_pdf(render_html(document))
+
+
 def load_inputs(uploads: Sequence[Upload], coord_system: str = "wgs84") -> Loaded:
     """Check and save the uploads in a private folder, read everything, remove the folder.
 
@@ -984,10 +1013,15 @@ def whatif_panel(settings: Settings, lang: str) -> None:
     st.button(t("remove_all", lang), key="remove_all", on_click=remove_all_proposals)
 
 
-def downloads(result: AnalysisResult, make_map: Callable[[], folium.Map], lang: str) -> None:
-    """GeoPackage, XLSX and HTML downloads, built when clicked."""
+def downloads(
+    result: AnalysisResult,
+    make_map: Callable[[], folium.Map],
+    lang: str,
+    make_report: Callable[[], bytes],
+) -> None:
+    """GeoPackage, XLSX, HTML map and PDF report downloads, built when clicked."""
     st.subheader(t("downloads_header", lang))
-    gpkg, xlsx, html = st.columns(3)
+    gpkg, xlsx, html, pdf = st.columns(4)
     gpkg.download_button(
         t("download_gpkg", lang),
         data=lambda: gpkg_bytes(result),
@@ -1011,6 +1045,15 @@ def downloads(result: AnalysisResult, make_map: Callable[[], folium.Map], lang: 
         mime="text/html",
         key="download_html",
         on_click="ignore",
+    )
+    pdf.download_button(
+        t("download_pdf", lang),
+        data=make_report,
+        file_name="radius_report.pdf",
+        mime="application/pdf",
+        key="download_pdf",
+        on_click="ignore",
+        help=t("download_pdf_help", lang),
     )
 
 
@@ -1110,7 +1153,7 @@ def main() -> None:
     else:
         st.dataframe(table, hide_index=True, width="stretch")
 
-    downloads(result, make_map, lang)
+    downloads(result, make_map, lang, lambda: report_pdf_bytes(result, settings, uploads, lang))
 
     if result.notes:
         with st.expander(t("notes_header", lang, n=len(result.notes))):

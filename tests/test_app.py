@@ -466,3 +466,31 @@ def test_shortfall_table_is_labelled_in_the_language(app_module, nanjing_result)
     assert set(en["Target met"]) == {"no"}
     assert en["Shortfall"].is_monotonic_decreasing
     assert set(en["Unit"]) <= {"residents", "m² of land", "m² of floor area", "beds", "places"}
+
+
+@pytest.mark.slow
+def test_pdf_report_download_names_uploads_not_server_paths(app_module, nanjing_result, tmp_path):
+    import shutil
+    import subprocess
+
+    if not shutil.which("pdftotext"):
+        pytest.skip("poppler-utils (pdftotext) is not installed: run `make system`")
+    settings = app_module.Settings(
+        categories=("convenience_store", "elderly_care"),
+        threshold_basis="time",
+        speed_profile="adult",
+        standard="national",
+        area_type=None,
+        method="2sfca",
+    )
+    upload = app_module.Upload(role="facilities", name="设施清单.csv", digest="0", data=b"")
+    pdf = app_module.report_pdf_bytes(nanjing_result, settings, [upload], "zh")
+    assert pdf.startswith(b"%PDF")
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "一、概要" in text
+    assert "设施清单.csv" in text
+    assert "radius-upload-" not in text
