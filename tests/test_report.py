@@ -57,18 +57,18 @@ def _squeeze(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def zh_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def zh_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     network = shared_file("cn_nanjing_xinjiekou.osm")
     out = tmp_path_factory.mktemp("report") / "out"
     code = main(
         ["report", "--network", str(network), "--site", "convenience_store:2", "--out", str(out)]
     )
     assert code == 0
-    return out, ""
+    return out
 
 
 def test_report_writes_the_four_files_and_nothing_else(zh_report):
-    out, _ = zh_report
+    out = zh_report
     assert sorted(p.name for p in out.iterdir()) == [
         "report.html",
         "report.pdf",
@@ -79,7 +79,7 @@ def test_report_writes_the_four_files_and_nothing_else(zh_report):
 
 @needs_poppler
 def test_pdf_holds_chinese_headings_and_the_key_figures(zh_report):
-    out, _ = zh_report
+    out = zh_report
     text = _pdf_text(out / "report.pdf")
     for heading in ZH_HEADINGS:
         assert heading in text
@@ -103,7 +103,7 @@ def test_pdf_holds_chinese_headings_and_the_key_figures(zh_report):
 
 @needs_poppler
 def test_pdf_embeds_a_cjk_font(zh_report):
-    out, _ = zh_report
+    out = zh_report
     fonts = subprocess.run(
         ["pdffonts", str(out / "report.pdf")], capture_output=True, text=True, check=True
     ).stdout
@@ -112,7 +112,7 @@ def test_pdf_embeds_a_cjk_font(zh_report):
 
 @needs_poppler
 def test_every_pdf_page_rasterises_and_maps_are_in_colour(zh_report, tmp_path):
-    out, _ = zh_report
+    out = zh_report
     info = subprocess.run(
         ["pdfinfo", str(out / "report.pdf")], capture_output=True, text=True, check=True
     ).stdout
@@ -135,7 +135,7 @@ def test_every_pdf_page_rasterises_and_maps_are_in_colour(zh_report, tmp_path):
 
 
 def test_html_is_self_contained_with_one_map_per_category_and_the_siting(zh_report):
-    out, _ = zh_report
+    out = zh_report
     html = (out / "report.html").read_text(encoding="utf-8")
     assert 'lang="zh-CN"' in html
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
@@ -148,7 +148,7 @@ def test_html_is_self_contained_with_one_map_per_category_and_the_siting(zh_repo
 
 
 def test_every_rule_and_its_source_are_listed_and_unconfirmed_ones_in_the_appendix(zh_report):
-    out, _ = zh_report
+    out = zh_report
     html = unescape((out / "report.html").read_text(encoding="utf-8"))
     appendix = html[html.index('id="appendix"') :]
     standard = load_standard("national", categories=load_categories())
@@ -159,7 +159,7 @@ def test_every_rule_and_its_source_are_listed_and_unconfirmed_ones_in_the_append
 
 
 def test_workbook_and_geopackage_agree(zh_report):
-    out, _ = zh_report
+    out = zh_report
     book = openpyxl.load_workbook(out / "report.xlsx", read_only=True)
     assert "规则 Rules" in book.sheetnames
     sheet = book["sites convenience_store"]
