@@ -279,6 +279,8 @@ def build_report(
     builder = _Builder(result, lang)
     if not inputs and config is not None:
         inputs = input_files(config)
+    elif not inputs:
+        inputs = [InputFile("role_network", Path(result.reach.network.source))]
     sections = [
         _summary(builder, sitings),
         _data_method(builder, config, inputs),

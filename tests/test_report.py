@@ -291,3 +291,37 @@ def test_pdf_without_a_cjk_font_is_refused_with_the_fix(monkeypatch):
     monkeypatch.setattr(report_document, "cjk_font_names", lambda: ())
     with pytest.raises(FontMissingError, match="fonts-noto-cjk"):
         report_document.render_pdf("<html><body>社区</body></html>")
+
+
+def test_document_tables_carry_the_district_figures(nanjing_osm):
+    import warnings
+
+    from radius.pipeline import AnalyzeConfig, ReachConfig, run_analysis
+    from radius.report_document import build_report
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_analysis(AnalyzeConfig(reach=ReachConfig(network=nanjing_osm)))
+    document = build_report(result, lang="en", maps=False)
+    assert [s.id for s in document.sections] == [
+        "summary",
+        "data",
+        "coverage",
+        "compliance",
+        "sites",
+        "quality",
+        "appendix",
+    ]
+    assert all(b.kind != "figure" for s in document.sections for b in s.blocks)
+    assert str(nanjing_osm) in document.text()  # the source without a config: the network
+    compliance = next(s for s in document.sections if s.id == "compliance")
+    tables = [b for b in compliance.blocks if b.kind == "table"]
+    populated = result.districts[result.districts["population"] > 0]
+    assert len(tables) == len(populated)
+    for table, district in zip(tables, populated.itertuples(), strict=True):
+        assert str(district.district_id) in table.caption
+        for row, rule in zip(table.rows, result.rules.itertuples(), strict=True):
+            shortfall = getattr(district, f"{rule.id}_shortfall")
+            passed = getattr(district, f"{rule.id}_pass")
+            assert row[3] == f"{shortfall:,.1f}"
+            assert row[5] == ("pass" if passed else "fail")
