@@ -26,6 +26,7 @@ from radius.snap import DEFAULT_MAX_SNAP_M
 from radius.standards import load_standard
 
 __all__ = [
+    "OUTPUT_FILES",
     "BatchJob",
     "BlockOptions",
     "DensityResidents",
@@ -38,18 +39,14 @@ __all__ = [
     "load_job",
 ]
 
-WGS84: Final = "EPSG:4326"
-MARKER: Final = "done.json"
-"""The file renamed into a district's folder last; its presence marks the folder complete."""
-OUTPUT_FILES: Final = {"gpkg": "results.gpkg", "xlsx": "provision.xlsx", "summary": "summary.json"}
-"""Per-district file written for each ``outputs`` entry of the job."""
-Status = Literal["ok", "failed", "skipped"]
-OutputKind = Literal["gpkg", "xlsx", "summary"]
-_CACHE_SIZE: Final = 8
-"""Inputs (networks, residents, inventories) kept per worker process."""
-_CONNECT_TIMEOUT_S: Final = 30.0
-_MAX_ERROR_CHARS: Final = 2000
-_RASTER_SUFFIXES: Final = (".tif", ".tiff")
+OUTPUT_FILES: Final = {
+    "gpkg": ("results.gpkg",),
+    "xlsx": ("provision.xlsx",),
+    "summary": ("summary.json",),
+    "report": ("report.html", "report.pdf"),
+}
+"""Per-district files written for each ``outputs`` entry of the job."""
+OutputKind = Literal["gpkg", "xlsx", "summary", "report"]
 
 
 # =========================================================================== the job file
@@ -362,8 +359,11 @@ class BatchJob(_Frozen):
         Persons per household for residents files.
     service_areas : bool
         Also write service-area polygons per district.
-    outputs : tuple of {"gpkg", "xlsx", "summary"}
-        Files written per district and for the batch.
+    outputs : tuple of {"gpkg", "xlsx", "summary", "report"}
+        Files written per district and for the batch; ``report`` writes each district's
+        ``report.html`` and ``report.pdf`` (the report of ``radius report``, without siting).
+    lang : {"zh", "en"}
+        Language of the district reports.
     memory_limit : str or int
         Memory per worker process of a local cluster (``"2GiB"``, bytes, or ``"auto"``:
         the machine's memory shared by the workers).
@@ -389,6 +389,7 @@ class BatchJob(_Frozen):
     household_size: float | None = Field(default=None, gt=0, le=20)
     service_areas: bool = False
     outputs: tuple[OutputKind, ...] = ("gpkg", "xlsx", "summary")
+    lang: Literal["zh", "en"] = "zh"
     memory_limit: str | int = "auto"
 
     @field_validator("network", mode="before")

@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -58,6 +58,7 @@ import shapely
 
 from radius import __version__
 from radius._batch_job import (
+    OUTPUT_FILES,
     BatchJob,
     DensityResidents,
     DistrictsSpec,
@@ -83,6 +84,9 @@ from radius.pipeline import AnalysisInputs, AnalysisResult, AnalyzeConfig, Reach
 from radius.population import read_residents, residents_from_plots, residents_from_raster
 from radius.report import displayable_facilities, provision_sheets, rule_sheets
 
+if TYPE_CHECKING:  # the report modules load matplotlib: imported when reports are asked for
+    from radius.report_document import InputFile
+
 __all__ = [
     "BatchJob",
     "BatchReport",
@@ -103,8 +107,6 @@ __all__ = [
 WGS84: Final = "EPSG:4326"
 MARKER: Final = "done.json"
 """The file renamed into a district's folder last; its presence marks the folder complete."""
-OUTPUT_FILES: Final = {"gpkg": "results.gpkg", "xlsx": "provision.xlsx", "summary": "summary.json"}
-"""Per-district file written for each ``outputs`` entry of the job."""
 Status = Literal["ok", "failed", "skipped"]
 _CACHE_SIZE: Final = 8
 """Inputs (networks, residents, inventories) kept per worker process."""
@@ -785,13 +787,15 @@ def _write_district(
         }
         if job.service_areas:
             layers["service_areas"] = own.reach.service_areas
-        files[OUTPUT_FILES["gpkg"]] = gpkg_writer(layers)
+        files[OUTPUT_FILES["gpkg"][0]] = gpkg_writer(layers)
     if "xlsx" in job.outputs:
         # Imported here: the CLI imports this module to wire in `radius batch`.
 
-        files[OUTPUT_FILES["xlsx"]] = xlsx_writer(provision_sheets(own))
+        files[OUTPUT_FILES["xlsx"][0]] = xlsx_writer(provision_sheets(own))
     if "summary" in job.outputs:
-        files[OUTPUT_FILES["summary"]] = json_writer(summary)
+        files[OUTPUT_FILES["summary"][0]] = json_writer(summary)
+    if "report" in job.outputs:
+        files.update(_report_writers(task, own))
     marker: dict[str, Any] = {
         "district_id": district_id,
         "fingerprint": task.fingerprint,
@@ -806,6 +810,53 @@ def _write_district(
     files[MARKER] = json_writer(marker)  # renamed into place last
     write_outputs(task.folder, files)
     return list(marker["notes"])
+
+
+def _report_writers(task: _Task, own: AnalysisResult) -> dict[str, Writer]:
+    """The district's report.html and report.pdf (the report of ``radius report``)."""
+    # Imported here: matplotlib and WeasyPrint load only when a job asks for reports.
+    from radius.i18n import report_text
+    from radius.report_document import build_report, report_writers
+
+    job, district = task.job, task.district
+    network_path = job.network.path_for(district.district_id)
+    label = " ".join(part for part in (district.district_id, district.name) if part)
+    document = build_report(
+        own,
+        config=_analysis_config(job, network_path),
+        inputs=_report_inputs(job, district.district_id),
+        lang=job.lang,
+        title=f"{report_text('default_title', job.lang)} · {label}",
+    )
+    html_name, pdf_name = OUTPUT_FILES["report"]
+    writers = report_writers(own, (), document, formats=("html", "pdf"))
+    return {html_name: writers["report.html"], pdf_name: writers["report.pdf"]}
+
+
+def _report_inputs(job: BatchJob, district_id: str) -> list[InputFile]:
+    """The input files of one district, with their roles, for its report."""
+    from radius.report_document import InputFile
+
+    specs: list[tuple[str, SourceSpec]] = [("role_network", job.network)]
+    inputs: list[InputFile] = []
+    if job.residents is None:
+        inputs.append(InputFile("role_population", None, "from_buildings"))
+    elif job.residents.density is not None:
+        inputs.append(InputFile("role_population", None, "from_density"))
+    elif job.residents.file is not None:
+        inputs += [InputFile("role_population", path) for path in job.residents.file]
+    elif (per_district := job.residents.source()) is not None:
+        specs.append(("role_population", per_district))
+    for kind in ("existing", "planned"):
+        specs += [("role_facilities", spec) for spec in getattr(job.facilities, kind)]
+    for role, spec in specs:
+        with contextlib.suppress(InputError):  # a district without its own file has none
+            inputs.append(InputFile(role, spec.path_for(district_id)))
+    if job.districts.file is not None:
+        inputs.append(InputFile("role_districts", job.districts.file))
+    else:
+        inputs.append(InputFile("role_districts", None, "from_blocks"))
+    return inputs
 
 
 def _plain(value: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -495,3 +496,47 @@ def test_batch_on_a_separate_scheduler_with_road_plans_per_district(
     summary = summary_of(out)
     assert summary["cluster"] == f"scheduler {dask_cluster}"
     assert summary["ok"] == 2
+
+
+@pytest.mark.slow
+def test_district_reports_name_their_district_and_its_inputs(
+    nanjing_osm: Path, tmp_path: Path
+) -> None:
+    if not shutil.which("pdftotext"):
+        pytest.skip("poppler-utils (pdftotext) is not installed: run `make system`")
+    job = write_job(
+        tmp_path / "job",
+        network=str(nanjing_osm),
+        districts="blocks",
+        only=NANJING_BLOCKS[:2],
+        categories=CATEGORIES,
+        residents={"density_per_ha": 150},
+        outputs=["summary", "report"],
+        lang="en",
+    )
+    out = tmp_path / "out"
+    report = run_batch(job, out, workers=1, progress=False)
+    assert set(statuses(report).values()) == {"ok"}
+    for district_id in NANJING_BLOCKS[:2]:
+        folder = out / "districts" / district_id
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "done.json",
+            "report.html",
+            "report.pdf",
+            "summary.json",
+        ]
+        text = subprocess.run(
+            ["pdftotext", str(folder / "report.pdf"), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert f"Community life-circle provision and siting report · {district_id}" in text
+        assert "estimated from the batch job's population density" in text
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        population = summary["residents"]["population"]
+        assert f"about {population:,.0f} residents" in text.replace("\n", " ")
+    # A complete folder needs its reports: without one, the district is run again.
+    (out / "districts" / NANJING_BLOCKS[0] / "report.pdf").unlink()
+    again = run_batch(job, out, workers=1, progress=False)
+    assert statuses(again) == {NANJING_BLOCKS[0]: "ok", NANJING_BLOCKS[1]: "skipped"}
