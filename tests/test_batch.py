@@ -174,7 +174,7 @@ BROKEN_JOBS: list[tuple[str, dict[str, Any] | str, str]] = [
     (
         "unknown output",
         {"network": "{net}", "districts": "blocks", "outputs": ["gpkg", "pdf"]},
-        r"outputs.1: Input should be 'gpkg', 'xlsx' or 'summary'",
+        r"outputs.1: Input should be 'gpkg', 'xlsx', 'summary' or 'report'",
     ),
     (
         "memory limit",
