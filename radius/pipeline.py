@@ -34,9 +34,10 @@ from radius.reach import CategoryReach, reach_category
 from radius.service_areas import (
     DEFAULT_BUFFER_M,
     EdgeCoordinates,
+    ReachedPieces,
     reached_lines,
     reached_pieces,
-    service_polygons,
+    reached_polygons,
 )
 from radius.snap import (
     DEFAULT_MAX_SNAP_M,
@@ -457,17 +458,32 @@ def _service_areas(
         if len(reach.facility_rows) == 0:
             continue
         n_thresholds = len(reach.thresholds_m)
-        pieces = reached_pieces(graph, reach.matrix, reach.thresholds_m)
-        lines = reached_lines(edges, pieces)
         n_groups = len(reach.facility_rows) * n_thresholds
-        polygons = service_polygons(
-            lines, pieces.source * n_thresholds + pieces.threshold, n_groups, buffer_m=buffer_m
+        pieces = reached_pieces(graph, reach.matrix, reach.thresholds_m)
+        union_pieces = reached_pieces(graph, _union_matrix(reach), reach.thresholds_m)
+        facility_group = pieces.source * n_thresholds + pieces.threshold
+        # One call for the facilities' and the category's polygons, so the category's big
+        # unions share the threads with the facilities' small ones.
+        both = ReachedPieces(
+            *(
+                np.concatenate([getattr(pieces, name), getattr(union_pieces, name)])
+                for name in ("source", "threshold", "edge", "start_m", "end_m")
+            )
         )
+        polygons = reached_polygons(
+            edges,
+            both,
+            np.concatenate([facility_group, n_groups + union_pieces.threshold]),
+            n_groups + n_thresholds,
+            buffer_m=buffer_m,
+        )
+        del both
+        # Reprojected category by category, so the network-CRS copies never all coexist.
+        polygons = gpd.GeoSeries(polygons, crs=network.crs).to_crs(WGS84).to_numpy()
         reached_length = np.bincount(
-            pieces.source * n_thresholds + pieces.threshold,
-            weights=pieces.end_m - pieces.start_m,
-            minlength=n_groups,
+            facility_group, weights=pieces.end_m - pieces.start_m, minlength=n_groups
         )
+        del pieces, facility_group
         source_of_group = np.repeat(np.arange(len(reach.facility_rows)), n_thresholds)
         threshold_of_group = np.tile(np.arange(n_thresholds), len(reach.facility_rows))
         rows = reach.facility_rows[source_of_group]
@@ -480,15 +496,9 @@ def _service_areas(
                     "threshold": np.asarray(reach.labels)[threshold_of_group],
                     "threshold_m": reach.thresholds_m[threshold_of_group],
                     "street_length_m": reached_length,
-                    "geometry": polygons,
+                    "geometry": polygons[:n_groups],
                 }
             )
-        )
-        union = _union_matrix(reach)
-        union_pieces = reached_pieces(graph, union, reach.thresholds_m)
-        union_lines = reached_lines(edges, union_pieces)
-        union_polygons = service_polygons(
-            union_lines, union_pieces.threshold, n_thresholds, buffer_m=buffer_m
         )
         union_length = np.bincount(
             union_pieces.threshold,
@@ -504,10 +514,11 @@ def _service_areas(
                     "threshold": list(reach.labels),
                     "threshold_m": reach.thresholds_m,
                     "street_length_m": union_length,
-                    "geometry": union_polygons,
+                    "geometry": polygons[n_groups:],
                 }
             )
         )
+        union_lines = gpd.GeoSeries(reached_lines(edges, union_pieces), crs=network.crs)
         street_frames.append(
             pd.DataFrame(
                 {
@@ -517,19 +528,20 @@ def _service_areas(
                     "edge": union_pieces.edge,
                     "from_m": union_pieces.start_m,
                     "to_m": union_pieces.end_m,
-                    "geometry": union_lines,
+                    "geometry": union_lines.to_crs(WGS84).to_numpy(),
                 }
             )
         )
+        del union_lines, union_pieces, polygons
     if not area_frames:
         return _empty_areas(), _empty_streets()
     areas = gpd.GeoDataFrame(
-        pd.concat(area_frames, ignore_index=True), geometry="geometry", crs=network.crs
+        pd.concat(area_frames, ignore_index=True), geometry="geometry", crs=WGS84
     )
     streets = gpd.GeoDataFrame(
-        pd.concat(street_frames, ignore_index=True), geometry="geometry", crs=network.crs
+        pd.concat(street_frames, ignore_index=True), geometry="geometry", crs=WGS84
     )
-    return areas.to_crs(WGS84), streets.to_crs(WGS84)
+    return areas, streets
 
 
 def _union_matrix(reach: CategoryReach) -> CostMatrix:
