@@ -6,7 +6,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -465,10 +465,10 @@ def _service_areas(
         # One call for the facilities' and the category's polygons, so the category's big
         # unions share the threads with the facilities' small ones.
         both = ReachedPieces(
-            *(
-                np.concatenate([getattr(pieces, name), getattr(union_pieces, name)])
-                for name in ("source", "threshold", "edge", "start_m", "end_m")
-            )
+            **{
+                name: np.concatenate([getattr(pieces, name), getattr(union_pieces, name)])
+                for name in (piece_field.name for piece_field in fields(ReachedPieces))
+            }
         )
         polygons = reached_polygons(
             edges,
