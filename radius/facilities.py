@@ -669,7 +669,7 @@ def _read_vector(path: Path, layer: str | None, fallback_crs: pyproj.CRS | None)
             )
         geometry = list(frame.geometry.to_numpy())
         frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    labels = [f"feature {i}" for i in range(len(frame))]
+    labels = [f"feature {i + 1}" for i in range(len(frame))]
     return _Table(frame.astype(object), labels, geometry, crs, row_word="feature")
 
 
@@ -788,7 +788,7 @@ def _problem_message(path: Path, table: _Table, problems: _Problems) -> str:
     if table.row_word == "row":
         counting = "rows are spreadsheet rows, the header is row 1"
     else:
-        counting = "features are counted from 0 in file order"
+        counting = "features are counted from 1 in file order"
     items = problems.items
     lines = [f"{path}: {len(items)} problem(s) in the facility inventory ({counting}):"]
     lines.extend(f"  - {item}" for item in items[:MAX_LISTED_PROBLEMS])

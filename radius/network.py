@@ -776,7 +776,7 @@ def network_from_lines(
     ------
     InputError
         If there is no feature, a feature is not a line (every one is named, by its
-        position counted from 0), or the ``walkable`` column holds other values.
+        position counted from 1), or the ``walkable`` column holds other values.
     CRSError
         If the lines have no CRS.
     """
@@ -795,17 +795,17 @@ def network_from_lines(
     not_line = np.flatnonzero(~missing & ~np.isin(shapely.get_type_id(geometry), _LINE_TYPE_IDS))
     if not_line.size:
         named = ", ".join(
-            f"feature {i} is a {geometry[i].geom_type}" for i in not_line[:_MAX_LISTED]
+            f"feature {i + 1} is a {geometry[i].geom_type}" for i in not_line[:_MAX_LISTED]
         )
         more = f" and {not_line.size - _MAX_LISTED} more" if not_line.size > _MAX_LISTED else ""
         raise InputError(
             f"{source}: road centre lines must be LineStrings or MultiLineStrings, but "
-            f"{named}{more} (features counted from 0); remove them or move them to another layer"
+            f"{named}{more} (features counted from 1); remove them or move them to another layer"
         )
     if missing.any():
         warnings.warn(
             f"{source}: {int(missing.sum())} feature(s) without geometry skipped "
-            f"(first: feature {int(np.flatnonzero(missing)[0])})",
+            f"(first: feature {int(np.flatnonzero(missing)[0]) + 1})",
             stacklevel=2,
         )
     keep = np.flatnonzero(~missing & _walkable_flags(lines, source))
@@ -885,7 +885,7 @@ def _walkable_flags(lines: gpd.GeoDataFrame, source: str) -> np.ndarray:
         elif value is None or (not isinstance(value, str) and pd.isna(value)):
             continue
         else:
-            bad.append(f"feature {i} has {value!r}")
+            bad.append(f"feature {i + 1} has {value!r}")
     if bad:
         raise InputError(
             f"{source}: column {column!r} must hold true/false, 1/0 or yes/no, but "

@@ -513,8 +513,8 @@ def test_unsupported_geometry_types_name_the_feature(tmp_path: Path) -> None:
         read_inventory(path, CATEGORIES)
     message = str(caught.value)
     assert "2 problem(s)" in message
-    assert "feature 1, column 'geometry': LineString geometry is not supported" in message
-    assert "feature 2, column 'geometry': MultiPoint with 2 points" in message
+    assert "feature 2, column 'geometry': LineString geometry is not supported" in message
+    assert "feature 3, column 'geometry': MultiPoint with 2 points" in message
 
 
 def write_csv(tmp_path: Path, text: str) -> Path:

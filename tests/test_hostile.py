@@ -416,7 +416,7 @@ CASES = [
         "facilities",
         line_facility,
         "error",
-        (r"feature 1, column 'geometry': LineString geometry is not supported", r"use Point"),
+        (r"feature 2, column 'geometry': LineString geometry is not supported", r"use Point"),
     ),
     Case(
         "resident points mixed with lines",

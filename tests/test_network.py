@@ -432,7 +432,7 @@ def test_walkable_column_drops_lines(tmp_path: Path) -> None:
 
 def test_walkable_column_with_other_values_is_an_error() -> None:
     frame = line_frame(CROSS, walkable=["maybe", 1])
-    with pytest.raises(InputError, match=r"walkable.*feature 0 has 'maybe'"):
+    with pytest.raises(InputError, match=r"walkable.*feature 1 has 'maybe'"):
         network_from_lines(frame, source="plan")
 
 
@@ -460,14 +460,14 @@ def test_non_line_features_are_named(tmp_path: Path) -> None:
     path = tmp_path / "mixed.gpkg"
     frame.to_file(path, engine="pyogrio", geometry_type="Unknown")
     with pytest.raises(
-        InputError, match=r"mixed\.gpkg.*feature 1 is a Polygon, feature 2 is a Point"
+        InputError, match=r"mixed\.gpkg.*feature 2 is a Polygon, feature 3 is a Point"
     ):
         read_road_lines(path)
 
 
 def test_features_without_geometry_are_skipped_with_a_warning() -> None:
     frame = line_frame([CROSS[0], None, CROSS[1]])
-    with pytest.warns(UserWarning, match=r"1 feature\(s\) without geometry.*feature 1"):
+    with pytest.warns(UserWarning, match=r"1 feature\(s\) without geometry.*feature 2\)"):
         net = network_from_lines(frame, source="plan")
     assert net.n_edges == 4
 
