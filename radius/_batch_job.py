@@ -21,6 +21,7 @@ from pydantic import (
 
 from radius._errors import ConfigError, InputError
 from radius.config import ThresholdBasis, load_categories, resolve_speed
+from radius.covering import SitingMethod, SitingObjective
 from radius.provision import ProvisionMethod
 from radius.snap import DEFAULT_MAX_SNAP_M
 from radius.standards import load_standard
@@ -34,6 +35,7 @@ __all__ = [
     "FacilitiesSpec",
     "OutputKind",
     "ResidentsSpec",
+    "SiteRequest",
     "SourceSpec",
     "check_job",
     "load_job",
@@ -314,6 +316,57 @@ class DistrictsSpec(_Frozen):
         return self
 
 
+class SiteRequest(_Frozen):
+    """One siting run (the options of ``radius site``), in a report or batch job.
+
+    Attributes
+    ----------
+    category : str
+        Category id of the new facilities.
+    count : int, optional
+        Number of new sites (maximal covering); none for set covering.
+    objective : {"max_cover", "set_cover"}
+        Most residents newly covered by ``count`` sites, or fewest sites covering all.
+    threshold : str, optional
+        Threshold label, e.g. ``"15min"`` (default: the standard's rule for the category).
+    candidates : Path, optional
+        Candidate points or plots; default street locations near uncovered residents.
+    capacity : float or str, optional
+        Capacity of every candidate, or the candidates' column holding it.
+    per_resident : float, optional
+        Capacity needed per resident (e.g. 0.1 m²).
+    min_spacing_m : float, optional
+        Least walking distance between new sites (metres).
+    method : {"auto", "milp", "greedy"}
+        Solver.
+    time_limit_s : float
+        MILP time limit (seconds).
+    districts : tuple of str, optional
+        Site for these districts only: their residents are the demand and the sites lie
+        inside them (default: all districts). A batch sites each district for itself.
+    """
+
+    category: str
+    count: int | None = Field(default=None, ge=0, le=10_000)
+    objective: SitingObjective = "max_cover"
+    threshold: str | None = None
+    candidates: JobPath | None = None
+    capacity: float | str | None = None
+    per_resident: float | None = Field(default=None, gt=0)
+    min_spacing_m: float | None = Field(default=None, ge=0)
+    method: SitingMethod = "auto"
+    time_limit_s: float = Field(default=30.0, gt=0, le=3600)
+    districts: tuple[str, ...] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _count_fits_objective(self) -> SiteRequest:
+        if self.objective == "max_cover" and self.count is None:
+            raise ValueError("give count (the number of new sites) for objective max_cover")
+        if self.objective == "set_cover" and self.count is not None:
+            raise ValueError("set_cover finds the number of sites itself: remove count")
+        return self
+
+
 class BatchJob(_Frozen):
     """A validated batch job (the YAML job file).
 
@@ -359,9 +412,13 @@ class BatchJob(_Frozen):
         Persons per household for residents files.
     service_areas : bool
         Also write service-area polygons per district.
+    sites : tuple of SiteRequest
+        Siting runs made for every district on its own: its residents are the demand and
+        the new sites lie inside it. Their sites go into the district's outputs (a
+        ``sites`` layer, sheet and report section) and the batch's ``sites`` layer.
     outputs : tuple of {"gpkg", "xlsx", "summary", "report"}
         Files written per district and for the batch; ``report`` writes each district's
-        ``report.html`` and ``report.pdf`` (the report of ``radius report``, without siting).
+        ``report.html`` and ``report.pdf`` (the report of ``radius report``).
     lang : {"zh", "en"}
         Language of the district reports.
     memory_limit : str or int
@@ -388,6 +445,7 @@ class BatchJob(_Frozen):
     buffer_factor: float = Field(default=1.0, ge=1.0, le=4.0)
     household_size: float | None = Field(default=None, gt=0, le=20)
     service_areas: bool = False
+    sites: tuple[SiteRequest, ...] = ()
     outputs: tuple[OutputKind, ...] = ("gpkg", "xlsx", "summary")
     lang: Literal["zh", "en"] = "zh"
     memory_limit: str | int = "auto"
@@ -413,6 +471,13 @@ class BatchJob(_Frozen):
     @classmethod
     def _unique_outputs(cls, value: tuple[OutputKind, ...]) -> tuple[OutputKind, ...]:
         return tuple(kind for kind in OUTPUT_FILES if kind in value)
+
+    @field_validator("sites")
+    @classmethod
+    def _sites_per_district(cls, value: tuple[SiteRequest, ...]) -> tuple[SiteRequest, ...]:
+        if any(request.districts is not None for request in value):
+            raise ValueError("a batch sites every district for itself: remove districts from sites")
+        return value
 
     @model_validator(mode="after")
     def _blocks_need_one_network(self) -> BatchJob:
@@ -445,6 +510,9 @@ class BatchJob(_Frozen):
             files["districts.file"] = self.districts.file
         if self.standard.lower().endswith((".yaml", ".yml")):
             files["standard"] = Path(self.standard)
+        for k, request in enumerate(self.sites):
+            if request.candidates is not None:
+                files[f"sites.{k}.candidates"] = request.candidates
         return files
 
 
@@ -471,6 +539,12 @@ def _semantic_problems(job: BatchJob) -> list[str]:
         if cid not in known:
             problems.append(
                 f"categories.{k}: unknown category {cid!r}; known: {', '.join(sorted(known))}"
+            )
+    for k, request in enumerate(job.sites):
+        if request.category not in known:
+            problems.append(
+                f"sites.{k}.category: unknown category {request.category!r}; known: "
+                + ", ".join(sorted(known))
             )
     try:
         resolve_speed(job.speed_profile, job.speed_m_s)

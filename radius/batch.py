@@ -13,6 +13,7 @@ network) and the analysis parameters::
     limit: 40
     standard: national
     categories: [convenience_store, supermarket]
+    sites: [{category: convenience_store, count: 1}]   # optional: suggest sites per district
     outputs: [gpkg, xlsx, summary]
 
 :func:`run_batch` runs one task per district on a :class:`dask.distributed.LocalCluster` of
@@ -20,13 +21,15 @@ single-threaded worker processes, or on a running cluster given its scheduler ad
 task clips the network to the district plus a buffer of the largest walking threshold
 (metres at the run's speed) and rebuilds it, clips residents and facilities to the same
 buffer (facilities outside still serve the district; residents around it share them in
-2SFCA), runs :func:`radius.pipeline.analyze` on a districts frame of one row, and writes
+2SFCA), runs :func:`radius.pipeline.analyze` on a districts frame of one row, runs each
+siting request for the district alone (:func:`radius.siting.run_site_request`), and writes
 ``OUT/districts/<district_id>/`` atomically with ``done.json`` renamed into place last.
 Shared input files are read once per worker process (a cache keyed on path, size and
 modification time). A rerun skips districts whose outputs are complete for the same job and
 inputs. A failing district is recorded with its error while the others finish. Then come the
 combined tables, identical whatever the number of workers: ``OUT/batch.gpkg`` (layers
-``districts`` and ``status``), ``OUT/batch.xlsx`` and ``OUT/batch_summary.json``.
+``districts``, ``status`` and, with siting, ``sites``), ``OUT/batch.xlsx`` and
+``OUT/batch_summary.json``.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ from radius.network import (
 from radius.pipeline import AnalysisInputs, AnalysisResult, AnalyzeConfig, ReachConfig, analyze
 from radius.population import read_residents, residents_from_plots, residents_from_raster
 from radius.report import displayable_facilities, provision_sheets, rule_sheets
+from radius.siting import SitingResult, run_site_request
 
 if TYPE_CHECKING:  # the report modules load matplotlib: imported when reports are asked for
     from radius.report_document import InputFile
@@ -165,6 +169,9 @@ class BatchReport:
     combined : geopandas.GeoDataFrame
         Provision rows of every completed district (ok or skipped), in job order (WGS-84):
         the ``districts`` layer of ``batch.gpkg``.
+    sites : geopandas.GeoDataFrame
+        The suggested sites of every completed district (the job's ``sites``), with their
+        ``district_id`` (WGS-84): the ``sites`` layer of ``batch.gpkg``.
     elapsed_s : float
         Wall time of the whole run (seconds).
     compute_s : float
@@ -184,6 +191,7 @@ class BatchReport:
     out_dir: Path
     districts: tuple[DistrictStatus, ...]
     combined: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
     elapsed_s: float
     compute_s: float
     cluster: str
@@ -592,8 +600,51 @@ def _analyse_district(task: _Task, started: float) -> list[str]:
     notes.extend(str(w.message) for w in caught)
     inputs = replace(inputs, notes=list(dict.fromkeys(notes)))
     network_path = job.network.path_for(district.district_id)
-    result = analyze(inputs, _analysis_config(job, network_path), proposals=planned)
-    return _write_district(task, result, inputs, planned, reach_m, started)
+    config = _analysis_config(job, network_path)
+    result = analyze(inputs, config, proposals=planned)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sitings = _district_sitings(task, inputs, planned, config)
+    result = replace(result, notes=[*result.notes, *(str(w.message) for w in caught)])
+    return _write_district(task, result, inputs, planned, reach_m, started, sitings)
+
+
+def _district_sitings(
+    task: _Task, inputs: AnalysisInputs, planned: gpd.GeoDataFrame, config: AnalyzeConfig
+) -> list[SitingResult]:
+    """The job's siting requests for one district: its residents, new sites inside it."""
+    if not task.job.sites:
+        return []
+    if len(planned):
+        # Planned facilities will be built: new sites go where they leave residents unserved.
+        facilities = inputs.facilities
+        planned = planned.to_crs(facilities.crs or WGS84)
+        inputs = replace(
+            inputs,
+            facilities=gpd.GeoDataFrame(
+                pd.concat([facilities, planned[facilities.columns]], ignore_index=True),
+                geometry="geometry",
+                crs=facilities.crs or WGS84,
+            ),
+        )
+    scope = {"districts": (task.district.district_id,)}
+    return [
+        run_site_request(inputs, config, request.model_copy(update=scope))
+        for request in task.job.sites
+    ]
+
+
+def _sites_layer(sitings: Sequence[SitingResult], district_id: str) -> gpd.GeoDataFrame:
+    """The sites of every siting of one district, with the district's id, WGS-84."""
+    frames = [s.sites for s in sitings]
+    sites = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=WGS84)
+    return sites.assign(district_id=district_id)[["district_id", *frames[0].columns]]
+
+
+def _sites_sheet(sites: gpd.GeoDataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        sites.drop(columns="geometry").assign(lon=sites.geometry.x, lat=sites.geometry.y)
+    )
 
 
 def _district_inputs(
@@ -740,6 +791,9 @@ def _facilities(
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=WGS84)
 
 
+SITES_SHEET: Final = "选址 Sites"
+"""Workbook sheet of the suggested sites, in the district's and the batch's workbook."""
+
 _OUTSIDE_NOTE = re.compile(r"lie outside every district")
 
 
@@ -750,6 +804,7 @@ def _write_district(
     planned: gpd.GeoDataFrame,
     reach_m: float,
     started: float,
+    sitings: Sequence[SitingResult],
 ) -> list[str]:
     job, district_id = task.job, task.district.district_id
     mine = result.residents["district_id"].astype(str).to_numpy() == district_id
@@ -776,6 +831,9 @@ def _write_district(
         "existing_facilities_in_buffer": len(inputs.facilities),
         "planned_facilities_in_buffer": len(planned),
     }
+    sites = _sites_layer(sitings, district_id) if sitings else None
+    if sitings:
+        summary["sites"] = [siting.summary for siting in sitings]
     files: dict[str, Writer] = {}
     if "gpkg" in job.outputs:
         layers = {
@@ -787,21 +845,25 @@ def _write_district(
         }
         if job.service_areas:
             layers["service_areas"] = own.reach.service_areas
+        if sites is not None:
+            layers["sites"] = sites
         files[OUTPUT_FILES["gpkg"][0]] = gpkg_writer(layers)
     if "xlsx" in job.outputs:
-        # Imported here: the CLI imports this module to wire in `radius batch`.
-
-        files[OUTPUT_FILES["xlsx"][0]] = xlsx_writer(provision_sheets(own))
+        sheets = provision_sheets(own)
+        if sites is not None:
+            sheets[SITES_SHEET] = _sites_sheet(sites)
+        files[OUTPUT_FILES["xlsx"][0]] = xlsx_writer(sheets)
     if "summary" in job.outputs:
         files[OUTPUT_FILES["summary"][0]] = json_writer(summary)
     if "report" in job.outputs:
-        files.update(_report_writers(task, own))
+        files.update(_report_writers(task, own, sitings))
     marker: dict[str, Any] = {
         "district_id": district_id,
         "fingerprint": task.fingerprint,
         "files": list(files),
         "record": _record(own.districts.iloc[0]),
         "rules": [_plain_row(row) for row in own.rules.to_dict(orient="records")],
+        "sites": [] if sites is None else [_record(row) for _, row in sites.iterrows()],
         "seconds": round(time.perf_counter() - started, 3),
         "notes": list(dict.fromkeys(notes)),
         "radius_version": __version__,
@@ -812,7 +874,9 @@ def _write_district(
     return list(marker["notes"])
 
 
-def _report_writers(task: _Task, own: AnalysisResult) -> dict[str, Writer]:
+def _report_writers(
+    task: _Task, own: AnalysisResult, sitings: Sequence[SitingResult]
+) -> dict[str, Writer]:
     """The district's report.html and report.pdf (the report of ``radius report``)."""
     # Imported here: matplotlib and WeasyPrint load only when a job asks for reports.
     from radius.i18n import report_text
@@ -823,13 +887,14 @@ def _report_writers(task: _Task, own: AnalysisResult) -> dict[str, Writer]:
     label = " ".join(part for part in (district.district_id, district.name) if part)
     document = build_report(
         own,
+        sitings,
         config=_analysis_config(job, network_path),
         inputs=_report_inputs(job, district.district_id),
         lang=job.lang,
         title=f"{report_text('default_title', job.lang)} · {label}",
     )
     html_name, pdf_name = OUTPUT_FILES["report"]
-    writers = report_writers(own, (), document, formats=("html", "pdf"))
+    writers = report_writers(own, sitings, document, formats=("html", "pdf"))
     return {html_name: writers["report.html"], pdf_name: writers["report.pdf"]}
 
 
@@ -856,6 +921,11 @@ def _report_inputs(job: BatchJob, district_id: str) -> list[InputFile]:
         inputs.append(InputFile("role_districts", job.districts.file))
     else:
         inputs.append(InputFile("role_districts", None, "from_blocks"))
+    inputs += [
+        InputFile("role_candidates", request.candidates)
+        for request in job.sites
+        if request.candidates is not None
+    ]
     return inputs
 
 
@@ -1090,11 +1160,12 @@ def run_batch(
     compute_s = time.perf_counter() - compute_started if tasks else 0.0
 
     ordered = tuple(statuses[k] for k in range(len(chosen)))
-    combined, rules = _combined(ordered)
+    combined, sites, rules = _combined(ordered)
     report = BatchReport(
         out_dir=out,
         districts=ordered,
         combined=combined,
+        sites=sites,
         elapsed_s=0.0,
         compute_s=compute_s,
         cluster=cluster_name,
@@ -1147,9 +1218,12 @@ def _run_tasks(client: Any, tasks: list[_Task], progress: bool) -> dict[int, _Ou
     return outcomes
 
 
-def _combined(statuses: Sequence[DistrictStatus]) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
-    """Provision rows of the completed districts (from their markers), in job order."""
+def _combined(
+    statuses: Sequence[DistrictStatus],
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[dict[str, Any]]]:
+    """Provision rows and sites of the completed districts (from their markers), in job order."""
     records: list[dict[str, Any]] = []
+    site_records: list[dict[str, Any]] = []
     rules: list[dict[str, Any]] = []
     for status in statuses:
         if status.status not in ("ok", "skipped"):
@@ -1159,20 +1233,23 @@ def _combined(statuses: Sequence[DistrictStatus]) -> tuple[gpd.GeoDataFrame, lis
         except (OSError, ValueError):
             continue
         records.append(marker["record"])
+        site_records += marker.get("sites", [])
         if not rules:
             rules = list(marker.get("rules", []))
+    return _frame_of(records), _frame_of(site_records), rules
+
+
+def _frame_of(records: list[dict[str, Any]]) -> gpd.GeoDataFrame:
+    """Rows written by :func:`_record` as a WGS-84 frame (an empty one for no rows)."""
     if not records:
-        return (
-            gpd.GeoDataFrame(
-                {"district_id": pd.Series(dtype=object)}, geometry=gpd.GeoSeries([], crs=WGS84)
-            ),
-            rules,
+        return gpd.GeoDataFrame(
+            {"district_id": pd.Series(dtype=object)}, geometry=gpd.GeoSeries([], crs=WGS84)
         )
     frame = pd.DataFrame.from_records(records)
     geometry = shapely.from_wkb(frame.pop("geometry_wkb").to_numpy())
     for column in frame.columns:
         frame[column] = _typed(frame[column])
-    return gpd.GeoDataFrame(frame, geometry=geometry, crs=WGS84), rules
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs=WGS84)
 
 
 def _typed(values: pd.Series) -> pd.Series:
@@ -1235,9 +1312,15 @@ def _write_batch(
     status = _status_frame(report, chosen)
     files: dict[str, Writer] = {}
     if "gpkg" in job.outputs:
-        files["batch.gpkg"] = gpkg_writer({"districts": report.combined, "status": status})
+        layers = {"districts": report.combined, "status": status}
+        if job.sites:
+            layers["sites"] = report.sites
+        files["batch.gpkg"] = gpkg_writer(layers)
     if "xlsx" in job.outputs:
-        files["batch.xlsx"] = xlsx_writer(_batch_sheets(status, report.combined, rules))
+        sheets = _batch_sheets(status, report.combined, rules)
+        if job.sites:
+            sheets[SITES_SHEET] = _sites_sheet(report.sites)
+        files["batch.xlsx"] = xlsx_writer(sheets)
 
     def summary(path: Path) -> None:
         data = replace(report, elapsed_s=time.perf_counter() - started).summary()

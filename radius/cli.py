@@ -13,13 +13,11 @@ from typing import Any, TextIO
 
 from radius import __version__
 from radius._errors import InputError, RadiusError
-from radius._files import read_vector_layer
 from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
 from radius.batch import add_batch_arguments, batch_command
 from radius.config import load_speed_profiles
 from radius.maps import analysis_map, map_writer, reach_map
 from radius.pipeline import (
-    AnalysisInputs,
     AnalysisResult,
     AnalyzeConfig,
     ReachConfig,
@@ -33,14 +31,13 @@ from radius.report import displayable_facilities, provision_sheets
 from radius.report_document import build_report, input_files, report_writers
 from radius.report_job import (
     ReportJob,
-    SiteRequest,
     load_report_job,
     parse_site_flag,
     site_request,
 )
 from radius.sample import default_network_path
 from radius.service_areas import DEFAULT_BUFFER_M
-from radius.siting import SitingResult, site_facilities
+from radius.siting import run_site_request
 from radius.snap import DEFAULT_MAX_SNAP_M
 
 __all__ = ["main"]
@@ -124,6 +121,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "--solver", choices=["auto", "milp", "greedy"], default="auto", help="default auto"
     )
     site.add_argument("--time-limit", type=float, default=30.0, help="MILP time limit (s)")
+    site.add_argument(
+        "--district",
+        action="append",
+        dest="site_districts",
+        metavar="ID",
+        help="site for this district only (repeatable): its residents are the demand and "
+        "the sites lie inside it",
+    )
     site.add_argument("--out", type=Path, required=True, help="output folder")
 
     report = commands.add_parser(
@@ -448,8 +453,9 @@ def _site(args: argparse.Namespace) -> int:
         min_spacing_m=args.min_spacing,
         method=args.solver,
         time_limit_s=args.time_limit,
+        districts=args.site_districts,
     )
-    result = _run_siting(inputs, config, request)
+    result = run_site_request(inputs, config, request)
     files: dict[str, Writer] = {
         "sites.gpkg": gpkg_writer(
             {
@@ -543,7 +549,7 @@ def _report(args: argparse.Namespace) -> int:
     config = job.analyze_config()
     inputs = load_analysis_inputs(config)
     result = analyze(inputs, config)
-    sitings = [_run_siting(inputs, config, request) for request in job.sites]
+    sitings = [run_site_request(inputs, config, request) for request in job.sites]
     candidates = [r.candidates for r in job.sites if r.candidates is not None]
     document = build_report(
         result,
@@ -571,30 +577,6 @@ def _report(args: argparse.Namespace) -> int:
         file=sys.stdout,
     )
     return 0
-
-
-def _run_siting(
-    inputs: AnalysisInputs, config: AnalyzeConfig, request: SiteRequest
-) -> SitingResult:
-    candidates = (
-        read_vector_layer(request.candidates, None, what="candidates")
-        if request.candidates is not None
-        else None
-    )
-    return site_facilities(
-        inputs,
-        config,
-        category=request.category,
-        count=request.count,
-        threshold=request.threshold,
-        candidates=candidates,
-        capacity=request.capacity,
-        per_resident=request.per_resident,
-        min_spacing_m=request.min_spacing_m,
-        objective=request.objective,
-        method=request.method,
-        time_limit_s=request.time_limit_s,
-    )
 
 
 COMMANDS = {

@@ -21,12 +21,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from radius._batch_job import JobPath
+from radius._batch_job import JobPath, SiteRequest
 from radius._errors import ConfigError, InputError
 from radius.config import ThresholdBasis, load_categories, validate_file
-from radius.covering import SitingMethod, SitingObjective
 from radius.i18n import Language
 from radius.pipeline import AnalyzeConfig, DistrictMode, ReachConfig
 from radius.provision import ProvisionMethod
@@ -38,53 +37,6 @@ __all__ = ["ReportJob", "SiteRequest", "load_report_job", "parse_site_flag", "si
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SiteRequest(_Frozen):
-    """One siting run of the report (the options of ``radius site``).
-
-    Attributes
-    ----------
-    category : str
-        Category id of the new facilities.
-    count : int, optional
-        Number of new sites (maximal covering); none for set covering.
-    objective : {"max_cover", "set_cover"}
-        Most residents newly covered by ``count`` sites, or fewest sites covering all.
-    threshold : str, optional
-        Threshold label, e.g. ``"15min"`` (default: the standard's rule for the category).
-    candidates : Path, optional
-        Candidate points or plots; default street locations near uncovered residents.
-    capacity : float or str, optional
-        Capacity of every candidate, or the candidates' column holding it.
-    per_resident : float, optional
-        Capacity needed per resident (e.g. 0.1 m²).
-    min_spacing_m : float, optional
-        Least walking distance between new sites (metres).
-    method : {"auto", "milp", "greedy"}
-        Solver.
-    time_limit_s : float
-        MILP time limit (seconds).
-    """
-
-    category: str
-    count: int | None = Field(default=None, ge=0, le=10_000)
-    objective: SitingObjective = "max_cover"
-    threshold: str | None = None
-    candidates: JobPath | None = None
-    capacity: float | str | None = None
-    per_resident: float | None = Field(default=None, gt=0)
-    min_spacing_m: float | None = Field(default=None, ge=0)
-    method: SitingMethod = "auto"
-    time_limit_s: float = Field(default=30.0, gt=0, le=3600)
-
-    @model_validator(mode="after")
-    def _count_fits_objective(self) -> SiteRequest:
-        if self.objective == "max_cover" and self.count is None:
-            raise ValueError("give count (the number of new sites) for objective max_cover")
-        if self.objective == "set_cover" and self.count is not None:
-            raise ValueError("set_cover finds the number of sites itself: remove count")
-        return self
 
 
 class ReportJob(_Frozen):

@@ -41,7 +41,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from radius._batch_job import SiteRequest
 from radius._errors import CRSError, InputError
+from radius._files import read_vector_layer
 from radius.covering import (
     DEFAULT_MILP_SIZE_LIMIT,
     DEFAULT_MIP_REL_GAP,
@@ -82,6 +84,7 @@ __all__ = [
     "capacitated_covering",
     "coverage_from_costs",
     "maximal_covering",
+    "run_site_request",
     "set_covering",
     "site_facilities",
     "spacing_conflicts",
@@ -238,6 +241,7 @@ def candidates_from_network(
     weights: Any = None,
     max_candidates: int = DEFAULT_MAX_CANDIDATES,
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    within: shapely.Geometry | None = None,
 ) -> Candidates:
     """Walkable network nodes in under-served areas, as candidate sites.
 
@@ -261,6 +265,8 @@ def candidates_from_network(
         Most candidates returned.
     max_snap_m : float
         Largest access leg (metres) of the demand points.
+    within : shapely.Geometry, optional
+        An area (WGS-84): only nodes inside it or on its edge are candidates.
 
     Returns
     -------
@@ -291,6 +297,11 @@ def candidates_from_network(
         reached[matrix.node[on_network]] = True
         potential = np.bincount(
             matrix.node[on_network], weights=w[matrix.source[on_network]], minlength=n_nodes
+        )
+    if within is not None:
+        nodes = network.nodes
+        reached &= shapely.intersects_xy(
+            within, nodes["lon"].to_numpy(np.float64), nodes["lat"].to_numpy(np.float64)
         )
     chosen = np.flatnonzero(reached)
     if len(chosen) > max_candidates:
@@ -382,6 +393,7 @@ def site_facilities(
     max_candidates: int = DEFAULT_MAX_CANDIDATES,
     mip_rel_gap: float = DEFAULT_MIP_REL_GAP,
     milp_size_limit: int = DEFAULT_MILP_SIZE_LIMIT,
+    districts: Sequence[str] | None = None,
 ) -> SitingResult:
     """Choose new sites for one category; report coverage and shortfall before and after.
 
@@ -418,6 +430,11 @@ def site_facilities(
         Solver settings (see :func:`maximal_covering`).
     max_candidates : int
         Most network-node candidates when ``candidates`` is not given.
+    districts : sequence of str, optional
+        Site for these districts (ids of ``inputs.districts``) only: only their residents
+        count as demand, in the solve and in the coverage before and after, only
+        candidates inside them are considered, and only their rows enter the shortfalls.
+        Residents around them still take part in the analysis (2SFCA). Default: all.
 
     Returns
     -------
@@ -426,7 +443,8 @@ def site_facilities(
     Raises
     ------
     InputError
-        For an unknown category or threshold, a missing or extra count, bad capacities.
+        For an unknown category or threshold, a missing or extra count, bad capacities,
+        unknown district ids, or no candidate inside the districts.
     InfeasibleError
         When covering every coverable resident under the minimum spacing is impossible.
     """
@@ -446,7 +464,8 @@ def site_facilities(
     label, threshold_m = _resolve_threshold(before, category, threshold)
     network, residents = inputs.network, inputs.residents
     max_snap_m = config.reach.max_snap_m
-    weights = residents["population"].to_numpy(dtype=np.float64)
+    counted, area = _district_scope(before, districts)
+    weights = np.where(counted, residents["population"].to_numpy(dtype=np.float64), 0.0)
     covered = before.residents[f"{category}_covered_{label}"].to_numpy(dtype=bool)
 
     demand = snap_points(network, residents.geometry, max_snap_m=max_snap_m)
@@ -459,11 +478,14 @@ def site_facilities(
             weights=weights[open_rows],
             max_candidates=max_candidates,
             max_snap_m=max_snap_m,
+            within=area,
         )
     elif isinstance(candidates, Candidates):
         site_candidates = candidates
     else:
-        site_candidates = candidates_from_frame(network, candidates, max_snap_m=max_snap_m)
+        site_candidates = candidates_from_frame(
+            network, _inside(candidates, area, districts), max_snap_m=max_snap_m
+        )
     n_candidates = len(site_candidates)
     joined = site_candidates.snapped
     graph = build_routing_graph(network, joined, demand)
@@ -519,10 +541,50 @@ def site_facilities(
         "candidate_source": ",".join(sorted(set(site_candidates.sites["source"]))) or "none",
         "solution": solution.summary(),
         "residents_gained": round(solution.newly_covered, 3),
-        **_before_after(before, after, category),
+        **_before_after(before, after, category, counted, districts),
         "seconds": round(time.perf_counter() - started, 3),
     }
     return SitingResult(sites, solution, summary, before, after, site_candidates)
+
+
+def run_site_request(
+    inputs: AnalysisInputs, config: AnalyzeConfig, request: SiteRequest
+) -> SitingResult:
+    """:func:`site_facilities` for a siting request of a job file or the command line.
+
+    Parameters
+    ----------
+    inputs : AnalysisInputs
+        What :func:`radius.pipeline.load_analysis_inputs` read.
+    config : AnalyzeConfig
+        Analysis parameters.
+    request : SiteRequest
+        The request; its candidates file, if any, is read here.
+
+    Returns
+    -------
+    SitingResult
+    """
+    candidates = (
+        read_vector_layer(request.candidates, None, what="candidates")
+        if request.candidates is not None
+        else None
+    )
+    return site_facilities(
+        inputs,
+        config,
+        category=request.category,
+        count=request.count,
+        threshold=request.threshold,
+        candidates=candidates,
+        capacity=request.capacity,
+        per_resident=request.per_resident,
+        min_spacing_m=request.min_spacing_m,
+        objective=request.objective,
+        method=request.method,
+        time_limit_s=request.time_limit_s,
+        districts=request.districts,
+    )
 
 
 def _resolve_threshold(
@@ -633,16 +695,63 @@ def _proposals(
     return frame.assign(**{c: pd.NA for c in extra})[[*FACILITY_COLUMNS, *extra]]
 
 
-def _before_after(before: AnalysisResult, after: AnalysisResult, category: str) -> dict[str, Any]:
-    """Coverage per threshold and the category's rules' district shortfalls, before/after."""
+def _district_scope(
+    before: AnalysisResult, districts: Sequence[str] | None
+) -> tuple[np.ndarray, shapely.Geometry | None]:
+    """Residents counted as demand, and the area (WGS-84) new sites must lie in (None: any)."""
+    if districts is None:
+        return np.ones(len(before.residents), dtype=bool), None
+    wanted = [str(d) for d in districts]
+    known = before.districts["district_id"].astype(str)
+    unknown = [d for d in wanted if d not in set(known)]
+    if not wanted or unknown:
+        raise InputError(
+            f"siting for districts {_listed([repr(d) for d in unknown] or ['(none)'])}: no "
+            "such district; the "
+            f"districts are {_listed(known.tolist())}"
+        )
+    chosen = before.districts[known.isin(wanted).to_numpy()]
+    area = shapely.union_all(chosen.to_crs(WGS84).geometry.to_numpy())
+    counted = before.residents["district_id"].astype(str).isin(wanted).to_numpy()
+    return counted, area
+
+
+def _inside(
+    frame: gpd.GeoDataFrame, area: shapely.Geometry | None, districts: Sequence[str] | None
+) -> gpd.GeoDataFrame:
+    """The candidate rows that touch ``area``; all of them when there is no area."""
+    if area is None or frame.crs is None:
+        return frame
+    touching = frame.geometry.to_crs(WGS84).intersects(area).to_numpy()
+    if not touching.any():
+        raise InputError(
+            f"none of the {len(frame)} candidates lies in district(s) "
+            f"{_listed(list(districts or ()))}; give candidates inside them, or none to use "
+            "street locations near uncovered residents"
+        )
+    return frame[touching]
+
+
+def _before_after(
+    before: AnalysisResult,
+    after: AnalysisResult,
+    category: str,
+    counted: np.ndarray,
+    districts: Sequence[str] | None,
+) -> dict[str, Any]:
+    """Coverage per threshold and the category's rules' district shortfalls, before/after.
+
+    Only the ``counted`` residents and the rows of ``districts`` (default all) are summed.
+    """
     coverage: dict[str, Any] = {}
-    total = float(before.residents["population"].sum())
+    population = before.residents["population"].to_numpy(np.float64)
+    total = float(population[counted].sum())
     for label in before.reach.categories[0].labels:
         column = f"{category}_covered_{label}"
         item: dict[str, float] = {}
         for when, result in (("before", before), ("after", after)):
-            covered = result.residents[column].to_numpy(dtype=bool)
-            residents = float(result.residents["population"].to_numpy(np.float64)[covered].sum())
+            covered = result.residents[column].to_numpy(dtype=bool) & counted
+            residents = float(population[covered].sum())
             item[f"residents_{when}"] = round(residents, 3)
             item[f"share_{when}"] = round(residents / total, 4) if total > 0 else 0.0
         coverage[label] = item
@@ -651,9 +760,12 @@ def _before_after(before: AnalysisResult, after: AnalysisResult, category: str) 
         if rule.category != category:
             continue
         rid = str(rule.id)
-        rules[rid] = {"unit": rule.unit, "districts": len(before.districts)}
+        rules[rid] = {"unit": rule.unit}
         for when, result in (("before", before), ("after", after)):
-            districts = result.districts
-            rules[rid][f"shortfall_{when}"] = round(float(districts[f"{rid}_shortfall"].sum()), 3)
-            rules[rid][f"districts_passing_{when}"] = int(districts[f"{rid}_pass"].sum())
+            rows = result.districts
+            if districts is not None:
+                rows = rows[rows["district_id"].astype(str).isin([str(d) for d in districts])]
+            rules[rid]["districts"] = len(rows)
+            rules[rid][f"shortfall_{when}"] = round(float(rows[f"{rid}_shortfall"].sum()), 3)
+            rules[rid][f"districts_passing_{when}"] = int(rows[f"{rid}_pass"].sum())
     return {"coverage": coverage, "rules": rules}

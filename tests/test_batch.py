@@ -186,6 +186,34 @@ BROKEN_JOBS: list[tuple[str, dict[str, Any] | str, str]] = [
         {"network": "{net}", "districts": "blocks", "facilities": {"existing": ["gone.csv"]}},
         r"facilities.existing.0.file: file not found",
     ),
+    (
+        "siting an unknown category",
+        {"network": "{net}", "districts": "blocks", "sites": [{"category": "mall", "count": 1}]},
+        r"sites.0.category: unknown category 'mall'",
+    ),
+    (
+        "siting without a count",
+        {"network": "{net}", "districts": "blocks", "sites": [{"category": "fitness"}]},
+        r"sites.0: give count",
+    ),
+    (
+        "siting for named districts",
+        {
+            "network": "{net}",
+            "districts": "blocks",
+            "sites": [{"category": "fitness", "count": 1, "districts": ["block-002"]}],
+        },
+        r"sites: a batch sites every district for itself: remove districts",
+    ),
+    (
+        "missing candidates",
+        {
+            "network": "{net}",
+            "districts": "blocks",
+            "sites": [{"category": "fitness", "count": 1, "candidates": "plots.gpkg"}],
+        },
+        r"sites.0.candidates: file not found",
+    ),
 ]
 
 
@@ -540,3 +568,47 @@ def test_district_reports_name_their_district_and_its_inputs(
     (out / "districts" / NANJING_BLOCKS[0] / "report.pdf").unlink()
     again = run_batch(job, out, workers=1, progress=False)
     assert statuses(again) == {NANJING_BLOCKS[0]: "ok", NANJING_BLOCKS[1]: "skipped"}
+
+
+@pytest.mark.slow
+def test_each_district_gets_its_own_sites_inside_it(nanjing_osm: Path, tmp_path: Path) -> None:
+    blocks = NANJING_BLOCKS[:2]
+    job = write_job(
+        tmp_path / "job",
+        network=str(nanjing_osm),
+        districts="blocks",
+        only=blocks,
+        categories=CATEGORIES,
+        residents={"density_per_ha": 150},
+        sites=[{"category": "convenience_store", "count": 1}],
+        outputs=["gpkg", "xlsx", "summary"],
+    )
+    out = tmp_path / "out"
+    report = run_batch(job, out, workers=1, progress=False)
+    assert set(statuses(report).values()) == {"ok"}
+    for district_id in blocks:
+        folder = out / "districts" / district_id
+        sites = read_layer(folder / "results.gpkg", "sites")
+        district = read_layer(folder / "results.gpkg", "districts").geometry.iloc[0]
+        assert len(sites) == 1
+        assert sites["district_id"].tolist() == [district_id]
+        assert sites.geometry.intersects(district).all(), "a site outside its district"
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        (siting,) = summary["sites"]
+        assert siting["residents_gained"] == pytest.approx(sites["residents_gained"].sum())
+        # The gain is counted in the district's own residents only.
+        residents = read_layer(folder / "results.gpkg", "residents")
+        coverage = siting["coverage"][siting["threshold"]]
+        assert coverage["residents_after"] - coverage["residents_before"] == pytest.approx(
+            siting["residents_gained"], abs=1e-3
+        )
+        assert coverage["residents_after"] <= residents["population"].sum() + 1e-6
+        book = openpyxl.load_workbook(folder / "provision.xlsx", read_only=True)
+        assert "选址 Sites" in book.sheetnames
+    everything = read_layer(out / "batch.gpkg", "sites")
+    assert sorted(everything["district_id"]) == sorted(blocks)
+    assert "选址 Sites" in openpyxl.load_workbook(out / "batch.xlsx", read_only=True).sheetnames
+    # A rerun skips both districts and still gathers their sites from the markers.
+    again = run_batch(job, out, workers=1, progress=False)
+    assert set(statuses(again).values()) == {"skipped"}
+    assert len(read_layer(out / "batch.gpkg", "sites")) == 2

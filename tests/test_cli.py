@@ -341,3 +341,28 @@ def test_site_command_adds_coverage(
     gained = after[rule].sum() - before[rule].sum()
     # Residents outside every district gain too but are in no district's total.
     assert 0 < gained <= sites["residents_gained"].sum() + 1e-6
+
+
+def test_site_command_for_one_district(
+    nanjing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["site", "--network", str(nanjing_osm), "--category", "convenience_store"]
+    out = tmp_path / "one"
+    code, stdout, stderr = run(
+        [*base, "--count", "1", "--district", "block-016", "--out", str(out)], capsys
+    )
+    assert code == 0, stderr
+    assert "1 site(s) for convenience_store" in stdout
+    sites = gpd.read_file(out / "sites.gpkg", layer="sites")
+    districts = gpd.read_file(out / "sites.gpkg", layer="districts_before")
+    block = districts.set_index("district_id").geometry.loc["block-016"]
+    assert len(sites) == 1
+    assert sites.geometry.intersects(block).all()
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["rules"]["convenience_store_within_5min"]["districts"] == 1
+    code, _, stderr = run(
+        [*base, "--count", "1", "--district", "block-999", "--out", str(tmp_path / "x")], capsys
+    )
+    assert code != 0
+    assert "'block-999': no such district" in stderr
+    assert not (tmp_path / "x").exists()

@@ -531,3 +531,58 @@ def test_capacitated_and_spaced_sites_from_a_layer_in_nanjing(nanjing_osm: Path)
     between = candidate_distances(graph, graph.set_nodes[0], snapped.access_m, 400.0)
     assert len(spacing_conflicts(between, 400.0)) == 0
     assert (result.after.reach.facilities["name"].str.startswith("地块")).sum() == 3
+
+
+@pytest.mark.slow
+def test_siting_for_one_district_counts_its_residents_and_sites_inside_it(
+    nanjing_osm: Path,
+) -> None:
+    config, inputs = nanjing(nanjing_osm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = site_facilities(inputs, config, category="convenience_store", count=1)
+    residents = whole.before.residents
+    uncovered = residents[
+        ~residents["convenience_store_covered_5min"].to_numpy(bool)
+        & (residents["district_id"].astype(str) != "").to_numpy()
+    ]
+    # The district with the most uncovered residents: its own siting has work to do.
+    district = str(uncovered.groupby("district_id")["population"].sum().idxmax())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        own = site_facilities(
+            inputs, config, category="convenience_store", count=2, districts=[district]
+        )
+    shape = own.before.districts.set_index("district_id").geometry.loc[district]
+    assert len(own.sites) == 2
+    assert own.sites.geometry.intersects(shape).all(), "a site outside the district"
+    assert own.candidates.sites.geometry.intersects(shape).all()
+    # Gains and coverage count the district's residents only.
+    mine = own.after.residents["district_id"].astype(str).to_numpy() == district
+    population = own.after.residents["population"].to_numpy()
+    gained_after = own.after.residents["convenience_store_covered_5min"].to_numpy(bool)
+    gained_before = own.before.residents["convenience_store_covered_5min"].to_numpy(bool)
+    newly = population[mine & gained_after & ~gained_before].sum()
+    assert own.summary["residents_gained"] == pytest.approx(newly, rel=1e-6)
+    assert newly > 0
+    coverage = own.summary["coverage"]["5min"]
+    assert coverage["residents_after"] == pytest.approx(population[mine & gained_after].sum())
+    assert coverage["share_before"] == pytest.approx(
+        population[mine & gained_before].sum() / population[mine].sum(), abs=1e-4
+    )
+    rule = own.summary["rules"]["convenience_store_within_5min"]
+    assert rule["districts"] == 1
+    far = gpd.GeoDataFrame(geometry=[shapely.Point(0.0, 0.0)], crs="EPSG:4326")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(InputError, match=r"'x': no such district.*districts are block-"):
+            site_facilities(inputs, config, category="convenience_store", count=1, districts=["x"])
+        with pytest.raises(InputError, match=r"none of the 1 candidates lies in district"):
+            site_facilities(
+                inputs,
+                config,
+                category="convenience_store",
+                count=1,
+                candidates=far,
+                districts=[district],
+            )
