@@ -211,17 +211,30 @@ def network_from_segments(
         raise CRSError(f"{source}: the street lines have no CRS; set one (e.g. EPSG:4326)")
     if len(segments) == 0:
         raise InputError(f"{source}: no walkable street found; check the file covers streets")
-    lon_min, lat_min, lon_max, lat_max = segments.to_crs(WGS84).total_bounds
+    # The bounds are reprojected, not the lines: at a million segments a WGS-84 copy of
+    # every line costs seconds and a gigabyte only to find the centre.
+    to_lonlat = pyproj.Transformer.from_crs(segments.crs, WGS84, always_xy=True)
+    x_min, y_min, x_max, y_max = (float(b) for b in segments.total_bounds)
+    lon_min, lat_min, lon_max, lat_max = to_lonlat.transform_bounds(
+        x_min, y_min, x_max, y_max, densify_pts=21
+    )
     metric = choose_metric_crs((lon_min + lon_max) / 2.0, (lat_min + lat_max) / 2.0, crs)
-    geometry = segments.geometry.to_crs(metric).to_numpy()
+    if pyproj.CRS(segments.crs).equals(metric):
+        geometry = segments.geometry.to_numpy()
+    else:
+        geometry = segments.geometry.to_crs(metric).to_numpy()
     frame = pd.DataFrame(
         {
             "highway": _column_or(segments, "highway", ""),
             "osmid": _column_or(segments, "osmid", -1).astype("int64"),
         }
     )
-    starts = shapely.get_coordinates(shapely.get_point(geometry, 0))
-    ends = shapely.get_coordinates(shapely.get_point(geometry, -1))
+    coords, line_of_vertex = shapely.get_coordinates(geometry, return_index=True)
+    vertex_counts = np.bincount(line_of_vertex, minlength=len(geometry))
+    last_vertex = np.cumsum(vertex_counts) - 1
+    starts = coords[last_vertex - vertex_counts + 1]
+    ends = coords[last_vertex]
+    del coords, line_of_vertex
     if u_keys is None or v_keys is None:
         u_keys, v_keys = _coordinate_keys(starts, ends)
     keys = np.concatenate([u_keys, v_keys])
@@ -254,14 +267,17 @@ def network_from_segments(
     new_index[main_nodes] = np.arange(len(main_nodes))
     node_keys = unique_keys[main_nodes] if u_keys.dtype.kind in "iu" else None
 
-    lonlat = gpd.GeoSeries(shapely.points(node_xy[main_nodes]), crs=metric).to_crs(WGS84)
+    main_xy = node_xy[main_nodes]
+    lon, lat = pyproj.Transformer.from_crs(metric, WGS84, always_xy=True).transform(
+        main_xy[:, 0], main_xy[:, 1]
+    )
     nodes = gpd.GeoDataFrame(
         {
             "osmid": node_keys if node_keys is not None and _keys_are_osm(u_keys) else -1,
-            "lon": lonlat.x.to_numpy(),
-            "lat": lonlat.y.to_numpy(),
+            "lon": np.asarray(lon, dtype=np.float64),
+            "lat": np.asarray(lat, dtype=np.float64),
         },
-        geometry=shapely.points(node_xy[main_nodes]),
+        geometry=shapely.points(main_xy),
         crs=metric,
     )
     edges = gpd.GeoDataFrame(
