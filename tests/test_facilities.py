@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 import warnings
 import zipfile
@@ -13,6 +14,8 @@ import pandas as pd
 import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from radius._errors import CRSError, InputError
 from radius.config import Category, load_categories
@@ -633,3 +636,83 @@ def test_unreadable_inventory_files(tmp_path: Path) -> None:
         read_inventory(broken, CATEGORIES)
     with pytest.raises(CRSError, match="'EPSG:99999' is not a valid CRS"):
         read_inventory(write_csv(tmp_path, HEADER + GOOD), CATEGORIES, crs="EPSG:99999")
+
+
+# --------------------------------------------------------------------------------------
+# Property-based: any inventory, any encoding, any header language; any bytes
+
+
+_NAME_CHARACTERS = (
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -·()（）"
+    "便利店超市菜场农贸市场社区养老服务中心幼儿园托育健身广场图书馆卫生站南京新街口鼓楼玄武秦淮路号"
+)
+_CATEGORY_IDS = ["convenience_store", "supermarket", "elderly_care", "childcare", "fitness"]
+
+
+@st.composite
+def inventories(draw: st.DrawFn) -> list[tuple[str, str, float, float]]:
+    """Rows of (name, category id, lon, lat) inside China's extent."""
+    n_rows = draw(st.integers(1, 8))
+    rows = []
+    for _ in range(n_rows):
+        name = draw(st.text(_NAME_CHARACTERS, min_size=1, max_size=20)).strip() or "店"
+        category = draw(st.sampled_from(_CATEGORY_IDS))
+        lon = round(draw(st.floats(90.0, 134.7)), 6)
+        lat = round(draw(st.floats(18.2, 53.5)), 6)
+        rows.append((name, category, lon, lat))
+    return rows
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=inventories(),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "gbk", "gb18030"]),
+    chinese_header=st.booleans(),
+    category_by_name=st.booleans(),
+)
+def test_any_inventory_reads_back_in_any_encoding_and_header_language(
+    rows: list[tuple[str, str, float, float]],
+    encoding: str,
+    chinese_header: bool,
+    category_by_name: bool,
+    tmp_path: Path,
+) -> None:
+    by_id = {c.id: c for c in CATEGORIES}
+    header = (
+        ["名称", "类别", "经度", "纬度"] if chinese_header else ["name", "category", "lon", "lat"]
+    )
+    path = tmp_path / f"inventory-{encoding}.csv"
+    with path.open("w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for name, category, lon, lat in rows:
+            label = by_id[category].name_zh if category_by_name else category
+            writer.writerow([name, label, repr(lon), repr(lat)])
+    frame = read_inventory(path, CATEGORIES)
+    check_contract(frame)
+    assert frame["name"].tolist() == [name for name, *_ in rows]
+    assert frame["category"].tolist() == [category for _, category, *_ in rows]
+    np.testing.assert_array_equal(frame.geometry.x, [lon for *_, lon, _ in rows])
+    np.testing.assert_array_equal(frame.geometry.y, [lat for *_, lat in rows])
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(content=st.binary(max_size=600))
+def test_any_bytes_give_an_inventory_or_an_input_error(content: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "inventory.csv"
+    path.write_bytes(b"name,category,lon,lat\n" + content)
+    error: InputError | None = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the warnings are tested elsewhere
+        try:
+            frame = read_inventory(path, CATEGORIES)
+        except InputError as caught:
+            error = caught
+    if error is not None:
+        assert str(error).startswith(str(path)), error
+    else:
+        check_contract(frame)
