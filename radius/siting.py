@@ -703,12 +703,13 @@ def _district_scope(
         return np.ones(len(before.residents), dtype=bool), None
     wanted = [str(d) for d in districts]
     known = before.districts["district_id"].astype(str)
-    unknown = [d for d in wanted if d not in set(known)]
+    known_ids = set(known)
+    unknown = [d for d in wanted if d not in known_ids]
     if not wanted or unknown:
+        named = _listed([repr(d) for d in unknown]) if unknown else "(none given)"
         raise InputError(
-            f"siting for districts {_listed([repr(d) for d in unknown] or ['(none)'])}: no "
-            "such district; the "
-            f"districts are {_listed(known.tolist())}"
+            f"siting for districts {named}: no such district; the districts are "
+            + _listed(known.tolist())
         )
     chosen = before.districts[known.isin(wanted).to_numpy()]
     area = shapely.union_all(chosen.to_crs(WGS84).geometry.to_numpy())
