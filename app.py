@@ -10,7 +10,10 @@ Session state
 ``lang``
     ``"zh"`` (default) or ``"en"``, set by the language switch.
 ``proposals``
-    The what-if facilities (a list of :class:`Proposal`), added by clicking the map.
+    The what-if facilities (a list of :class:`Proposal`), added by clicking the map or by
+    the siting suggestion.
+``suggest_request``
+    A click of "suggest sites" not handled yet: ``(category id, count)``.
 ``pending_click``
     A map click (``{"lat": ..., "lng": ...}``) not handled yet. A click on the map goes
     through exactly this path (see :func:`on_map_change`); tests and scripts may set it too.
@@ -83,6 +86,8 @@ METHODS = ("2sfca", "inside")
 BASES = ("time", "distance")
 MAX_UPLOAD_BYTES = DEFAULT_MAX_BYTES
 DEFAULT_CAPACITY = {"floor_area_m2": 1000.0, "land_area_m2": 2000.0, "beds": 50.0, "places": 60.0}
+DEFAULT_SUGGESTIONS = 2
+MAX_SUGGESTIONS = 20
 MAP_HEIGHT = 560
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 
@@ -197,6 +202,54 @@ def report_pdf_bytes(
     with quiet():
         document = build_report(result, config=config, lang="en" if lang == "en" else "zh")
         return render_pdf(render_html(document))
+
+
+def suggest_sites(
+    loaded: Loaded,
+    settings: Settings,
+    proposals: Sequence[Proposal],
+    *,
+    category: str,
+    count: int,
+    capacity: tuple[tuple[str, float], ...],
+    first_pid: int,
+    name: Callable[[int], str],
+) -> tuple[list[Proposal], dict[str, Any]]:
+    """New sites for a category by maximal covering (:mod:`radius.siting`), as proposals.
+
+    The what-if facilities already placed count as built, so the suggestions go where they
+    still leave residents unserved. The threshold is the one of the standard's coverage
+    rule for the category.
+
+    Returns
+    -------
+    list of Proposal
+        One per chosen site, numbered from ``first_pid`` and named ``name(pid)``.
+    dict
+        The siting summary (coverage before and after, residents gained, solver).
+    """
+    # Imported on first use: the MILP solver would slow every start of the app.
+    from radius.siting import site_facilities
+
+    inputs = loaded.inputs
+    if proposals:
+        inputs = replace(
+            inputs,
+            facilities=gpd.GeoDataFrame(
+                pd.concat([inputs.facilities, proposals_frame(proposals)], ignore_index=True),
+                geometry="geometry",
+                crs=inputs.facilities.crs,
+            ),
+        )
+    config = analyze_config(settings, Path(loaded.network_label))
+    with quiet():
+        siting = site_facilities(inputs, config, category=category, count=count)
+    pids = range(first_pid, first_pid + len(siting.sites))
+    added = [
+        Proposal(pid, category, float(point.x), float(point.y), name(pid), capacity)
+        for pid, point in zip(pids, siting.sites.geometry, strict=True)
+    ]
+    return added, siting.summary
 
 
 def load_inputs(uploads: Sequence[Upload], coord_system: str = "wgs84") -> Loaded:
@@ -657,22 +710,13 @@ def add_proposal_at(lat: float, lng: float, system: str = "wgs84") -> None:
     state = st.session_state
     if not state.get("whatif_place", True):
         return
-    # The widget's own state holds this run's choice even before the widget is drawn.
-    lang = str(state.get("lang", "zh"))
-    category_id = state.get(f"whatif_category.{lang}", state.get("whatif_category"))
-    if not category_id:
+    category = chosen_category()
+    if category is None:
         return
     if state.get("last_click") == (lat, lng):
         return  # the same click reported again
     state["last_click"] = (lat, lng)
-    categories = {c.id: c for c in load_categories()}
-    category = categories.get(str(category_id))
-    if category is None:
-        return
-    capacity = tuple(
-        (column, float(state.get(f"capacity_{column}", DEFAULT_CAPACITY[column])))
-        for column in category.capacity_fields
-    )
+    capacity = chosen_capacity(category)
     pid = int(state.get("next_pid", 1))
     state["next_pid"] = pid + 1
     name = str(state.get("whatif_name") or "").strip() or f"P{pid}"
@@ -680,6 +724,76 @@ def add_proposal_at(lat: float, lng: float, system: str = "wgs84") -> None:
     proposals = list(state.get("proposals", []))
     proposals.append(Proposal(pid, category.id, float(lon_wgs), float(lat_wgs), name, capacity))
     state["proposals"] = proposals
+
+
+def chosen_category() -> Category | None:
+    """The category chosen in the what-if panel."""
+    state = st.session_state
+    # The widget's own state holds this run's choice even before the widget is drawn.
+    lang = str(state.get("lang", "zh"))
+    category_id = state.get(f"whatif_category.{lang}", state.get("whatif_category"))
+    return {c.id: c for c in load_categories()}.get(str(category_id)) if category_id else None
+
+
+def chosen_capacity(category: Category) -> tuple[tuple[str, float], ...]:
+    """The capacity entered in the what-if panel, for the fields of ``category``."""
+    return tuple(
+        (column, float(st.session_state.get(f"capacity_{column}", DEFAULT_CAPACITY[column])))
+        for column in category.capacity_fields
+    )
+
+
+def request_suggestion() -> None:
+    """ "Suggest sites" button: remember the request; the page runs it (see :func:`main`)."""
+    category = chosen_category()
+    if category is not None:
+        count = int(st.session_state.get("suggest_count", DEFAULT_SUGGESTIONS))
+        st.session_state["suggest_request"] = (category.id, count)
+
+
+def run_suggestion(loaded: Loaded, settings: Settings, lang: str) -> None:
+    """Run a pending "suggest sites" request; add its sites to the what-if facilities."""
+    state = st.session_state
+    request = state.pop("suggest_request", None)
+    if request is None:
+        return
+    category_id, count = request
+    category = {c.id: c for c in load_categories()}[category_id]
+    proposals = list(state.get("proposals", []))
+    first_pid = int(state.get("next_pid", 1))
+    with st.spinner(t("suggesting", lang)):
+        added, summary = guarded(
+            lambda: suggest_sites(
+                loaded,
+                settings,
+                proposals,
+                category=category_id,
+                count=count,
+                capacity=chosen_capacity(category),
+                first_pid=first_pid,
+                name=lambda pid: t("suggest_name", lang, pid=pid),
+            ),
+            lang,
+            clean=loaded.clean,
+        )
+    state["proposals"] = proposals + added
+    state["next_pid"] = first_pid + len(added)
+    label = str(summary["threshold"])
+    coverage = summary["coverage"][label]
+    state["suggest_message"] = (
+        t(
+            "suggest_done",
+            lang,
+            n=len(added),
+            category=name_of(category, lang),
+            threshold=threshold_label(category, label, settings.threshold_basis, lang),
+            gained=float(summary["residents_gained"]),
+            before=100.0 * float(coverage["share_before"]),
+            after=100.0 * float(coverage["share_after"]),
+        )
+        if added
+        else t("suggest_none", lang, category=name_of(category, lang))
+    )
 
 
 def on_map_change() -> None:
@@ -705,6 +819,7 @@ def remove_proposal(pid: int) -> None:
 def remove_all_proposals() -> None:
     """Remove every what-if facility."""
     st.session_state["proposals"] = []
+    st.session_state.pop("suggest_message", None)
 
 
 # --------------------------------------------------------------------------------------
@@ -984,6 +1099,24 @@ def whatif_panel(settings: Settings, lang: str) -> None:
                 step=10.0,
                 key=f"capacity_{column}",
             )
+    st.number_input(
+        t("suggest_count", lang),
+        min_value=1,
+        max_value=MAX_SUGGESTIONS,
+        value=DEFAULT_SUGGESTIONS,
+        step=1,
+        key="suggest_count",
+    )
+    st.button(
+        t("suggest_button", lang),
+        key="suggest",
+        on_click=request_suggestion,
+        help=t("suggest_help", lang),
+        icon=":material/add_location_alt:",
+    )
+    message = st.session_state.get("suggest_message")
+    if message:
+        st.success(message)
     proposals: list[Proposal] = st.session_state.get("proposals", [])
     if not proposals:
         st.caption(t("whatif_none", lang))
@@ -1077,6 +1210,7 @@ def main() -> None:
     if st.session_state.get("proposals_for") != input_key:
         st.session_state["proposals_for"] = input_key
         st.session_state["proposals"] = []
+        st.session_state.pop("suggest_message", None)
     if loaded.likely_system is not None:
         st.warning(t("coord_hint", lang, system=t(f"coord_{loaded.likely_system}", lang)))
 
@@ -1085,6 +1219,7 @@ def main() -> None:
         add_proposal_at(
             float(pending["lat"]), float(pending["lng"]), str(pending.get("system", "wgs84"))
         )
+    run_suggestion(loaded, settings, lang)
     proposals = tuple(st.session_state.get("proposals", []))
 
     with st.spinner(t("analysing", lang)):

@@ -9,10 +9,12 @@ The page runs on the default district, the real Nanjing Xinjiekou extract of
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 import yaml
@@ -277,6 +279,53 @@ def test_what_if_changes_a_headline_figure_and_removing_restores_it(app):
     _assert_clean(app)
     assert _metrics(app)[ELDERLY] == ("0.0%", "")
     assert app.session_state["proposals"] == []
+
+
+@pytest.mark.slow
+def test_suggested_sites_are_those_of_radius_site_and_count_as_what_if(
+    app, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    from radius.cli import main as radius_main
+
+    store = "便利店 · 5 分钟内"
+    before, _ = _metrics(app)[store]
+    app.selectbox(key="whatif_category.zh").set_value("convenience_store")
+    app.number_input(key="suggest_count").set_value(2)
+    app.button(key="suggest").click().run()
+    _assert_clean(app)
+    proposals = app.session_state["proposals"]
+    assert [(p.category, p.name) for p in proposals] == [
+        ("convenience_store", "建议选址 1"),
+        ("convenience_store", "建议选址 2"),
+    ]
+    # The command line, on the same default district, chooses the same two sites.
+    out = tmp_path / "site"
+    code = radius_main(
+        ["site", "--category", "convenience_store", "--count", "2", "--out", str(out)]
+    )
+    assert code == 0, capsys.readouterr().err
+    sites = gpd.read_file(out / "sites.gpkg", layer="sites")
+    assert [p.lon for p in proposals] == pytest.approx(sites.geometry.x.tolist(), abs=1e-9)
+    assert [p.lat for p in proposals] == pytest.approx(sites.geometry.y.tolist(), abs=1e-9)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    coverage = summary["coverage"]["5min"]
+    message = " ".join(str(s.value) for s in app.success)
+    assert f"新增覆盖居民 {summary['residents_gained']:,.0f} 人" in message
+    assert f"覆盖率由 {100 * coverage['share_before']:.1f}% 提高到" in message
+    # The headline shows the coverage with the two sites, as a what-if change.
+    value, delta = _metrics(app)[store]
+    assert value == f"{100 * coverage['share_after']:.1f}%" != before
+    assert re.fullmatch(r"\+\d+\.\d 个百分点", delta)
+    # A second request places sites where the first two leave residents unserved.
+    app.number_input(key="suggest_count").set_value(1)
+    app.button(key="suggest").click().run()
+    _assert_clean(app)
+    third = app.session_state["proposals"][-1]
+    assert third.name == "建议选址 3"
+    assert (third.lon, third.lat) not in [(p.lon, p.lat) for p in proposals]
+    app.button(key="remove_all").click().run()
+    assert app.session_state["proposals"] == []
+    assert not app.success
 
 
 @pytest.mark.slow

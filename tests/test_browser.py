@@ -3,7 +3,8 @@
 Starts the server on a free port of 127.0.0.1 (bounded waits, always stopped), then with
 Playwright: the map becomes visible, the language switch shows English labels, a facility
 CSV is uploaded, a click on the map places a what-if facility and a headline figure
-changes. Screenshots go to the test's ``tmp_path`` and the last one to ``out/browser/``.
+changes, and "suggest sites" adds two childcare sites to the what-if facilities.
+Screenshots go to the test's ``tmp_path`` and the last one to ``out/browser/``.
 Map tiles cannot load offline; Leaflet itself is served by the app from installed packages.
 """
 
@@ -256,6 +257,25 @@ def test_map_language_upload_and_what_if(app_url: str, tmp_path: Path) -> None:
             time.sleep(1)
             shot = tmp_path / "3-what-if.png"
             page.screenshot(path=str(shot), full_page=True)
+
+            # Suggest two childcare sites (none in the uploaded list): they join the what-if.
+            _wait_idle(page)
+            assert _metric_value(page, "Childcare") == "0.0%"
+            category.click()
+            page.get_by_role("option", name="Childcare").click()
+            _wait_idle(page)
+            page.get_by_role("button", name="Suggest sites").click()
+            page.get_by_text("What-if facilities (3):").wait_for()
+            page.get_by_text(re.compile(r"2 suggested Childcare site\(s\)")).wait_for()
+            page.get_by_text("Suggested site 3", exact=False).first.wait_for()
+            _wait_until(
+                lambda: _metric_value(page, "Childcare") != "0.0%",
+                60,
+                "the suggested childcare sites to change the childcare figure",
+            )
+            _wait_for_map(page)
+            _no_exception(page)
+            page.screenshot(path=str(tmp_path / "4-suggested.png"), full_page=True)
         except BaseException:
             failure = REPO / "out" / "browser" / "failure.png"
             failure.parent.mkdir(parents=True, exist_ok=True)
