@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import bz2
 import math
 import re
 import stat
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -19,8 +22,10 @@ import pyogrio
 from radius._errors import InputError
 
 __all__ = [
+    "COMPRESSED_OSM_LIMITS",
     "SHAPEFILE_PARTS",
     "ZipLimits",
+    "check_unpacked",
     "check_workbook",
     "check_zip_entries",
     "check_zip_sizes",
@@ -184,6 +189,119 @@ def _zip_bomb(name: str, subject: str, ratio: float, limits: ZipLimits) -> Input
         "refused. Zip the Shapefile again, or if the data is genuine save it as a "
         "GeoPackage (.gpkg) instead"
     )
+
+
+COMPRESSED_OSM_LIMITS = ZipLimits(max_total_bytes=4 * 1024 * 1024 * 1024)
+"""Limits on a .osm.bz2/.osm.gz: OSM XML packs 10–20 times, a bomb thousands."""
+
+
+class Readable(Protocol):
+    """Anything with ``read(n)`` returning bytes: a file, a BytesIO, a pipe."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+_READ_STEP = 64 * 1024
+_UNPACK_STEP = 4 * 1024 * 1024
+
+
+def check_unpacked(
+    name: str,
+    stream: Readable,
+    packed: int | None,
+    limits: ZipLimits,
+    *,
+    stop_after: int | None = None,
+    fix: str = "get the file again",
+) -> None:
+    """Refuse a bzip2 or gzip file that unpacks to too much or like a decompression bomb.
+
+    The file is read and unpacked in steps and thrown away as it goes (memory stays
+    bounded); the check stops at the first step past a limit. Multi-stream files (pbzip2,
+    concatenated gzip) are followed to their end.
+
+    Parameters
+    ----------
+    name : str
+        The file's name, for the messages.
+    stream : Readable
+        The compressed bytes, read from where the stream stands.
+    packed : int or None
+        The compressed size (bytes): the ratio is the unpacked bytes over it. None: over
+        the bytes read so far, which judges the part unpacked on its own (with
+        ``stop_after``, the head of a file).
+    limits : ZipLimits
+        ``max_total_bytes``, ``max_ratio`` and ``ratio_floor_bytes`` apply.
+    stop_after : int, optional
+        Stop, satisfied, after this many unpacked bytes: a bomb shows itself in its first
+        megabytes, so a large genuine file need not be unpacked twice.
+    fix : str
+        What to do with a damaged file, for its message.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the size reached and the fix.
+    """
+    read = 0
+
+    def more() -> bytes:
+        nonlocal read
+        chunk = stream.read(_READ_STEP)
+        read += len(chunk)
+        return chunk
+
+    def head_of_next_stream(buffer: bytes) -> bytes:
+        # The 3-byte magic number may be split between two reads.
+        while len(buffer) < 3 and (chunk := more()):
+            buffer += chunk
+        return buffer
+
+    unpacked = 0
+    buffer = head_of_next_stream(b"")
+    while buffer:
+        decompressor: bz2.BZ2Decompressor | zlib._Decompress
+        if buffer.startswith(b"BZh"):
+            decompressor = bz2.BZ2Decompressor()
+        elif buffer.startswith(b"\x1f\x8b"):
+            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        else:
+            return  # trailing bytes the reader will judge
+        try:
+            while not decompressor.eof:
+                piece = decompressor.decompress(buffer, _UNPACK_STEP)
+                # zlib hands back the input it did not use; bz2 keeps it itself.
+                buffer = getattr(decompressor, "unconsumed_tail", b"")
+                unpacked += len(piece)
+                _check_unpacked(name, unpacked, read if packed is None else packed, limits)
+                if stop_after is not None and unpacked >= stop_after:
+                    return
+                output_pending = len(piece) == _UNPACK_STEP or not getattr(
+                    decompressor, "needs_input", True
+                )
+                if not buffer and not output_pending and not decompressor.eof:
+                    buffer = more()
+                    if not buffer:
+                        return  # truncated: the reader reports it
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{name}: a damaged compressed file ({exc}); {fix}") from None
+        buffer = head_of_next_stream(decompressor.unused_data)
+
+
+def _check_unpacked(name: str, unpacked: int, packed: int, limits: ZipLimits) -> None:
+    if unpacked > limits.max_total_bytes:
+        raise InputError(
+            f"{name}: unpacks to more than {format_size(limits.max_total_bytes)}, the most "
+            "allowed; upload a smaller extract, or run the command-line tool on the file"
+        )
+    ratio = unpacked / max(packed, 1)
+    if unpacked > limits.ratio_floor_bytes and ratio > limits.max_ratio:
+        raise InputError(
+            f"{name}: unpacks to more than {ratio:,.0f} times its size ({format_size(packed)} "
+            f"to over {format_size(unpacked)}), more than the {limits.max_ratio:g} times OSM "
+            "data reaches; it looks like a decompression bomb and was refused. Export the "
+            "area again from openstreetmap.org, Overpass or Geofabrik"
+        )
 
 
 WORKBOOK_LIMITS = ZipLimits(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import re
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ import osmium
 import shapely
 
 from radius._errors import InputError
+from radius._files import COMPRESSED_OSM_LIMITS, check_unpacked
 from radius.config import WalkRules
 
 __all__ = [
@@ -69,15 +71,46 @@ def open_osm(
     Raises
     ------
     InputError
-        If the file does not exist.
+        If the file does not exist, or is bzip2/gzip-compressed and its first 64 MiB
+        unpack like a decompression bomb.
     """
     import osmium
 
     if not path.exists():
         raise InputError(f"{path}: OSM file not found; check the path")
+    if path.name.lower().endswith((".bz2", ".gz")):
+        stat = path.stat()
+        _check_compressed(str(path), stat.st_size, stat.st_mtime_ns)
     if entities is None:
         return osmium.FileProcessor(str(path))
     return osmium.FileProcessor(str(path), entities)
+
+
+CHECKED_UNPACKED_BYTES = 64 * 1024 * 1024
+"""How much of a local .osm.bz2/.osm.gz is unpacked to look for a decompression bomb.
+
+A bomb packs thousands of times and shows it in its first megabytes; OSM XML packs 10–20
+times. Stopping there keeps a large genuine file from being unpacked twice.
+"""
+
+
+@functools.lru_cache(maxsize=16)
+def _check_compressed(path: str, size: int, modified_ns: int) -> None:
+    """:func:`radius._files.check_unpacked` on a file's head, once per file version.
+
+    ``size`` and ``modified_ns`` only key the cache: a file changed on disk is checked again.
+    """
+    with open(path, "rb") as handle:
+        # The ratio is judged on the bytes read so far, not on the whole file: in a large
+        # file, the head alone could never unpack to 100 times the whole file's size.
+        check_unpacked(
+            path,
+            handle,
+            None,
+            COMPRESSED_OSM_LIMITS,
+            stop_after=CHECKED_UNPACKED_BYTES,
+            fix="export the area again from openstreetmap.org, Overpass or Geofabrik",
+        )
 
 
 _HEADER_DATE = re.compile(rb'<(?:osm|meta)\b[^>]*?\b(?:osm_base|timestamp)="(\d{4}-\d\d-\d\d)[T"]')

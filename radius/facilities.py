@@ -46,6 +46,7 @@ from shapely.geometry.base import BaseGeometry
 
 from radius._errors import CRSError, InputError
 from radius._files import check_workbook, parse_number, read_vector_layer
+from radius._osm import open_osm
 from radius.config import Category
 
 __all__ = [
@@ -284,9 +285,7 @@ def facilities_from_osm(path: str | Path, categories: Sequence[Category]) -> gpd
 
 def _entrance_nodes(path: Path) -> dict[int, tuple[float, float]]:
     """Location of every node tagged ``entrance=*`` (other than ``no``), by node id."""
-    processor = osmium.FileProcessor(str(path), osmium.osm.NODE).with_filter(
-        osmium.filter.KeyFilter("entrance")
-    )
+    processor = open_osm(path, osmium.osm.NODE).with_filter(osmium.filter.KeyFilter("entrance"))
     entrances: dict[int, tuple[float, float]] = {}
     for node in processor:
         if not isinstance(node, osmium.osm.Node):
@@ -306,7 +305,7 @@ def _read_osm_features(
 ) -> tuple[list[_OsmFeature], _OsmProblems]:
     """Second pass: matching nodes, ways, relations and the areas built from them."""
     processor = (
-        osmium.FileProcessor(str(path))
+        open_osm(path)
         .with_areas(osmium.filter.KeyFilter(*keys))
         .with_filter(osmium.filter.KeyFilter(*keys))
     )

@@ -28,7 +28,6 @@ or XLSX table of points.
 
 from __future__ import annotations
 
-import bz2
 import io
 import os
 import re
@@ -36,19 +35,19 @@ import stat
 import tempfile
 import unicodedata
 import zipfile
-import zlib
 from collections.abc import Collection, Mapping
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from radius._errors import InputError
 from radius._files import (
+    COMPRESSED_OSM_LIMITS,
     SHAPEFILE_PARTS,
     ZipLimits,
+    check_unpacked,
     check_workbook,
     check_zip_entries,
     check_zip_sizes,
@@ -232,65 +231,17 @@ def _looks_like_html(head: bytes) -> bool:
     )
 
 
-_UNPACK_STEP = 4 * 1024 * 1024
-COMPRESSED_OSM_LIMITS = ZipLimits(max_total_bytes=4 * 1024 * 1024 * 1024)
-"""Limits on an uploaded .osm.bz2/.osm.gz: OSM XML packs 10–20 times, a bomb thousands."""
-
-
 def check_unpacked_size(name: str, data: bytes, limits: ZipLimits) -> None:
-    """Refuse a bzip2 or gzip file that unpacks to too much or like a decompression bomb.
+    """Refuse an uploaded bzip2 or gzip file that unpacks to too much or like a bomb.
 
-    The file is unpacked in steps and thrown away as it goes (memory stays bounded); the
-    check stops at the first step past a limit. Multi-stream files (pbzip2, concatenated
-    gzip) are followed to their end.
+    :func:`radius._files.check_unpacked` on the whole upload.
 
     Raises
     ------
     InputError
         Naming the file, the size reached and the fix.
     """
-    packed = len(data)
-    unpacked = 0
-    rest = data
-    while rest:
-        if rest.startswith(b"BZh"):
-            decompressor: Any = bz2.BZ2Decompressor()
-        elif rest.startswith(b"\x1f\x8b"):
-            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        else:
-            return  # trailing bytes the reader will judge
-        try:
-            piece = decompressor.decompress(rest, _UNPACK_STEP)
-            while True:
-                unpacked += len(piece)
-                _check_unpacked(name, unpacked, packed, limits)
-                if decompressor.eof:
-                    break
-                tail = getattr(decompressor, "unconsumed_tail", b"")
-                if not piece and not tail and getattr(decompressor, "needs_input", True):
-                    break  # truncated: the reader reports it
-                piece = decompressor.decompress(tail, _UNPACK_STEP)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(
-                f"{name}: a damaged compressed file ({exc}); upload it again"
-            ) from None
-        rest = decompressor.unused_data
-
-
-def _check_unpacked(name: str, unpacked: int, packed: int, limits: ZipLimits) -> None:
-    if unpacked > limits.max_total_bytes:
-        raise InputError(
-            f"{name}: unpacks to more than {format_size(limits.max_total_bytes)}, the most "
-            "allowed; upload a smaller extract, or run the command-line tool on the file"
-        )
-    ratio = unpacked / max(packed, 1)
-    if unpacked > limits.ratio_floor_bytes and ratio > limits.max_ratio:
-        raise InputError(
-            f"{name}: unpacks to more than {ratio:,.0f} times its size ({format_size(packed)} "
-            f"to over {format_size(unpacked)}), more than the {limits.max_ratio:g} times OSM "
-            "data reaches; it looks like a decompression bomb and was refused. Export the "
-            "area again from openstreetmap.org, Overpass or Geofabrik"
-        )
+    check_unpacked(name, io.BytesIO(data), len(data), limits, fix="upload it again")
 
 
 def _check_content(name: str, suffix: str, data: bytes) -> None:

@@ -384,8 +384,6 @@ CASES = [
         osm_bz2_bomb,
         "error",
         (r"unpacks to more than [\d,]+ times its size", r"decompression bomb", r"Export"),
-        cli_skip="the command line streams the user's own local file through osmium; only "
-        "the app, whose server is shared, checks what an upload unpacks to",
     ),
     Case(
         "upload over the size limit",

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from radius._errors import InputError
+from radius._files import check_unpacked
 from radius.config import load_categories
 from radius.facilities import read_inventory
+from radius.network import load_network
 from radius.uploads import (
     UPLOAD_SUFFIXES,
     ZipLimits,
@@ -370,3 +372,61 @@ def test_real_compressed_osm_passes_the_unpacked_size_check(tmp_path):
 def test_truncated_gzip_does_not_hang_the_check():
     data = gzip.compress(b"<osm>" + b"x" * 100_000)[:-20]
     check_unpacked_size("cut.osm.gz", data, ZipLimits())
+
+
+class _Trickle(io.RawIOBase):
+    """A stream that hands out at most ``step`` bytes per read, like a slow pipe."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data, self._step, self._at = data, step, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        end = self._at + min(self._step, size if size >= 0 else self._step)
+        piece = self._data[self._at : end]
+        self._at += len(piece)
+        return piece
+
+
+@pytest.mark.parametrize("step", [1, 1000, 1 << 20])
+def test_streamed_check_follows_every_stream_whatever_the_reads(step: int) -> None:
+    data = shared_file("us_west_oakland.osm.bz2").read_bytes()
+    streams = data + gzip.compress(b"<osm></osm>") + bz2.compress(b"<osm/>")
+    check_unpacked("oakland.osm.bz2", _Trickle(streams, step), len(streams), ZipLimits())
+    # The last stream is unpacked too: a limit it alone crosses is caught.
+    unpacked = len(bz2.decompress(data)) + len(b"<osm></osm>") + len(b"<osm/>")
+    with pytest.raises(InputError, match=r"unpacks to more than"):
+        check_unpacked(
+            "oakland.osm.bz2",
+            _Trickle(streams, step),
+            len(streams),
+            ZipLimits(max_total_bytes=unpacked - 3),
+        )
+
+
+def test_streamed_check_stops_after_the_head_it_was_asked_for() -> None:
+    bomb = gzip.compress(b"<osm>" + bytes(64 << 20))
+    with pytest.raises(InputError, match=r"looks like a decompression bomb"):
+        check_unpacked("bomb.osm.gz", io.BytesIO(bomb), len(bomb), ZipLimits())
+    # Below the ratio floor nothing is judged: a head of 512 KiB passes.
+    check_unpacked("bomb.osm.gz", io.BytesIO(bomb), len(bomb), ZipLimits(), stop_after=1 << 19)
+
+
+def test_a_large_bomb_is_judged_on_the_bytes_read_not_on_its_whole_size() -> None:
+    # 1,000 gzip members of 1 MiB of zeros: 1 GiB from about 1 MiB.
+    member = gzip.compress(bytes(1 << 20))
+    data = member * 1000
+    # Its first 64 MiB are only about 64 times the whole file's size...
+    check_unpacked("x.osm.gz", io.BytesIO(data), len(data), ZipLimits(), stop_after=64 << 20)
+    # ... but far more than 100 times the bytes they were unpacked from.
+    with pytest.raises(InputError, match=r"looks like a decompression bomb"):
+        check_unpacked("x.osm.gz", io.BytesIO(data), None, ZipLimits(), stop_after=64 << 20)
+
+
+def test_command_line_refuses_a_local_gzip_bomb_before_osmium_reads_it(tmp_path: Path) -> None:
+    path = tmp_path / "city.osm.gz"
+    path.write_bytes(gzip.compress(b"<?xml version='1.0'?><osm version='0.6'>" + bytes(64 << 20)))
+    with pytest.raises(InputError, match=r"city\.osm\.gz: unpacks to more than [\d,]+ times"):
+        load_network(path)
