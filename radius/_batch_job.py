@@ -534,7 +534,8 @@ def _semantic_problems(job: BatchJob) -> list[str]:
             problems.append(f"{key}: file not found: {path}")
         elif path.is_dir():
             problems.append(f"{key}: is a folder, not a file: {path}")
-    known = {c.id for c in load_categories()}
+    categories = {c.id: c for c in load_categories()}
+    known = set(categories)
     for k, cid in enumerate(job.categories or ()):
         if cid not in known:
             problems.append(
@@ -545,6 +546,13 @@ def _semantic_problems(job: BatchJob) -> list[str]:
             problems.append(
                 f"sites.{k}.category: unknown category {request.category!r}; known: "
                 + ", ".join(sorted(known))
+            )
+            continue
+        labels = [threshold.label for threshold in categories[request.category].thresholds]
+        if request.threshold is not None and request.threshold.strip() not in labels:
+            problems.append(
+                f"sites.{k}.threshold: {request.category} has no threshold "
+                f"{request.threshold!r}; its thresholds are {', '.join(labels)}"
             )
     try:
         resolve_speed(job.speed_profile, job.speed_m_s)

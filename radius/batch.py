@@ -71,7 +71,7 @@ from radius._batch_job import (
     check_job,
     load_job,
 )
-from radius._errors import ConfigError, InputError, RadiusError
+from radius._errors import ConfigError, InfeasibleError, InputError, RadiusError
 from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
 from radius.config import load_categories
 from radius.districts import _ID_COLUMNS, block_districts, districts_from_frame
@@ -602,17 +602,27 @@ def _analyse_district(task: _Task, started: float) -> list[str]:
     network_path = job.network.path_for(district.district_id)
     config = _analysis_config(job, network_path)
     result = analyze(inputs, config, proposals=planned)
+    siting_notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sitings = _district_sitings(task, inputs, planned, config)
-    result = replace(result, notes=[*result.notes, *(str(w.message) for w in caught)])
+        sitings = _district_sitings(task, inputs, planned, config, siting_notes)
+    siting_notes += [str(w.message) for w in caught]
+    result = replace(result, notes=[*result.notes, *siting_notes])
     return _write_district(task, result, inputs, planned, reach_m, started, sitings)
 
 
 def _district_sitings(
-    task: _Task, inputs: AnalysisInputs, planned: gpd.GeoDataFrame, config: AnalyzeConfig
+    task: _Task,
+    inputs: AnalysisInputs,
+    planned: gpd.GeoDataFrame,
+    config: AnalyzeConfig,
+    notes: list[str],
 ) -> list[SitingResult]:
-    """The job's siting requests for one district: its residents, new sites inside it."""
+    """The job's siting requests for one district: its residents, new sites inside it.
+
+    A request that cannot be met here (no candidate inside the district, spacing that makes
+    covering everyone impossible) is left out with a note: the district's analysis stands.
+    """
     if not task.job.sites:
         return []
     if len(planned):
@@ -628,10 +638,13 @@ def _district_sitings(
             ),
         )
     scope = {"districts": (task.district.district_id,)}
-    return [
-        run_site_request(inputs, config, request.model_copy(update=scope))
-        for request in task.job.sites
-    ]
+    sitings = []
+    for k, request in enumerate(task.job.sites):
+        try:
+            sitings.append(run_site_request(inputs, config, request.model_copy(update=scope)))
+        except InfeasibleError as exc:
+            notes.append(f"sites.{k} ({request.category}): no siting in this district: {exc}")
+    return sitings
 
 
 def _sites_layer(sitings: Sequence[SitingResult], district_id: str) -> gpd.GeoDataFrame:

@@ -42,7 +42,7 @@ import pandas as pd
 import shapely
 
 from radius._batch_job import SiteRequest
-from radius._errors import CRSError, InputError
+from radius._errors import CRSError, InfeasibleError, InputError
 from radius._files import read_vector_layer
 from radius.covering import (
     DEFAULT_MILP_SIZE_LIMIT,
@@ -444,9 +444,10 @@ def site_facilities(
     ------
     InputError
         For an unknown category or threshold, a missing or extra count, bad capacities,
-        unknown district ids, or no candidate inside the districts.
+        or unknown district ids.
     InfeasibleError
-        When covering every coverable resident under the minimum spacing is impossible.
+        When no candidate lies inside the districts, or covering every coverable resident
+        under the minimum spacing is impossible.
     """
     started = time.perf_counter()
     if objective not in ("max_cover", "set_cover"):
@@ -725,7 +726,7 @@ def _inside(
         return frame
     touching = frame.geometry.to_crs(WGS84).intersects(area).to_numpy()
     if not touching.any():
-        raise InputError(
+        raise InfeasibleError(
             f"none of the {len(frame)} candidates lies in district(s) "
             f"{_listed(list(districts or ()))}; give candidates inside them, or none to use "
             "street locations near uncovered residents"

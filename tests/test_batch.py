@@ -206,6 +206,15 @@ BROKEN_JOBS: list[tuple[str, dict[str, Any] | str, str]] = [
         r"sites: a batch sites every district for itself: remove districts",
     ),
     (
+        "siting at an unknown threshold",
+        {
+            "network": "{net}",
+            "districts": "blocks",
+            "sites": [{"category": "fitness", "count": 1, "threshold": "7min"}],
+        },
+        r"sites.0.threshold: fitness has no threshold '7min'; its thresholds are 10min, 15min",
+    ),
+    (
         "missing candidates",
         {
             "network": "{net}",
@@ -612,3 +621,41 @@ def test_each_district_gets_its_own_sites_inside_it(nanjing_osm: Path, tmp_path:
     again = run_batch(job, out, workers=1, progress=False)
     assert set(statuses(again).values()) == {"skipped"}
     assert len(read_layer(out / "batch.gpkg", "sites")) == 2
+
+
+@pytest.mark.slow
+def test_a_district_without_candidates_keeps_its_analysis_and_says_why(
+    nanjing_osm: Path, tmp_path: Path
+) -> None:
+    network = quiet_network(nanjing_osm)
+    planned_in, left_out = NANJING_BLOCKS[1], NANJING_BLOCKS[0]
+    block = block_districts(network).set_index("district_id").geometry.loc[planned_in]
+    nodes = shapely.points(network.nodes["lon"], network.nodes["lat"])
+    # A street corner well inside the block: a plot that joins the walking network.
+    inside = nodes[shapely.contains(block.buffer(-0.0002), nodes)][0]
+    plots = tmp_path / "job" / "plots.geojson"
+    plots.parent.mkdir(parents=True)
+    gpd.GeoDataFrame({"name": ["地块A"]}, geometry=[inside], crs="EPSG:4326").to_file(
+        plots, driver="GeoJSON", engine="pyogrio"
+    )
+    job = write_job(
+        tmp_path / "job",
+        network=str(nanjing_osm),
+        districts="blocks",
+        only=NANJING_BLOCKS[:2],
+        categories=CATEGORIES,
+        residents={"density_per_ha": 150},
+        sites=[{"category": "fitness", "count": 1, "candidates": "plots.geojson"}],
+        outputs=["gpkg", "summary"],
+    )
+    out = tmp_path / "out"
+    report = run_batch(job, out, workers=1, progress=False)
+    assert statuses(report) == {planned_in: "ok", left_out: "ok"}
+    with_plot = read_layer(out / "districts" / planned_in / "results.gpkg", "sites")
+    assert with_plot["candidate_id"].tolist() == ["1"]
+    other = out / "districts" / left_out
+    assert "sites" not in {name for name, _ in pyogrio.list_layers(other / "results.gpkg")}
+    notes = next(d.notes for d in report.districts if d.district_id == left_out)
+    (note,) = [n for n in notes if n.startswith("sites.0 (fitness): no siting")]
+    assert f"none of the 1 candidates lies in district(s) {left_out}" in note
+    assert len(read_layer(out / "batch.gpkg", "sites")) == 1

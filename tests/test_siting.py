@@ -577,7 +577,7 @@ def test_siting_for_one_district_counts_its_residents_and_sites_inside_it(
         warnings.simplefilter("ignore")
         with pytest.raises(InputError, match=r"'x': no such district.*districts are block-"):
             site_facilities(inputs, config, category="convenience_store", count=1, districts=["x"])
-        with pytest.raises(InputError, match=r"none of the 1 candidates lies in district"):
+        with pytest.raises(InfeasibleError, match=r"none of the 1 candidates lies in district"):
             site_facilities(
                 inputs,
                 config,
