@@ -79,8 +79,8 @@ def open_osm(
     if not path.exists():
         raise InputError(f"{path}: OSM file not found; check the path")
     if path.name.lower().endswith((".bz2", ".gz")):
-        stat = path.stat()
-        _check_compressed(str(path), stat.st_size, stat.st_mtime_ns)
+        version = path.stat()
+        _check_compressed(str(path), version.st_size, version.st_mtime_ns)
     if entities is None:
         return osmium.FileProcessor(str(path))
     return osmium.FileProcessor(str(path), entities)
