@@ -63,6 +63,7 @@ from radius.pipeline import (
     AnalyzeConfig,
     ReachConfig,
     analyze,
+    append_facilities,
     load_analysis_inputs,
 )
 from radius.report import provision_sheets
@@ -233,14 +234,8 @@ def suggest_sites(
 
     inputs = loaded.inputs
     if proposals:
-        inputs = replace(
-            inputs,
-            facilities=gpd.GeoDataFrame(
-                pd.concat([inputs.facilities, proposals_frame(proposals)], ignore_index=True),
-                geometry="geometry",
-                crs=inputs.facilities.crs,
-            ),
-        )
+        placed = append_facilities(inputs.facilities, proposals_frame(proposals))
+        inputs = replace(inputs, facilities=placed)
     config = analyze_config(settings, Path(loaded.network_label))
     with quiet():
         siting = site_facilities(inputs, config, category=category, count=count)

@@ -83,9 +83,16 @@ from radius.network import (
     load_network,
     network_from_segments,
 )
-from radius.pipeline import AnalysisInputs, AnalysisResult, AnalyzeConfig, ReachConfig, analyze
+from radius.pipeline import (
+    AnalysisInputs,
+    AnalysisResult,
+    AnalyzeConfig,
+    ReachConfig,
+    analyze,
+    append_facilities,
+)
 from radius.population import read_residents, residents_from_plots, residents_from_raster
-from radius.report import displayable_facilities, provision_sheets, rule_sheets
+from radius.report import displayable_facilities, provision_sheets, rule_sheets, sites_table
 from radius.siting import SitingResult, run_site_request
 
 if TYPE_CHECKING:  # the report modules load matplotlib: imported when reports are asked for
@@ -627,16 +634,7 @@ def _district_sitings(
         return []
     if len(planned):
         # Planned facilities will be built: new sites go where they leave residents unserved.
-        facilities = inputs.facilities
-        planned = planned.to_crs(facilities.crs or WGS84)
-        inputs = replace(
-            inputs,
-            facilities=gpd.GeoDataFrame(
-                pd.concat([facilities, planned[facilities.columns]], ignore_index=True),
-                geometry="geometry",
-                crs=facilities.crs or WGS84,
-            ),
-        )
+        inputs = replace(inputs, facilities=append_facilities(inputs.facilities, planned))
     scope = {"districts": (task.district.district_id,)}
     sitings = []
     for k, request in enumerate(task.job.sites):
@@ -652,12 +650,6 @@ def _sites_layer(sitings: Sequence[SitingResult], district_id: str) -> gpd.GeoDa
     frames = [s.sites for s in sitings]
     sites = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=WGS84)
     return sites.assign(district_id=district_id)[["district_id", *frames[0].columns]]
-
-
-def _sites_sheet(sites: gpd.GeoDataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
-        sites.drop(columns="geometry").assign(lon=sites.geometry.x, lat=sites.geometry.y)
-    )
 
 
 def _district_inputs(
@@ -864,7 +856,7 @@ def _write_district(
     if "xlsx" in job.outputs:
         sheets = provision_sheets(own)
         if sites is not None:
-            sheets[SITES_SHEET] = _sites_sheet(sites)
+            sheets[SITES_SHEET] = sites_table(sites)
         files[OUTPUT_FILES["xlsx"][0]] = xlsx_writer(sheets)
     if "summary" in job.outputs:
         files[OUTPUT_FILES["summary"][0]] = json_writer(summary)
@@ -1332,7 +1324,7 @@ def _write_batch(
     if "xlsx" in job.outputs:
         sheets = _batch_sheets(status, report.combined, rules)
         if job.sites:
-            sheets[SITES_SHEET] = _sites_sheet(report.sites)
+            sheets[SITES_SHEET] = sites_table(report.sites)
         files["batch.xlsx"] = xlsx_writer(sheets)
 
     def summary(path: Path) -> None:

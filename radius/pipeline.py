@@ -6,7 +6,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +34,6 @@ from radius.reach import CategoryReach, reach_category
 from radius.service_areas import (
     DEFAULT_BUFFER_M,
     EdgeCoordinates,
-    ReachedPieces,
     reached_lines,
     reached_pieces,
     reached_polygons,
@@ -56,6 +55,7 @@ __all__ = [
     "ReachConfig",
     "ReachResult",
     "analyze",
+    "append_facilities",
     "compute_reach",
     "load_analysis_inputs",
     "run_analysis",
@@ -464,20 +464,13 @@ def _service_areas(
         facility_group = pieces.source * n_thresholds + pieces.threshold
         # One call for the facilities' and the category's polygons, so the category's big
         # unions share the threads with the facilities' small ones.
-        both = ReachedPieces(
-            **{
-                name: np.concatenate([getattr(pieces, name), getattr(union_pieces, name)])
-                for name in (piece_field.name for piece_field in fields(ReachedPieces))
-            }
-        )
         polygons = reached_polygons(
             edges,
-            both,
+            pieces.then(union_pieces),
             np.concatenate([facility_group, n_groups + union_pieces.threshold]),
             n_groups + n_thresholds,
             buffer_m=buffer_m,
         )
-        del both
         # Reprojected category by category, so the network-CRS copies never all coexist.
         polygons = gpd.GeoSeries(polygons, crs=network.crs).to_crs(WGS84).to_numpy()
         reached_length = np.bincount(
@@ -776,6 +769,26 @@ def _replay(caught: list[warnings.WarningMessage], notes: list[str]) -> list[str
     return notes
 
 
+def append_facilities(facilities: gpd.GeoDataFrame, extra: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``facilities`` followed by ``extra`` (planned, proposed), in the former's columns and CRS.
+
+    Parameters
+    ----------
+    facilities, extra : geopandas.GeoDataFrame
+        Facilities in the :mod:`radius.facilities` layout; columns of ``facilities`` that
+        ``extra`` lacks are left empty.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+    """
+    crs = facilities.crs or WGS84
+    added = extra.to_crs(crs).reindex(columns=facilities.columns)
+    return gpd.GeoDataFrame(
+        pd.concat([facilities, added], ignore_index=True), geometry="geometry", crs=crs
+    )
+
+
 def analyze(
     inputs: AnalysisInputs,
     config: AnalyzeConfig,
@@ -806,12 +819,7 @@ def analyze(
     speed = resolve_speed(reach_config.speed_profile, reach_config.speed_m_s)
     facilities = inputs.facilities
     if proposals is not None and len(proposals):
-        proposed = proposals.to_crs(facilities.crs or WGS84).assign(source="proposed")
-        facilities = gpd.GeoDataFrame(
-            pd.concat([facilities, proposed[facilities.columns]], ignore_index=True),
-            geometry="geometry",
-            crs=facilities.crs or WGS84,
-        )
+        facilities = append_facilities(facilities, proposals.assign(source="proposed"))
     districts = inputs.districts
     if config.area_type is not None:
         districts = districts.assign(area_type=config.area_type)

@@ -13,6 +13,7 @@ __all__ = [
     "displayable_facilities",
     "provision_sheets",
     "rule_sheets",
+    "sites_table",
 ]
 
 
@@ -56,6 +57,13 @@ def rule_sheets(rules: pd.DataFrame, districts: pd.DataFrame) -> dict[str, pd.Da
             }
         )
     return sheets
+
+
+def sites_table(sites: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Suggested sites (WGS-84 points) as a sheet: their columns, then ``lon`` and ``lat``."""
+    return pd.DataFrame(
+        sites.drop(columns="geometry").assign(lon=sites.geometry.x, lat=sites.geometry.y)
+    )
 
 
 def displayable_facilities(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -36,7 +36,7 @@ from radius.config import load_speed_profiles
 from radius.i18n import Language, name_of
 from radius.i18n import report_text as _t
 from radius.pipeline import AnalysisResult, AnalyzeConfig
-from radius.report import displayable_facilities, provision_sheets
+from radius.report import displayable_facilities, provision_sheets, sites_table
 from radius.report_maps import cjk_font_names, compliance_png, coverage_png, sites_png
 from radius.siting import SitingResult
 
@@ -805,11 +805,7 @@ def report_sheets(
             sheets[_sheet_title(name, sheets)] = frame
     for siting in sitings:
         category = str(siting.summary["category"])
-        sheets[_sheet_title(f"sites {category}", sheets)] = pd.DataFrame(
-            siting.sites.drop(columns="geometry").assign(
-                lon=siting.sites.geometry.x, lat=siting.sites.geometry.y
-            )
-        )
+        sheets[_sheet_title(f"sites {category}", sheets)] = sites_table(siting.sites)
     sheets.update(provision_sheets(result))
     return sheets
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import shapely
@@ -166,6 +166,15 @@ class ReachedPieces:
 
     def __len__(self) -> int:
         return len(self.source)
+
+    def then(self, other: ReachedPieces) -> ReachedPieces:
+        """These pieces followed by ``other``'s."""
+        return ReachedPieces(
+            *(
+                np.concatenate([getattr(self, f.name), getattr(other, f.name)])
+                for f in fields(ReachedPieces)
+            )
+        )
 
 
 def reached_pieces(

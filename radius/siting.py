@@ -757,17 +757,19 @@ def _before_after(
             item[f"residents_{when}"] = round(residents, 3)
             item[f"share_{when}"] = round(residents / total, 4) if total > 0 else 0.0
         coverage[label] = item
+    wanted = None if districts is None else [str(d) for d in districts]
+
+    def scoped(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows if wanted is None else rows[rows["district_id"].astype(str).isin(wanted)]
+
     rules: dict[str, Any] = {}
     for rule in before.rules.itertuples():
         if rule.category != category:
             continue
         rid = str(rule.id)
-        rules[rid] = {"unit": rule.unit}
+        rules[rid] = {"unit": rule.unit, "districts": len(scoped(before.districts))}
         for when, result in (("before", before), ("after", after)):
-            rows = result.districts
-            if districts is not None:
-                rows = rows[rows["district_id"].astype(str).isin([str(d) for d in districts])]
-            rules[rid]["districts"] = len(rows)
+            rows = scoped(result.districts)
             rules[rid][f"shortfall_{when}"] = round(float(rows[f"{rid}_shortfall"].sum()), 3)
             rules[rid][f"districts_passing_{when}"] = int(rows[f"{rid}_pass"].sum())
     return {"coverage": coverage, "rules": rules}
