@@ -6,7 +6,7 @@ OUT ?= out/demo
 PORT ?= 8501
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo analysis app check test lint types install system clean
+.PHONY: demo analysis app check test lint types install system system-runtime clean
 
 $(BIN)/radius: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,22 +16,31 @@ $(BIN)/radius: pyproject.toml
 
 install: $(BIN)/radius
 
-# Debian packages: Chromium for the browser test, CJK fonts for maps and reports, Pango for
-# WeasyPrint (the PDF report), poppler-utils to read the PDF back in the tests.
-SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
-system:
-	@command -v chromium >/dev/null && command -v pdftotext >/dev/null && \
-	  fc-list 2>/dev/null | grep -qi "noto.*cjk" && ldconfig -p | grep -q libpangoft2 || \
-	  ($(SUDO) apt-get update -qq && \
-	   DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null)
+# Debian packages. The main job needs CJK fonts (maps, reports) and Pango (WeasyPrint, the
+# PDF report, the app's PDF download); the tests also need Chromium (the browser test) and
+# poppler-utils (pdftotext reads the PDF back).
+RUNTIME_PACKAGES := fontconfig fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
+TEST_PACKAGES := $(RUNTIME_PACKAGES) chromium poppler-utils
+define apt_install
+$(SUDO) apt-get update -qq && \
+  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(1) >/dev/null
+endef
+
+system-runtime:
+	@fc-list 2>/dev/null | grep -qi "noto.*cjk" && ldconfig -p | grep -q libpangoft2 || \
+	  ($(call apt_install,$(RUNTIME_PACKAGES)))
+
+system: system-runtime
+	@command -v chromium >/dev/null && command -v pdftotext >/dev/null || \
+	  ($(call apt_install,$(TEST_PACKAGES)))
 
 # The main job: the analysis of the default district, then the app on it.
 demo: analysis app
 
-analysis: install
+analysis: install system-runtime
 	$(BIN)/radius analyze --map --out $(OUT)
 
-app: install
+app: install system-runtime
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
 
 lint: install

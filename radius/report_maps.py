@@ -8,14 +8,19 @@ names render; colours come from ``configs/map_style.yaml`` like the interactive 
 
 from __future__ import annotations
 
+import contextlib
 import io
+import shutil
+import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 
 import geopandas as gpd
 import matplotlib as mpl
 import numpy as np
+from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -41,12 +46,56 @@ _COVERED_COLOUR = "#a6bddb"
 _NEWLY_COVERED_COLOUR = "#fd8d3c"
 
 
+_KNOWN_CJK_FAMILIES = ("WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Source Han Sans SC")
+_FONT_SUFFIXES = (".ttf", ".ttc", ".otf")
+
+
+def _cjk_names_known_to_matplotlib() -> list[str]:
+    names = {f.name for f in fontManager.ttflist}
+    return [n for n in names if "CJK" in n or n in _KNOWN_CJK_FAMILIES]
+
+
+def _fontconfig_cjk_files() -> list[str]:
+    """Files of fonts with Chinese glyphs as fontconfig lists them (``fc-list :lang=zh``)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return []
+    try:
+        listing = subprocess.run(
+            [fc_list, ":lang=zh", "file"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    files = {line.strip().rstrip(":").strip() for line in listing.splitlines()}
+    return sorted(f for f in files if f.lower().endswith(_FONT_SUFFIXES) and Path(f).is_file())
+
+
+def _system_cjk_files() -> list[str]:
+    """Font files under the system font folders whose name says CJK (no fontconfig needed)."""
+    return sorted(
+        f
+        for f in font_manager.findSystemFonts()
+        if any(key in Path(f).name.lower() for key in ("cjk", "wqy", "sourcehansans"))
+    )
+
+
 @lru_cache(maxsize=1)
 def cjk_font_names() -> tuple[str, ...]:
-    """Installed font families with Chinese glyphs, Simplified-Chinese faces first."""
-    names = {f.name for f in fontManager.ttflist}
-    cjk = [n for n in names if "CJK" in n or n in ("WenQuanYi Zen Hei", "Source Han Sans SC")]
-    return tuple(sorted(cjk, key=lambda n: (" SC" not in n, "Sans" not in n, n)))
+    """Installed font families with Chinese glyphs, Simplified-Chinese faces first.
+
+    matplotlib keeps its font list in a cache written on its first run; a CJK font
+    installed after that (``make system`` after ``make install``) is not in it. So when
+    the cached list has no CJK face, the font files that fontconfig (or a scan of the
+    system font folders) reports are added to matplotlib's font manager for this
+    process, whatever the cache says.
+    """
+    cjk = _cjk_names_known_to_matplotlib()
+    if not cjk:
+        for path in _fontconfig_cjk_files() or _system_cjk_files():
+            with contextlib.suppress(Exception):  # an unreadable font file is skipped
+                fontManager.addfont(path)
+        cjk = _cjk_names_known_to_matplotlib()
+    return tuple(sorted(set(cjk), key=lambda n: (" SC" not in n, "Sans" not in n, n)))
 
 
 @contextmanager
