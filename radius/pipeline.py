@@ -69,6 +69,7 @@ SUPPLY_UNITS = {
     "beds": "beds",
     "places": "places",
     "facilities": "residents",
+    "units": "units",
 }
 """Unit of a rule's required, supplied and shortfall totals, by the supply it counts."""
 
@@ -1039,11 +1040,18 @@ def _provision(
                 )
 
     computed = {c.category.id: c for c in reach.categories}
-    rules = [rule for rule in standard.rules if rule.category in computed]
-    skipped = [rule.id for rule in standard.rules if rule.category not in computed]
+    spatial = [rule for rule in standard.rules if rule.metric != "unit_share"]
+    rules = [rule for rule in spatial if rule.category in computed]
+    skipped = [rule.id for rule in spatial if rule.category not in computed]
     if skipped:
         notes.append(
             f"rules not checked because their category was not computed: {', '.join(skipped)}"
+        )
+    unit_shares = [rule.id for rule in standard.rules if rule.metric == "unit_share"]
+    if unit_shares:
+        notes.append(
+            "unit-share rules (share of 社区/街道 units) need the planner's units and are not "
+            f"checked in this run: {', '.join(unit_shares)}"
         )
     pairs_by_rule: dict[str, tuple[CostMatrix, np.ndarray, float]] = {}
     for rule in rules:

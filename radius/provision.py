@@ -33,6 +33,7 @@ __all__ = [
     "ProvisionMethod",
     "SupplyShare",
     "district_provision",
+    "group_column",
     "two_step_fca",
 ]
 
@@ -105,19 +106,30 @@ def two_step_fca(
     )
 
 
+def group_column(rule: Rule, frame: pd.DataFrame) -> str:
+    """The column of ``frame`` that counts the rule's demand group.
+
+    ``residents`` are the ``population`` column; every other group is the column named by its
+    id. Until a frame holds that column, a household rule falls back to ``households`` and
+    any other group to ``population`` (all residents).
+    """
+    if rule.group == "residents":
+        return "population"
+    if rule.group in frame.columns:
+        return rule.group
+    return "households" if rule.group == "households" else "population"
+
+
 def _rule_demand(rule: Rule, residents: pd.DataFrame) -> np.ndarray:
-    column = "households" if rule.metric == "per_100_households" else "population"
-    return residents[column].to_numpy(dtype=np.float64)
+    return residents[group_column(rule, residents)].to_numpy(dtype=np.float64)
 
 
-def _required(
-    rule: Rule, population: np.ndarray, households: np.ndarray, area_type: np.ndarray
-) -> np.ndarray:
+def _required(rule: Rule, group_count: np.ndarray, area_type: np.ndarray) -> np.ndarray:
     """:meth:`Rule.required` for every district (old areas use the old-area value)."""
     return np.array(
         [
-            rule.required(float(p), float(h), "old" if a == "old" else "new")
-            for p, h, a in zip(population, households, area_type, strict=True)
+            rule.required(float(count), "old" if a == "old" else "new")
+            for count, a in zip(group_count, area_type, strict=True)
         ],
         dtype=np.float64,
     )
@@ -167,19 +179,22 @@ def district_provision(
     result = districts.copy()
     notes: list[str] = []
     n_districts = len(districts)
-    population = districts["population"].to_numpy(dtype=np.float64)
-    households = districts["households"].to_numpy(dtype=np.float64)
     area_type = districts["area_type"].astype(str).to_numpy()
     inside = resident_district >= 0
     access_columns: dict[str, np.ndarray] = {}
     for rule in rules:
-        required = _required(rule, population, households, area_type)
+        column = group_column(rule, districts)
+        if column != ("population" if rule.group == "residents" else rule.group):
+            notes.append(
+                f"{rule.id}: no {rule.group} counts in the input; {column} counted instead"
+            )
+        required = _required(rule, districts[column].to_numpy(dtype=np.float64), area_type)
         matrix, facility_rows, threshold_m = pairs_by_rule[rule.id]
         if rule.metric == "coverage":
             covered = np.zeros(len(residents), dtype=bool)
             within = matrix.distance_m <= threshold_m + _EPS
             covered[matrix.node[within]] = True
-            person = residents["population"].to_numpy(dtype=np.float64)
+            person = _rule_demand(rule, residents)
             supplied = np.bincount(
                 resident_district[inside & covered],
                 weights=person[inside & covered],

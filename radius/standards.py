@@ -16,7 +16,9 @@ Examples
 >>> from radius.standards import load_standard
 >>> national = load_standard("national")
 >>> rule = national.rule("elderly_rooms_per_100hh")
->>> rule.required(population=6000, households=2000, area_type="new")  # m² of floor area
+>>> rule.group  # a per-100-households rule counts households
+'households'
+>>> rule.required(2000, "new")  # m² of floor area for 2,000 households
 600.0
 """
 
@@ -42,8 +44,10 @@ from radius._errors import ConfigError, InputError
 from radius.config import CONFIG_DIR, Category, _read_yaml, load_categories
 
 __all__ = [
+    "GROUPS",
     "STANDARDS_DIR",
     "AreaType",
+    "Group",
     "Level",
     "Metric",
     "Range",
@@ -52,6 +56,7 @@ __all__ = [
     "StandardProfile",
     "Status",
     "Supply",
+    "UnitLevel",
     "list_standards",
     "load_standard",
 ]
@@ -59,10 +64,29 @@ __all__ = [
 STANDARDS_DIR = CONFIG_DIR / "standards"
 """The folder of the named standard profiles (``configs/standards/``)."""
 
-Metric = Literal["per_capita", "per_100_households", "per_1000_residents", "coverage"]
-Supply = Literal["land_area_m2", "floor_area_m2", "beds", "places", "facilities"]
+Metric = Literal[
+    "per_capita", "per_100_households", "per_1000", "per_1000_residents", "coverage", "unit_share"
+]
+Supply = Literal["land_area_m2", "floor_area_m2", "beds", "places", "facilities", "units"]
 Status = Literal["confirmed", "unverified", "assumed"]
 AreaType = Literal["new", "old"]
+Group = Literal[
+    "residents", "households", "aged_60_plus", "aged_65_plus", "aged_0_3", "aged_3_6", "disabled"
+]
+"""Demand-group ids (``configs/demand_groups.yaml``): whom a rule counts."""
+UnitLevel = Literal["community", "subdistrict"]
+"""The planner's unit a unit-share rule counts: 社区/村 (community) or 街道/乡镇 (subdistrict)."""
+
+GROUPS: tuple[str, ...] = (
+    "residents",
+    "households",
+    "aged_60_plus",
+    "aged_65_plus",
+    "aged_0_3",
+    "aged_3_6",
+    "disabled",
+)
+"""Every demand-group id, in order."""
 
 _ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 _LEVEL_ID_PATTERN = r"^[a-z0-9][a-z0-9_]*$"
@@ -101,13 +125,23 @@ class Source(_Frozen):
     Attributes
     ----------
     document : str
-        The document (standard, plan or policy), e.g. ``"GB 50180-2018 城市居住区规划设计标准"``.
+        The document title (standard, plan or policy), e.g.
+        ``"GB 50180-2018 城市居住区规划设计标准"`` or ``"宿州市"十四五"公共服务规划"``.
     clause : str
-        The clause, table or indicator within it; empty when not known.
+        The chapter, section, box (专栏), clause or table within it; empty when not known.
+    quote : str
+        The sentence of the document that states the rule, verbatim (a plan in traditional
+        characters is quoted as written); empty when not quoted.
+    plan : str or None
+        The file name, in the plans folder (``../shared/plans/``), of the plain text the
+        quote is taken from, e.g. ``"suzhou_anhui_public_services_14th_fyp.txt"``; a test
+        checks that every quote of a confirmed rule appears in it.
     """
 
     document: str = Field(min_length=1)
     clause: str = ""
+    quote: str = ""
+    plan: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+\.txt$")
 
     def __str__(self) -> str:
         return f"{self.document} {self.clause}".strip()
@@ -164,7 +198,7 @@ class Level(_Frozen):
 
 
 class Rule(_Frozen):
-    """A provision rule: a ratio or coverage target for one facility category.
+    """A provision rule: a ratio, coverage or unit-share target for one facility category.
 
     Attributes
     ----------
@@ -174,11 +208,21 @@ class Rule(_Frozen):
         Names in Chinese and English.
     category : str
         Facility category id (``configs/categories.yaml``).
-    metric : {"per_capita", "per_100_households", "per_1000_residents", "coverage"}
-        How the requirement scales: per resident, per 100 households, per 1,000 residents,
-        or a share (per cent) of residents within the threshold.
-    supply : {"land_area_m2", "floor_area_m2", "beds", "places", "facilities"}
-        The facility capacity that counts as supply; ``"facilities"`` for coverage rules.
+    metric : {"per_capita", "per_100_households", "per_1000", "per_1000_residents", \
+"coverage", "unit_share"}
+        How the requirement scales with the rule's demand ``group``: per person (or
+        household) of the group, per 100 households, per 1,000 of the group
+        (``per_1000_residents`` is the same, kept for older profiles), a share (per cent) of
+        the group within the threshold, or a share (per cent) of the planner's units
+        (``unit_level``) that meet another rule (``of_rule``) or hold a facility of a
+        category inside them (``presence``).
+    supply : {"land_area_m2", "floor_area_m2", "beds", "places", "facilities", "units"}
+        The facility capacity that counts as supply; ``"facilities"`` for coverage rules,
+        ``"units"`` for unit-share rules.
+    group : str
+        The demand group the rule counts (see :data:`GROUPS`): ratios are per this group
+        (beds per 1,000 of ``aged_60_plus``), coverage shares are shares of it. Defaults to
+        ``households`` for ``per_100_households`` rules and ``residents`` otherwise.
     value_new, value_old : float
         Targets for new (新区) and old, built-up (老区、已建成) residential areas, in ``unit``.
     value_max : float or None
@@ -186,14 +230,25 @@ class Rule(_Frozen):
     unit : str
         Unit of the values, e.g. ``"m² per 100 households"`` (data, printed by reports).
     level : str
-        The life-circle level id the rule applies to.
-    threshold : str
-        The category threshold label (e.g. ``"15min"``) whose catchment counts as supply.
+        The life-circle level (GB 50180 tier) id the rule applies to.
+    threshold : str or None
+        The category threshold label (e.g. ``"15min"``) whose catchment counts as supply;
+        None only for ``presence`` unit-share rules.
+    unit_level : {"community", "subdistrict"} or None
+        Unit-share rules only: the units whose share is counted.
+    of_rule : str or None
+        Unit-share rules only: the rule a unit must meet.
+    presence : str or None
+        Unit-share rules only: the facility category a unit must hold inside it.
+    min_site : float or None
+        The smallest single facility that counts, in the supply's unit (e.g. 350 m² of floor
+        area for an Anhui community elderly room); smaller facilities are reported, not counted.
     source : Source
-        Document and clause.
+        Document, section and quoted sentence.
     status : {"confirmed", "unverified", "assumed"}
-        ``confirmed``: document and clause checked; ``unverified``: value believed right but
-        not checked against the text; ``assumed``: a planning choice of this profile.
+        ``confirmed``: the quote is found in the cited plan text (``source.plan``);
+        ``unverified``: value believed right but not checked against the text; ``assumed``:
+        a planning choice of this profile.
     note : str or None
         Remarks: caveats, the reasoning behind a choice.
     """
@@ -204,21 +259,34 @@ class Rule(_Frozen):
     category: str
     metric: Metric
     supply: Supply
+    group: Group = "residents"
     value_new: float = Field(ge=0, allow_inf_nan=False)
     value_old: float = Field(ge=0, allow_inf_nan=False)
     value_max: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     unit: str = Field(min_length=1)
     level: str
-    threshold: str
+    threshold: str | None = None
+    unit_level: UnitLevel | None = None
+    of_rule: str | None = Field(default=None, pattern=_ID_PATTERN)
+    presence: str | None = None
+    min_site: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     source: Source
     status: Status
     note: str | None = None
 
-    @field_validator("category")
+    @model_validator(mode="before")
     @classmethod
-    def _known_category(cls, value: str, info: ValidationInfo) -> str:
+    def _default_group(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "group" not in data:
+            per_household = data.get("metric") == "per_100_households"
+            return {**data, "group": "households" if per_household else "residents"}
+        return data
+
+    @field_validator("category", "presence")
+    @classmethod
+    def _known_category(cls, value: str | None, info: ValidationInfo) -> str | None:
         context = _context(info)
-        if context is not None and value not in context.categories:
+        if value is not None and context is not None and value not in context.categories:
             known = ", ".join(context.categories) or "(none)"
             raise ValueError(f"unknown category {value!r}; known categories: {known}")
         return value
@@ -227,22 +295,22 @@ class Rule(_Frozen):
     @classmethod
     def _supply_fits_metric(cls, value: str, info: ValidationInfo) -> str:
         metric = info.data.get("metric")
-        if metric == "coverage" and value != "facilities":
-            raise ValueError(
-                f"a coverage rule counts facilities; set supply: facilities, not {value}"
-            )
-        if metric is not None and metric != "coverage" and value == "facilities":
+        wanted = {"coverage": "facilities", "unit_share": "units"}.get(str(metric))
+        if wanted is not None and value != wanted:
+            raise ValueError(f"a {metric} rule counts {wanted}; set supply: {wanted}, not {value}")
+        if metric is not None and wanted is None and value in ("facilities", "units"):
             raise ValueError(
                 f"a {metric} rule needs a capacity as supply "
-                "(land_area_m2, floor_area_m2, beds or places), not facilities"
+                f"(land_area_m2, floor_area_m2, beds or places), not {value}"
             )
         return value
 
     @field_validator("value_new", "value_old")
     @classmethod
     def _share_at_most_100(cls, value: float, info: ValidationInfo) -> float:
-        if info.data.get("metric") == "coverage" and value > 100:
-            raise ValueError(f"a coverage target is a share in per cent; {value:g} exceeds 100")
+        metric = info.data.get("metric")
+        if metric in ("coverage", "unit_share") and value > 100:
+            raise ValueError(f"a {metric} target is a share in per cent; {value:g} exceeds 100")
         return value
 
     @field_validator("value_max")
@@ -264,10 +332,10 @@ class Rule(_Frozen):
 
     @field_validator("threshold")
     @classmethod
-    def _known_threshold(cls, value: str, info: ValidationInfo) -> str:
+    def _known_threshold(cls, value: str | None, info: ValidationInfo) -> str | None:
         context = _context(info)
         category = context.categories.get(info.data.get("category", "")) if context else None
-        if category is not None:
+        if category is not None and value is not None:
             labels = [t.label for t in category.thresholds]
             if value not in labels:
                 raise ValueError(
@@ -275,6 +343,38 @@ class Rule(_Frozen):
                     f"its thresholds: {', '.join(labels)}"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _fields_fit_metric(self) -> Rule:
+        share_fields = {"unit_level": self.unit_level, "of_rule": self.of_rule}
+        share_fields["presence"] = self.presence
+        if self.metric == "unit_share":
+            if self.unit_level is None:
+                raise ValueError("a unit_share rule needs unit_level: community or subdistrict")
+            if (self.of_rule is None) == (self.presence is None):
+                raise ValueError(
+                    "a unit_share rule needs exactly one of of_rule: <rule id> (units meeting "
+                    "that rule) or presence: <category id> (units holding such a facility)"
+                )
+            if self.of_rule is not None and self.threshold is None:
+                raise ValueError("a unit_share rule with of_rule needs that rule's threshold")
+        else:
+            given = [key for key, value in share_fields.items() if value is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only unit_share rules take these keys")
+            if self.threshold is None:
+                raise ValueError(
+                    f"a {self.metric} rule needs threshold: the category threshold label "
+                    "whose catchment counts"
+                )
+        if self.min_site is not None and self.supply in ("facilities", "units"):
+            raise ValueError("min_site is a capacity (m², beds, places): not for this supply")
+        if self.status == "confirmed" and not (self.source.quote and self.source.plan):
+            raise ValueError(
+                "a confirmed rule quotes its source: give source.quote (the sentence as written) "
+                "and source.plan (the plan text file it is in), or set status: unverified"
+            )
+        return self
 
     def value(self, area_type: AreaType) -> float:
         """The target for a new (``"new"``) or old (``"old"``) residential area, in ``unit``."""
@@ -284,45 +384,45 @@ class Rule(_Frozen):
             return self.value_old
         raise InputError(f"rule {self.id}: area_type must be 'new' or 'old', not {area_type!r}")
 
-    def required(self, population: float, households: float, area_type: AreaType) -> float:
+    def required(self, group_count: float, area_type: AreaType) -> float:
         """The supply a residential area needs under this rule, in the rule's ``unit`` basis.
 
         Parameters
         ----------
-        population : float
-            Residents of the area (persons).
-        households : float
-            Households of the area.
+        group_count : float
+            The count of the rule's ``group`` in the area: persons (residents, aged 60+,
+            ...), households for a ``households`` rule, or units for a unit-share rule.
         area_type : {"new", "old"}
             New (新区) or old, built-up (老区) residential area.
 
         Returns
         -------
         float
-            ``per_capita``: value × residents; ``per_100_households``: value × households / 100;
-            ``per_1000_residents``: value × residents / 1000 (all in the supply's own unit,
-            e.g. m² or places); ``coverage``: the residents who must live within the
-            threshold, i.e. the target share (per cent) × residents.
+            ``per_capita``: value × count; ``per_100_households``: value × count / 100;
+            ``per_1000`` (and ``per_1000_residents``): value × count / 1000 (all in the
+            supply's own unit, e.g. m² or places); ``coverage``: the persons of the group who
+            must live within the threshold, i.e. the target share (per cent) × count;
+            ``unit_share``: the units that must meet the rule, share × count.
 
         Raises
         ------
         InputError
-            If ``area_type`` is neither ``"new"`` nor ``"old"``, or a count is negative or
+            If ``area_type`` is neither ``"new"`` nor ``"old"``, or the count is negative or
             not finite.
         """
-        for label, count in (("population", population), ("households", households)):
-            if not math.isfinite(count) or count < 0:
-                raise InputError(
-                    f"rule {self.id}: {label} must be a finite number ≥ 0, not {count}"
-                )
+        if not math.isfinite(group_count) or group_count < 0:
+            raise InputError(
+                f"rule {self.id}: the count of {self.group} must be a finite number ≥ 0, "
+                f"not {group_count}"
+            )
         value = self.value(area_type)
         if self.metric == "per_capita":
-            return value * population
+            return value * group_count
         if self.metric == "per_100_households":
-            return value * households / 100.0
-        if self.metric == "per_1000_residents":
-            return value * population / 1000.0
-        return value / 100.0 * population
+            return value * group_count / 100.0
+        if self.metric in ("per_1000", "per_1000_residents"):
+            return value * group_count / 1000.0
+        return value / 100.0 * group_count
 
 
 class _Override(_Frozen):
@@ -418,6 +518,12 @@ class StandardProfile(_Frozen):
             f"rule {rule.id}: unknown level {rule.level!r}"
             for rule in self.rules
             if rule.level not in level_ids
+        )
+        rule_ids = {rule.id for rule in self.rules}
+        problems.extend(
+            f"rule {rule.id}: of_rule {rule.of_rule!r} is not a rule of this profile"
+            for rule in self.rules
+            if rule.of_rule is not None and rule.of_rule not in rule_ids
         )
         if problems:
             raise ValueError("; ".join(problems))

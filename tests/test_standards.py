@@ -152,17 +152,24 @@ def test_rules_for_a_category(national):
 )
 def test_required_by_hand(national, rule_id, population, households, area_type, expected):
     rule = national.rule(rule_id)
-    assert rule.required(population, households, area_type) == pytest.approx(expected)
+    count = households if rule.group == "households" else population
+    assert rule.required(count, area_type) == pytest.approx(expected)
+
+
+def test_rule_group_defaults_by_metric(national):
+    assert national.rule("elderly_rooms_per_100hh").group == "households"
+    assert national.rule("childcare_places_per_1000").group == "residents"
+    assert national.rule("supermarket_within_15min").group == "residents"
 
 
 def test_required_rejects_bad_arguments(national):
     rule = national.rule("elderly_rooms_per_100hh")
     with pytest.raises(InputError, match="area_type must be 'new' or 'old', not 'newish'"):
-        rule.required(100, 30, "newish")
-    with pytest.raises(InputError, match="households must be a finite number ≥ 0"):
-        rule.required(100, -3, "new")
-    with pytest.raises(InputError, match="population must be a finite number ≥ 0"):
-        rule.required(float("nan"), 3, "new")
+        rule.required(30, "newish")
+    with pytest.raises(InputError, match="count of households must be a finite number ≥ 0"):
+        rule.required(-3, "new")
+    with pytest.raises(InputError, match="count of households must be a finite number ≥ 0"):
+        rule.required(float("nan"), "new")
 
 
 def test_unknown_rule_or_level_or_profile(national):
@@ -198,9 +205,70 @@ def test_rule_built_by_hand_is_checked_without_categories():
         "source": {"document": "local plan"},
         "status": "assumed",
     }
-    assert Rule.model_validate(fields).required(10, 3, "new") == 10.0
+    assert Rule.model_validate(fields).required(10, "new") == 10.0
     with pytest.raises(ValueError, match="a coverage target is a share in per cent"):
         Rule.model_validate({**fields, "value_new": 120})
+
+
+def test_rule_counts_its_group():
+    beds = Rule.model_validate(
+        _rule(
+            id="elderly_beds_per_1000",
+            metric="per_1000",
+            supply="beds",
+            group="aged_60_plus",
+            value_new=45.2,
+            value_old=45.2,
+            unit="beds per 1,000 residents aged 60+",
+        )
+    )
+    # 2,500 residents aged 60+ × 45.2 / 1,000 = 113 beds
+    assert beds.group == "aged_60_plus"
+    assert beds.required(2_500, "new") == pytest.approx(113.0)
+    with pytest.raises(ValueError, match="Input should be 'residents'"):
+        Rule.model_validate(_rule(group="pensioners"))
+
+
+def test_unit_share_rules_are_checked(tmp_path):
+    share = _rule(
+        id="fitness_circle_communities",
+        metric="unit_share",
+        supply="units",
+        unit_level="community",
+        of_rule="elderly_rooms_per_100hh",
+        value_new=100,
+        value_old=100,
+        unit="% of communities",
+    )
+    rule = Rule.model_validate(share)
+    assert (rule.unit_level, rule.of_rule, rule.group) == ("community", rule.of_rule, "residents")
+    # 12 communities, 50 % of them must meet the rule: 6
+    assert Rule.model_validate({**share, "value_new": 50}).required(12, "new") == 6.0
+    presence = {**share, "of_rule": None, "presence": "elderly_care", "threshold": None}
+    assert Rule.model_validate(presence).presence == "elderly_care"
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"unit_level": None}, "needs unit_level"),
+        ({"presence": "elderly_care"}, "exactly one of of_rule"),
+        ({"supply": "facilities"}, "a unit_share rule counts units"),
+        ({"value_new": 120}, "a unit_share target is a share in per cent"),
+    ]
+    for changes, message in cases:
+        with pytest.raises(ValueError, match=message):
+            Rule.model_validate({**share, **changes})
+    with pytest.raises(ValueError, match="only unit_share rules take these keys"):
+        Rule.model_validate(_rule(unit_level="community"))
+    with pytest.raises(ValueError, match="needs threshold"):
+        Rule.model_validate(_rule(threshold=None))
+    path = _write(tmp_path, "shares", _profile(_rule(), {**share, "of_rule": "nope"}))
+    with pytest.raises(ConfigError, match="of_rule 'nope' is not a rule of this profile"):
+        load_standard(path)
+
+
+def test_a_confirmed_rule_quotes_its_plan():
+    with pytest.raises(ValueError, match="a confirmed rule quotes its source"):
+        Rule.model_validate(_rule(status="confirmed"))
+    source = {"document": "plan", "quote": "每百户不低于30平方米", "plan": "plan.txt"}
+    assert Rule.model_validate(_rule(status="confirmed", source=source)).source.plan == "plan.txt"
 
 
 # ---- the Guangdong profile ---------------------------------------------------------------
@@ -211,8 +279,8 @@ def test_guangdong_overrides_elderly_rooms(guangdong):
     assert (rooms.value_new, rooms.value_old) == (20, 15)
     assert rooms.status == "unverified"
     assert "广东" in rooms.source.document
-    assert rooms.required(6_000, 2_000, "new") == pytest.approx(400.0)
-    assert rooms.required(6_000, 2_000, "old") == pytest.approx(300.0)
+    assert rooms.required(2_000, "new") == pytest.approx(400.0)
+    assert rooms.required(2_000, "old") == pytest.approx(300.0)
 
 
 def test_guangdong_inherits_everything_else(national, guangdong):
@@ -450,7 +518,7 @@ def test_extends_finds_the_shipped_profile_and_adds_rules(tmp_path):
     sports = profile.rule("sports_ground_per_capita")
     assert (sports.value_new, sports.value_old, sports.value_max) == (2.2, 1.8, 2.8)
     assert sports.source.document == "provincial rule"
-    assert profile.rule("elderly_beds_per_1000").required(10_000, 3_000, "new") == 400.0
+    assert profile.rule("elderly_beds_per_1000").required(10_000, "new") == 400.0
 
 
 def test_override_can_remove_the_upper_option(tmp_path):
@@ -591,3 +659,19 @@ def test_a_broken_base_is_named_by_its_own_file(tmp_path):
     _write(tmp_path, "child", _child(extends="base"))
     with pytest.raises(ConfigError, match=_match(base, "rules.0.metric", "Input should be")):
         load_standard(tmp_path / "child.yaml")
+
+
+def test_provision_counts_the_rules_group_column():
+    import pandas as pd
+
+    from radius.provision import group_column
+
+    beds = Rule.model_validate(
+        _rule(metric="per_1000", supply="beds", group="aged_60_plus", unit="beds per 1,000")
+    )
+    rooms = Rule.model_validate(_rule())
+    with_groups = pd.DataFrame({"population": [10.0], "households": [4.0], "aged_60_plus": [2.0]})
+    plain = with_groups.drop(columns="aged_60_plus")
+    assert group_column(beds, with_groups) == "aged_60_plus"
+    assert group_column(beds, plain) == "population"  # fallback until groups are counted
+    assert group_column(rooms, plain) == "households"
