@@ -513,6 +513,11 @@ def read_inventory(
     a column name, e.g. ``建筑面积(m²)``, is ignored. Categories may be given by id or by
     their Chinese or English name (``便利店``, ``Convenience store``).
 
+    An Amap (高德) or Baidu (百度) POI export (place-search JSON, or CSV/XLSX with
+    ``typecode``/``tag`` and ``location``) is recognised and read by
+    :func:`radius.poi_exports.read_poi_export`: categories from its type codes, GCJ-02/BD-09
+    converted to WGS-84.
+
     Parameters
     ----------
     path : str or Path
@@ -551,6 +556,15 @@ def read_inventory(
         raise InputError(
             f"{path}: unsupported inventory format {path.suffix!r}; save it as one of "
             f"{', '.join(INVENTORY_SUFFIXES)} (.zip holding a Shapefile)"
+        )
+    from radius.poi_exports import poi_export_kind, read_poi_export
+
+    if poi_export_kind(path) is not None:
+        # An Amap/Baidu POI export: categories from its type codes, coordinates from its
+        # own system (GCJ-02/BD-09) unless a WGS-84/CGCS2000 CRS says it was converted.
+        already = crs is not None and _user_crs(crs).is_geographic
+        return read_poi_export(
+            path, categories, system="wgs84" if already else None, layer=layer, encoding=encoding
         )
     lonlat_crs = _user_crs(crs)
     if kind == "table":

@@ -28,6 +28,7 @@ from radius.districts import (
 from radius.facilities import empty_facilities, facilities_from_osm, read_inventory
 from radius.network import StreetNetwork, _is_osm_file, load_network
 from radius.paths import CostMatrix, nearest_and_counts, restrict_to_nodes
+from radius.poi_exports import poi_export_kind, read_poi_export
 from radius.population import read_residents, residents_from_raster
 from radius.provision import ProvisionMethod, district_provision
 from radius.reach import CategoryReach, reach_category
@@ -881,6 +882,11 @@ def _read_facilities(
 ) -> gpd.GeoDataFrame:
     if config.facilities is not None:
         system = (config.facilities_crs or "").lower().replace("-", "").replace("_", "")
+        if poi_export_kind(config.facilities) is not None:
+            # An Amap/Baidu export: read_poi_export converts its GCJ-02/BD-09 itself.
+            return read_poi_export(
+                config.facilities, load_categories(), system=config.facilities_crs
+            )
         chinese = system in CHINESE_SYSTEMS
         # All categories are known to the inventory reader, so an inventory listing more
         # categories than this run computes is valid; compute_reach keeps the wanted ones.

@@ -1,0 +1,243 @@
+"""Amap (高德) and Baidu (百度) POI exports read as facility inventories.
+
+The exports are written by the tests in the documented formats (the Amap web-service
+place-search JSON, its CSV; Baidu's place-search JSON), at points inside the Beijing extract
+of ../shared/data, shifted to GCJ-02/BD-09 as the services return them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+
+from radius._errors import InputError
+from radius.config import load_categories
+from radius.coords import wgs84_to_bd09, wgs84_to_gcj02
+from radius.facilities import read_inventory
+from radius.poi_exports import classify_poi, load_poi_types, poi_export_kind, read_poi_export
+
+CATEGORIES = load_categories()
+
+# (name, type, typecode, expected category or None, WGS-84 lon, lat): inside the
+# bounds of cn_beijing_haidian_cau.osm (116.3440-116.3597 E, 39.9977-40.0089 N).
+AMAP_POIS = [
+    (
+        "便利蜂(学清路店)",
+        "购物服务;便民商店/便利店;便民商店/便利店",
+        "060200",
+        "convenience_store",
+        116.3462,
+        39.9991,
+    ),
+    (
+        "7-ELEVEn(清华东路店)",
+        "购物服务;便民商店/便利店;7-ELEVEn便利店",
+        "060201",
+        "convenience_store",
+        116.3511,
+        40.0032,
+    ),
+    ("物美超市(学院路店)", "购物服务;超级市场;超市", "060400", "supermarket", 116.3555, 40.0061),
+    ("东升菜市场", "购物服务;综合市场;蔬菜市场", "060705", "farmers_market", 116.3480, 40.0075),
+    ("蓝天幼儿园", "科教文化服务;学校;幼儿园", "141204", "childcare", 116.3590, 40.0003),
+    (
+        "东升社区养老服务驿站",
+        "生活服务;生活服务场所;生活服务场所",
+        "070000",
+        "elderly_care",
+        116.3449,
+        40.0050,
+    ),
+    ("海淀区图书馆(分馆)", "科教文化服务;图书馆;图书馆", "140500", "reading", 116.3530, 39.9985),
+    ("乐动健身中心", "体育休闲服务;运动场馆;健身中心", "080111", "fitness", 116.3502, 40.0083),
+    ("老北京炸酱面", "餐饮服务;中餐厅;中餐厅", "050100", None, 116.3470, 40.0011),
+    ("老北京涮肉", "餐饮服务;中餐厅;中餐厅", "050100", None, 116.3473, 40.0014),
+    ("中国农业大学东校区", "科教文化服务;学校;高等院校", "141201", None, 116.3577, 40.0020),
+]
+
+
+def _gcj(lon: float, lat: float) -> tuple[float, float]:
+    x, y = wgs84_to_gcj02(lon, lat)
+    return float(x), float(y)
+
+
+def _amap_json(path: Path) -> Path:
+    """A v3 place-search response, as the web service writes it (empty fields as [])."""
+    pois = []
+    for i, (name, kind, code, _, lon, lat) in enumerate(AMAP_POIS):
+        x, y = _gcj(lon, lat)
+        pois.append(
+            {
+                "id": f"B0FFTEST{i:02d}",
+                "name": name,
+                "type": kind,
+                "typecode": code,
+                "address": [] if i % 2 else "学院路",
+                "location": f"{x:.6f},{y:.6f}",
+                "tel": [],
+                "pname": "北京市",
+                "cityname": "北京市",
+                "adname": "海淀区",
+            }
+        )
+    data = {"status": "1", "count": str(len(pois)), "info": "OK", "infocode": "10000", "pois": pois}
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _check_amap(frame: gpd.GeoDataFrame, *, tolerance_deg: float = 2e-6) -> None:
+    expected = [p for p in AMAP_POIS if p[3] is not None]
+    assert list(frame["name"]) == [p[0] for p in expected]
+    assert list(frame["category"]) == [p[3] for p in expected]
+    assert set(frame["source"]) == {"amap"}
+    # The GCJ-02 offset in Beijing is about 600 m; converted back the points lie within
+    # the 6-decimal rounding of the export (< 0.2 m) of their WGS-84 positions.
+    lon = np.array([p[4] for p in expected])
+    lat = np.array([p[5] for p in expected])
+    assert np.abs(frame.geometry.x.to_numpy() - lon).max() < tolerance_deg
+    assert np.abs(frame.geometry.y.to_numpy() - lat).max() < tolerance_deg
+    assert frame.crs.to_epsg() == 4326
+    assert frame.attrs["unmapped_types"] == {
+        "餐饮服务;中餐厅;中餐厅 (050100)": 2,
+        "科教文化服务;学校;高等院校 (141201)": 1,
+    }
+    assert frame.attrs["pois"] == len(AMAP_POIS)
+    assert "V1.2" in frame.attrs["type_table"]
+
+
+def test_amap_place_search_json(tmp_path: Path) -> None:
+    path = _amap_json(tmp_path / "amap_pois.json")
+    assert poi_export_kind(path) == "amap"
+    with pytest.warns(UserWarning, match=r"3 of 11 amap POIs .*中餐厅 \(050100\) x2"):
+        frame = read_inventory(path, CATEGORIES)
+    _check_amap(frame)
+    assert frame["facility_id"].iloc[0] == "convenience_store:amap/B0FFTEST00"
+
+
+def test_amap_v5_json_list_of_pois(tmp_path: Path) -> None:
+    """v5 keeps the same fields; a bare list of POIs (as scrapers save it) is read too."""
+    data = json.loads(_amap_json(tmp_path / "a.json").read_text(encoding="utf-8"))
+    path = tmp_path / "v5.json"
+    path.write_text(json.dumps(data["pois"], ensure_ascii=False), encoding="utf-8")
+    with pytest.warns(UserWarning, match="maps to no facility category"):
+        _check_amap(read_inventory(path, CATEGORIES))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk"])
+def test_amap_csv(tmp_path: Path, encoding: str) -> None:
+    lines = ["name,type,typecode,address,location"]
+    for name, kind, code, _, lon, lat in AMAP_POIS:
+        x, y = _gcj(lon, lat)
+        lines.append(f'{name},{kind},{code},学院路,"{x:.6f},{y:.6f}"')
+    path = tmp_path / "amap_export.csv"
+    path.write_bytes("\n".join(lines).encode(encoding))
+    assert poi_export_kind(path) == "amap"
+    with pytest.warns(UserWarning, match="3 of 11 amap POIs"):
+        _check_amap(read_inventory(path, CATEGORIES))
+
+
+def test_amap_xlsx_with_chinese_headers_and_lon_lat_columns(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["名称", "类型", "类型编码", "经度", "纬度"])
+    for name, kind, code, _, lon, lat in AMAP_POIS:
+        x, y = _gcj(lon, lat)
+        sheet.append([name, kind, code, round(x, 6), round(y, 6)])
+    path = tmp_path / "amap.xlsx"
+    book.save(path)
+    with pytest.warns(UserWarning, match="maps to no facility category"):
+        _check_amap(read_inventory(path, CATEGORIES))
+
+
+def test_baidu_place_search_json_is_bd09(tmp_path: Path) -> None:
+    results = []
+    for i, (name, tag, lon, lat) in enumerate(
+        [
+            ("好邻居便利店", "购物;便利店", 116.3462, 39.9991),
+            ("华联超市", "购物;超市", 116.3555, 40.0061),
+            ("全民健身中心", "运动健身;健身中心", 116.3502, 40.0083),
+            ("兰州拉面", "美食;中餐厅", 116.3470, 40.0011),
+        ]
+    ):
+        x, y = wgs84_to_bd09(lon, lat)
+        results.append(
+            {
+                "name": name,
+                "location": {"lat": round(float(y), 6), "lng": round(float(x), 6)},
+                "uid": f"uid{i}",
+                "detail_info": {"tag": tag, "type": "shopping"},
+            }
+        )
+    path = tmp_path / "baidu.json"
+    path.write_text(json.dumps({"status": 0, "results": results}, ensure_ascii=False), "utf-8")
+    assert poi_export_kind(path) == "baidu"
+    with pytest.warns(UserWarning, match=r"1 of 4 baidu POIs .*美食;中餐厅 x1"):
+        frame = read_inventory(path, CATEGORIES)
+    assert list(frame["category"]) == ["convenience_store", "supermarket", "fitness"]
+    assert np.allclose(frame.geometry.x, [116.3462, 116.3555, 116.3502], atol=2e-6)
+    assert np.allclose(frame.geometry.y, [39.9991, 40.0061, 40.0083], atol=2e-6)
+    assert frame.attrs["coordinate_system"] == "bd09"
+
+
+def test_already_converted_export_is_not_shifted_again(tmp_path: Path) -> None:
+    path = tmp_path / "wgs.csv"
+    path.write_text(
+        'name,type,typecode,location\n便利店,购物服务;便民商店/便利店;便民商店/便利店,060200,"116.3462,39.9991"\n',
+        encoding="utf-8",
+    )
+    frame = read_inventory(path, CATEGORIES, crs="EPSG:4326")
+    assert (frame.geometry.x.iloc[0], frame.geometry.y.iloc[0]) == (116.3462, 39.9991)
+    assert read_poi_export(path, CATEGORIES).geometry.x.iloc[0] != 116.3462
+
+
+def test_bad_locations_are_listed_by_row(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "name,type,typecode,location\n"
+        '甲,购物服务;超级市场;超市,060400,"116.35"\n'
+        '乙,购物服务;超级市场;超市,060400,"39.99,116.35"\n'
+        '丙,餐饮服务;中餐厅;中餐厅,050100,""\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        InputError, match=r"(?s)2 POI\(s\).*row 2: location '116.35'.*row 3: .*swapped"
+    ):
+        read_inventory(path, CATEGORIES)
+
+
+def test_radius_inventory_and_geojson_are_not_taken_for_exports(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.csv"
+    inventory.write_text("name,category,lon,lat\n店,便利店,116.35,40.0\n", encoding="utf-8")
+    geojson = tmp_path / "f.json"
+    geojson.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    assert poi_export_kind(inventory) is None
+    assert poi_export_kind(geojson) is None
+    assert read_inventory(inventory, CATEGORIES)["source"].tolist() == ["inventory"]
+
+
+def test_type_table_names_known_categories_and_its_version() -> None:
+    table = load_poi_types(categories=CATEGORIES)
+    assert re.search(r"V1\.2", table.amap_version)
+    assert {r.category for r in table.rules} <= {c.id for c in CATEGORIES}
+    # the longest code prefix wins; name rules only within their codes
+    assert classify_poi("amap", "060201", "罗森", table) == "convenience_store"
+    assert classify_poi("amap", "060700", "综合市场", table) is None
+    assert classify_poi("amap", "060700", "西苑菜市场", table) == "farmers_market"
+    assert classify_poi("amap", "160000", "养老保险服务中心", table) is None
+    assert classify_poi("amap", "090100|141204", "某康复医院", table) == "rehabilitation"
+
+
+def test_readme_documents_the_codes_used() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = load_poi_types()
+    for rule in table.rules:
+        for code in rule.amap_codes:
+            if not rule.keywords:
+                assert code in readme, f"README does not list Amap code {code}"
