@@ -9,41 +9,29 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from radius import __version__
 from radius._errors import InputError, RadiusError
-from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
-from radius.batch import add_batch_arguments, batch_command
-from radius.config import load_speed_profiles
-from radius.maps import analysis_map, map_writer, reach_map
-from radius.pipeline import (
-    AnalysisResult,
-    AnalyzeConfig,
-    ReachConfig,
-    ReachResult,
-    analyze,
-    load_analysis_inputs,
-    run_analysis,
-    run_reach,
-)
-from radius.report import displayable_facilities, provision_sheets
-from radius.report_document import build_report, input_files, report_writers
-from radius.report_job import (
-    ReportJob,
-    load_report_job,
-    parse_site_flag,
-    site_request,
-)
-from radius.sample import default_network_path
-from radius.service_areas import DEFAULT_BUFFER_M
-from radius.siting import run_site_request
-from radius.snap import DEFAULT_MAX_SNAP_M
+
+if TYPE_CHECKING:
+    from radius._io import Writer
+    from radius.pipeline import AnalysisResult, AnalyzeConfig, ReachConfig, ReachResult
+    from radius.report_job import ReportJob
+
+# Imports by need: each command imports what it uses when it runs (radius reach never
+# loads dask, folium, matplotlib or WeasyPrint), and the parser fills in only the
+# arguments of the command given.
 
 __all__ = ["main"]
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; the arguments of ``radius batch`` only when ``command`` is ``"batch"``.
+
+    ``radius batch``'s arguments come from :mod:`radius.batch`, which the other commands
+    never import.
+    """
     parser = argparse.ArgumentParser(
         prog="radius",
         description="Community life-circle (社区生活圈) walking reach on real street networks.",
@@ -171,8 +159,16 @@ def _build_parser() -> argparse.ArgumentParser:
             "OUT/batch_summary.json."
         ),
     )
-    add_batch_arguments(batch)
+    if command == "batch":
+        from radius.batch import add_batch_arguments
+
+        add_batch_arguments(batch)
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command named in ``argv``: its first word (the global options take no value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def _add_analysis_arguments(command: argparse.ArgumentParser) -> None:
@@ -223,6 +219,10 @@ def _add_analysis_arguments(command: argparse.ArgumentParser) -> None:
 
 
 def _add_reach_arguments(command: argparse.ArgumentParser, *, service_areas_default: bool) -> None:
+    from radius.config import load_speed_profiles
+    from radius.service_areas import DEFAULT_BUFFER_M
+    from radius.snap import DEFAULT_MAX_SNAP_M
+
     command.add_argument(
         "--network",
         type=Path,
@@ -323,6 +323,9 @@ def _print_summary(result: ReachResult, out: Path, stream: TextIO) -> None:
 
 
 def _reach_config(args: argparse.Namespace, *, service_areas: bool) -> ReachConfig:
+    from radius.pipeline import ReachConfig
+    from radius.sample import default_network_path
+
     return ReachConfig(
         network=args.network or default_network_path(),
         facilities=args.facilities,
@@ -342,6 +345,7 @@ def _reach_config(args: argparse.Namespace, *, service_areas: bool) -> ReachConf
 
 def _timed_summary(summary: dict[str, Any], started: float, write_started: float) -> Writer:
     """A summary writer that records the write and total times when it runs (last)."""
+    from radius._io import json_writer
 
     def write(path: Path) -> None:
         now = time.perf_counter()
@@ -354,6 +358,10 @@ def _timed_summary(summary: dict[str, Any], started: float, write_started: float
 
 def _reach(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    from radius._io import gpkg_writer, write_outputs
+    from radius.pipeline import run_reach
+    from radius.report import displayable_facilities
+
     result = run_reach(_reach_config(args, service_areas=not args.no_service_areas))
     layers = {
         "facilities": displayable_facilities(result.facilities),
@@ -365,6 +373,8 @@ def _reach(args: argparse.Namespace) -> int:
     }
     files: dict[str, Writer] = {"reach.gpkg": gpkg_writer(layers)}
     if args.map:
+        from radius.maps import map_writer, reach_map
+
         files["map.html"] = map_writer(reach_map(result, lang=args.lang, basemap=args.basemap))
     write_started = time.perf_counter()
     files["summary.json"] = _timed_summary(result.summary(), started, write_started)
@@ -374,6 +384,8 @@ def _reach(args: argparse.Namespace) -> int:
 
 
 def _analyze_config(args: argparse.Namespace) -> AnalyzeConfig:
+    from radius.pipeline import AnalyzeConfig
+
     return AnalyzeConfig(
         reach=_reach_config(args, service_areas=args.service_areas),
         population=tuple(args.population),
@@ -389,6 +401,10 @@ def _analyze_config(args: argparse.Namespace) -> AnalyzeConfig:
 
 def _analyze(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    from radius._io import gpkg_writer, write_outputs, xlsx_writer
+    from radius.pipeline import run_analysis
+    from radius.report import displayable_facilities, provision_sheets
+
     result = run_analysis(_analyze_config(args))
     layers = {
         "residents": result.residents,
@@ -404,6 +420,8 @@ def _analyze(args: argparse.Namespace) -> int:
         "provision.xlsx": xlsx_writer(provision_sheets(result)),
     }
     if args.map:
+        from radius.maps import analysis_map, map_writer
+
         files["map.html"] = map_writer(analysis_map(result, lang=args.lang, basemap=args.basemap))
     write_started = time.perf_counter()
     files["summary.json"] = _timed_summary(result.summary(), started, write_started)
@@ -435,6 +453,11 @@ def _print_analysis(result: AnalysisResult, out: Path, stream: TextIO) -> None:
 
 def _site(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    from radius._io import gpkg_writer, write_outputs
+    from radius.pipeline import load_analysis_inputs
+    from radius.report_job import site_request
+    from radius.siting import run_site_request
+
     config = _analyze_config(args)
     inputs = load_analysis_inputs(config)
     capacity: str | float | None = args.capacity
@@ -466,6 +489,8 @@ def _site(args: argparse.Namespace) -> int:
         )
     }
     if args.map:
+        from radius.maps import analysis_map, map_writer
+
         files["map.html"] = map_writer(
             analysis_map(result.after, lang=args.lang, basemap=args.basemap, proposals=result.sites)
         )
@@ -491,6 +516,8 @@ _FORMATS = ("html", "pdf", "xlsx", "gpkg")
 
 def _report_job(args: argparse.Namespace) -> ReportJob:
     """The job of ``radius report``: the --job file, or one made from the flags."""
+    from radius.report_job import ReportJob, load_report_job, parse_site_flag
+
     if args.job is not None:
         defaults = vars(_build_parser().parse_args(["report", "--out", "."]))
         given = [
@@ -538,6 +565,11 @@ def _report_job(args: argparse.Namespace) -> ReportJob:
 
 def _report(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    from radius._io import write_outputs
+    from radius.pipeline import analyze, load_analysis_inputs
+    from radius.report_document import build_report, input_files, report_writers
+    from radius.siting import run_site_request
+
     formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
     unknown = sorted(set(formats) - set(_FORMATS))
     if unknown or not formats:
@@ -561,6 +593,8 @@ def _report(args: argparse.Namespace) -> int:
     )
     files = report_writers(result, sitings, document, formats=formats)
     if args.map:
+        from radius.maps import analysis_map, map_writer
+
         files["map.html"] = map_writer(analysis_map(result, lang=job.lang, basemap=args.basemap))
     write_outputs(args.out, files)
     seconds = time.perf_counter() - started
@@ -579,19 +613,26 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from radius.batch import batch_command
+
+    return batch_command(args)
+
+
 COMMANDS = {
     "reach": _reach,
     "analyze": _analyze,
     "site": _site,
     "report": _report,
-    "batch": batch_command,
+    "batch": _batch,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad input, 1 internal error)."""
-    parser = _build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = _build_parser(_command_of(words))
+    args = parser.parse_args(words)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -1,0 +1,66 @@
+"""Imports by need: ``radius reach`` loads none of the heavy libraries of other commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("dask", "distributed", "weasyprint", "matplotlib", "folium", "streamlit")
+"""Libraries of the batch, report, map and app code that `radius reach` must not import."""
+
+PROBE = """
+import json, sys
+from radius.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+heavy = {heavy!r}
+loaded = sorted(name for name in sys.modules if name.split(".")[0] in heavy)
+print(json.dumps({{"code": code, "loaded": loaded}}), file=sys.stderr)
+"""
+
+
+def _loaded(argv: list[str]) -> tuple[int, list[str]]:
+    """Exit code and heavy modules loaded by ``radius ARGV`` in a fresh interpreter."""
+    completed = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    last = completed.stderr.strip().splitlines()[-1]
+    result = json.loads(last)
+    return int(result["code"] or 0), list(result["loaded"])
+
+
+def test_reach_help_imports_no_heavy_library() -> None:
+    code, loaded = _loaded(["reach", "--help"])
+    assert code == 0
+    assert loaded == []
+
+
+def test_a_whole_reach_run_imports_no_heavy_library(nanjing_osm: Path, tmp_path: Path) -> None:
+    code, loaded = _loaded(["reach", "--network", str(nanjing_osm), "--out", str(tmp_path)])
+    assert code == 0
+    assert loaded == []
+    assert (tmp_path / "reach.gpkg").exists()
+
+
+def test_the_probe_sees_what_a_map_imports(nanjing_osm: Path, tmp_path: Path) -> None:
+    # The same probe on `--map`, which does need folium: the check can fail.
+    argv = ["reach", "--network", str(nanjing_osm), "--no-service-areas", "--map"]
+    code, loaded = _loaded([*argv, "--out", str(tmp_path)])
+    assert code == 0
+    assert "folium" in loaded
+
+
+@pytest.mark.parametrize("command", ["analyze", "site", "report", "batch"])
+def test_every_command_still_parses_its_own_arguments(command: str) -> None:
+    code, _ = _loaded([command, "--help"])
+    assert code == 0
