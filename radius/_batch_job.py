@@ -7,7 +7,6 @@ import string
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -20,6 +19,7 @@ from pydantic import (
 )
 
 from radius._errors import ConfigError, InputError
+from radius._limits import load_yaml
 from radius.config import ThresholdBasis, load_categories, resolve_speed
 from radius.covering import SitingMethod, SitingObjective
 from radius.provision import ProvisionMethod
@@ -606,18 +606,9 @@ def load_job(path: str | Path) -> BatchJob:
         naming the file and the key path of every problem.
     """
     job_path = Path(path)
-    try:
-        text = job_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{job_path}: batch job file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{job_path}: is a folder; give a batch job YAML file") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{job_path}: not UTF-8 text ({exc}); save it as UTF-8") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{job_path}: not valid YAML: {exc}") from None
+    if job_path.is_dir():
+        raise ConfigError(f"{job_path}: is a folder; give a batch job YAML file")
+    data = load_yaml(job_path, "batch job file", ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(
             f"{job_path}: expected a mapping of keys (network, districts, ...) at the top "

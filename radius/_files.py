@@ -10,7 +10,7 @@ import unicodedata
 import zipfile
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -20,6 +20,7 @@ import pandas as pd
 import pyogrio
 
 from radius._errors import InputError
+from radius._limits import LIMITS, check_json_depth, check_rows, limit, regular_file
 
 __all__ = [
     "COMPRESSED_OSM_LIMITS",
@@ -29,6 +30,7 @@ __all__ = [
     "check_workbook",
     "check_zip_entries",
     "check_zip_sizes",
+    "compressed_osm_limits",
     "format_size",
     "parse_number",
     "read_vector_layer",
@@ -57,8 +59,8 @@ class ZipLimits:
         a ``.dbf`` of empty fields) compress very well and are harmless.
     """
 
-    max_entries: int = 1000
-    max_total_bytes: int = 1024 * 1024 * 1024
+    max_entries: int = field(default_factory=lambda: limit("zip_entries"))
+    max_total_bytes: int = field(default_factory=lambda: limit("unpacked_bytes"))
     max_ratio: float = 100.0
     ratio_floor_bytes: int = 1024 * 1024
 
@@ -113,7 +115,8 @@ def check_zip_entries(
     if len(infos) > limits.max_entries:
         raise InputError(
             f"{name}: the zip archive lists {len(infos):,} entries, more than the "
-            f"{limits.max_entries:,} allowed; zip only the Shapefile's files"
+            f"{limits.max_entries:,} allowed; zip only the Shapefile's files, or raise the "
+            f"limit ({LIMITS['zip_entries'].env}, environment variable)"
         )
     files: list[zipfile.ZipInfo] = []
     for info in infos:
@@ -172,7 +175,8 @@ def check_zip_sizes(name: str, infos: Sequence[zipfile.ZipInfo], limits: ZipLimi
             f"{name}: the zip archive unpacks to {format_size(declared)}, more than the "
             f"{format_size(limits.max_total_bytes)} allowed (largest entry "
             f"{largest.filename!r}: {format_size(largest.file_size)}); cut the area down, "
-            "or save the data as a GeoPackage (.gpkg) instead"
+            "or save the data as a GeoPackage (.gpkg) instead, or raise the limit "
+            f"({LIMITS['unpacked_bytes'].env}, environment variable)"
         )
     if declared > limits.ratio_floor_bytes:
         ratio = declared / max(sum(info.compress_size for info in infos), 1)
@@ -191,8 +195,13 @@ def _zip_bomb(name: str, subject: str, ratio: float, limits: ZipLimits) -> Input
     )
 
 
-COMPRESSED_OSM_LIMITS = ZipLimits(max_total_bytes=4 * 1024 * 1024 * 1024)
-"""Limits on a .osm.bz2/.osm.gz: OSM XML packs 10–20 times, a bomb thousands."""
+def compressed_osm_limits() -> ZipLimits:
+    """Limits on a .osm.bz2/.osm.gz: OSM XML packs 10–20 times, a bomb thousands."""
+    return ZipLimits(max_total_bytes=limit("osm_unpacked_bytes"))
+
+
+COMPRESSED_OSM_LIMITS = ZipLimits(max_total_bytes=LIMITS["osm_unpacked_bytes"].default)
+"""The default :func:`compressed_osm_limits` (the app's, whose server is shared)."""
 
 
 class Readable(Protocol):
@@ -292,7 +301,8 @@ def _check_unpacked(name: str, unpacked: int, packed: int, limits: ZipLimits) ->
     if unpacked > limits.max_total_bytes:
         raise InputError(
             f"{name}: unpacks to more than {format_size(limits.max_total_bytes)}, the most "
-            "allowed; upload a smaller extract, or run the command-line tool on the file"
+            "allowed; use a smaller extract, or raise the limit "
+            f"({LIMITS['osm_unpacked_bytes'].env}, environment variable)"
         )
     ratio = unpacked / max(packed, 1)
     if unpacked > limits.ratio_floor_bytes and ratio > limits.max_ratio:
@@ -438,7 +448,10 @@ def read_vector_layer(
     InputError
         If the file cannot be read, holds no layer, or the layer is ambiguous or absent.
     """
+    regular_file(path, f"{what} file")
     dataset = str(path)
+    if path.suffix.lower() in (".geojson", ".json"):
+        _check_geojson_depth(path)
     if path.suffix.lower() == ".zip":
         dataset = shapefile_in_zip(path, layer, what)
         layer = None
@@ -468,9 +481,21 @@ def read_vector_layer(
     elif layer is not None and layer not in names:
         raise InputError(f"{path}: has no layer {layer!r}; its layers are {', '.join(names)}")
     try:
+        features = pyogrio.read_info(dataset, layer=layer or names[0])["features"]
+        if features is not None and features > 0:
+            check_rows(path, int(features), what, word="features")
         return gpd.read_file(dataset, layer=layer or names[0], engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InputError(f"{path}: cannot read the {what} ({exc}); {fix}") from None
+
+
+def _check_geojson_depth(path: Path) -> None:
+    """Refuse GeoJSON nested deeper than the limit (its geometry needs at most 6 levels)."""
+    with path.open("rb") as handle:
+        head = handle.read(1024 * 1024)
+    # The whole file is scanned when it is small; a large one is judged by its first MiB
+    # (a deeply nested bomb shows itself there).
+    check_json_depth(head.decode("utf-8", errors="replace"), str(path))
 
 
 def parse_number(value: object) -> float | None:

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
+import re
+import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
-from radius._errors import InputError
+from radius._errors import InputError, RadiusError
+from radius._files import format_size
 
-__all__ = ["Writer", "gpkg_writer", "json_writer", "write_outputs", "xlsx_writer"]
+__all__ = [
+    "Writer",
+    "file_system_error",
+    "gpkg_writer",
+    "json_writer",
+    "stale_partials",
+    "write_outputs",
+    "xlsx_writer",
+]
 
 Writer = Callable[[Path], None]
 
@@ -70,12 +84,107 @@ def json_writer(data: Any) -> Writer:
     return write
 
 
+_PARTIAL = re.compile(r"^\..+\.partial(\.[^/]*)?$")
+"""Hidden names of :func:`write_outputs`' temporary files, and of their SQLite companions
+(``-journal``, ``-wal``, ``-shm``) that GDAL leaves beside a GeoPackage being written."""
+
+
+def stale_partials(out_dir: Path) -> list[Path]:
+    """Temporary files a killed run left in ``out_dir`` (none of a finished run remain)."""
+    try:
+        return sorted(p for p in out_dir.iterdir() if _PARTIAL.match(p.name) and p.is_file())
+    except OSError:
+        return []
+
+
+@contextlib.contextmanager
+def _folder_lock(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the folder itself (no lock file) while writing into it.
+
+    Two runs writing into one folder take turns, so a run that removes stale partial files
+    never removes those of a run still writing.
+    """
+    try:
+        handle = os.open(out_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        yield  # e.g. a file system without directory handles: no lock
+        return
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a written file (or folder) to the disk, so a crash cannot leave it short."""
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0)
+    handle = os.open(path, flags)
+    try:
+        os.fsync(handle)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):  # a file system without fsync
+            raise
+    finally:
+        os.close(handle)
+
+
+def _disk_full(out_dir: Path, exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    if any(
+        words in text
+        for words in ("no space left", "disk is full", "disk full", "file too large", "quota")
+    ):
+        return True
+    # GDAL reports a full disk as a failed write or commit: judge by the space left.
+    try:
+        usage = shutil.disk_usage(out_dir)
+    except OSError:
+        return False
+    return usage.free < max(1024 * 1024, usage.total // 100)
+
+
+def file_system_error(out_dir: Path, name: str | None, exc: BaseException) -> InputError:
+    """The error of an output that could not be written, naming the path and the fix."""
+    path = out_dir / name if name else out_dir
+    if _disk_full(out_dir, exc):
+        try:
+            free = f" ({format_size(shutil.disk_usage(out_dir).free)} free)"
+        except OSError:
+            free = ""
+        return InputError(
+            f"{path}: no space left on the disk{free} while writing it; free some space or "
+            f"give --out a folder on another disk. The outputs already in {out_dir} were left "
+            "as they were"
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        return InputError(
+            f"{path}: the file system is read-only; give --out a folder on a writable disk"
+        )
+    if isinstance(exc, PermissionError) or (
+        isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM)
+    ):
+        return InputError(
+            f"{path}: permission denied writing it; give --out a folder you can write to, "
+            f"or make it writable (chmod u+w {out_dir})"
+        )
+    if isinstance(exc, OSError):
+        reason = exc.strerror or str(exc)
+        return InputError(f"{path}: cannot write it ({reason}); check the --out folder and disk")
+    return InputError(f"{path}: cannot write it ({exc}); check the --out folder and disk")
+
+
 def write_outputs(out_dir: Path, files: Mapping[str, Writer]) -> list[Path]:
     """Write several files into ``out_dir`` so that none is ever half-written.
 
-    Every file is first written to a temporary name in ``out_dir``; only when all of
-    them are complete are they renamed into place. On any error the temporary files are
-    removed and the existing outputs are left as they were.
+    Every file is first written to a hidden temporary name in ``out_dir`` and flushed to
+    the disk (fsync); only when all of them are complete are they renamed into place, and
+    the folder is flushed too. On any error the temporary files are removed and the
+    existing outputs are left as they were. Temporary files a killed run left behind are
+    removed first; the folder is locked meanwhile, so concurrent runs take turns.
 
     Parameters
     ----------
@@ -88,12 +197,27 @@ def write_outputs(out_dir: Path, files: Mapping[str, Writer]) -> list[Path]:
     -------
     list of Path
         The written files.
+
+    Raises
+    ------
+    InputError
+        If the folder cannot be created or written (read-only, permission, disk full),
+        naming the path and the fix.
     """
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"{out_dir}: cannot create the output folder ({exc})") from None
+        raise file_system_error(out_dir, None, exc) from None
+    with _folder_lock(out_dir):
+        for stale in stale_partials(out_dir):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        return _write_all(out_dir, files)
+
+
+def _write_all(out_dir: Path, files: Mapping[str, Writer]) -> list[Path]:
     temporaries: dict[str, Path] = {}
+    name: str | None = None
     try:
         for name, writer in files.items():
             suffix = "".join(Path(name).suffixes)
@@ -104,14 +228,27 @@ def write_outputs(out_dir: Path, files: Mapping[str, Writer]) -> list[Path]:
             temp_path = Path(temp_name)
             temp_path.unlink()  # GDAL drivers want to create the file themselves
             temporaries[name] = temp_path
-            writer(temp_path)
+            try:
+                writer(temp_path)
+            except RadiusError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, OSError) or _disk_full(out_dir, exc):
+                    raise file_system_error(out_dir, name, exc) from None
+                raise
+            _fsync(temp_path)
         written = []
         for name, temp_path in temporaries.items():
             final = out_dir / name
             os.replace(temp_path, final)
             written.append(final)
+        _fsync(out_dir)
         return written
+    except OSError as exc:
+        raise file_system_error(out_dir, name, exc) from None
     finally:
         for temp_path in temporaries.values():
-            if temp_path.exists():
-                temp_path.unlink()
+            for leftover in (temp_path, *temp_path.parent.glob(f"{temp_path.name}-*")):
+                with contextlib.suppress(OSError):
+                    if leftover.exists():
+                        leftover.unlink()

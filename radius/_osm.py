@@ -15,15 +15,18 @@ import osmium
 import shapely
 
 from radius._errors import InputError
-from radius._files import COMPRESSED_OSM_LIMITS, check_unpacked
+from radius._files import check_unpacked, compressed_osm_limits
+from radius._limits import regular_file
 from radius.config import WalkRules
 
 __all__ = [
+    "OSM_ERRORS",
     "WalkableWays",
     "open_osm",
     "osm_data_date",
     "read_walkable_ways",
     "split_ways_at_junctions",
+    "unreadable_osm",
 ]
 
 
@@ -76,8 +79,7 @@ def open_osm(
     """
     import osmium
 
-    if not path.exists():
-        raise InputError(f"{path}: OSM file not found; check the path")
+    regular_file(path, "OSM file")
     if path.name.lower().endswith((".bz2", ".gz")):
         version = path.stat()
         _check_compressed(str(path), version.st_size, version.st_mtime_ns)
@@ -107,7 +109,7 @@ def _check_compressed(path: str, size: int, modified_ns: int) -> None:
             path,
             handle,
             None,
-            COMPRESSED_OSM_LIMITS,
+            compressed_osm_limits(),
             stop_after=CHECKED_UNPACKED_BYTES,
             fix="export the area again from openstreetmap.org, Overpass or Geofabrik",
         )
@@ -145,7 +147,19 @@ def osm_data_date(path: Path) -> str | None:
     return found.group(1).decode() if found else None
 
 
-def _unreadable(path: Path, exc: BaseException) -> InputError:
+OSM_ERRORS = (RuntimeError, osmium.InvalidLocationError)
+"""What osmium raises for a file it cannot read (a bad coordinate is not a RuntimeError)."""
+
+
+def unreadable_osm(path: Path, exc: BaseException) -> InputError:
+    """The error of an OSM file osmium could not read, with the fix."""
+    if isinstance(exc, osmium.InvalidLocationError):
+        return InputError(
+            f"{path}: a node's coordinates are out of range or badly written ({exc}); "
+            "latitudes lie within -90 to 90 and longitudes within -180 to 180 degrees: "
+            "correct that node, or export the area again from openstreetmap.org, Overpass "
+            "or Geofabrik"
+        )
     return InputError(
         f"{path}: not a readable OSM XML/PBF file ({exc}); export the area again from "
         "openstreetmap.org, Overpass or Geofabrik as .osm, .osm.bz2 or .osm.pbf"
@@ -190,8 +204,8 @@ def read_walkable_ways(path: Path, rules: WalkRules) -> WalkableWays:
                     ways.add_run(obj.id, tags["highway"], run)
                     run = []
             ways.add_run(obj.id, tags["highway"], run)
-    except RuntimeError as exc:
-        raise _unreadable(path, exc) from None
+    except OSM_ERRORS as exc:
+        raise unreadable_osm(path, exc) from None
     return ways
 
 

@@ -619,6 +619,44 @@ def _batch(args: argparse.Namespace) -> int:
     return batch_command(args)
 
 
+_NUMBERS = (
+    ("buffer", "--buffer", "buffer"),
+    ("max_snap", "--max-snap", "max_snap"),
+    ("speed", "--speed", "speed"),
+    ("hexagon_size", "--hexagon-size", "hexagon_size"),
+    ("household_size", "--household-size", "household_size"),
+    ("count", "--count", "count"),
+    ("per_resident", "--per-resident", "per_resident"),
+    ("min_spacing", "--min-spacing", "min_spacing"),
+    ("time_limit", "--time-limit", "time_limit"),
+    ("workers", "--workers", "workers"),
+)
+"""Numeric flags (argparse dest, flag, parameter of radius._validate) checked before a run."""
+_PATHS = (
+    ("network", "--network", "network file"),
+    ("facilities", "--facilities", "facility inventory"),
+    ("districts", "--districts", "districts file"),
+    ("candidates", "--candidates", "candidates file"),
+    ("job", "--job", "job file"),
+)
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse non-finite or out-of-range numbers and input paths that are not regular files."""
+    from radius._limits import regular_file
+    from radius._validate import check_number
+
+    for dest, flag, name in _NUMBERS:
+        check_number(flag, getattr(args, dest, None), name)
+    inputs = [(getattr(args, dest, None), what) for dest, _, what in _PATHS]
+    inputs += [(path, "residents file") for path in getattr(args, "population", ()) or ()]
+    if args.command == "batch":
+        inputs.append((args.job, "batch job file"))
+    for path, what in inputs:
+        if path is not None and not Path(path).is_dir():  # a folder is the readers' to judge
+            regular_file(path, what)
+
+
 COMMANDS = {
     "reach": _reach,
     "analyze": _analyze,
@@ -636,6 +674,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            _check_args(args)
             code = COMMANDS[args.command](args)
         except RadiusError as exc:
             _flush_warnings(caught)
@@ -643,9 +682,34 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             print(f"radius: error: {exc}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
-            print("radius: interrupted; no output was written", file=sys.stderr)
+        except KeyboardInterrupt as exc:
+            _flush_warnings(caught)
+            written = getattr(exc, "written", None)
+            print(f"radius: interrupted; {written or 'no output was written'}", file=sys.stderr)
             return 130
+        except MemoryError:
+            _flush_warnings(caught)
+            if args.debug:
+                raise
+            print(
+                "radius: error: ran out of memory; the inputs are too large for this machine: "
+                "cut the area down (a smaller extract, a bbox, fewer districts), or lower the "
+                "limits (RADIUS_MAX_* environment variables, see the README). No output was "
+                "written",
+                file=sys.stderr,
+            )
+            return 2
+        except OSError as exc:
+            _flush_warnings(caught)
+            if args.debug:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(
+                f"radius: error: {where}{exc.strerror or exc}; check that the path exists and "
+                "that you may read it (and write the --out folder). No output was written",
+                file=sys.stderr,
+            )
+            return 2
         except Exception as exc:
             _flush_warnings(caught)
             if args.debug:

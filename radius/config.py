@@ -12,10 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from radius._errors import ConfigError
+from radius._limits import load_yaml
 
 __all__ = [
     "CONFIG_DIR",
@@ -211,16 +211,7 @@ def _format_validation_error(path: Path, error: ValidationError) -> str:
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return load_yaml(path, "configuration file", ConfigError)
 
 
 def validate_file(model: type[ModelT], path: Path, context: dict[str, Any] | None = None) -> ModelT:

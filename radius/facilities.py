@@ -46,7 +46,8 @@ from shapely.geometry.base import BaseGeometry
 
 from radius._errors import CRSError, InputError
 from radius._files import check_workbook, parse_number, read_vector_layer
-from radius._osm import open_osm
+from radius._limits import check_rows, check_table_file, limit, regular_file
+from radius._osm import OSM_ERRORS, open_osm, unreadable_osm
 from radius.config import Category
 
 __all__ = [
@@ -270,11 +271,8 @@ def facilities_from_osm(path: str | Path, categories: Sequence[Category]) -> gpd
         if not keys:
             return empty_facilities()
         features, problems = _read_osm_features(path, categories, keys)
-    except RuntimeError as exc:
-        raise InputError(
-            f"{path}: not a readable OSM XML/PBF file ({exc}); export the area again from "
-            "openstreetmap.org, Overpass or Geofabrik as .osm, .osm.bz2 or .osm.pbf"
-        ) from None
+    except OSM_ERRORS as exc:
+        raise unreadable_osm(path, exc) from None
     _warn_osm_problems(path, problems)
     rows: list[tuple[tuple[int, int, int], _Row]] = []
     for feature in features:
@@ -548,9 +546,7 @@ def read_inventory(
     CRSError
         If a geometry file has no CRS and none is given, or ``crs`` is not a valid CRS.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: facility inventory not found; check the path")
+    path = regular_file(path, "facility inventory")
     kind = INVENTORY_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise InputError(
@@ -568,8 +564,10 @@ def read_inventory(
         )
     lonlat_crs = _user_crs(crs)
     if kind == "table":
+        check_table_file(path, "facilities", text=True)
         table = _read_csv(path, encoding)
     elif kind == "sheet":
+        check_table_file(path, "facilities", text=False)
         table = _read_xlsx(path, layer)
     else:
         table = _read_vector(path, layer, lonlat_crs if crs is not None else None)
@@ -645,7 +643,12 @@ def _read_xlsx(path: Path, sheet: str | None) -> _Table:
                 f"{path}: no sheet {sheet!r}; the sheets are {', '.join(workbook.sheetnames)}"
             )
         worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
-        rows = [list(values) for values in worksheet.iter_rows(values_only=True)]
+        rows = []
+        most = limit("table_rows") + 1  # and the header
+        for values in worksheet.iter_rows(values_only=True):
+            rows.append(list(values))
+            if len(rows) > most:
+                check_rows(path, len(rows) - 1, "facilities")
     finally:
         workbook.close()
     if not rows:

@@ -32,6 +32,8 @@ from scipy.sparse.csgraph import connected_components
 
 from radius._errors import CRSError, InputError, NetworkUnavailableError
 from radius._files import read_vector_layer
+from radius._limits import regular_file
+from radius._validate import check_crs_fits
 from radius.config import WalkRules, load_walk_rules
 
 __all__ = [
@@ -172,6 +174,8 @@ def choose_metric_crs(lon: float, lat: float, crs: str | pyproj.CRS | None = "au
             f"CRS {chosen.to_string()} is not a projected CRS in metres; analysis needs "
             "metres, e.g. 'auto' (UTM), 'cgcs2000' or 'EPSG:4547'"
         )
+    if isinstance(crs, str):  # chosen by the user: it must fit the data
+        check_crs_fits(chosen, lon, lat, crs)
     return chosen
 
 
@@ -430,10 +434,9 @@ def load_network(
         If the file is missing, of an unknown kind, or holds no walkable street.
     """
     path = Path(source)
-    if not path.exists():
-        raise InputError(f"{path}: network file not found; check the path")
     if path.is_dir():
         raise InputError(f"{path}: is a folder; give a network file")
+    regular_file(path, "network file")
     if _is_osm_file(path):
         return read_osm_network(path, crs=crs, walk_rules=walk_rules)
     suffix = path.suffix.lower()
@@ -463,10 +466,9 @@ _OSMNX_SETTINGS_LOCK = threading.Lock()
 
 
 def _check_file(path: Path, what: str) -> None:
-    if not path.exists():
-        raise InputError(f"{path}: {what} file not found; check the path")
     if path.is_dir():
         raise InputError(f"{path}: is a folder; give a {what} file")
+    regular_file(path, f"{what} file")
 
 
 # --------------------------------------------------------------------------- GraphML

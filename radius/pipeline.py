@@ -16,6 +16,7 @@ import pandas as pd
 import shapely
 
 from radius._errors import InputError
+from radius._validate import check_number
 from radius.config import Category, ThresholdBasis, load_categories, resolve_speed
 from radius.coords import convert_frame, offset_signature
 from radius.districts import (
@@ -116,6 +117,11 @@ class ReachConfig:
     crs: str = "auto"
     facilities_crs: str | None = None
     service_areas: bool = True
+
+    def __post_init__(self) -> None:
+        check_number("max_snap_m", self.max_snap_m, "max_snap")
+        check_number("buffer_m", self.buffer_m, "buffer")
+        check_number("speed_m_s", self.speed_m_s, "speed")
 
 
 @dataclass(frozen=True, eq=False)

@@ -49,7 +49,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from radius._errors import CRSError, InputError
 from radius._files import check_workbook, parse_number, read_vector_layer
-from radius._osm import open_osm
+from radius._limits import (
+    check_raster_window,
+    check_rows,
+    check_table_file,
+    raster_strips,
+    regular_file,
+)
+from radius._osm import OSM_ERRORS, open_osm, unreadable_osm
 from radius.config import CONFIG_DIR, validate_file
 
 __all__ = [
@@ -643,8 +650,7 @@ def residents_from_raster(
     with ExitStack() as stack:
         sources = []
         for path in files:
-            if not path.exists():
-                raise InputError(f"{path}: raster file not found; check the path")
+            regular_file(path, "raster file")
             try:
                 src = stack.enter_context(rasterio.open(path))
             except RasterioIOError as exc:
@@ -673,23 +679,36 @@ def residents_from_raster(
             row0, row1, col0, col1 = 0, reference.height, 0, reference.width
         else:
             row0, row1, col0, col1 = _window(reference, files[0], box)
-        window = Window(col0, row0, col1 - col0, row1 - row0)
-        total = np.zeros((row1 - row0, col1 - col0), dtype=np.float64)
-        valid = np.zeros(total.shape, dtype=bool)
-        for src in sources:
-            data = src.read(band, window=window, masked=True)
-            values = np.ma.getdata(data).astype(np.float64)
-            ok = ~np.ma.getmaskarray(data) & np.isfinite(values) & (values >= 0)
-            total += np.where(ok, values, 0.0)
-            valid |= ok
+        width = col1 - col0
+        check_raster_window(
+            files[0],
+            width,
+            row1 - row0,
+            max(np.dtype(s.dtypes[band - 1]).itemsize for s in sources),
+            len(sources),
+        )
+        # Strips of whole rows: memory stays bounded whatever the window's size.
+        found_rows, found_cols, found_values = [], [], []
+        for start, stop in raster_strips(row0, row1, width):
+            window = Window(col0, start, width, stop - start)
+            total = np.zeros((stop - start, width), dtype=np.float64)
+            valid = np.zeros(total.shape, dtype=bool)
+            for src in sources:
+                data = src.read(band, window=window, masked=True)
+                values = np.ma.getdata(data).astype(np.float64)
+                ok = ~np.ma.getmaskarray(data) & np.isfinite(values) & (values >= 0)
+                total += np.where(ok, values, 0.0)
+                valid |= ok
+            strip_rows, strip_cols = np.nonzero(valid & (total > float(min_value)))
+            found_values.append(total[strip_rows, strip_cols])
+            found_rows.append(strip_rows + start)
+            found_cols.append(strip_cols + col0)
         transform = reference.transform
         crs = pyproj.CRS.from_user_input(reference.crs)
 
-    keep = valid & (total > float(min_value))
-    rows, cols = np.nonzero(keep)
-    population = total[rows, cols]
-    rows = rows + row0
-    cols = cols + col0
+    rows = np.concatenate([np.zeros(0, dtype=np.intp), *found_rows])
+    cols = np.concatenate([np.zeros(0, dtype=np.intp), *found_cols])
+    population = np.concatenate([np.zeros(0), *found_values])
     x = transform.a * (cols + 0.5) + transform.b * (rows + 0.5) + transform.c
     y = transform.d * (cols + 0.5) + transform.e * (rows + 0.5) + transform.f
     if crs.equals(pyproj.CRS.from_epsg(4326), ignore_axis_order=True):
@@ -893,11 +912,8 @@ def _read_osm_buildings(
             building.append(value)
             levels.append(_parse_levels(obj.tags.get("building:levels")))
             wkbs.append(wkb)
-    except (RuntimeError, ValueError) as exc:
-        raise InputError(
-            f"{path}: not a readable OSM XML/PBF file ({exc}); export the area again as "
-            ".osm, .osm.bz2 or .osm.pbf"
-        ) from None
+    except (*OSM_ERRORS, ValueError) as exc:
+        raise unreadable_osm(path, exc) from None
     geometry = shapely.from_wkb(np.asarray(wkbs, dtype=object)) if wkbs else []
     # A single-polygon multipolygon is returned as a Polygon, the common case.
     geometry = [
@@ -1205,14 +1221,16 @@ def _read_vector(path: Path, layer: str | None) -> gpd.GeoDataFrame:
 def _read_table(
     path: Path, encoding: str | None, layer: str | None
 ) -> tuple[pd.DataFrame, _Origin]:
-    if not path.exists():
-        raise InputError(f"{path}: file not found; check the path")
+    regular_file(path, "file")
     suffix = path.suffix.lower()
     if suffix in _TABLE_SUFFIXES:
+        check_table_file(path, "residents", text=True)
         frame: pd.DataFrame = _read_csv(path, encoding)
         origin = _Origin(str(path), "sheet")
     elif suffix in _EXCEL_SUFFIXES:
+        check_table_file(path, "residents", text=False)
         frame = _read_excel(path)
+        check_rows(path, len(frame), "residents")
         origin = _Origin(str(path), "sheet")
     elif suffix == ".xls":
         raise InputError(f"{path}: old .xls workbooks are not supported; save it as .xlsx")
@@ -1439,10 +1457,9 @@ def read_residents(
         polygons have neither population/households nor building columns.
     """
     file = Path(path)
-    if not file.exists():
-        raise InputError(f"{file}: file not found; check the path")
     if file.is_dir():
         raise InputError(f"{file}: a folder; give a file (GeoTIFF, OSM, CSV, XLSX, GeoJSON, GPKG)")
+    regular_file(file, "file")
     kind = _file_kind(file)
     notes: list[str] = []
     if kind == "raster":

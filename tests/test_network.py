@@ -866,7 +866,7 @@ def test_segments_without_crs_or_length() -> None:
         (121.47, 31.23, "cgcs2000", 4549),  # CM 120E
         (116.35, 40.00, "CGCS2000", 4548),  # CM 117E
         (87.6, 43.8, "cgcs2000", 4538),  # Urumqi, CM 87E
-        (118.78, 32.04, "EPSG:4547", 4547),
+        (118.78, 32.04, "EPSG:4549", 4549),  # an explicit CRS must fit the data
         (118.78, 32.04, pyproj.CRS.from_epsg(3857), 3857),
     ],
 )
