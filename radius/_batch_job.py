@@ -49,6 +49,9 @@ OUTPUT_FILES: Final = {
 }
 """Per-district files written for each ``outputs`` entry of the job."""
 OutputKind = Literal["gpkg", "xlsx", "summary", "report"]
+SiteSupply = Literal["land_area_m2", "floor_area_m2", "beds", "places"]
+"""Supply a new site can be sized in (the capacity columns of facilities)."""
+SiteSize = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 # =========================================================================== the job file
@@ -344,6 +347,10 @@ class SiteRequest(_Frozen):
     districts : tuple of str, optional
         Site for these districts only: their residents are the demand and the sites lie
         inside them (default: all districts). A batch sites each district for itself.
+    size : float or mapping, optional
+        Size of every new site in the supply of the category's ratio rules (one number, or
+        supply → number, e.g. ``{floor_area_m2: 300}``); default the candidates' column,
+        else what closes the shortfall of the site's unit.
     """
 
     category: str
@@ -357,6 +364,7 @@ class SiteRequest(_Frozen):
     method: SitingMethod = "auto"
     time_limit_s: float = Field(default=30.0, gt=0, le=3600)
     districts: tuple[str, ...] | None = Field(default=None, min_length=1)
+    size: SiteSize | dict[SiteSupply, SiteSize] | None = None
 
     @model_validator(mode="after")
     def _count_fits_objective(self) -> SiteRequest:

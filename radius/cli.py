@@ -117,6 +117,15 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="site for this district only (repeatable): its residents are the demand and "
         "the sites lie inside it",
     )
+    site.add_argument(
+        "--size",
+        action="append",
+        dest="site_size",
+        metavar="[SUPPLY=]VALUE",
+        help="size of each new site in the supply of the category's ratio rules: a number "
+        "for every supply, or e.g. floor_area_m2=300 (repeatable; supplies floor_area_m2, "
+        "land_area_m2, beds, places); default what closes the shortfall of the site's unit",
+    )
     site.add_argument("--out", type=Path, required=True, help="output folder")
 
     report = commands.add_parser(
@@ -451,8 +460,37 @@ def _print_analysis(result: AnalysisResult, out: Path, stream: TextIO) -> None:
     print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} in {out}", file=stream)
 
 
+def _site_size(values: Sequence[str] | None) -> float | dict[str, float] | None:
+    """``--size 300`` (every supply) or ``--size floor_area_m2=300 --size beds=20``."""
+    if not values:
+        return None
+    from radius.facilities import CAPACITY_COLUMNS
+
+    sizes: dict[str, float] = {}
+    for text in values:
+        supply, _, number = text.rpartition("=")
+        try:
+            value = float(number)
+        except ValueError:
+            raise InputError(
+                f"--size {text}: give a number, or SUPPLY=NUMBER such as floor_area_m2=300"
+            ) from None
+        if not supply:
+            if len(values) > 1:
+                raise InputError(f"--size {text}: a plain number cannot be combined with others")
+            return value
+        if supply.strip() not in CAPACITY_COLUMNS:
+            raise InputError(
+                f"--size {text}: unknown supply {supply.strip()!r}; give one of "
+                + ", ".join(CAPACITY_COLUMNS)
+            )
+        sizes[supply.strip()] = value
+    return sizes
+
+
 def _site(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    size = _site_size(args.site_size)
     from radius._io import gpkg_writer, write_outputs
     from radius.pipeline import load_analysis_inputs
     from radius.report_job import site_request
@@ -477,6 +515,7 @@ def _site(args: argparse.Namespace) -> int:
         method=args.solver,
         time_limit_s=args.time_limit,
         districts=args.site_districts,
+        size=size,
     )
     result = run_site_request(inputs, config, request)
     files: dict[str, Writer] = {

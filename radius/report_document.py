@@ -33,7 +33,8 @@ from radius._errors import RadiusError
 from radius._io import Writer, gpkg_writer, xlsx_writer
 from radius._osm import osm_data_date
 from radius.config import load_speed_profiles
-from radius.i18n import Language, name_of
+from radius.facilities import CAPACITY_COLUMNS
+from radius.i18n import Language, name_of, t
 from radius.i18n import report_text as _t
 from radius.pipeline import AnalysisResult, AnalyzeConfig
 from radius.report import displayable_facilities, provision_sheets, sites_table
@@ -620,6 +621,7 @@ def _sites(b: _Builder, sitings: Sequence[SitingResult], maps: bool) -> Section:
             _t("lat", lang),
             _t("gained", lang),
             _t("capacity", lang),
+            _t("site_size", lang),
             _t("access", lang),
         ]
         rows = [
@@ -629,11 +631,12 @@ def _sites(b: _Builder, sitings: Sequence[SitingResult], maps: bool) -> Section:
                 f"{site.geometry.y:.6f}",
                 _number(float(site.residents_gained)),
                 _number(float(site.capacity)),
+                _site_size(site, lang),
                 _number(float(site.access_m), 1),
             ]
             for site in siting.sites.itertuples()
         ]
-        b.table(_t("site", lang), header, rows, numeric=range(6))
+        b.table(_t("site", lang), header, rows, numeric=(0, 1, 2, 3, 4, 6))
         b.table(
             _t("before_after", lang),
             ["", _t("before", lang), _t("after", lang)],
@@ -643,6 +646,16 @@ def _sites(b: _Builder, sitings: Sequence[SitingResult], maps: bool) -> Section:
         if maps:
             b.figure(_t("sites_map", lang, category=category), sites_png(siting, lang))
     return b.section("sites", "sites")
+
+
+def _site_size(site: Any, lang: Language) -> str:
+    """A new site's size in each supply it carries, e.g. "建筑面积 268 平方米"."""
+    parts = [
+        t(f"capacity_short_{column}", lang, value=float(getattr(site, column)))
+        for column in CAPACITY_COLUMNS
+        if np.isfinite(float(getattr(site, column, np.nan)))
+    ]
+    return _t("list_separator", lang).join(parts) or "–"
 
 
 def _solver_status(status: str, lang: Language) -> str:

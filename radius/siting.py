@@ -32,7 +32,7 @@ import dataclasses
 import math
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -394,6 +394,7 @@ def site_facilities(
     mip_rel_gap: float = DEFAULT_MIP_REL_GAP,
     milp_size_limit: int = DEFAULT_MILP_SIZE_LIMIT,
     districts: Sequence[str] | None = None,
+    size: float | Mapping[str, float] | None = None,
 ) -> SitingResult:
     """Choose new sites for one category; report coverage and shortfall before and after.
 
@@ -435,6 +436,14 @@ def site_facilities(
         count as demand, in the solve and in the coverage before and after, only
         candidates inside them are considered, and only their rows enter the shortfalls.
         Residents around them still take part in the analysis (2SFCA). Default: all.
+    size : float or mapping, optional
+        Size of every new site, in the supply of the category's ratio rules
+        (``floor_area_m2``, ``land_area_m2``, ``beds``, ``places``): one number for each
+        such supply, or a mapping supply → number. Without it a site takes the candidates'
+        own column of that supply when given, else what closes the shortfall of its unit
+        (the district it lies in, or the nearest) under the category's rules, shared
+        among the unit's new sites; ``size_basis`` of the sites says which. The sizes
+        count as supply in the analysis after, so per-capita figures change.
 
     Returns
     -------
@@ -532,6 +541,8 @@ def site_facilities(
 
     sites = _site_frame(site_candidates, solution, category, capacities)
     chosen = site_candidates.sites.iloc[solution.chosen]
+    sizes, basis = _site_sizes(before, category, chosen, sites, size)
+    sites = sites.assign(**sizes, size_basis=basis)
     after = analyze(inputs, run_config, proposals=_proposals(inputs.facilities, chosen, sites))
     summary = {
         "category": category,
@@ -585,6 +596,9 @@ def run_site_request(
         method=request.method,
         time_limit_s=request.time_limit_s,
         districts=request.districts,
+        size=request.size
+        if not isinstance(request.size, dict)
+        else {str(k): v for k, v in request.size.items()},
     )
 
 
@@ -666,13 +680,90 @@ def _site_frame(
     )
 
 
+def _ratio_supplies(before: AnalysisResult, category: str) -> dict[str, list[str]]:
+    """Supply column → ids of the category's ratio rules (not coverage) counting it."""
+    supplies: dict[str, list[str]] = {}
+    for rule in before.standard.rules:
+        if rule.category == category and rule.supply in CAPACITY_COLUMNS:
+            supplies.setdefault(str(rule.supply), []).append(rule.id)
+    return supplies
+
+
+def _site_sizes(
+    before: AnalysisResult,
+    category: str,
+    chosen: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    size: float | Mapping[str, float] | None,
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The size of each new site per supply column, and how it was found (``size_basis``).
+
+    A user ``size`` first, then the candidates' own column, then what closes the
+    shortfall of the site's unit (largest over the rules counting that supply), shared
+    equally among the new sites in the unit.
+    """
+    supplies = _ratio_supplies(before, category)
+    if isinstance(size, Mapping):
+        unknown = sorted(set(size) - set(CAPACITY_COLUMNS))
+        if unknown:
+            raise InputError(
+                f"site size: unknown supply {', '.join(unknown)}; give one of "
+                + ", ".join(CAPACITY_COLUMNS)
+            )
+        supplies = {**{c: supplies.get(c, []) for c in size}, **supplies}
+    n = len(sites)
+    sizes: dict[str, np.ndarray] = {}
+    basis = np.full(n, "", dtype=object)
+    units = _site_units(before, sites) if n else np.zeros(0, dtype=np.int64)
+    for column, rule_ids in supplies.items():
+        values = np.full(n, np.nan)
+        given = size.get(column) if isinstance(size, Mapping) else size
+        if given is not None:
+            if not (math.isfinite(float(given)) and float(given) >= 0):
+                raise InputError(f"site size {column}: give a number ≥ 0, not {given}")
+            values[:] = float(given)
+            basis[:] = "user"
+        else:
+            if column in chosen.columns:
+                own = pd.to_numeric(chosen[column], errors="coerce").to_numpy(np.float64)
+                values = np.where(np.isfinite(own) & (own >= 0), own, np.nan)
+                basis[np.isfinite(values) & (basis == "")] = "candidates"
+            open_ = ~np.isfinite(values)
+            if open_.any() and rule_ids:
+                shortfall = np.zeros(n)
+                per_unit = np.bincount(units, minlength=len(before.districts)).astype(np.float64)
+                for rid in rule_ids:
+                    column_name = f"{rid}_shortfall"
+                    if column_name not in before.districts.columns:
+                        continue
+                    unit_short = before.districts[column_name].to_numpy(np.float64)[units]
+                    shortfall = np.maximum(shortfall, unit_short / per_unit[units])
+                values[open_] = np.round(shortfall[open_], 3)
+                basis[open_ & (basis == "")] = "shortfall"
+        sizes[column] = values
+    basis[basis == ""] = "none"
+    return sizes, basis.tolist()
+
+
+def _site_units(before: AnalysisResult, sites: gpd.GeoDataFrame) -> np.ndarray:
+    """Row position in ``before.districts`` of the unit each site lies in, or the nearest."""
+    districts = before.districts
+    metric = before.reach.network.crs
+    units = gpd.GeoDataFrame(geometry=districts.geometry.to_crs(metric).to_numpy(), crs=metric)
+    points = gpd.GeoDataFrame(geometry=sites.geometry.to_crs(metric).to_numpy(), crs=metric)
+    joined = gpd.sjoin_nearest(points, units, how="left")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    return joined["index_right"].to_numpy(dtype=np.int64)
+
+
 def _proposals(
     facilities: gpd.GeoDataFrame, chosen: gpd.GeoDataFrame, sites: gpd.GeoDataFrame
 ) -> gpd.GeoDataFrame:
     """The chosen sites in the facilities layout (for :func:`radius.pipeline.analyze`).
 
-    Capacity columns of the layout (``floor_area_m2``, ``beds``, ...) present among the
-    candidates' columns are carried over, so ratio rules count the new supply.
+    Capacity columns of the layout (``floor_area_m2``, ``beds``, ...) come from the sites'
+    sizes (:func:`_site_sizes`), else from the candidates' own columns, so ratio rules
+    count the new supply.
     """
     names = chosen["name"].fillna("").astype(str) if "name" in chosen.columns else None
     data: dict[str, Any] = {
@@ -685,9 +776,10 @@ def _proposals(
         "source": "proposed",
     }
     for column in CAPACITY_COLUMNS:
+        source = sites if column in sites.columns else chosen
         data[column] = (
-            pd.to_numeric(chosen[column], errors="coerce").to_numpy(np.float64)
-            if column in chosen.columns
+            pd.to_numeric(source[column], errors="coerce").to_numpy(np.float64)
+            if column in source.columns
             else np.full(len(sites), np.nan)
         )
     data["entrances"] = np.full(len(sites), None, dtype=object)

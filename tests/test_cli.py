@@ -373,3 +373,22 @@ def test_site_command_for_one_district(
     assert code != 0
     assert "'block-999': no such district" in stderr
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        (["volume=3"], "unknown supply 'volume'"),
+        (["big"], "give a number, or SUPPLY=NUMBER"),
+        (["300", "beds=2"], "cannot be combined"),
+    ],
+)
+def test_site_size_flag_errors_name_the_fix(
+    sizes: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["site", "--category", "elderly_care", "--count", "1", "--out", str(tmp_path)]
+    for size in sizes:
+        argv += ["--size", size]
+    code, _, stderr = run(argv, capsys)
+    assert code == 2
+    assert message in stderr

@@ -586,3 +586,63 @@ def test_siting_for_one_district_counts_its_residents_and_sites_inside_it(
                 candidates=far,
                 districts=[district],
             )
+
+
+# --------------------------------------------------------------------------------------
+# Site sizes: new sites carry supply, so ratio figures change after siting (issue #14)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_sites_sized_by_their_unit_shortfall_change_the_per_capita_figures() -> None:
+    from radius.sample import default_network_path
+
+    config, inputs = nanjing(default_network_path())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sized = site_facilities(inputs, config, category="elderly_care", count=2)
+        unsized = site_facilities(
+            inputs,
+            config,
+            category="elderly_care",
+            count=2,
+            size={"land_area_m2": 0.0, "floor_area_m2": 0.0},
+        )
+    sites = sized.sites
+    assert sites["size_basis"].tolist() == ["shortfall", "shortfall"]
+    # Each site takes the shortfall of the district it lies in (shared by its new sites).
+    units = gpd.sjoin(
+        sites[["geometry"]], sized.before.districts.to_crs(4326)[["district_id", "geometry"]]
+    )
+    for rule, column in (
+        ("elderly_land_per_capita", "land_area_m2"),
+        ("elderly_rooms_per_100hh", "floor_area_m2"),
+    ):
+        short = sized.before.districts.set_index("district_id")[f"{rule}_shortfall"]
+        in_unit = units.groupby("district_id").size()
+        expected = [short[u] / in_unit[u] for u in units["district_id"]]
+        assert sites.loc[units.index, column].tolist() == pytest.approx(expected, abs=1e-3)
+        assert sites[column].gt(0).all()
+        before = sized.summary["rules"][rule]["shortfall_before"]
+        assert sized.summary["rules"][rule]["shortfall_after"] < before
+        # Sites of size 0 add no supply: the same figure before and after.
+        assert unsized.summary["rules"][rule]["shortfall_after"] == pytest.approx(before)
+    assert unsized.sites["size_basis"].tolist() == ["user", "user"]
+    proposed = sized.after.reach.facilities.query("source == 'proposed'")
+    assert proposed["land_area_m2"].tolist() == pytest.approx(sites["land_area_m2"].tolist())
+
+
+@pytest.mark.slow
+def test_a_user_size_closes_the_shortfall_and_unknown_supplies_are_refused() -> None:
+    from radius.sample import default_network_path
+
+    config, inputs = nanjing(default_network_path())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = site_facilities(inputs, config, category="elderly_care", count=2, size=1000.0)
+        assert result.sites["floor_area_m2"].tolist() == [1000.0, 1000.0]
+        rule = result.summary["rules"]["elderly_land_per_capita"]
+        assert rule["shortfall_before"] > 0
+        assert rule["shortfall_after"] == pytest.approx(0.0)
+        with pytest.raises(InputError, match="unknown supply volume"):
+            site_facilities(inputs, config, category="elderly_care", count=1, size={"volume": 1.0})
