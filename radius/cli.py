@@ -297,6 +297,11 @@ def _add_reach_arguments(command: argparse.ArgumentParser, *, service_areas_defa
         default="osm",
         help="basemap of the map: osm, gaode (GCJ-02 handled) or tianditu (needs TIANDITU_KEY)",
     )
+    command.add_argument(
+        "--facility-areas",
+        action="store_true",
+        help="service areas also per facility and threshold, not only per category (slower)",
+    )
     if service_areas_default:
         command.add_argument(
             "--no-service-areas", action="store_true", help="skip service-area lines and polygons"
@@ -349,6 +354,7 @@ def _reach_config(args: argparse.Namespace, *, service_areas: bool) -> ReachConf
         crs=args.crs,
         facilities_crs=args.facilities_crs,
         service_areas=service_areas,
+        facility_areas=args.facility_areas,
     )
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "analyze",
     "append_facilities",
     "compute_reach",
+    "facility_service_areas",
     "load_analysis_inputs",
     "run_analysis",
     "run_reach",
@@ -104,6 +105,9 @@ class ReachConfig:
         CRS of lon/lat columns in the inventory (default WGS-84).
     service_areas : bool
         Whether to build service-area lines and polygons.
+    facility_areas : bool
+        Whether to build a polygon per facility and threshold as well as per category
+        (slower: see :func:`facility_service_areas` for them on demand).
     """
 
     network: Path
@@ -117,6 +121,7 @@ class ReachConfig:
     crs: str = "auto"
     facilities_crs: str | None = None
     service_areas: bool = True
+    facility_areas: bool = False
 
     def __post_init__(self) -> None:
         check_number("max_snap_m", self.max_snap_m, "max_snap")
@@ -142,8 +147,8 @@ class ReachResult:
         Network nodes with ``{category}_dist_m``, ``{category}_min`` and
         ``{category}_n_{T}min`` columns.
     service_areas : geopandas.GeoDataFrame
-        One polygon per facility and threshold (``level == "facility"``) and per
-        category and threshold (``level == "category"``).
+        One polygon per category and threshold (``level == "category"``), and per
+        facility and threshold (``level == "facility"``) when ``facility_areas`` was asked.
     reached_streets : geopandas.GeoDataFrame
         Reached street parts per category and threshold (the union over facilities).
     unroutable : geopandas.GeoDataFrame
@@ -263,6 +268,7 @@ def run_reach(config: ReachConfig) -> ReachResult:
             max_snap_m=config.max_snap_m,
             buffer_m=config.buffer_m,
             service_areas=config.service_areas,
+            facility_areas=config.facility_areas,
             timings=timings,
         )
     for item in caught:
@@ -282,6 +288,7 @@ def compute_reach(
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
     buffer_m: float = DEFAULT_BUFFER_M,
     service_areas: bool = True,
+    facility_areas: bool = False,
     demand: gpd.GeoSeries | None = None,
     timings: dict[str, float] | None = None,
     threads: int | None = None,
@@ -306,6 +313,8 @@ def compute_reach(
         Half-width (metres) of service-area polygons.
     service_areas : bool
         Whether to build service-area lines and polygons.
+    facility_areas : bool
+        Whether the service areas include one polygon per facility and threshold.
     demand : geopandas.GeoSeries, optional
         Demand points (residents); their results are on ``categories[i].demand_*``.
     timings : dict, optional
@@ -373,7 +382,9 @@ def compute_reach(
 
     with _timed(timings, "service_areas"):
         if service_areas:
-            areas, streets = _service_areas(network, graph, facilities, reaches, buffer_m)
+            areas, streets = _service_areas(
+                network, graph, facilities, reaches, buffer_m, facility_areas=facility_areas
+            )
         else:
             areas = _empty_areas()
             streets = _empty_streets()
@@ -458,52 +469,45 @@ def _service_areas(
     facilities: gpd.GeoDataFrame,
     reaches: list[CategoryReach],
     buffer_m: float,
+    *,
+    facility_areas: bool = False,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Polygons per category and threshold (and per facility when asked), reached streets.
+
+    A category's polygon is built from the pieces of its nearest-facility field, each
+    reached street piece once, so its cost follows the reached street length and not the
+    number of overlapping facility catchments.
+    """
+    computed = [reach for reach in reaches if len(reach.facility_rows)]
+    if not computed:
+        return _empty_areas(), _empty_streets()
     edges = EdgeCoordinates.of(network)
+    union_pieces = [
+        reached_pieces(graph, _union_matrix(reach), reach.thresholds_m) for reach in computed
+    ]
+    first_group = np.cumsum([0] + [len(reach.thresholds_m) for reach in computed])
+    # One call for every category and threshold, so the unions share the threads.
+    pieces = union_pieces[0]
+    for more in union_pieces[1:]:
+        pieces = pieces.then(more)
+    polygons = reached_polygons(
+        edges,
+        pieces,
+        np.concatenate(
+            [first + p.threshold for first, p in zip(first_group, union_pieces, strict=False)]
+        ),
+        int(first_group[-1]),
+        buffer_m=buffer_m,
+    )
+    del pieces
+    polygons = gpd.GeoSeries(polygons, crs=network.crs).to_crs(WGS84).to_numpy()
     area_frames: list[pd.DataFrame] = []
     street_frames: list[pd.DataFrame] = []
-    for reach in reaches:
-        if len(reach.facility_rows) == 0:
-            continue
+    for reach, first, category_pieces in zip(computed, first_group, union_pieces, strict=False):
         n_thresholds = len(reach.thresholds_m)
-        n_groups = len(reach.facility_rows) * n_thresholds
-        pieces = reached_pieces(graph, reach.matrix, reach.thresholds_m)
-        union_pieces = reached_pieces(graph, _union_matrix(reach), reach.thresholds_m)
-        facility_group = pieces.source * n_thresholds + pieces.threshold
-        # One call for the facilities' and the category's polygons, so the category's big
-        # unions share the threads with the facilities' small ones.
-        polygons = reached_polygons(
-            edges,
-            pieces.then(union_pieces),
-            np.concatenate([facility_group, n_groups + union_pieces.threshold]),
-            n_groups + n_thresholds,
-            buffer_m=buffer_m,
-        )
-        # Reprojected category by category, so the network-CRS copies never all coexist.
-        polygons = gpd.GeoSeries(polygons, crs=network.crs).to_crs(WGS84).to_numpy()
-        reached_length = np.bincount(
-            facility_group, weights=pieces.end_m - pieces.start_m, minlength=n_groups
-        )
-        del pieces, facility_group
-        source_of_group = np.repeat(np.arange(len(reach.facility_rows)), n_thresholds)
-        threshold_of_group = np.tile(np.arange(n_thresholds), len(reach.facility_rows))
-        rows = reach.facility_rows[source_of_group]
-        area_frames.append(
-            pd.DataFrame(
-                {
-                    "level": "facility",
-                    "category": reach.category.id,
-                    "facility_id": facilities["facility_id"].to_numpy()[rows],
-                    "threshold": np.asarray(reach.labels)[threshold_of_group],
-                    "threshold_m": reach.thresholds_m[threshold_of_group],
-                    "street_length_m": reached_length,
-                    "geometry": polygons[:n_groups],
-                }
-            )
-        )
         union_length = np.bincount(
-            union_pieces.threshold,
-            weights=union_pieces.end_m - union_pieces.start_m,
+            category_pieces.threshold,
+            weights=category_pieces.end_m - category_pieces.start_m,
             minlength=n_thresholds,
         )
         area_frames.append(
@@ -515,27 +519,31 @@ def _service_areas(
                     "threshold": list(reach.labels),
                     "threshold_m": reach.thresholds_m,
                     "street_length_m": union_length,
-                    "geometry": polygons[n_groups:],
+                    "geometry": polygons[first : first + n_thresholds],
                 }
             )
         )
-        union_lines = gpd.GeoSeries(reached_lines(edges, union_pieces), crs=network.crs)
+        union_lines = gpd.GeoSeries(reached_lines(edges, category_pieces), crs=network.crs)
         street_frames.append(
             pd.DataFrame(
                 {
                     "category": reach.category.id,
-                    "threshold": np.asarray(reach.labels)[union_pieces.threshold],
-                    "threshold_m": reach.thresholds_m[union_pieces.threshold],
-                    "edge": union_pieces.edge,
-                    "from_m": union_pieces.start_m,
-                    "to_m": union_pieces.end_m,
+                    "threshold": np.asarray(reach.labels)[category_pieces.threshold],
+                    "threshold_m": reach.thresholds_m[category_pieces.threshold],
+                    "edge": category_pieces.edge,
+                    "from_m": category_pieces.start_m,
+                    "to_m": category_pieces.end_m,
                     "geometry": union_lines.to_crs(WGS84).to_numpy(),
                 }
             )
         )
-        del union_lines, union_pieces, polygons
-    if not area_frames:
-        return _empty_areas(), _empty_streets()
+        del union_lines
+    del union_pieces, polygons
+    if facility_areas:
+        area_frames.extend(
+            _facility_areas(network, graph, facilities, reach, buffer_m, edges)
+            for reach in computed
+        )
     areas = gpd.GeoDataFrame(
         pd.concat(area_frames, ignore_index=True), geometry="geometry", crs=WGS84
     )
@@ -543,6 +551,78 @@ def _service_areas(
         pd.concat(street_frames, ignore_index=True), geometry="geometry", crs=WGS84
     )
     return areas, streets
+
+
+def _facility_areas(
+    network: StreetNetwork,
+    graph: RoutingGraph,
+    facilities: gpd.GeoDataFrame,
+    reach: CategoryReach,
+    buffer_m: float,
+    edges: EdgeCoordinates,
+) -> pd.DataFrame:
+    """One polygon per facility and threshold of a category (``level == "facility"``)."""
+    n_thresholds = len(reach.thresholds_m)
+    n_groups = len(reach.facility_rows) * n_thresholds
+    pieces = reached_pieces(graph, reach.matrix, reach.thresholds_m)
+    group = pieces.source * n_thresholds + pieces.threshold
+    polygons = reached_polygons(edges, pieces, group, n_groups, buffer_m=buffer_m)
+    polygons = gpd.GeoSeries(polygons, crs=network.crs).to_crs(WGS84).to_numpy()
+    reached_length = np.bincount(group, weights=pieces.end_m - pieces.start_m, minlength=n_groups)
+    source_of_group = np.repeat(np.arange(len(reach.facility_rows)), n_thresholds)
+    threshold_of_group = np.tile(np.arange(n_thresholds), len(reach.facility_rows))
+    rows = reach.facility_rows[source_of_group]
+    return pd.DataFrame(
+        {
+            "level": "facility",
+            "category": reach.category.id,
+            "facility_id": facilities["facility_id"].to_numpy()[rows],
+            "threshold": np.asarray(reach.labels)[threshold_of_group],
+            "threshold_m": reach.thresholds_m[threshold_of_group],
+            "street_length_m": reached_length,
+            "geometry": polygons,
+        }
+    )
+
+
+def facility_service_areas(
+    result: ReachResult,
+    categories: tuple[str, ...] | None = None,
+    *,
+    buffer_m: float = DEFAULT_BUFFER_M,
+) -> gpd.GeoDataFrame:
+    """Service-area polygons of each facility and threshold, on demand (e.g. for the app).
+
+    Runs do not build them unless asked (``ReachConfig.facility_areas``, the CLI's
+    ``--facility-areas``): they cost as much as all the catchments' overlapping bands.
+
+    Parameters
+    ----------
+    result : ReachResult
+        A finished reach run.
+    categories : tuple of str, optional
+        Category ids; all computed categories when omitted.
+    buffer_m : float, optional
+        Half-width (metres) of the band around the reached streets.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Rows with ``level == "facility"`` in the layout of ``ReachResult.service_areas``.
+    """
+    wanted = [
+        reach
+        for reach in result.categories
+        if len(reach.facility_rows) and (categories is None or reach.category.id in categories)
+    ]
+    if not wanted:
+        return _empty_areas()
+    edges = EdgeCoordinates.of(result.network)
+    frames = [
+        _facility_areas(result.network, result.graph, result.facilities, reach, buffer_m, edges)
+        for reach in wanted
+    ]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=WGS84)
 
 
 def _union_matrix(reach: CategoryReach) -> CostMatrix:
@@ -842,6 +922,7 @@ def analyze(
             max_snap_m=reach_config.max_snap_m,
             buffer_m=reach_config.buffer_m,
             service_areas=reach_config.service_areas,
+            facility_areas=reach_config.facility_areas,
             demand=inputs.residents.geometry,
             timings=timings,
         )

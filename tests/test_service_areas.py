@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +132,40 @@ def test_polygons_from_chains_equal_the_union_of_one_band_per_piece(name: str) -
     assert np.all(difference <= 1e-4 * area)
     assert np.all(shapely.is_valid(joined))
     assert np.allclose(shapely.area(from_lines), shapely.area(joined), rtol=1e-9)
+
+
+def test_category_polygons_equal_the_union_of_the_facilities_polygons(
+    nanjing_osm: Path,
+) -> None:
+    # A category's polygon is built from its nearest-facility field, each reached piece
+    # once; it must cover what the facilities' own polygons cover together.
+    from radius.pipeline import ReachConfig, facility_service_areas, run_reach
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        result = run_reach(ReachConfig(network=nanjing_osm, categories=("supermarket", "fitness")))
+        asked = run_reach(
+            ReachConfig(network=nanjing_osm, categories=("fitness",), facility_areas=True)
+        )
+    assert set(result.service_areas["level"]) == {"category"}
+    facility = facility_service_areas(result).to_crs(result.network.crs)
+    assert set(facility["level"]) == {"facility"}
+    assert len(facility) == sum(
+        len(r.facility_rows) * len(r.thresholds_m) for r in result.categories
+    )
+    category = result.service_areas.to_crs(result.network.crs)
+    for (cid, label), rows in facility.groupby(["category", "threshold"]):
+        union = shapely.union_all(rows.geometry.to_numpy())
+        (polygon,) = category[
+            (category["category"] == cid) & (category["threshold"] == label)
+        ].geometry.to_numpy()
+        area = shapely.area(polygon)
+        assert area > 0.0
+        assert shapely.area(shapely.symmetric_difference(polygon, union)) <= 1e-3 * area
+    # Asked for in the run, the facilities' polygons are the same as on demand.
+    from_run = asked.service_areas[asked.service_areas["level"] == "facility"]
+    on_demand = facility_service_areas(asked, ("fitness",))
+    assert list(from_run["facility_id"]) == list(on_demand["facility_id"])
+    assert np.allclose(
+        shapely.area(from_run.geometry.to_numpy()), shapely.area(on_demand.geometry.to_numpy())
+    )
