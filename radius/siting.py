@@ -442,7 +442,8 @@ def site_facilities(
         such supply, or a mapping supply → number. Without it a site takes the candidates'
         own column of that supply when given, else what closes the shortfall of its unit
         (the district it lies in, or the nearest) under the category's rules, shared
-        among the unit's new sites; ``size_basis`` of the sites says which. The sizes
+        among the unit's new sites and at least the rules' minimum site (``min_site``);
+        ``size_basis`` of the sites says which. The sizes
         count as supply in the analysis after, so per-capita figures change.
 
     Returns
@@ -700,7 +701,10 @@ def _site_sizes(
 
     A user ``size`` first, then the candidates' own column, then what closes the
     shortfall of the site's unit (largest over the rules counting that supply), shared
-    equally among the new sites in the unit.
+    equally among the new sites in the unit, and at least the standard's minimum site
+    (``min_site`` of those rules). ``size_basis``: ``user``, ``candidates``, ``shortfall``
+    or ``min_site``, per supply (``"floor_area_m2=min_site; land_area_m2=shortfall"``)
+    when they differ.
     """
     supplies = _ratio_supplies(before, category)
     if isinstance(size, Mapping):
@@ -713,10 +717,11 @@ def _site_sizes(
         supplies = {**{c: supplies.get(c, []) for c in size}, **supplies}
     n = len(sites)
     sizes: dict[str, np.ndarray] = {}
-    basis = np.full(n, "", dtype=object)
+    bases: dict[str, np.ndarray] = {}
     units = _site_units(before, sites) if n else np.zeros(0, dtype=np.int64)
     for column, rule_ids in supplies.items():
         values = np.full(n, np.nan)
+        basis = np.full(n, "none", dtype=object)
         given = size.get(column) if isinstance(size, Mapping) else size
         if given is not None:
             if not (math.isfinite(float(given)) and float(given) >= 0):
@@ -727,7 +732,7 @@ def _site_sizes(
             if column in chosen.columns:
                 own = pd.to_numeric(chosen[column], errors="coerce").to_numpy(np.float64)
                 values = np.where(np.isfinite(own) & (own >= 0), own, np.nan)
-                basis[np.isfinite(values) & (basis == "")] = "candidates"
+                basis[np.isfinite(values)] = "candidates"
             open_ = ~np.isfinite(values)
             if open_.any() and rule_ids:
                 shortfall = np.zeros(n)
@@ -738,11 +743,38 @@ def _site_sizes(
                         continue
                     unit_short = before.districts[column_name].to_numpy(np.float64)[units]
                     shortfall = np.maximum(shortfall, unit_short / per_unit[units])
-                values[open_] = np.round(shortfall[open_], 3)
-                basis[open_ & (basis == "")] = "shortfall"
+                least = _least_site(before, rule_ids)
+                values[open_] = np.round(np.maximum(shortfall[open_], least), 3)
+                by_minimum = open_ & (shortfall < least)
+                basis[open_] = np.where(by_minimum[open_], "min_site", "shortfall")
+            least = _least_site(before, rule_ids)
+            small = np.isfinite(values) & (values < least)
+            if small.any():
+                warnings.warn(
+                    f"{int(small.sum())} new {category} site(s) have {column} below the "
+                    f"standard's minimum site of {least:g}; they do not count as supply. "
+                    f"Give a size of at least {least:g}",
+                    stacklevel=3,
+                )
         sizes[column] = values
-    basis[basis == ""] = "none"
-    return sizes, basis.tolist()
+        bases[column] = basis
+    return sizes, [_basis_text({c: b[k] for c, b in bases.items()}) for k in range(n)]
+
+
+def _basis_text(by_column: Mapping[str, str]) -> str:
+    """``"shortfall"`` when every supply was sized alike, else ``"floor_area_m2=min_site; ..."``."""
+    if len(set(by_column.values())) <= 1:
+        return next(iter(by_column.values()), "none")
+    return "; ".join(f"{column}={basis}" for column, basis in sorted(by_column.items()))
+
+
+def _least_site(before: AnalysisResult, rule_ids: Sequence[str]) -> float:
+    """The largest ``min_site`` of the rules (0 when none sets one)."""
+    wanted = set(rule_ids)
+    return max(
+        (float(r.min_site) for r in before.standard.rules if r.id in wanted and r.min_site),
+        default=0.0,
+    )
 
 
 def _site_units(before: AnalysisResult, sites: gpd.GeoDataFrame) -> np.ndarray:

@@ -646,3 +646,48 @@ def test_a_user_size_closes_the_shortfall_and_unknown_supplies_are_refused() -> 
         assert rule["shortfall_after"] == pytest.approx(0.0)
         with pytest.raises(InputError, match="unknown supply volume"):
             site_facilities(inputs, config, category="elderly_care", count=1, size={"volume": 1.0})
+
+
+@pytest.mark.slow
+def test_sites_are_at_least_the_standards_minimum_site(tmp_path: Path) -> None:
+    import dataclasses
+
+    from radius.sample import default_network_path
+
+    profile = tmp_path / "min_site.yaml"
+    profile.write_text(
+        """name_zh: 最小规模测试
+name_en: Minimum site test
+extends: national
+rules:
+  - id: elderly_room_min_site
+    name_zh: 养老服务用房（最小规模）
+    name_en: Elderly-care rooms (minimum site)
+    category: elderly_care
+    metric: per_100_households
+    supply: floor_area_m2
+    value_new: 1
+    value_old: 1
+    unit: m² per 100 households
+    level: 15min
+    threshold: 15min
+    min_site: 5000
+    source: {document: test profile}
+    status: assumed
+""",
+        encoding="utf-8",
+    )
+    config, inputs = nanjing(default_network_path())
+    config = dataclasses.replace(config, standard=str(profile))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = site_facilities(inputs, config, category="elderly_care", count=2)
+        assert result.sites["floor_area_m2"].tolist() == [5000.0, 5000.0]
+        assert (
+            result.sites["size_basis"].tolist()
+            == ["floor_area_m2=min_site; land_area_m2=shortfall"] * 2
+        )
+        # land has no minimum: it stays the unit's shortfall
+        assert (result.sites["land_area_m2"] < 5000.0).all()
+    with pytest.warns(UserWarning, match="below the standard's minimum site of 5000"):
+        site_facilities(inputs, config, category="elderly_care", count=1, size=100.0)
