@@ -747,15 +747,15 @@ def _site_sizes(
                 values[open_] = np.round(np.maximum(shortfall[open_], least), 3)
                 by_minimum = open_ & (shortfall < least)
                 basis[open_] = np.where(by_minimum[open_], "min_site", "shortfall")
-            least = _least_site(before, rule_ids)
-            small = np.isfinite(values) & (values < least)
-            if small.any():
-                warnings.warn(
-                    f"{int(small.sum())} new {category} site(s) have {column} below the "
-                    f"standard's minimum site of {least:g}; they do not count as supply. "
-                    f"Give a size of at least {least:g}",
-                    stacklevel=3,
-                )
+        least = _least_site(before, rule_ids)
+        small = np.isfinite(values) & (values < least)
+        if small.any():
+            warnings.warn(
+                f"{int(small.sum())} new {category} site(s) have {column} below the "
+                f"standard's minimum site of {least:g}; they do not count as supply. "
+                f"Give a size of at least {least:g}",
+                stacklevel=3,
+            )
         sizes[column] = values
         bases[column] = basis
     return sizes, [_basis_text({c: b[k] for c, b in bases.items()}) for k in range(n)]
