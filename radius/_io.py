@@ -19,6 +19,7 @@ import pandas as pd
 
 from radius._errors import InputError, RadiusError
 from radius._files import format_size
+from radius._workbook import format_sheet
 
 __all__ = [
     "Writer",
@@ -34,17 +35,21 @@ Writer = Callable[[Path], None]
 
 
 def gpkg_writer(layers: Mapping[str, gpd.GeoDataFrame]) -> Writer:
-    """A writer that puts each frame in its own layer of one GeoPackage."""
+    """A writer that puts each frame in its own layer of one GeoPackage, with QGIS styles."""
 
     def write(path: Path) -> None:
+        from radius.gis_styles import add_layer_styles
+
         for name, frame in layers.items():
             frame.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+        add_layer_styles(path, layers)  # QGIS opens every layer styled
 
     return write
 
 
 def xlsx_writer(sheets: Mapping[str, pd.DataFrame]) -> Writer:
-    """A writer of one Excel workbook with a sheet per frame (names cut to 31 characters)."""
+    """A workbook with a sheet per frame (names cut to 31 characters), laid out by
+    :func:`radius._workbook.format_sheet`: frozen bold headers, widths, units."""
 
     def write(path: Path) -> None:
         used: set[str] = set()
@@ -52,12 +57,7 @@ def xlsx_writer(sheets: Mapping[str, pd.DataFrame]) -> Writer:
             for name, frame in sheets.items():
                 sheet = _sheet_name(name, used)
                 frame.to_excel(book, sheet_name=sheet, index=False)
-                worksheet = book.sheets[sheet]
-                worksheet.freeze_panes = "A2"
-                for column_cells in worksheet.columns:
-                    width = max(len(str(cell.value or "")) for cell in column_cells)
-                    letter = column_cells[0].column_letter
-                    worksheet.column_dimensions[letter].width = min(max(width * 1.3, 8), 60)
+                format_sheet(book.sheets[sheet], frame)
 
     return write
 

@@ -45,7 +45,14 @@ def test_analyze_default_district_writes_results(
         "summary.json",
     ]
     layers = {name for name, _ in pyogrio.list_layers(out / "results.gpkg")}
-    assert layers == {"residents", "districts", "facilities", "shortfall", "unroutable"}
+    assert layers == {
+        "residents",
+        "districts",
+        "facilities",
+        "shortfall",
+        "unroutable",
+        "layer_styles",
+    }
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     residents = gpd.read_file(out / "results.gpkg", layer="residents")
     # 88 residential buildings in the extract (76 residential, 11 apartments, 1 house).

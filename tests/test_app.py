@@ -486,7 +486,14 @@ def test_downloads_are_valid_files(app_module, nanjing_result, tmp_path):
     gpkg = tmp_path / "r.gpkg"
     gpkg.write_bytes(app_module.gpkg_bytes(nanjing_result))
     layers = {name for name, _ in pyogrio.list_layers(gpkg)}
-    assert layers == {"residents", "districts", "facilities", "shortfall", "unroutable"}
+    assert layers == {
+        "residents",
+        "districts",
+        "facilities",
+        "shortfall",
+        "unroutable",
+        "layer_styles",
+    }
     xlsx = tmp_path / "p.xlsx"
     xlsx.write_bytes(app_module.xlsx_bytes(nanjing_result))
     workbook = openpyxl.load_workbook(xlsx, read_only=True)

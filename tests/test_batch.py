@@ -343,6 +343,7 @@ def test_one_and_two_workers_give_identical_tables_and_broken_districts_fail(
         assert {name for name, _ in pyogrio.list_layers(out / "batch.gpkg")} == {
             "districts",
             "status",
+            "layer_styles",
         }
     combined_one = read_layer(tmp_path / "one" / "batch.gpkg", "districts")
     combined_two = read_layer(tmp_path / "two" / "batch.gpkg", "districts")

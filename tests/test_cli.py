@@ -16,7 +16,15 @@ from radius._io import json_writer, write_outputs
 from radius.cli import main
 from radius.sample import SHARED_DATA_ENV, default_network_path
 
-LAYERS = {"facilities", "nodes", "service_areas", "reached_streets", "unroutable", "islands"}
+LAYERS = {
+    "facilities",
+    "nodes",
+    "service_areas",
+    "reached_streets",
+    "unroutable",
+    "islands",
+    "layer_styles",  # QGIS styles of the layers (radius.gis_styles)
+}
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -169,7 +169,15 @@ def test_workbook_and_geopackage_agree(zh_report):
     gained = [row[header.index("residents_gained")] for row in body]
     assert gained == pytest.approx(sites["residents_gained"].tolist())
     layers = {name for name, _ in pyogrio.list_layers(out / "results.gpkg")}
-    assert layers == {"residents", "districts", "facilities", "shortfall", "unroutable", "sites"}
+    assert layers == {
+        "residents",
+        "districts",
+        "facilities",
+        "shortfall",
+        "unroutable",
+        "sites",
+        "layer_styles",
+    }
     districts = pyogrio.read_dataframe(out / "results.gpkg", layer="districts")
     rule_sheet = book["convenience_store_within_5min"]
     shortfalls = [r[8] for r in list(rule_sheet.iter_rows(values_only=True))[1:]]
