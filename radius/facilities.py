@@ -571,6 +571,11 @@ def read_inventory(
         table = _read_xlsx(path, layer)
     else:
         table = _read_vector(path, layer, lonlat_crs if crs is not None else None)
+        from radius.regulatory_plan import facilities_from_plan, is_regulatory_plan
+
+        if table.geometry is not None and is_regulatory_plan(list(table.frame.columns)):
+            plots = gpd.GeoDataFrame(table.frame, geometry=table.geometry, crs=table.crs)
+            return facilities_from_plan(plots, categories, source=str(path))
     if len(table.frame) == 0:
         raise InputError(
             f"{path}: the facility inventory is empty (no data {table.row_word}s); add one "

@@ -1480,9 +1480,15 @@ def read_residents(
     if types <= {"Point"} and types:
         return _points_to_residents(table, origin, household_size, crs)
     if types and types <= {"Polygon", "MultiPolygon"}:
-        canonical, _ = _canonical_columns(frame, origin)
         if crs is not None and frame.crs is None:
             frame = frame.set_crs(crs)
+        from radius.regulatory_plan import is_regulatory_plan, residents_from_plan
+
+        if is_regulatory_plan(list(frame.columns)):  # a 控规 plot table
+            return residents_from_plan(
+                frame, source=str(file), household_size=household_size, spacing_m=spacing_m
+            )
+        canonical, _ = _canonical_columns(frame, origin)
         if "population" in canonical.columns or "households" in canonical.columns:
             return _plots_to_residents(frame, origin, household_size, spacing_m)
         if "levels" in canonical.columns or "building" in canonical.columns:
