@@ -522,5 +522,3 @@ def _emit(notes: Iterable[str]) -> None:
     """Warn each note at the caller of the public loader (helper -> loader -> caller)."""
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=3)
-
-

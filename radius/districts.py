@@ -37,6 +37,7 @@ import shapely
 
 from radius._errors import CRSError, InputError
 from radius._files import read_vector_layer
+from radius._residents import GROUP_COLUMNS
 from radius.network import StreetNetwork, choose_metric_crs
 
 __all__ = [
@@ -86,7 +87,19 @@ AREA_TYPE_WORDS: Final[dict[str, AreaType]] = {
 _ID_COLUMNS: Final = ("district_id", "district_i", "id", "编号", "code")
 """Columns taken as the district id, first present wins (case-insensitive); ``district_i`` is
 ``district_id`` cut to the 10 characters a Shapefile allows."""
-_NAME_COLUMNS: Final = ("name", "名称", "社区", "district_name", "district_n")
+_NAME_COLUMNS: Final = (
+    "name",
+    "名称",
+    "社区",
+    "社区名称",
+    "居委会",
+    "村",
+    "街道",
+    "街道名称",
+    "乡镇",
+    "district_name",
+    "district_n",
+)
 """Columns taken as the district name, first present wins (case-insensitive)."""
 _AREA_TYPE_COLUMN: Final = "area_type"
 _KIND_COLUMN: Final = "kind"
@@ -908,7 +921,8 @@ def district_totals(residents: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) ->
     -------
     geopandas.GeoDataFrame
         ``districts`` (same index and columns) plus ``population`` (persons, float),
-        ``households`` (float) and ``n_residents`` (int, the number of resident rows).
+        ``households`` (float), the demand-group columns the residents have
+        (``aged_60_plus`` …) and ``n_residents`` (int, the number of resident rows).
 
     Raises
     ------
@@ -928,8 +942,17 @@ def district_totals(residents: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) ->
     assigned = _assign(points, districts)
     population = pd.to_numeric(residents["population"], errors="coerce").to_numpy(dtype=float)
     households = pd.to_numeric(residents["households"], errors="coerce").to_numpy(dtype=float)
+    groups = [c for c in GROUP_COLUMNS if c in residents.columns]
     frame = pd.DataFrame(
-        {"district_id": assigned, "population": population, "households": households}
+        {
+            "district_id": assigned,
+            "population": population,
+            "households": households,
+            **{
+                c: pd.to_numeric(residents[c], errors="coerce").to_numpy(dtype=float)
+                for c in groups
+            },
+        }
     )
     inside = frame["district_id"] != ""
     sums = (
@@ -939,12 +962,13 @@ def district_totals(residents: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) ->
             population=("population", "sum"),
             households=("households", "sum"),
             n_residents=("population", "size"),
+            **{c: (c, "sum") for c in groups},
         )
     )
     ids = districts["district_id"].astype(str)
     out = districts.copy()
-    out["population"] = ids.map(sums["population"]).fillna(0.0).astype(float).to_numpy()
-    out["households"] = ids.map(sums["households"]).fillna(0.0).astype(float).to_numpy()
+    for column in ("population", "households", *groups):
+        out[column] = ids.map(sums[column]).fillna(0.0).astype(float).to_numpy()
     out["n_residents"] = ids.map(sums["n_residents"]).fillna(0).astype(np.int64).to_numpy()
 
     empty = ids[out["n_residents"].to_numpy() == 0].to_list()
@@ -954,7 +978,8 @@ def district_totals(residents: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) ->
             listed += f", ... and {len(empty) - _MAX_LISTED} more"
         warnings.warn(
             f"{len(empty)} of {len(districts)} district(s) hold no residents: {listed}; their "
-            "population is 0. Check that the residents cover these districts",
+            "population is 0 and their verdicts are 'not applicable' (不适用), never a pass. "
+            "Check that the residents cover these districts",
             UserWarning,
             stacklevel=2,
         )

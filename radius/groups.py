@@ -157,9 +157,7 @@ class DemandGroups(_Frozen):
         for group in self.groups:
             if group.id == group_id:
                 return group
-        raise InputError(
-            f"unknown demand group {group_id!r}; known groups: {', '.join(self.ids)}"
-        )
+        raise InputError(f"unknown demand group {group_id!r}; known groups: {', '.join(self.ids)}")
 
     def aliases(self) -> dict[str, str]:
         """Every accepted header (stripped, lower-cased) -> the group's column."""

@@ -19,19 +19,21 @@ from radius._errors import InputError
 from radius._validate import check_number
 from radius.config import Category, ThresholdBasis, load_categories, resolve_speed
 from radius.coords import convert_frame, offset_signature
-from radius.districts import (
-    assign_residents,
-    block_districts,
-    district_totals,
-    hexagon_districts,
-    read_districts,
-)
+from radius.demand import load_demand, units_summary
+from radius.districts import assign_residents, district_totals
 from radius.facilities import empty_facilities, facilities_from_osm, read_inventory
+from radius.groups import GroupSource, complete_groups
 from radius.network import StreetNetwork, _is_osm_file, load_network
 from radius.paths import CostMatrix, nearest_and_counts, restrict_to_nodes
+from radius.plausibility import Plausibility
 from radius.poi_exports import poi_export_kind, read_poi_export
-from radius.population import read_residents, residents_from_raster
-from radius.provision import ProvisionMethod, district_provision
+from radius.provision import (
+    UNIT_SHARE_COLUMNS,
+    ProvisionMethod,
+    attainment,
+    district_provision,
+    unit_share_verdicts,
+)
 from radius.reach import CategoryReach, reach_category
 from radius.service_areas import (
     DEFAULT_BUFFER_M,
@@ -696,6 +698,12 @@ class AnalyzeConfig:
         How supply is counted for ratio rules.
     household_size : float, optional
         Persons per household (default from ``configs/population.yaml``).
+    subdistricts : Path, optional
+        Sub-district (街道/乡镇) polygons, optionally with statistics; communities given as
+        ``districts`` nest in them.
+    group_rasters : tuple of (group id, paths)
+        Age/sex rasters per demand group (bands on one grid summed), e.g.
+        ``(("aged_60_plus", (pop_60_f.tif, pop_60_m.tif, ...)),)``.
     """
 
     reach: ReachConfig
@@ -707,6 +715,8 @@ class AnalyzeConfig:
     area_type: Literal["new", "old"] | None = None
     method: ProvisionMethod = "2sfca"
     household_size: float | None = None
+    subdistricts: Path | None = None
+    group_rasters: tuple[tuple[str, tuple[Path, ...]], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -729,9 +739,19 @@ class AnalysisResult:
     shortfall : geopandas.GeoDataFrame
         Uncovered residents: one row per resident point, category and threshold not met.
     rules : pandas.DataFrame
-        The rules checked, with unit, level, source and status.
+        The rules checked, with unit, level, group, source and status.
     notes : list of str
         Warnings and data-quality notes.
+    subdistricts : geopandas.GeoDataFrame or None
+        Sub-districts (街道) with the same rule columns, when given.
+    unit_shares : pandas.DataFrame
+        Unit-share rules: the share of 社区/街道 units meeting a rule or holding a facility.
+    group_sources : dict
+        Demand group id -> where its counts came from (data, rasters or a share).
+    units_note : str
+        How the units were formed.
+    plausibility : Plausibility or None
+        The check of residents estimated from OSM buildings.
     """
 
     reach: ReachResult
@@ -741,9 +761,16 @@ class AnalysisResult:
     shortfall: gpd.GeoDataFrame
     rules: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    subdistricts: gpd.GeoDataFrame | None = None
+    unit_shares: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(UNIT_SHARE_COLUMNS))
+    )
+    group_sources: dict[str, GroupSource] = field(default_factory=dict)
+    units_note: str = ""
+    plausibility: Plausibility | None = None
 
     def summary(self) -> dict[str, Any]:
-        """Headline figures: population covered per category, rules passed per district."""
+        """Headline figures: group coverage per category, units meeting each rule."""
         population = self.residents["population"].to_numpy(dtype=np.float64)
         total = float(population.sum())
         coverage: dict[str, dict[str, float]] = {}
@@ -762,14 +789,38 @@ class AnalysisResult:
         rules: dict[str, Any] = {}
         for rule in self.rules.itertuples():
             rid = str(rule.id)
+            rated = attainment(self.districts, rid)
             rules[rid] = {
                 "unit": rule.unit,
-                "districts_passing": int(self.districts[f"{rid}_pass"].sum()),
-                "districts": len(self.districts),
+                "group": rule.group,
+                "districts_passing": rated["passing"],
+                "districts": rated["units"],
+                "districts_applicable": rated["applicable"],
+                "districts_not_applicable": rated["not_applicable"],
+                "attainment_rate": rated["rate"],
                 "required": round(float(self.districts[f"{rid}_required"].sum()), 3),
                 "supplied": round(float(self.districts[f"{rid}_supplied"].sum()), 3),
                 "shortfall": round(float(self.districts[f"{rid}_shortfall"].sum()), 3),
             }
+            for supply in ("inside", "access"):
+                column = f"{rid}_supplied_{supply}"
+                if column in self.districts.columns:
+                    rules[rid][f"supplied_{supply}"] = round(float(self.districts[column].sum()), 3)
+            if self.subdistricts is not None and f"{rid}_verdict" in self.subdistricts:
+                rules[rid]["subdistricts"] = attainment(self.subdistricts, rid)
+        group_coverage = _group_coverage(self)
+        groups = {
+            gid: {
+                "total": round(float(self.residents[_column(gid)].sum()), 1),
+                **source.as_dict(),
+            }
+            for gid, source in self.group_sources.items()
+            if _column(gid) in self.residents.columns
+        }
+        unit_shares = {
+            str(row["id"]): {k: _plain(v) for k, v in row.items() if k != "id"}
+            for row in self.unit_shares.to_dict("records")
+        }
         return {
             "network": self.reach.network.summary(),
             "standard": self.standard.name,
@@ -780,14 +831,55 @@ class AnalysisResult:
                 "population": round(total, 1),
                 "households": round(float(self.residents["households"].sum()), 1),
                 "unroutable_points": len(self.reach.demand_unroutable),
+                "groups": groups,
             },
+            "plausibility": None if self.plausibility is None else self.plausibility.as_dict(),
             "districts": len(self.districts),
+            "units": units_summary(self.residents, self.districts, self.units_note),
             "share_of_residents_within": coverage,
+            "share_of_group_within": group_coverage,
             "rules": rules,
+            "unit_shares": unit_shares,
             "timings_s": {k: round(v, 3) for k, v in self.reach.timings.items()},
             "notes": list(self.notes),
             "attribution": "© OpenStreetMap contributors (ODbL) where the data is from OSM",
         }
+
+
+def _column(group_id: str) -> str:
+    return "population" if group_id == "residents" else group_id
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
+
+
+def _group_coverage(result: AnalysisResult) -> dict[str, Any]:
+    """Per coverage rule, the share (0–1) of the rule's group within its threshold."""
+    out: dict[str, Any] = {}
+    for rule in result.rules.itertuples():
+        if rule.metric != "coverage":
+            continue
+        column = _column(str(rule.group))
+        covered = f"{rule.category}_covered_{rule.threshold}"
+        if column not in result.residents.columns or covered not in result.residents.columns:
+            continue
+        weight = result.residents[column].to_numpy(dtype=np.float64)
+        total = float(weight.sum())
+        within = float(weight[result.residents[covered].to_numpy(dtype=bool)].sum())
+        out[str(rule.id)] = {
+            "group": str(rule.group),
+            "threshold": str(rule.threshold),
+            "share": round(within / total, 4) if total > 0 else None,
+            "estimated_from_share": bool(
+                result.group_sources.get(str(rule.group), GroupSource("", "input")).estimated
+            ),
+        }
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -816,6 +908,10 @@ class AnalysisInputs:
     districts: gpd.GeoDataFrame
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    subdistricts: gpd.GeoDataFrame | None = None
+    group_sources: dict[str, GroupSource] = field(default_factory=dict)
+    units_note: str = ""
+    plausibility: Plausibility | None = None
 
 
 def load_analysis_inputs(config: AnalyzeConfig) -> AnalysisInputs:
@@ -835,16 +931,28 @@ def load_analysis_inputs(config: AnalyzeConfig) -> AnalysisInputs:
         with _timed(timings, "read_facilities"):
             facilities = _read_facilities(reach_config, load_categories(), network)
         with _timed(timings, "read_residents"):
-            residents = _read_residents(config, network)
-        with _timed(timings, "districts"):
-            districts = _districts(config, network, residents)
+            demand = load_demand(
+                network,
+                network_path=Path(reach_config.network),
+                population=config.population,
+                districts=config.districts,
+                subdistricts=config.subdistricts,
+                group_rasters=config.group_rasters,
+                district_mode=config.district_mode,
+                hexagon_size_m=config.hexagon_size_m,
+                household_size=config.household_size,
+            )
     return AnalysisInputs(
         network=network,
         facilities=facilities,
-        residents=residents,
-        districts=districts,
+        residents=demand.residents,
+        districts=demand.districts,
         timings=timings,
-        notes=_replay(caught, []),
+        notes=_replay(caught, list(demand.notes)),
+        subdistricts=demand.subdistricts,
+        group_sources=demand.group_sources,
+        units_note=demand.units_note,
+        plausibility=demand.plausibility,
     )
 
 
@@ -909,8 +1017,14 @@ def analyze(
     if proposals is not None and len(proposals):
         facilities = append_facilities(facilities, proposals.assign(source="proposed"))
     districts = inputs.districts
+    subdistricts = inputs.subdistricts
     if config.area_type is not None:
         districts = districts.assign(area_type=config.area_type)
+        if subdistricts is not None:
+            subdistricts = subdistricts.assign(area_type=config.area_type)
+    residents, sources = inputs.residents, dict(inputs.group_sources)
+    if not sources:  # inputs made elsewhere (batch, app): every group from its share
+        residents, sources = complete_groups(residents)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = compute_reach(
@@ -927,7 +1041,7 @@ def analyze(
             timings=timings,
         )
         with _timed(timings, "provision"):
-            analysis = _provision(config, standard, result, inputs.residents, districts)
+            analysis = _provision(config, standard, result, residents, districts, subdistricts)
     notes = _replay(caught, list(inputs.notes) + list(analysis.notes))
     return AnalysisResult(
         reach=analysis.reach,
@@ -937,6 +1051,11 @@ def analyze(
         shortfall=analysis.shortfall,
         rules=analysis.rules,
         notes=notes,
+        subdistricts=analysis.subdistricts,
+        unit_shares=analysis.unit_shares,
+        group_sources=sources,
+        units_note=inputs.units_note,
+        plausibility=inputs.plausibility,
     )
 
 
@@ -1014,55 +1133,6 @@ def _warn_if_offset(path: Path, facilities: gpd.GeoDataFrame, network: StreetNet
         )
 
 
-def _read_residents(config: AnalyzeConfig, network: StreetNetwork) -> gpd.GeoDataFrame:
-    if config.population:
-        paths = [Path(p) for p in config.population]
-        if all(p.suffix.lower() in (".tif", ".tiff") for p in paths):
-            # Bands on one grid are summed; only the cells around the network are read.
-            west, south, east, north = network.nodes.total_bounds
-            lon_lat = gpd.GeoSeries(
-                [shapely.box(west, south, east, north)], crs=network.crs
-            ).to_crs(WGS84)
-            bbox = tuple(float(v) for v in lon_lat.total_bounds)
-            residents = residents_from_raster(
-                paths, bbox=bbox, household_size=config.household_size
-            )
-        elif len(paths) == 1:
-            residents = read_residents(paths[0], household_size=config.household_size)
-        else:
-            raise InputError(
-                f"{', '.join(map(str, paths))}: several residents files are only accepted as "
-                "population rasters (GeoTIFF bands on one grid, summed); give one file otherwise"
-            )
-    elif _is_osm_file(Path(config.reach.network)):
-        residents = read_residents(config.reach.network, household_size=config.household_size)
-    else:
-        raise InputError(
-            f"{config.reach.network}: residents can only be estimated from an OSM network "
-            "file's buildings; give residents with --population"
-        )
-    if len(residents) == 0:
-        raise InputError(
-            f"{', '.join(map(str, config.population or [config.reach.network]))}: no residents "
-            "found (no cell, building, plot or point with residents around the network); give a "
-            "population raster, buildings, residential plots or points with --population"
-        )
-    return residents.reset_index(drop=True)
-
-
-def _districts(
-    config: AnalyzeConfig, network: StreetNetwork, residents: gpd.GeoDataFrame
-) -> gpd.GeoDataFrame:
-    if config.districts is not None:
-        districts = read_districts(config.districts)
-    elif config.district_mode == "hexagons":
-        districts = hexagon_districts(residents.geometry, size_m=config.hexagon_size_m)
-    else:
-        districts = block_districts(network)
-    # The area-type override is a parameter, applied in analyze(), not at loading.
-    return districts.reset_index(drop=True)
-
-
 @dataclass(frozen=True, eq=False)
 class _Provision:
     reach: ReachResult
@@ -1071,6 +1141,8 @@ class _Provision:
     shortfall: gpd.GeoDataFrame
     rules: pd.DataFrame
     notes: list[str]
+    subdistricts: gpd.GeoDataFrame | None
+    unit_shares: pd.DataFrame
 
 
 def _provision(
@@ -1079,6 +1151,7 @@ def _provision(
     reach: ReachResult,
     residents: gpd.GeoDataFrame,
     districts: gpd.GeoDataFrame,
+    subdistricts: gpd.GeoDataFrame | None = None,
 ) -> _Provision:
     notes: list[str] = []
     n_residents = len(residents)
@@ -1140,12 +1213,6 @@ def _provision(
         notes.append(
             f"rules not checked because their category was not computed: {', '.join(skipped)}"
         )
-    unit_shares = [rule.id for rule in standard.rules if rule.metric == "unit_share"]
-    if unit_shares:
-        notes.append(
-            "unit-share rules (share of 社区/街道 units) need the planner's units and are not "
-            f"checked in this run: {', '.join(unit_shares)}"
-        )
     pairs_by_rule: dict[str, tuple[CostMatrix, np.ndarray, float]] = {}
     for rule in rules:
         category_reach = computed[rule.category]
@@ -1172,6 +1239,34 @@ def _provision(
         method=config.method,
     )
     notes.extend(provision_notes)
+    sub_provided = None
+    if subdistricts is not None and len(subdistricts):
+        sub_id = assign_residents(residents, subdistricts)
+        sub_position = {d: k for k, d in enumerate(subdistricts["district_id"].astype(str))}
+        sub_provided, _, _ = district_provision(
+            rules,
+            district_totals(residents, subdistricts),
+            residents,
+            np.array([sub_position.get(d, -1) for d in sub_id], dtype=np.int64),
+            reach.facilities,
+            pairs_by_rule,
+            method=config.method,
+        )
+    share_rules = [rule for rule in standard.rules if rule.metric == "unit_share"]
+    levels = districts["level"].astype(str) if "level" in districts.columns else pd.Series()
+    by_level: dict[str, gpd.GeoDataFrame | None] = {
+        "community": provided,
+        "subdistrict": sub_provided
+        if sub_provided is not None
+        else (provided if len(levels) and (levels == "subdistrict").all() else None),
+    }
+    unit_shares = unit_share_verdicts(share_rules, by_level, reach.facilities)
+    if share_rules and not (len(levels) and (levels == "community").all()):
+        notes.append(
+            "unit-share rules of 社区 are counted on the units of this run ("
+            + ", ".join(sorted(set(levels.tolist())))
+            + "), not on communities; give 社区 boundaries with --districts"
+        )
     for column in access.columns:
         resident_table[column] = np.round(access[column].to_numpy(), 6)
     shortfall = (
@@ -1189,6 +1284,7 @@ def _provision(
                 "name_en": rule.name_en,
                 "category": rule.category,
                 "metric": rule.metric,
+                "group": rule.group,
                 "supply": rule.supply,
                 "value_new": rule.value_new,
                 "value_old": rule.value_old,
@@ -1213,4 +1309,8 @@ def _provision(
         shortfall=shortfall.to_crs(WGS84),
         rules=rule_table,
         notes=notes,
+        subdistricts=None
+        if sub_provided is None
+        else gpd.GeoDataFrame(sub_provided, geometry="geometry", crs=WGS84),
+        unit_shares=unit_shares,
     )

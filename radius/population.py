@@ -92,6 +92,8 @@ __all__ = [
     "SOURCES",
     "PopulationDefaults",
     "buildings_from_osm",
+    "estimate_from_osm_buildings",
+    "group_from_rasters",
     "load_population_defaults",
     "read_residents",
     "residents_from_buildings",
@@ -311,6 +313,95 @@ def residents_from_raster(
     )
 
 
+def group_from_rasters(
+    residents: gpd.GeoDataFrame,
+    paths: PathLike | Sequence[PathLike],
+    column: str,
+    *,
+    bbox: Sequence[float] | None = None,
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Counts of one demand group from age/sex rasters, moved onto the resident points.
+
+    The rasters (e.g. the ten WorldPop bands of ages 60+ by sex) are summed per pixel as in
+    :func:`residents_from_raster`. Each pixel's count is shared by the resident points whose
+    nearest pixel centre it is, in proportion to their residents (equally when they have
+    none); the count of a pixel without any such point goes to the resident point nearest
+    to it. The group's total over the pixels read is kept exactly.
+
+    Parameters
+    ----------
+    residents : geopandas.GeoDataFrame
+        Resident points (at least one).
+    paths : str, Path or sequence of them
+        GeoTIFFs on one grid.
+    column : str
+        The group's column, e.g. ``"aged_60_plus"``.
+    bbox : (west, south, east, north), optional
+        Pixels to read (WGS-84 degrees); default: the residents' extent plus one pixel.
+
+    Returns
+    -------
+    residents : geopandas.GeoDataFrame
+        A copy with ``column`` set from the rasters.
+    notes : list of str
+        What was read and moved.
+
+    Raises
+    ------
+    InputError
+        No resident point, unreadable rasters, or rasters that do not reach the residents.
+    """
+    from scipy.spatial import cKDTree
+
+    if len(residents) == 0:
+        raise InputError(
+            f"{column} from rasters: there is no resident point to give the counts to; give "
+            "residents (--population) or units with statistics"
+        )
+    files = _raster_paths(paths)
+    if bbox is None:
+        west, south, east, north = residents.to_crs(WGS84).total_bounds
+        pad = 0.002  # about two 100 m pixels
+        bbox = (west - pad, south - pad, east + pad, north + pad)
+    pixels = residents_from_raster(files, bbox=bbox)
+    frame = residents.copy()
+    if len(pixels) == 0:
+        raise InputError(
+            f"{', '.join(map(str, files))}: no {column} count in the rasters around the "
+            "residents; check that the rasters cover the study area"
+        )
+    metric = _metric_crs(gpd.GeoDataFrame(geometry=residents.geometry))
+    xy_res = shapely.get_coordinates(residents.geometry.to_crs(metric).to_numpy())
+    xy_pix = shapely.get_coordinates(pixels.geometry.to_crs(metric).to_numpy())
+    counts = pixels["population"].to_numpy(dtype=np.float64)
+    _, pixel_of = cKDTree(xy_pix).query(xy_res)
+    weight = frame["population"].to_numpy(dtype=np.float64)
+    weight_sum = np.bincount(pixel_of, weights=weight, minlength=len(pixels))
+    members = np.bincount(pixel_of, minlength=len(pixels))
+    share = np.where(
+        weight_sum[pixel_of] > 0,
+        np.divide(weight, weight_sum[pixel_of], out=np.zeros_like(weight), where=weight > 0),
+        1.0 / members[pixel_of],
+    )
+    values = counts[pixel_of] * share
+    orphan = np.flatnonzero(members == 0)
+    if len(orphan):
+        distance, nearest = cKDTree(xy_res).query(xy_pix[orphan])
+        np.add.at(values, nearest, counts[orphan])
+    frame[column] = values
+    notes = [
+        f"{column}: {counts.sum():,.0f} persons from {len(files)} raster band(s) "
+        f"({len(pixels)} pixels) put on {len(frame)} resident points"
+        + (
+            f"; {counts[orphan].sum():,.0f} of them in {len(orphan)} pixels without a "
+            f"resident point went to the nearest one (median {np.median(distance):,.0f} m)"
+            if len(orphan)
+            else ""
+        )
+    ]
+    return frame, notes
+
+
 # --- 2–3. Buildings ----------------------------------------------------------------------------
 
 
@@ -367,9 +458,7 @@ def _buildings_to_residents(
             )
     points = metric.geometry.representative_point().to_crs(WGS84)
     ids = [f"building/{key}" for key in keys]
-    residents = _residents_frame(
-        ids, population, households, "building", area_type, points, groups
-    )
+    residents = _residents_frame(ids, population, households, "building", area_type, points, groups)
     return residents, notes
 
 
@@ -574,11 +663,12 @@ def _osm_residents(
     household_size: float | None,
     floor_area_per_person_m2: float | None,
     default_levels: float | None,
+    figures: dict[str, Any] | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
     frame, values, broken = _read_osm_buildings(path, residential_tags)
     notes = _broken_note(path, broken)
+    tags = frozenset(residential_tags or _defaults().residential_building_tags)
     if frame.empty:
-        tags = residential_tags or _defaults().residential_building_tags
         found = ", ".join(f"{v} ({n})" for v, n in values.most_common(10)) or "none"
         raise InputError(
             f"{path}: no residential buildings (building={', '.join(sorted(tags))}); "
@@ -592,7 +682,47 @@ def _osm_residents(
         floor_area_per_person_m2,
         default_levels,
     )
+    if figures is not None:
+        footprint = float(frame.to_crs(_metric_crs(frame)).geometry.area.sum()) / 1e6
+        figures.update(
+            residential_buildings=len(frame),
+            without_levels=int((~(frame["levels"].to_numpy(dtype=np.float64) > 0)).sum()),
+            other_buildings=int(sum(n for v, n in values.items() if v not in tags)),
+            footprint_km2=round(footprint, 4),
+        )
     return residents, notes + more
+
+
+def estimate_from_osm_buildings(
+    path: PathLike,
+    *,
+    residential_tags: Iterable[str] | None = None,
+    household_size: float | None = None,
+    floor_area_per_person_m2: float | None = None,
+    default_levels: float | None = None,
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """:func:`residents_from_osm_buildings` and the figures that judge the estimate.
+
+    Returns
+    -------
+    residents : geopandas.GeoDataFrame
+        As :func:`residents_from_osm_buildings`.
+    figures : dict
+        ``residential_buildings``, ``without_levels`` (residential buildings given
+        ``default_levels``), ``other_buildings`` (buildings of other values, e.g.
+        ``building=yes``, not counted), ``footprint_km2`` (residential footprints).
+    """
+    figures: dict[str, Any] = {}
+    residents, notes = _osm_residents(
+        Path(path),
+        residential_tags,
+        household_size,
+        floor_area_per_person_m2,
+        default_levels,
+        figures,
+    )
+    _emit(notes)
+    return residents, figures
 
 
 def residents_from_osm_buildings(

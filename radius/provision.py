@@ -20,7 +20,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -30,14 +30,20 @@ from radius.paths import CostMatrix
 from radius.standards import Rule
 
 __all__ = [
+    "NOT_APPLICABLE",
+    "UNIT_SHARE_COLUMNS",
     "ProvisionMethod",
     "SupplyShare",
+    "attainment",
     "district_provision",
     "group_column",
     "two_step_fca",
+    "unit_share_verdicts",
 ]
 
 ProvisionMethod = Literal["2sfca", "inside"]
+NOT_APPLICABLE = "not_applicable"
+"""The verdict of a unit without any of the rule's group (不适用): never a pass."""
 _EPS = 1e-9
 
 
@@ -188,7 +194,8 @@ def district_provision(
             notes.append(
                 f"{rule.id}: no {rule.group} counts in the input; {column} counted instead"
             )
-        required = _required(rule, districts[column].to_numpy(dtype=np.float64), area_type)
+        count = districts[column].to_numpy(dtype=np.float64)
+        required = _required(rule, count, area_type)
         matrix, facility_rows, threshold_m = pairs_by_rule[rule.id]
         if rule.metric == "coverage":
             covered = np.zeros(len(residents), dtype=bool)
@@ -200,30 +207,209 @@ def district_provision(
                 weights=person[inside & covered],
                 minlength=n_districts,
             )
+            # The attainment: the share (per cent) of the unit's group within the threshold.
+            result[f"{rule.id}_share"] = np.round(
+                np.divide(
+                    100.0 * supplied, count, out=np.full(n_districts, np.nan), where=count > _EPS
+                ),
+                2,
+            )
         else:
             capacity = _capacity(facilities, facility_rows, rule, notes)
-            if method == "inside":
-                supplied = _inside_supply(districts, facilities, facility_rows, capacity)
-            else:
-                share = two_step_fca(matrix, capacity, _rule_demand(rule, residents), threshold_m)
-                supplied = np.bincount(
-                    resident_district[inside], weights=share.received[inside], minlength=n_districts
+            inside_supply = _inside_supply(districts, facilities, facility_rows, capacity)
+            share = two_step_fca(matrix, capacity, _rule_demand(rule, residents), threshold_m)
+            access_supply = np.bincount(
+                resident_district[inside], weights=share.received[inside], minlength=n_districts
+            )
+            access_columns[f"{rule.id}_access"] = share.access
+            if share.unused_supply > _EPS:
+                notes.append(
+                    f"{rule.id}: {share.unused_supply:g} {rule.supply} of capacity has no "
+                    f"resident within {rule.threshold} and serves nobody"
                 )
-                access_columns[f"{rule.id}_access"] = share.access
-                if share.unused_supply > _EPS:
-                    notes.append(
-                        f"{rule.id}: {share.unused_supply:g} {rule.supply} of capacity has no "
-                        f"resident within {rule.threshold} and serves nobody"
-                    )
-        shortfall = np.maximum(required - supplied, 0.0)
+            # Both supplies, each labelled: inside the unit (配建) and shared by 2SFCA (access).
+            result[f"{rule.id}_supplied_inside"] = np.round(inside_supply, 3)
+            result[f"{rule.id}_supplied_access"] = np.round(access_supply, 3)
+            supplied = inside_supply if method == "inside" else access_supply
+        applicable = count > _EPS
+        passed = applicable & (supplied >= required - 1e-6)
+        shortfall = np.where(applicable, np.maximum(required - supplied, 0.0), 0.0)
         result[f"{rule.id}_required"] = np.round(required, 3)
         result[f"{rule.id}_supplied"] = np.round(supplied, 3)
         result[f"{rule.id}_ratio"] = np.round(
             np.divide(supplied, required, out=np.full(n_districts, np.nan), where=required > 0), 4
         )
         result[f"{rule.id}_shortfall"] = np.round(shortfall, 3)
-        result[f"{rule.id}_pass"] = supplied >= required - 1e-6
+        result[f"{rule.id}_pass"] = passed
+        result[f"{rule.id}_verdict"] = np.where(
+            applicable, np.where(passed, "pass", "fail"), NOT_APPLICABLE
+        )
     return result, pd.DataFrame(access_columns, index=residents.index), notes
+
+
+def attainment(units: pd.DataFrame, rule_id: str) -> dict[str, Any]:
+    """How many units meet a rule: passing, failing, not applicable, and the rate.
+
+    Parameters
+    ----------
+    units : pandas.DataFrame
+        Units with the ``{rule}_verdict`` column of :func:`district_provision`.
+    rule_id : str
+        The rule.
+
+    Returns
+    -------
+    dict
+        ``units`` (all), ``applicable``, ``passing``, ``failing``, ``not_applicable`` (units
+        without any of the rule's group, counted apart) and ``rate`` (per cent of the
+        applicable units that pass; None when none is applicable).
+    """
+    verdict = units[f"{rule_id}_verdict"].astype(str).to_numpy()
+    passing = int((verdict == "pass").sum())
+    failing = int((verdict == "fail").sum())
+    applicable = passing + failing
+    return {
+        "units": len(verdict),
+        "applicable": applicable,
+        "passing": passing,
+        "failing": failing,
+        "not_applicable": len(verdict) - applicable,
+        "rate": round(100.0 * passing / applicable, 2) if applicable else None,
+    }
+
+
+def unit_share_verdicts(
+    rules: Sequence[Rule],
+    units_by_level: dict[str, gpd.GeoDataFrame | None],
+    facilities: gpd.GeoDataFrame,
+) -> pd.DataFrame:
+    """Unit-share rules: the share of 社区/街道 units meeting a rule or holding a facility.
+
+    A unit without residents is not applicable and is left out of the share (counted apart).
+
+    Parameters
+    ----------
+    rules : sequence of Rule
+        Rules with ``metric: unit_share``.
+    units_by_level : dict
+        ``"community"`` / ``"subdistrict"`` -> units with ``population`` and the
+        ``{rule}_verdict`` columns of the rules they refer to (None when that level is not
+        given).
+    facilities : geopandas.GeoDataFrame
+        Facilities with ``category`` (for ``presence`` rules).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per rule: ``id``, ``unit_level``, ``of_rule``, ``presence``, ``units``,
+        ``applicable``, ``meeting``, ``not_applicable``, ``share`` (per cent of the
+        applicable units), ``target`` (per cent), ``verdict`` (pass / fail /
+        not_applicable) and ``note``.
+    """
+    rows: list[dict[str, Any]] = []
+    for rule in rules:
+        level = str(rule.unit_level)
+        units = units_by_level.get(level)
+        row: dict[str, Any] = {
+            "id": rule.id,
+            "name_zh": rule.name_zh,
+            "name_en": rule.name_en,
+            "unit_level": level,
+            "of_rule": rule.of_rule or "",
+            "presence": rule.presence or "",
+            "target": rule.value_new,
+        }
+        if units is None or len(units) == 0:
+            rows.append(
+                row
+                | {
+                    "units": 0,
+                    "applicable": 0,
+                    "meeting": 0,
+                    "not_applicable": 0,
+                    "share": None,
+                    "verdict": NOT_APPLICABLE,
+                    "note": f"no {level} units given",
+                }
+            )
+            continue
+        populated = units["population"].to_numpy(dtype=np.float64) > _EPS
+        note = ""
+        if rule.of_rule is not None:
+            column = f"{rule.of_rule}_verdict"
+            if column not in units.columns:
+                rows.append(
+                    row
+                    | {
+                        "units": len(units),
+                        "applicable": 0,
+                        "meeting": 0,
+                        "not_applicable": len(units),
+                        "share": None,
+                        "verdict": NOT_APPLICABLE,
+                        "note": f"rule {rule.of_rule} was not checked in this run",
+                    }
+                )
+                continue
+            verdict = units[column].astype(str).to_numpy()
+            applicable = verdict != NOT_APPLICABLE
+            meeting = verdict == "pass"
+        else:
+            held = _units_holding(units, facilities, str(rule.presence))
+            applicable = populated
+            meeting = populated & held
+            note = f"units holding at least one {rule.presence} facility inside them"
+        n_applicable = int(applicable.sum())
+        n_meeting = int(meeting.sum())
+        share = round(100.0 * n_meeting / n_applicable, 2) if n_applicable else None
+        verdict_text = (
+            NOT_APPLICABLE
+            if share is None
+            else ("pass" if share >= rule.value_new - 1e-9 else "fail")
+        )
+        rows.append(
+            row
+            | {
+                "units": len(units),
+                "applicable": n_applicable,
+                "meeting": n_meeting,
+                "not_applicable": len(units) - n_applicable,
+                "share": share,
+                "verdict": verdict_text,
+                "note": note,
+            }
+        )
+    return pd.DataFrame(rows, columns=UNIT_SHARE_COLUMNS)
+
+
+UNIT_SHARE_COLUMNS = (
+    "id",
+    "name_zh",
+    "name_en",
+    "unit_level",
+    "of_rule",
+    "presence",
+    "units",
+    "applicable",
+    "meeting",
+    "not_applicable",
+    "share",
+    "target",
+    "verdict",
+    "note",
+)
+"""Columns of :func:`unit_share_verdicts`."""
+
+
+def _units_holding(
+    units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, category: str
+) -> np.ndarray:
+    """Per unit, whether at least one facility of ``category`` lies inside it."""
+    rows = np.flatnonzero(facilities["category"].astype(str).to_numpy() == category)
+    if len(rows) == 0:
+        return np.zeros(len(units), dtype=bool)
+    count = _inside_supply(units, facilities, rows, np.ones(len(rows)))
+    return count > 0
 
 
 def _capacity(

@@ -1,0 +1,279 @@
+"""Demand of a run: residents with every demand group, and the units that hold them.
+
+One stage between loading and provision. It reads the planner's units (communities and
+sub-districts with their statistics), the residents (a file, or the OSM buildings of the
+network, or the units' own figures spread dasymetrically), the age/sex rasters of a group,
+fills every group (from the data, the rasters, else a census share) and forms the default
+units so that every resident lies in one. It says how each figure was obtained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from radius._errors import InputError
+from radius.districts import _assign, block_districts, hexagon_districts
+from radius.groups import GroupSource, complete_groups, load_demand_groups
+from radius.network import StreetNetwork, _is_osm_file
+from radius.plausibility import Plausibility, check_building_estimate
+from radius.population import (
+    estimate_from_osm_buildings,
+    group_from_rasters,
+    read_residents,
+    residents_from_raster,
+)
+from radius.units import cover_residents, has_statistics, nest_units, read_units, spread_unit_totals
+
+__all__ = ["Demand", "load_demand", "units_summary"]
+
+WGS84 = "EPSG:4326"
+
+
+@dataclass(frozen=True, eq=False)
+class Demand:
+    """Residents and units of a run.
+
+    Attributes
+    ----------
+    residents : geopandas.GeoDataFrame
+        Resident points with ``population``, ``households`` and every group column.
+    districts : geopandas.GeoDataFrame
+        The finest units (communities, or the default units) with ``level`` and ``parent_id``.
+    subdistricts : geopandas.GeoDataFrame or None
+        Sub-districts (街道/乡镇) when given.
+    group_sources : dict
+        Group id -> :class:`~radius.groups.GroupSource`.
+    units_note : str
+        How the units were formed.
+    plausibility : Plausibility or None
+        The check of residents estimated from OSM buildings.
+    notes : list of str
+        How the figures were obtained.
+    """
+
+    residents: gpd.GeoDataFrame
+    districts: gpd.GeoDataFrame
+    subdistricts: gpd.GeoDataFrame | None = None
+    group_sources: dict[str, GroupSource] = field(default_factory=dict)
+    units_note: str = ""
+    plausibility: Plausibility | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def load_demand(
+    network: StreetNetwork,
+    *,
+    network_path: Path,
+    population: Sequence[Path] = (),
+    districts: Path | None = None,
+    subdistricts: Path | None = None,
+    group_rasters: Sequence[tuple[str, Sequence[Path]]] = (),
+    district_mode: str = "blocks",
+    hexagon_size_m: float = 500.0,
+    household_size: float | None = None,
+) -> Demand:
+    """Read and form the residents and units of a run.
+
+    Parameters
+    ----------
+    network : StreetNetwork
+        The walkable network (its extent bounds the rasters read; blocks follow its roads).
+    network_path : Path
+        The network file (its OSM buildings estimate residents when no residents are given).
+    population : sequence of Path
+        Residents files (see :func:`radius.pipeline.AnalyzeConfig`).
+    districts, subdistricts : Path, optional
+        Communities (社区/居委会/行政村) and sub-districts (街道/乡镇), optionally with
+        statistics (常住人口, 户数, 60岁及以上人口 …).
+    group_rasters : sequence of (group id, paths)
+        Age/sex rasters of a group, bands summed (e.g. ``aged_60_plus`` and ten WorldPop
+        bands).
+    district_mode : {"blocks", "hexagons"}
+        Default units when no communities or sub-districts are given.
+    hexagon_size_m : float
+        Side of the hexagons (metres).
+    household_size : float, optional
+        Persons per household.
+
+    Returns
+    -------
+    Demand
+    """
+    groups = load_demand_groups()
+    notes: list[str] = []
+    communities = (
+        read_units(districts, level="community", household_size=household_size)
+        if districts is not None
+        else None
+    )
+    subs = (
+        read_units(subdistricts, level="subdistrict", household_size=household_size)
+        if subdistricts is not None
+        else None
+    )
+    with_figures = [u for u in (subs, communities) if u is not None and has_statistics(u)]
+    figures: dict[str, Any] | None = None
+    if population:
+        residents = _residents_file(population, network, household_size)
+    elif with_figures:
+        residents = _weights(network_path, household_size)
+    elif _is_osm_file(network_path):
+        residents, figures = estimate_from_osm_buildings(
+            network_path, household_size=household_size
+        )
+    else:
+        raise InputError(
+            f"{network_path}: residents can only be estimated from an OSM network file's "
+            "buildings; give residents with --population, or 社区 units with a 常住人口 column "
+            "with --districts"
+        )
+    residents = residents.reset_index(drop=True)
+    given: dict[str, Any] = {}
+    for group_id, paths in group_rasters:
+        column = groups.group(group_id).column
+        residents, more = group_from_rasters(residents, list(paths), column)
+        notes.extend(more)
+        given[group_id] = "raster"
+    for units in with_figures:
+        residents, more = spread_unit_totals(residents, units)
+        notes.extend(more)
+    if not with_figures and (len(residents) == 0 or float(residents["population"].sum()) <= 0):
+        raise InputError(
+            f"{', '.join(map(str, population or [network_path]))}: no residents found (no "
+            "cell, building, plot or point with residents around the network); give a "
+            "population raster, buildings, residential plots or points with --population, or "
+            "社区 units with 常住人口 with --districts"
+        )
+    residents, sources = complete_groups(residents.reset_index(drop=True), given=given)
+    for source in sources.values():
+        if source.estimated:
+            notes.append(source.note)
+    units, units_note = _units(
+        network, residents, communities, subs, district_mode, hexagon_size_m, districts
+    )
+    notes.append(f"units: {units_note}")
+    plausibility = None
+    if figures is not None:
+        plausibility = check_building_estimate(
+            float(residents["population"].sum()), _study_area_km2(network), figures
+        )
+        notes.extend(plausibility.warnings)
+    return Demand(
+        residents=residents,
+        districts=units,
+        subdistricts=subs if communities is not None else None,
+        group_sources=sources,
+        units_note=units_note,
+        plausibility=plausibility,
+        notes=notes,
+    )
+
+
+def _residents_file(
+    paths: Sequence[Path], network: StreetNetwork, household_size: float | None
+) -> gpd.GeoDataFrame:
+    files = [Path(p) for p in paths]
+    if all(p.suffix.lower() in (".tif", ".tiff") for p in files):
+        # Bands on one grid are summed; only the cells around the network are read.
+        west, south, east, north = network.nodes.total_bounds
+        lon_lat = gpd.GeoSeries([shapely.box(west, south, east, north)], crs=network.crs).to_crs(
+            WGS84
+        )
+        bbox = tuple(float(v) for v in lon_lat.total_bounds)
+        return residents_from_raster(files, bbox=bbox, household_size=household_size)
+    if len(files) == 1:
+        return read_residents(files[0], household_size=household_size)
+    raise InputError(
+        f"{', '.join(map(str, files))}: several residents files are only accepted as "
+        "population rasters (GeoTIFF bands on one grid, summed); give one file otherwise"
+    )
+
+
+def _weights(network_path: Path, household_size: float | None) -> gpd.GeoDataFrame:
+    """Residential buildings of the OSM network file as weights, else no point at all."""
+    from radius._residents import _residents_frame
+
+    if _is_osm_file(network_path):
+        try:
+            residents, _ = estimate_from_osm_buildings(network_path, household_size=household_size)
+            return residents
+        except InputError:
+            pass
+    empty = np.empty(0)
+    return _residents_frame([], empty, empty, "unit", "", np.empty(0, dtype=object))
+
+
+def _units(
+    network: StreetNetwork,
+    residents: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame | None,
+    subdistricts: gpd.GeoDataFrame | None,
+    district_mode: str,
+    hexagon_size_m: float,
+    districts_path: Path | None,
+) -> tuple[gpd.GeoDataFrame, str]:
+    if communities is not None:
+        units = communities.copy()
+        note = f"{len(units)} 社区 community unit(s) from {districts_path}"
+        if subdistricts is not None:
+            units["parent_id"] = nest_units(communities, subdistricts).to_numpy()
+            note += f", nested in {len(subdistricts)} 街道 sub-district unit(s)"
+        return units.reset_index(drop=True), note + _outside_note(residents, units)
+    if subdistricts is not None:
+        units = subdistricts.copy()
+        note = f"{len(units)} 街道 sub-district unit(s)"
+        return units.reset_index(drop=True), note + _outside_note(residents, units)
+    if district_mode == "hexagons":
+        base = hexagon_districts(residents.geometry, size_m=hexagon_size_m)
+    else:
+        base = block_districts(network)
+    units, note = cover_residents(base, residents)
+    return units.reset_index(drop=True), note
+
+
+def _outside_note(residents: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> str:
+    outside = _assign(np.asarray(residents.to_crs(WGS84).geometry.array, dtype=object), units)
+    mask = outside == ""
+    if not mask.any():
+        return "; every resident lies in one of them"
+    population = residents["population"].to_numpy(dtype=np.float64)[mask].sum()
+    return (
+        f"; {int(mask.sum())} resident point(s) with {population:,.0f} residents lie outside "
+        "every unit and are left out of the unit figures"
+    )
+
+
+def _study_area_km2(network: StreetNetwork) -> float:
+    """Area (km²) of the convex hull of the network's nodes, in its metric CRS."""
+    nodes = network.nodes.geometry
+    hull = shapely.convex_hull(shapely.union_all(np.asarray(nodes.array, dtype=object)))
+    return float(hull.area) / 1e6
+
+
+def units_summary(
+    residents: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, note: str
+) -> dict[str, Any]:
+    """How the units were formed and how many residents lie outside every unit."""
+    outside = _assign(np.asarray(residents.to_crs(WGS84).geometry.array, dtype=object), districts)
+    mask = outside == ""
+    population = residents["population"].to_numpy(dtype=np.float64)
+    populated = districts["population"].to_numpy(dtype=np.float64) > 0
+    levels = districts["level"].astype(str) if "level" in districts.columns else None
+    return {
+        "formed": note,
+        "units": len(districts),
+        "with_residents": int(populated.sum()),
+        "without_residents": int((~populated).sum()),
+        "by_level": {}
+        if levels is None
+        else {str(k): int(v) for k, v in levels.value_counts().items()},
+        "points_outside": int(mask.sum()),
+        "residents_outside": round(float(population[mask].sum()), 1),
+    }
