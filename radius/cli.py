@@ -194,8 +194,24 @@ def _add_analysis_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--districts",
         type=Path,
-        help="district polygons (GPKG, GeoJSON, zipped SHP) with optional area_type new/old; "
-        "default: blocks bounded by arterial roads",
+        help="community (社区/居委会/行政村) polygons (GPKG, GeoJSON, zipped SHP), optionally "
+        "with statistics (常住人口, 户数, 60岁及以上人口, 0-3岁人口 ...) spread over their "
+        "buildings, and area_type new/old; default: blocks bounded by arterial roads, plus "
+        "remainder units so that every resident lies in one",
+    )
+    command.add_argument(
+        "--subdistricts",
+        type=Path,
+        help="sub-district (街道/乡镇) polygons, optionally with statistics; communities nest "
+        "in them and 街道 rules are checked on them",
+    )
+    command.add_argument(
+        "--group-raster",
+        action="append",
+        default=[],
+        metavar="GROUP=FILE[,FILE...]",
+        help="age/sex rasters of a demand group, bands on one grid summed, e.g. "
+        "aged_60_plus=pop_60_f.tif,pop_60_m.tif (repeatable)",
     )
     command.add_argument(
         "--district-mode",
@@ -411,7 +427,29 @@ def _analyze_config(args: argparse.Namespace) -> AnalyzeConfig:
         area_type=args.area_type,
         method=args.method,
         household_size=args.household_size,
+        subdistricts=getattr(args, "subdistricts", None),
+        group_rasters=_group_rasters(getattr(args, "group_raster", [])),
     )
+
+
+def _group_rasters(specs: list[str]) -> tuple[tuple[str, tuple[Path, ...]], ...]:
+    """``GROUP=FILE[,FILE...]`` options as (group id, paths)."""
+    from radius.groups import load_demand_groups
+
+    groups = load_demand_groups()
+    parsed: list[tuple[str, tuple[Path, ...]]] = []
+    for spec in specs:
+        group_id, sep, files = spec.partition("=")
+        if not sep or not files.strip():
+            raise InputError(
+                f"--group-raster {spec!r}: write GROUP=FILE[,FILE...], e.g. "
+                "aged_60_plus=pop_60_f.tif,pop_60_m.tif"
+            )
+        groups.group(group_id.strip())  # raises naming the known groups
+        parsed.append(
+            (group_id.strip(), tuple(Path(f.strip()) for f in files.split(",") if f.strip()))
+        )
+    return tuple(parsed)
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -457,12 +495,39 @@ def _print_analysis(result: AnalysisResult, out: Path, stream: TextIO) -> None:
     for cid, shares in summary["share_of_residents_within"].items():
         text = ", ".join(f"{label}: {share:.1%}" for label, share in shares.items())
         print(f"  {cid:<18} residents within {text}", file=stream)
+    print(f"  units: {summary['units']['formed']}", file=stream)
+    for gid, group in summary["residents"]["groups"].items():
+        if group["origin"] in ("share", "partly_share"):
+            how = f"estimated from a share of {group['share']:g} % of residents (census)"
+            print(f"  {gid:<18} {group['total']:.0f}, {how}", file=stream)
+        elif group["origin"] == "raster":
+            print(f"  {gid:<18} {group['total']:.0f}, from the age/sex rasters", file=stream)
+    for rid, item in summary["share_of_group_within"].items():
+        if item["group"] != "residents" and item["share"] is not None:
+            estimated = " (estimated from a share)" if item["estimated_from_share"] else ""
+            print(
+                f"  {rid:<32} {item['group']} within {item['threshold']}: "
+                f"{item['share']:.1%}{estimated}",
+                file=stream,
+            )
     for rid, item in summary["rules"].items():
+        rate = "-" if item["attainment_rate"] is None else f"{item['attainment_rate']:g} %"
         print(
-            f"  {rid:<32} {item['districts_passing']}/{item['districts']} districts pass, "
-            f"shortfall {item['shortfall']:g} ({item['unit']})",
+            f"  {rid:<32} {item['districts_passing']}/{item['districts_applicable']} units "
+            f"meet it ({rate}), {item['districts_not_applicable']} not applicable "
+            f"(不适用); shortfall {item['shortfall']:g} ({item['unit']})",
             file=stream,
         )
+    for rid, item in summary["unit_shares"].items():
+        share = "-" if item["share"] is None else f"{item['share']:g} %"
+        print(
+            f"  {rid:<32} {item['meeting']}/{item['applicable']} {item['unit_level']} units "
+            f"({share}; target {item['target']:g} %): {item['verdict']}",
+            file=stream,
+        )
+    plausibility = summary.get("plausibility")
+    for warning in (plausibility or {}).get("warnings", []):
+        print(f"  warning: {warning}", file=stream)
     print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} in {out}", file=stream)
 
 

@@ -264,7 +264,9 @@ def units_summary(
     outside = _assign(np.asarray(residents.to_crs(WGS84).geometry.array, dtype=object), districts)
     mask = outside == ""
     population = residents["population"].to_numpy(dtype=np.float64)
-    populated = districts["population"].to_numpy(dtype=np.float64) > 0
+    ids = districts["district_id"].astype(str).to_numpy()
+    held = {str(i) for i, w in zip(outside, population, strict=True) if i and w > 0}
+    populated = np.array([i in held for i in ids], dtype=bool)
     levels = districts["level"].astype(str) if "level" in districts.columns else None
     return {
         "formed": note,

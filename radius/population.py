@@ -778,7 +778,8 @@ def _grid_points(polygon: shapely.Geometry, spacing: float) -> np.ndarray:
     minx, miny, maxx, maxy = polygon.bounds
     axes = []
     for low, high in ((minx, maxx), (miny, maxy)):
-        count = max(1, math.ceil((high - low) / spacing))
+        # A width a hair over a whole number of spacings (reprojection noise) is that number.
+        count = max(1, math.ceil((high - low) / spacing - 1e-6))
         start = low + ((high - low) - (count - 1) * spacing) / 2.0
         axes.append(start + spacing * np.arange(count))
     xs, ys = np.meshgrid(axes[0], axes[1])

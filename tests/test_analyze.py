@@ -72,7 +72,10 @@ def test_analyze_default_district_writes_results(
     covered = residents.loc[residents["supermarket_covered_15min"].astype(bool), "population"].sum()
     assert share == pytest.approx(covered / residents["population"].sum(), abs=1e-4)
     districts = gpd.read_file(out / "results.gpkg", layer="districts")
-    assert len(districts) == summary["districts"] == 17  # arterial blocks of Nanjing
+    # 17 arterial blocks of Nanjing and one remainder unit for the residents outside them
+    assert len(districts) == summary["districts"] == 18
+    assert summary["units"]["residents_outside"] == 0
+    assert (districts["kind"] == "remainder").sum() == 1
     for rule in (
         "elderly_rooms_per_100hh",
         "childcare_places_per_1000",
@@ -87,7 +90,7 @@ def test_analyze_default_district_writes_results(
     assert book.sheetnames[0] == "规则 Rules"
     assert "elderly_rooms_per_100hh" in book.sheetnames
     rows = sheet_rows(out / "provision.xlsx", "elderly_rooms_per_100hh")
-    assert len(rows) == 17
+    assert len(rows) == 18
     assert "区域编号 District ID" in rows[0]
     assert "缺口 Shortfall (m²)" in rows[0]
     assert "elderly_rooms_per_100hh" in stdout

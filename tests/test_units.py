@@ -1,0 +1,417 @@
+"""The planner's units and demand groups on a hand-worked case, and the default units.
+
+The case: a street lattice with 100 m blocks, x 0–2,200 m and y 0–600 m (UTM 51N). Two
+communities of one 街道 S1 give their statistics: C1 (x 0–600) 3,000 residents, 1,000
+households, 600 aged 60+; C2 (x 1,600–2,200) 2,000 residents, 800 households, 500 aged 60+.
+A third community C3 (x 2,300–2,600, in 街道 S2) has no residents. The units' figures are
+spread over a 50 m grid of their land (no buildings in the network file). An elderly-care
+centre at (300, 300) in C1 (400 m², 30 beds) and a supermarket at (1,900, 300) in C2; with
+the standard's walking distances (15 min = 1,000 m) the centre reaches every point of C1 and
+none of C2 (at least 1,000 m of street further), the supermarket all of C2 and none of C1.
+
+Hand figures, rule by rule:
+
+- households rule, 30 m² per 100 households: C1 needs 300 m² and gets the centre's 400 m²
+  (2SFCA: its whole catchment is C1) -> pass; C2 needs 240 m², gets 0 -> fail, shortfall 240.
+- aged 60+ rule, 40 beds per 1,000 aged 60+: C1 needs 24, gets 30 -> pass; C2 needs 20,
+  gets 0 -> fail.
+- residents rule, 90 % of residents within 15 min of a supermarket: C1 0 % -> fail (needs
+  2,700 covered); C2 100 % -> pass (2,000 of 1,800 needed).
+- aged 60+ circle, 90 % of the 60+ within 15 min of elderly care: C1 600 of 600 -> pass; C2
+  0 of 500 -> fail.
+- C3 is not applicable for every rule; every attainment rate is 1 of 2 = 50 %.
+- unit shares: 50 % of communities meeting the elderly circle (target 50) -> pass; every
+  街道 holding an elderly-care facility: S1 yes, S2 not applicable -> 100 % -> pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from radius.groups import GROUP_IDS, complete_groups, load_demand_groups
+from radius.pipeline import AnalyzeConfig, ReachConfig, analyze, load_analysis_inputs
+from radius.plausibility import check_building_estimate
+from radius.population import residents_from_points
+from radius.units import cover_residents, read_units, spread_unit_totals
+from tests.conftest import shared_file
+
+UTM51 = "EPSG:32651"
+X0, Y0 = 350_000.0, 3_450_000.0
+
+PROFILE = """
+name_zh: 手算
+name_en: Hand-worked
+levels:
+  - id: 15min
+    name_zh: 十五分钟
+    name_en: 15 minutes
+    walk_m: {min: 1000, max: 1000}
+    residents: {min: 0, max: 100000}
+    households: {min: 0, max: 40000}
+    source: {document: test}
+    status: assumed
+rules:
+  - id: rooms_per_100hh
+    name_zh: 每百户养老用房
+    name_en: Elderly rooms per 100 households
+    category: elderly_care
+    metric: per_100_households
+    supply: floor_area_m2
+    value_new: 30
+    value_old: 30
+    unit: m² per 100 households
+    level: 15min
+    threshold: 15min
+    source: {document: test}
+    status: assumed
+  - id: beds_per_1000_aged
+    name_zh: 每千名老年人床位
+    name_en: Beds per 1,000 aged 60+
+    category: elderly_care
+    metric: per_1000
+    group: aged_60_plus
+    supply: beds
+    value_new: 40
+    value_old: 40
+    unit: beds per 1,000 aged 60+
+    level: 15min
+    threshold: 15min
+    source: {document: test}
+    status: assumed
+  - id: supermarket_circle
+    name_zh: 超市覆盖
+    name_en: Supermarket circle
+    category: supermarket
+    metric: coverage
+    supply: facilities
+    value_new: 90
+    value_old: 90
+    unit: "% of residents"
+    level: 15min
+    threshold: 15min
+    source: {document: test}
+    status: assumed
+  - id: elderly_circle
+    name_zh: 养老服务圈
+    name_en: Elderly circle
+    category: elderly_care
+    metric: coverage
+    group: aged_60_plus
+    supply: facilities
+    value_new: 90
+    value_old: 90
+    unit: "% of residents aged 60+"
+    level: 15min
+    threshold: 15min
+    source: {document: test}
+    status: assumed
+  - id: communities_in_circle
+    name_zh: 社区养老服务圈覆盖率
+    name_en: Communities in the elderly circle
+    category: elderly_care
+    metric: unit_share
+    supply: units
+    unit_level: community
+    of_rule: elderly_circle
+    value_new: 50
+    value_old: 50
+    unit: "% of communities"
+    level: 15min
+    threshold: 15min
+    source: {document: test}
+    status: assumed
+  - id: subdistricts_with_centre
+    name_zh: 街道养老服务中心
+    name_en: Sub-districts with an elderly-care centre
+    category: elderly_care
+    metric: unit_share
+    supply: units
+    unit_level: subdistrict
+    presence: elderly_care
+    value_new: 100
+    value_old: 100
+    unit: "% of sub-districts"
+    level: 15min
+    source: {document: test}
+    status: assumed
+"""
+
+
+def box(x0: float, y0: float, x1: float, y1: float) -> shapely.Polygon:
+    return shapely.box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)
+
+
+def lattice_file(path: Path, columns: int, rows: int, spacing: float = 100.0) -> Path:
+    lines = []
+    for i in range(columns):
+        for j in range(rows):
+            x, y = X0 + i * spacing, Y0 + j * spacing
+            if i + 1 < columns:
+                lines.append(shapely.LineString([(x, y), (x + spacing, y)]))
+            if j + 1 < rows:
+                lines.append(shapely.LineString([(x, y), (x, y + spacing)]))
+    frame = gpd.GeoDataFrame({"highway": ["residential"] * len(lines)}, geometry=lines, crs=UTM51)
+    frame.to_file(path, driver="GPKG")
+    return path
+
+
+@pytest.fixture
+def hand_case(tmp_path: Path) -> AnalyzeConfig:
+    network = lattice_file(tmp_path / "streets.gpkg", 23, 7)
+    communities = gpd.GeoDataFrame(
+        {
+            "编号": ["C1", "C2", "C3"],
+            "社区名称": ["一社区", "二社区", "三社区"],
+            "常住人口": [3000, 2000, 0],
+            "户数": [1000, 800, 0],
+            "60岁及以上人口": [600, 500, 0],
+        },
+        geometry=[box(0, 0, 600, 600), box(1600, 0, 2200, 600), box(2300, 0, 2600, 600)],
+        crs=UTM51,
+    )
+    communities.to_file(tmp_path / "communities.geojson", driver="GeoJSON")
+    subdistricts = gpd.GeoDataFrame(
+        {"编号": ["S1", "S2"], "街道名称": ["甲街道", "乙街道"]},
+        geometry=[box(-50, -50, 2250, 650), box(2250, -50, 2700, 650)],
+        crs=UTM51,
+    )
+    subdistricts.to_file(tmp_path / "subdistricts.geojson", driver="GeoJSON")
+    at = gpd.GeoSeries(
+        [shapely.Point(X0 + 300, Y0 + 300), shapely.Point(X0 + 1900, Y0 + 300)], crs=UTM51
+    ).to_crs("EPSG:4326")
+    pd.DataFrame(
+        {
+            "name": ["养老服务中心", "超市"],
+            "category": ["elderly_care", "supermarket"],
+            "lon": at.x,
+            "lat": at.y,
+            "floor_area_m2": [400, None],
+            "beds": [30, None],
+        }
+    ).to_csv(tmp_path / "facilities.csv", index=False)
+    (tmp_path / "hand.yaml").write_text(PROFILE, encoding="utf-8")
+    return AnalyzeConfig(
+        reach=ReachConfig(
+            network=network,
+            facilities=tmp_path / "facilities.csv",
+            categories=("elderly_care", "supermarket"),
+            threshold_basis="distance",
+            service_areas=False,
+        ),
+        districts=tmp_path / "communities.geojson",
+        subdistricts=tmp_path / "subdistricts.geojson",
+        standard=str(tmp_path / "hand.yaml"),
+    )
+
+
+def test_hand_worked_communities_give_the_hand_figures(hand_case: AnalyzeConfig) -> None:
+    with pytest.warns(UserWarning):
+        inputs = load_analysis_inputs(hand_case)
+        result = analyze(inputs, hand_case)
+    units = result.districts.set_index("district_id")
+    # The units' statistics are kept exactly by the dasymetric spreading.
+    assert units.loc["C1", ["population", "households", "aged_60_plus"]].tolist() == (
+        pytest.approx([3000, 1000, 600])
+    )
+    assert units.loc["C2", ["population", "households", "aged_60_plus"]].tolist() == (
+        pytest.approx([2000, 800, 500])
+    )
+    assert units.loc["C3", "population"] == 0
+    assert units.loc["C1", "parent_id"] == "S1" and units.loc["C3", "parent_id"] == "S2"
+    assert result.group_sources["aged_60_plus"].origin == "input"
+    # households rule
+    assert units.loc["C1", "rooms_per_100hh_required"] == pytest.approx(300)
+    assert units.loc["C1", "rooms_per_100hh_supplied"] == pytest.approx(400)
+    assert units.loc["C1", "rooms_per_100hh_supplied_access"] == pytest.approx(400)
+    assert units.loc["C1", "rooms_per_100hh_supplied_inside"] == pytest.approx(400)
+    assert units.loc["C2", "rooms_per_100hh_required"] == pytest.approx(240)
+    assert units.loc["C2", "rooms_per_100hh_shortfall"] == pytest.approx(240)
+    # aged 60+ ratio rule
+    assert units.loc["C1", "beds_per_1000_aged_required"] == pytest.approx(24)
+    assert units.loc["C1", "beds_per_1000_aged_supplied"] == pytest.approx(30)
+    assert units.loc["C2", "beds_per_1000_aged_required"] == pytest.approx(20)
+    assert units.loc["C2", "beds_per_1000_aged_supplied"] == pytest.approx(0)
+    # residents rule
+    assert units.loc["C1", "supermarket_circle_required"] == pytest.approx(2700)
+    assert units.loc["C1", "supermarket_circle_share"] == pytest.approx(0)
+    assert units.loc["C2", "supermarket_circle_supplied"] == pytest.approx(2000)
+    assert units.loc["C2", "supermarket_circle_share"] == pytest.approx(100)
+    # aged 60+ circle
+    assert units.loc["C1", "elderly_circle_supplied"] == pytest.approx(600)
+    assert units.loc["C2", "elderly_circle_required"] == pytest.approx(450)
+    assert units.loc["C2", "elderly_circle_supplied"] == pytest.approx(0)
+    verdicts = {
+        rule: units[f"{rule}_verdict"].to_dict()
+        for rule in (
+            "rooms_per_100hh",
+            "beds_per_1000_aged",
+            "supermarket_circle",
+            "elderly_circle",
+        )
+    }
+    assert verdicts == {
+        "rooms_per_100hh": {"C1": "pass", "C2": "fail", "C3": "not_applicable"},
+        "beds_per_1000_aged": {"C1": "pass", "C2": "fail", "C3": "not_applicable"},
+        "supermarket_circle": {"C1": "fail", "C2": "pass", "C3": "not_applicable"},
+        "elderly_circle": {"C1": "pass", "C2": "fail", "C3": "not_applicable"},
+    }
+    assert not units.loc["C3", [f"{r}_pass" for r in verdicts]].any()  # never a pass
+    summary = result.summary()
+    for rule in verdicts:
+        item = summary["rules"][rule]
+        assert (item["districts_passing"], item["districts_applicable"]) == (1, 2)
+        assert item["districts_not_applicable"] == 1
+        assert item["attainment_rate"] == 50.0
+    assert summary["share_of_group_within"]["elderly_circle"]["share"] == pytest.approx(
+        600 / 1100, abs=1e-4
+    )
+    shares = summary["unit_shares"]
+    assert shares["communities_in_circle"]["meeting"] == 1
+    assert shares["communities_in_circle"]["applicable"] == 2
+    assert shares["communities_in_circle"]["share"] == 50.0
+    assert shares["communities_in_circle"]["verdict"] == "pass"
+    assert shares["subdistricts_with_centre"]["applicable"] == 1  # S2 has nobody
+    assert shares["subdistricts_with_centre"]["not_applicable"] == 1
+    assert shares["subdistricts_with_centre"]["share"] == 100.0
+    assert summary["units"]["residents_outside"] == 0
+    sub = result.subdistricts
+    assert sub is not None
+    assert sub.set_index("district_id").loc["S1", "population"] == pytest.approx(5000)
+
+
+def test_groups_are_data_with_sources() -> None:
+    groups = load_demand_groups()
+    assert set(GROUP_IDS) <= set(groups.ids)
+    aliases = groups.aliases()
+    assert aliases["常住人口"] == "population"
+    assert aliases["户数"] == "households"
+    assert aliases["60岁及以上人口"] == "aged_60_plus"
+    assert aliases["0-3岁人口"] == "aged_0_3"
+    for gid in ("aged_60_plus", "aged_65_plus", "aged_0_3", "aged_3_6", "disabled"):
+        group = groups.group(gid)
+        assert group.share is not None and group.share_source
+    assert groups.group("aged_60_plus").speed_profile == "elderly"
+
+
+def test_group_columns_from_points_and_shares(tmp_path: Path) -> None:
+    table = tmp_path / "points.csv"
+    table.write_text(
+        "编号,经度,纬度,常住人口,60岁及以上人口\na,118.78,32.04,100,30\nb,118.79,32.04,50,\n",
+        encoding="utf-8",
+    )
+    residents = residents_from_points(table)
+    assert np.isnan(residents["aged_60_plus"].iloc[1])
+    completed, sources = complete_groups(residents)
+    assert completed["aged_60_plus"].tolist() == pytest.approx([30, 50 * 0.187])
+    assert sources["aged_60_plus"].origin == "partly_share"
+    assert sources["aged_0_3"].origin == "share" and sources["aged_0_3"].estimated
+    assert completed["aged_0_3"].tolist() == pytest.approx([100 * 0.0297, 50 * 0.0297])
+
+
+def test_units_reject_bad_statistics(tmp_path: Path) -> None:
+    frame = gpd.GeoDataFrame(
+        {"编号": ["C1", "C2"], "常住人口": ["many", -3]},
+        geometry=[box(0, 0, 100, 100), box(200, 0, 300, 100)],
+        crs=UTM51,
+    )
+    frame.to_file(tmp_path / "bad.geojson", driver="GeoJSON")
+    with pytest.raises(Exception, match=r"feature 1, column '常住人口'.*not a number") as info:
+        read_units(tmp_path / "bad.geojson")
+    assert "feature 2" in str(info.value) and "negative" in str(info.value)
+
+
+def test_spreading_keeps_unit_totals_over_weights() -> None:
+    units = read_units_frame()
+    points = gpd.GeoDataFrame(
+        {
+            "resident_id": ["a", "b", "c"],
+            "population": [10.0, 30.0, 5.0],
+            "households": [4.0, 12.0, 2.0],
+            "source": ["building"] * 3,
+            "area_type": [""] * 3,
+        },
+        geometry=[
+            shapely.Point(X0 + 10, Y0 + 10),
+            shapely.Point(X0 + 50, Y0 + 50),
+            shapely.Point(X0 + 5000, Y0 + 5000),  # outside every unit: kept as it is
+        ],
+        crs=UTM51,
+    ).to_crs("EPSG:4326")
+    spread, notes = spread_unit_totals(points, units)
+    assert spread["population"].tolist()[:3] == pytest.approx([100, 300, 5])
+    assert spread["aged_60_plus"].tolist()[:2] == pytest.approx([20, 60])
+    assert np.isnan(spread["aged_60_plus"].iloc[2])
+    # U2 has figures but no point: a grid over its land carries them.
+    land = spread[spread["resident_id"].str.startswith("unit/U2/")]
+    assert len(land) > 0 and land["population"].sum() == pytest.approx(50)
+    assert notes
+
+
+def read_units_frame() -> gpd.GeoDataFrame:
+    from radius.units import units_from_frame
+
+    return units_from_frame(
+        gpd.GeoDataFrame(
+            {"id": ["U1", "U2"], "population": [400, 50], "60岁及以上人口": [80, None]},
+            geometry=[box(0, 0, 100, 100), box(200, 0, 300, 100)],
+            crs=UTM51,
+        )
+    )
+
+
+def test_cover_residents_leaves_nobody_outside() -> None:
+    blocks = read_units_frame()[["district_id", "name", "area_type", "kind", "geometry"]]
+    blocks = blocks.assign(kind="block")
+    residents = gpd.GeoDataFrame(
+        {"population": [1.0, 2.0, 3.0]},
+        geometry=[
+            shapely.Point(X0 + 50, Y0 + 50),
+            shapely.Point(X0 + 150, Y0 + 50),
+            shapely.Point(X0 + 900, Y0 + 900),
+        ],
+        crs=UTM51,
+    ).to_crs("EPSG:4326")
+    units, note = cover_residents(blocks, residents)
+    assert (units["kind"] == "remainder").sum() == 1
+    assert "2 resident point(s)" in note and "every resident lies in one unit" in note
+    from radius.districts import assign_residents
+
+    assert (assign_residents(residents, units) != "").all()
+
+
+@pytest.mark.parametrize("name", ["cn_nanjing_xinjiekou.osm", "cn_beijing_haidian_cau.osm"])
+def test_default_units_hold_every_resident(name: str) -> None:
+    path = shared_file(name)
+    config = AnalyzeConfig(
+        reach=ReachConfig(network=path, categories=("supermarket",), service_areas=False)
+    )
+    with pytest.warns(UserWarning):
+        inputs = load_analysis_inputs(config)
+    from radius.demand import units_summary
+
+    summary = units_summary(inputs.residents, inputs.districts, inputs.units_note)
+    assert summary["points_outside"] == 0 and summary["residents_outside"] == 0
+    assert "every resident lies in one unit" in inputs.units_note or (
+        "every resident lies in one of them" in inputs.units_note
+    )
+    assert inputs.plausibility is not None
+    assert inputs.plausibility.residents_per_km2 > 0
+
+
+def test_plausibility_warns_in_a_planners_words() -> None:
+    low = check_building_estimate(
+        7205, 9.34, {"residential_buildings": 88, "without_levels": 82, "other_buildings": 1189}
+    )
+    assert low.residents_per_km2 == pytest.approx(7205 / 9.34)
+    assert len(low.warnings) == 3
+    assert "常住人口" in low.warnings[0] and "per km²" in low.warnings[0]
+    fine = check_building_estimate(
+        40_000, 2.0, {"residential_buildings": 100, "without_levels": 10, "other_buildings": 20}
+    )
+    assert fine.warnings == []
