@@ -135,15 +135,20 @@ def load_demand(
             "with --districts"
         )
     residents = residents.reset_index(drop=True)
-    given: dict[str, Any] = {}
-    for group_id, paths in group_rasters:
-        column = groups.group(group_id).column
-        residents, more = group_from_rasters(residents, list(paths), column)
-        notes.extend(more)
-        given[group_id] = "raster"
     for units in with_figures:
         residents, more = spread_unit_totals(residents, units)
         notes.extend(more)
+    given: dict[str, Any] = {}
+    for group_id, paths in group_rasters:
+        # The files' own columns come first: the rasters fill only the points without them.
+        column = groups.group(group_id).column
+        before = residents[column].to_numpy(dtype=np.float64) if column in residents else None
+        residents, more = group_from_rasters(residents, list(paths), column)
+        if before is not None and not np.isnan(before).all():
+            residents[column] = np.where(np.isnan(before), residents[column], before)
+            more.append(f"{column}: the counts given in the files are kept where they exist")
+        notes.extend(more)
+        given[group_id] = "raster"
     if not with_figures and (len(residents) == 0 or float(residents["population"].sum()) <= 0):
         raise InputError(
             f"{', '.join(map(str, population or [network_path]))}: no residents found (no "

@@ -211,8 +211,8 @@ def hand_case(tmp_path: Path) -> AnalyzeConfig:
 
 
 def test_hand_worked_communities_give_the_hand_figures(hand_case: AnalyzeConfig) -> None:
-    with pytest.warns(UserWarning):
-        inputs = load_analysis_inputs(hand_case)
+    inputs = load_analysis_inputs(hand_case)
+    with pytest.warns(UserWarning, match="hold no residents"):  # C3 and S2
         result = analyze(inputs, hand_case)
     units = result.districts.set_index("district_id")
     # The units' statistics are kept exactly by the dasymetric spreading.
@@ -223,7 +223,8 @@ def test_hand_worked_communities_give_the_hand_figures(hand_case: AnalyzeConfig)
         pytest.approx([2000, 800, 500])
     )
     assert units.loc["C3", "population"] == 0
-    assert units.loc["C1", "parent_id"] == "S1" and units.loc["C3", "parent_id"] == "S2"
+    assert units.loc["C1", "parent_id"] == "S1"
+    assert units.loc["C3", "parent_id"] == "S2"
     assert result.group_sources["aged_60_plus"].origin == "input"
     # households rule
     assert units.loc["C1", "rooms_per_100hh_required"] == pytest.approx(300)
@@ -295,7 +296,8 @@ def test_groups_are_data_with_sources() -> None:
     assert aliases["0-3岁人口"] == "aged_0_3"
     for gid in ("aged_60_plus", "aged_65_plus", "aged_0_3", "aged_3_6", "disabled"):
         group = groups.group(gid)
-        assert group.share is not None and group.share_source
+        assert group.share is not None
+        assert group.share_source
     assert groups.group("aged_60_plus").speed_profile == "elderly"
 
 
@@ -310,7 +312,8 @@ def test_group_columns_from_points_and_shares(tmp_path: Path) -> None:
     completed, sources = complete_groups(residents)
     assert completed["aged_60_plus"].tolist() == pytest.approx([30, 50 * 0.187])
     assert sources["aged_60_plus"].origin == "partly_share"
-    assert sources["aged_0_3"].origin == "share" and sources["aged_0_3"].estimated
+    assert sources["aged_0_3"].origin == "share"
+    assert sources["aged_0_3"].estimated
     assert completed["aged_0_3"].tolist() == pytest.approx([100 * 0.0297, 50 * 0.0297])
 
 
@@ -323,7 +326,8 @@ def test_units_reject_bad_statistics(tmp_path: Path) -> None:
     frame.to_file(tmp_path / "bad.geojson", driver="GeoJSON")
     with pytest.raises(Exception, match=r"feature 1, column '常住人口'.*not a number") as info:
         read_units(tmp_path / "bad.geojson")
-    assert "feature 2" in str(info.value) and "negative" in str(info.value)
+    assert "feature 2" in str(info.value)
+    assert "negative" in str(info.value)
 
 
 def test_spreading_keeps_unit_totals_over_weights() -> None:
@@ -349,7 +353,8 @@ def test_spreading_keeps_unit_totals_over_weights() -> None:
     assert np.isnan(spread["aged_60_plus"].iloc[2])
     # U2 has figures but no point: a grid over its land carries them.
     land = spread[spread["resident_id"].str.startswith("unit/U2/")]
-    assert len(land) > 0 and land["population"].sum() == pytest.approx(50)
+    assert len(land) > 0
+    assert land["population"].sum() == pytest.approx(50)
     assert notes
 
 
@@ -379,24 +384,27 @@ def test_cover_residents_leaves_nobody_outside() -> None:
     ).to_crs("EPSG:4326")
     units, note = cover_residents(blocks, residents)
     assert (units["kind"] == "remainder").sum() == 1
-    assert "2 resident point(s)" in note and "every resident lies in one unit" in note
+    assert "2 resident point(s)" in note
+    assert "every resident lies in one unit" in note
     from radius.districts import assign_residents
 
     assert (assign_residents(residents, units) != "").all()
 
 
+# The extracts' data-quality warnings (islands, buildings without levels) are not the point.
+@pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("name", ["cn_nanjing_xinjiekou.osm", "cn_beijing_haidian_cau.osm"])
 def test_default_units_hold_every_resident(name: str) -> None:
     path = shared_file(name)
     config = AnalyzeConfig(
         reach=ReachConfig(network=path, categories=("supermarket",), service_areas=False)
     )
-    with pytest.warns(UserWarning):
-        inputs = load_analysis_inputs(config)
+    inputs = load_analysis_inputs(config)
     from radius.demand import units_summary
 
     summary = units_summary(inputs.residents, inputs.districts, inputs.units_note)
-    assert summary["points_outside"] == 0 and summary["residents_outside"] == 0
+    assert summary["points_outside"] == 0
+    assert summary["residents_outside"] == 0
     assert "every resident lies in one unit" in inputs.units_note or (
         "every resident lies in one of them" in inputs.units_note
     )
@@ -410,8 +418,92 @@ def test_plausibility_warns_in_a_planners_words() -> None:
     )
     assert low.residents_per_km2 == pytest.approx(7205 / 9.34)
     assert len(low.warnings) == 3
-    assert "常住人口" in low.warnings[0] and "per km²" in low.warnings[0]
+    assert "常住人口" in low.warnings[0]
+    assert "per km²" in low.warnings[0]
     fine = check_building_estimate(
         40_000, 2.0, {"residential_buildings": 100, "without_levels": 10, "other_buildings": 20}
     )
     assert fine.warnings == []
+
+
+def test_wuhan_rasters_give_the_elderly_circle_its_elderly(tmp_path: Path) -> None:
+    """The real WorldPop 60+ bands of Wuhan on a synthetic street lattice over Wuhan.
+
+    The rasters overlap no OSM extract, so the streets are a 2 km × 2 km lattice with 100 m
+    blocks laid out in UTM 50N at 114.30 E, 30.58 N (central Wuchang); one community unit
+    of 20,000 residents covers it and an elderly-care centre stands at its centre.
+    """
+    folder = shared_file("worldpop_wuhan_age60plus")
+    bands = sorted(folder.glob("pop_*_wuhan.tif"))
+    assert len(bands) == 10
+    import pyproj
+
+    x0, y0 = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32650", always_xy=True).transform(
+        114.30, 30.58
+    )
+    lines = []
+    for i in range(21):
+        for j in range(21):
+            x, y = x0 + 100 * i, y0 + 100 * j
+            if i < 20:
+                lines.append(shapely.LineString([(x, y), (x + 100, y)]))
+            if j < 20:
+                lines.append(shapely.LineString([(x, y), (x, y + 100)]))
+    gpd.GeoDataFrame(
+        {"highway": ["residential"] * len(lines)}, geometry=lines, crs="EPSG:32650"
+    ).to_file(tmp_path / "wuhan.gpkg", driver="GPKG")
+    gpd.GeoDataFrame(
+        {"编号": ["W1"], "常住人口": [20_000]},
+        geometry=[shapely.box(x0, y0, x0 + 2000, y0 + 2000)],
+        crs="EPSG:32650",
+    ).to_file(tmp_path / "community.geojson", driver="GeoJSON")
+    centre = gpd.GeoSeries([shapely.Point(x0 + 1000, y0 + 1000)], crs="EPSG:32650").to_crs(
+        "EPSG:4326"
+    )
+    pd.DataFrame(
+        {
+            "name": ["养老服务中心"],
+            "category": ["elderly_care"],
+            "lon": centre.x,
+            "lat": centre.y,
+            "floor_area_m2": [500],
+            "beds": [40],
+        }
+    ).to_csv(tmp_path / "facilities.csv", index=False)
+    (tmp_path / "hand.yaml").write_text(PROFILE, encoding="utf-8")
+    config = AnalyzeConfig(
+        reach=ReachConfig(
+            network=tmp_path / "wuhan.gpkg",
+            facilities=tmp_path / "facilities.csv",
+            categories=("elderly_care", "supermarket"),
+            threshold_basis="distance",
+            service_areas=False,
+        ),
+        districts=tmp_path / "community.geojson",
+        group_rasters=(("aged_60_plus", tuple(bands)),),
+        standard=str(tmp_path / "hand.yaml"),
+    )
+    inputs = load_analysis_inputs(config)
+    with pytest.warns(UserWarning, match="'supermarket' has no facilities"):
+        result = analyze(inputs, config)
+    assert result.group_sources["aged_60_plus"].origin == "raster"
+    residents = result.residents
+    elderly = residents["aged_60_plus"].to_numpy()
+    # Not a share of residents: the raster's own elderly, unevenly spread.
+    assert elderly.sum() > 0
+    assert not np.allclose(elderly, residents["population"].to_numpy() * 0.187)
+    from radius.population import residents_from_raster
+
+    west, south, east, north = residents.total_bounds
+    pixels = residents_from_raster(
+        bands, bbox=(west - 0.002, south - 0.002, east + 0.002, north + 0.002)
+    )
+    assert elderly.sum() == pytest.approx(pixels["population"].sum(), rel=1e-9)
+    covered = residents["elderly_care_covered_15min"].to_numpy(dtype=bool)
+    share = result.summary()["share_of_group_within"]["elderly_circle"]
+    assert share["group"] == "aged_60_plus"
+    assert not share["estimated_from_share"]
+    assert share["share"] == pytest.approx(elderly[covered].sum() / elderly.sum(), abs=1e-4)
+    unit = result.districts.iloc[0]
+    assert unit["elderly_circle_required"] == pytest.approx(0.9 * elderly.sum(), rel=1e-6)
+    assert unit["beds_per_1000_aged_required"] == pytest.approx(40 * elderly.sum() / 1000, rel=1e-6)
