@@ -17,6 +17,7 @@ import shapely
 
 from radius._errors import InputError
 from radius._validate import check_number
+from radius._warnings import collect
 from radius.config import Category, ThresholdBasis, load_categories, resolve_speed
 from radius.coords import convert_frame, offset_signature
 from radius.demand import load_demand, units_summary
@@ -255,8 +256,7 @@ def run_reach(config: ReachConfig) -> ReachResult:
     timings: dict[str, float] = {}
     categories = load_categories(ids=config.categories)
     speed = resolve_speed(config.speed_profile, config.speed_m_s)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with collect() as caught:
         with _timed(timings, "read_network"):
             network = load_network(config.network, crs=config.crs)
         with _timed(timings, "read_facilities"):
@@ -924,8 +924,7 @@ def load_analysis_inputs(config: AnalyzeConfig) -> AnalysisInputs:
     """
     reach_config = config.reach
     timings: dict[str, float] = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with collect() as caught:
         with _timed(timings, "read_network"):
             network = load_network(reach_config.network, crs=reach_config.crs)
         with _timed(timings, "read_facilities"):
@@ -1025,8 +1024,7 @@ def analyze(
     residents, sources = inputs.residents, dict(inputs.group_sources)
     if not sources:  # inputs made elsewhere (batch, app): every group from its share
         residents, sources = complete_groups(residents)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with collect() as caught:
         result = compute_reach(
             inputs.network,
             facilities,

@@ -67,6 +67,7 @@ __all__ = [
     "sanitise_name",
     "save_upload",
     "suffix_of",
+    "unpack_osm",
 ]
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
@@ -159,6 +160,7 @@ def save_upload(
     dest_dir: Path,
     allowed_suffixes: Collection[str] | None = None,
     zip_limits: ZipLimits | None = None,
+    max_unpacked_bytes: int | None = None,
 ) -> Path:
     """Check an uploaded file and write it into ``dest_dir``.
 
@@ -177,6 +179,11 @@ def save_upload(
         every suffix of :data:`UPLOAD_SUFFIXES` when omitted.
     zip_limits : ZipLimits, optional
         Limits for zip archives (the defaults of :class:`ZipLimits` when omitted).
+    max_unpacked_bytes : int, optional
+        With it, a ``.osm.bz2``/``.osm.gz`` is unpacked into ``dest_dir`` as ``.osm`` by
+        :func:`unpack_osm`: refused as soon as it unpacks to more than this, or to megabytes
+        holding no OSM element (padding). Without it, only the ratio check of
+        :func:`check_unpacked_size` runs and the compressed file is kept.
 
     Returns
     -------
@@ -209,9 +216,15 @@ def save_upload(
             f"upload one of {', '.join(sorted(accepted))}"
         )
     _check_content(name, suffix, data)
-    if suffix in (".osm.bz2", ".osm.gz"):
-        check_unpacked_size(name, data, COMPRESSED_OSM_LIMITS)
     dest_dir = Path(dest_dir)
+    if suffix in (".osm.bz2", ".osm.gz"):
+        if max_unpacked_bytes is None:
+            check_unpacked_size(name, data, COMPRESSED_OSM_LIMITS)
+        else:
+            # Unpacked here, once, judged as it streams; the reader gets the plain XML.
+            target = _unique_path(dest_dir, safe[: len(safe) - len(suffix)] + ".osm")
+            unpack_osm(name, data, target, max_bytes=max_unpacked_bytes)
+            return target
     if suffix == ".zip":
         return _clean_zip(name, data, dest_dir, safe, zip_limits or ZipLimits())
     target = _unique_path(dest_dir, safe)
@@ -242,6 +255,107 @@ def check_unpacked_size(name: str, data: bytes, limits: ZipLimits) -> None:
         Naming the file, the size reached and the fix.
     """
     check_unpacked(name, io.BytesIO(data), len(data), limits, fix="upload it again")
+
+
+_OSM_ELEMENTS = (b"<node", b"<way", b"<relation")
+PADDING_WINDOW_BYTES = 4 * 1024 * 1024
+"""Unpacked OSM XML is refused when this many bytes in a row hold no ``<node``, ``<way`` or
+``<relation``: real data starts an element every few hundred bytes (a long way every few
+tens of kilobytes), padding never does."""
+
+
+def unpack_osm(name: str, data: bytes, target: Path, *, max_bytes: int) -> int:
+    """Unpack an uploaded ``.osm.bz2``/``.osm.gz`` into ``target``, judging it as it streams.
+
+    What the file unpacks to is judged, not its ratio: it must begin like OSM XML, hold an
+    OSM element in every :data:`PADDING_WINDOW_BYTES` (so padding added to pass a ratio
+    check is caught in its first megabytes), and unpack to at most ``max_bytes``. Memory
+    stays bounded (a few MB at a time); multi-stream files are followed to their end.
+
+    Returns
+    -------
+    int
+        Bytes written.
+
+    Raises
+    ------
+    InputError
+        Naming the file, what it unpacked to and the fix; ``target`` is removed.
+    """
+    import bz2
+    import zlib
+
+    step = 1024 * 1024
+    written = 0
+    since_element = 0
+    tail = b""
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            buffer = data
+            while buffer:
+                decompressor: bz2.BZ2Decompressor | zlib._Decompress
+                if buffer.startswith(b"BZh"):
+                    decompressor = bz2.BZ2Decompressor()
+                elif buffer.startswith(b"\x1f\x8b"):
+                    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                else:
+                    break  # trailing bytes: the reader judges the XML
+                try:
+                    while not decompressor.eof:
+                        if isinstance(decompressor, bz2.BZ2Decompressor):
+                            piece = decompressor.decompress(buffer, step)
+                            buffer = b""
+                            if not piece and decompressor.needs_input:
+                                break  # truncated: the reader reports it
+                        else:
+                            piece = decompressor.decompress(buffer, step)
+                            buffer = decompressor.unconsumed_tail
+                            if not piece and not buffer:
+                                break
+                        if written == 0 and piece:
+                            _check_osm_head(name, piece)
+                        written += len(piece)
+                        if written > max_bytes:
+                            raise InputError(
+                                f"{name}: unpacks to more than {format_size(max_bytes)}, the "
+                                "most an upload may unpack to here; upload a smaller extract, "
+                                "or run the command-line tool on the file"
+                            )
+                        window = tail + piece
+                        if any(tag in window for tag in _OSM_ELEMENTS):
+                            last = max(window.rfind(tag) for tag in _OSM_ELEMENTS)
+                            since_element = len(window) - last
+                        else:
+                            since_element += len(piece)
+                        tail = window[-16:]
+                        if since_element > PADDING_WINDOW_BYTES:
+                            raise InputError(
+                                f"{name}: unpacks to {format_size(since_element)} in a row "
+                                "without any OSM node, way or relation (after "
+                                f"{format_size(written)}): it is padded or not OSM data and "
+                                "was refused. Export the area again from openstreetmap.org, "
+                                "Overpass or Geofabrik"
+                            )
+                        handle.write(piece)
+                except (OSError, EOFError, zlib.error) as exc:
+                    raise InputError(
+                        f"{name}: a damaged compressed file ({exc}); upload it again"
+                    ) from None
+                buffer = buffer or decompressor.unused_data
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return written
+
+
+def _check_osm_head(name: str, head: bytes) -> None:
+    text = head[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not (text.startswith(b"<?xml") or text.startswith(b"<osm")) or b"<osm" not in text:
+        raise InputError(
+            f"{name}: does not unpack to OSM XML (it should begin with <?xml ...> and <osm>); "
+            "export the area again from openstreetmap.org, Overpass or Geofabrik"
+        )
 
 
 def _check_content(name: str, suffix: str, data: bytes) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -102,10 +103,15 @@ def test_every_key_has_both_languages():
 
 
 def test_every_key_the_app_asks_for_exists_and_every_key_is_used():
-    source = APP.read_text(encoding="utf-8")
+    source = "".join(
+        path.read_text(encoding="utf-8")
+        for path in (APP, REPO / "radius" / "whatif.py", REPO / "radius" / "downloads.py")
+    )
     literal = set(re.findall(r"\bt\(\s*\"([a-z0-9_]+)\"", source))
     dynamic = {
         "error_map",  # guarded(..., key="error_map")
+        *(f"download_{kind}" for kind in ("gpkg", "xlsx", "html", "pdf")),
+        *(f"limit_{kind}" for kind in ("cancelled", "shutdown")),
         *(f"upload_{role}" for role in ("network", "facilities", "residents", "districts")),
         *(f"upload_{role}_help" for role in ("network", "facilities", "residents", "districts")),
         *(f"coord_{s}" for s in ("wgs84", "gcj02", "bd09", "cgcs2000")),
@@ -230,14 +236,28 @@ def test_language_switch_turns_every_label_english(app):
 
 
 @pytest.mark.slow
-def test_facility_csv_upload_replaces_the_osm_facilities(app):
+def test_facility_csv_upload_replaces_only_the_categories_it_holds(app):
+    library = "阅读设施 · 15 分钟内"
+    osm_library = _metrics(app)[library][0]
+    assert osm_library != "0.0%"
     app.file_uploader(key="upload_facilities").upload("设施清单.csv", _csv(), "text/csv")
     app.run()
     _assert_clean(app)
     metrics = _metrics(app)
     assert metrics[ELDERLY][0] != "0.0%"
-    assert metrics["阅读设施 · 15 分钟内"][0] == "0.0%"  # the list has no library
+    assert metrics[library][0] == osm_library  # the list has no library: OSM's are kept
     assert not app.warning  # WGS-84 points beside the streets: no coordinate hint
+    (info,) = [str(i.value) for i in app.info]
+    assert "上传的设施清单替换了以下类别的 OSM 设施：便利店、超市、养老服务设施" in info
+    assert "以下类别保留 OpenStreetMap 设施：" in info
+    assert "阅读设施" in info
+
+    app.toggle(key="replace_all").set_value(True).run()  # the switch: replace them all
+    _assert_clean(app)
+    assert _metrics(app)[library][0] == "0.0%"
+    assert [str(i.value) for i in app.info] == [
+        "上传的设施清单替换了以下类别的 OSM 设施：全部类别。"
+    ]
 
 
 @pytest.mark.slow
@@ -383,7 +403,7 @@ def test_bad_upload_shows_a_translated_message_not_a_traceback(app, role, name, 
     assert not app.exception
     assert len(app.error) == 1
     text = str(app.error[0].value)
-    assert text.startswith("无法完成分析：")
+    assert text.startswith("无法读取上传的文件：")
     assert re.search(message, text, re.DOTALL)
     assert "Traceback" not in text
     assert "radius-upload-" not in text  # the server's temporary folder is never shown
@@ -408,7 +428,7 @@ def test_unexpected_error_shows_a_short_message(app, monkeypatch):
         raise RuntimeError("internal detail that users should not see")
 
     st.cache_resource.clear()
-    monkeypatch.setattr("radius.pipeline.analyze", broken)
+    monkeypatch.setattr("radius.whatif.analyze", broken)
     app.run()
     assert not app.exception
     (error,) = app.error
@@ -425,15 +445,24 @@ def test_streamlit_config_hides_tracebacks():
 
 
 # --------------------------------------------------------------------------------------
-# The helpers behind the page (importing app.py defines them without drawing anything)
+# The modules behind the page (radius.whatif, radius.downloads, ...), without Streamlit
 # --------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def app_module():
-    import importlib
+    """The modules behind the page, as one namespace (none needs Streamlit)."""
+    from types import SimpleNamespace
 
-    return importlib.import_module("app")
+    from radius import app_inputs, downloads, map_assets, whatif
+
+    return SimpleNamespace(
+        **{
+            name: getattr(module, name)
+            for module in (app_inputs, downloads, map_assets, whatif)
+            for name in module.__all__
+        }
+    )
 
 
 def test_proposals_follow_the_facilities_layout(app_module):
@@ -550,3 +579,36 @@ def test_pdf_report_download_names_uploads_not_server_paths(app_module, nanjing_
     assert "一、概要" in text
     assert "设施清单.csv" in text
     assert "radius-upload-" not in text
+
+
+@pytest.mark.slow
+def test_limits_end_an_oversized_upload_with_a_message(app, nanjing_osm, monkeypatch, tmp_path):
+    import bz2
+
+    from tests.test_browser import _lattice_osm
+
+    monkeypatch.setenv("RADIUS_UNPACKED_MB", "1")
+    packed = bz2.compress(nanjing_osm.read_bytes())  # 1.5 MB of OSM XML
+    app.file_uploader(key="upload_network").upload("新街口.osm.bz2", packed).run()
+    assert not app.exception
+    (error,) = app.error
+    assert str(error.value).startswith(
+        "无法读取上传的文件：新街口.osm.bz2: unpacks to more than 1.0 MB"
+    )
+    assert ELDERLY in _metrics(app)  # the page goes on, on the default district
+
+    monkeypatch.setenv("RADIUS_UNPACKED_MB", "1024")
+    monkeypatch.setenv("RADIUS_JOB_SECONDS", "1")
+    lattice = tmp_path / "lattice.osm"
+    _lattice_osm(lattice, 300)  # 90,000 nodes: several seconds to read
+    started = time.monotonic()
+    app.file_uploader(key="upload_network").upload("lattice.osm", lattice.read_bytes())
+    app.run()
+    assert time.monotonic() - started < 30
+    assert not app.exception
+    (error,) = app.error
+    assert str(error.value) == (
+        "已停止：读取或分析超过了 1 秒的限制，已停止。请缩小范围或文件，或使用命令行工具。"
+        "仍显示默认片区。"
+    )
+    assert ELDERLY in _metrics(app)

@@ -61,12 +61,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_server(port: int, log_path: Path) -> subprocess.Popen[bytes]:
+def _start_server(
+    port: int, log_path: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
         STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
         PYTHONWARNINGS="ignore",
+        **(extra_env or {}),
     )
     with log_path.open("ab") as log:
         return subprocess.Popen(
@@ -287,3 +290,130 @@ def test_map_language_upload_and_what_if(app_url: str, tmp_path: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, out / "what-if.png")
     print(f"browser timings: {timings}")
+
+
+# --------------------------------------------------------------------------------------
+# Many planners at once (issue #15): sessions do not wait for each other
+# --------------------------------------------------------------------------------------
+
+SESSIONS = 5
+SLOWDOWN_BOUND = 4.0
+
+
+def _map_drawn(page) -> bool:
+    """Whether the page's (last) map frame shows Leaflet with its canvas, without waiting."""
+    try:
+        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').last
+        return frame.locator(".leaflet-overlay-pane canvas").count() > 0
+    except Exception:  # the frame is being replaced by a rerun
+        return False
+
+
+def _times_to_map(pages, started: float, timeout_s: float) -> list[float]:
+    """Seconds from ``started`` until each page shows its map (all polled together)."""
+    seen: dict[int, float] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(seen) < len(pages):
+        for k, page in enumerate(pages):
+            if k not in seen and _map_drawn(page):
+                seen[k] = time.perf_counter() - started
+        if time.monotonic() > deadline:
+            pytest.fail(f"only {len(seen)} of {len(pages)} sessions showed a map in {timeout_s} s")
+        time.sleep(0.1)
+    return [seen[k] for k in range(len(pages))]
+
+
+def _one_session_time(browser, url: str) -> float:
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    started = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    (seconds,) = _times_to_map([page], started, PAGE_TIMEOUT_MS / 1000)
+    page.close()
+    return seconds
+
+
+def _lattice_osm(path: Path, side: int) -> None:
+    """A street lattice of ``side`` × ``side`` nodes as OSM XML (slow to read when large)."""
+    with path.open("w", encoding="utf-8") as out:
+        out.write("<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\">\n")
+        for i in range(side):
+            for j in range(side):
+                lat, lon = 32.0 + i * 0.0009, 118.7 + j * 0.0011
+                out.write(f'<node id="{i * side + j + 1}" lat="{lat:.7f}" lon="{lon:.7f}"/>\n')
+        way = 1
+        for i in range(side):
+            for horizontal in (True, False):
+                refs = [
+                    (i * side + j + 1) if horizontal else (j * side + i + 1) for j in range(side)
+                ]
+                out.write(f'<way id="{way}">')
+                out.write("".join(f'<nd ref="{r}"/>' for r in refs))
+                out.write('<tag k="highway" v="residential"/></way>\n')
+                way += 1
+        out.write("</osm>\n")
+
+
+def test_five_sessions_at_once_each_get_a_map_within_four_times_one_alone(
+    app_url: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            _one_session_time(browser, app_url)  # the first session computes the shared default
+            alone = _one_session_time(browser, app_url)
+            pages = [browser.new_page(viewport={"width": 1300, "height": 900}) for _ in range(5)]
+            started = time.perf_counter()
+            for page in pages:
+                page.goto(app_url, wait_until="commit")
+            together = _times_to_map(pages, started, 10 * alone + 60)
+            for k, page in enumerate(pages):
+                _no_exception(page)
+                page.screenshot(path=str(tmp_path / f"session-{k}.png"))
+        finally:
+            browser.close()
+    print(f"one session alone: {alone:.2f} s; {SESSIONS} at once: {together}")
+    assert max(together) <= SLOWDOWN_BOUND * alone, (alone, together)
+
+
+def test_a_slow_upload_in_one_session_does_not_hold_up_another(
+    nanjing_osm: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    big = tmp_path / "big_lattice.osm"
+    _lattice_osm(big, 450)  # about 200,000 nodes: tens of seconds to read as a network
+    log_path = tmp_path / "streamlit.log"
+    port = _free_port()
+    process = _start_server(port, log_path, {"RADIUS_JOB_SECONDS": "240"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not _healthy(url, process):
+            pytest.fail(f"streamlit did not start:\n{log_path.read_text(errors='replace')}")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                _one_session_time(browser, url)
+                alone = _one_session_time(browser, url)
+                uploader_page = browser.new_page(viewport={"width": 1300, "height": 900})
+                uploader_page.goto(url, wait_until="commit")
+                _times_to_map([uploader_page], time.perf_counter(), PAGE_TIMEOUT_MS / 1000)
+                uploader = uploader_page.locator('[data-testid="stFileUploader"]').first
+                uploader.locator('input[type="file"]').set_input_files(str(big))
+                uploader_page.get_by_text(re.compile(r"正在读取上传的文件（\d+ 秒）")).wait_for()
+                other = browser.new_page(viewport={"width": 1300, "height": 900})
+                started = time.perf_counter()
+                other.goto(url, wait_until="commit")
+                (meanwhile,) = _times_to_map([other], started, 10 * alone + 60)
+                still_reading = uploader_page.get_by_text(
+                    re.compile(r"正在读取上传的文件（\d+ 秒）")
+                ).count()
+                _no_exception(other)
+            finally:
+                browser.close()
+    finally:
+        _stop(process)
+    print(f"one session alone: {alone:.2f} s; beside a slow upload: {meanwhile:.2f} s")
+    assert still_reading, "the upload finished too soon to show anything"
+    assert meanwhile <= SLOWDOWN_BOUND * alone, (alone, meanwhile)

@@ -1,0 +1,84 @@
+"""The app's downloads as bytes: GeoPackage, XLSX workbook, PDF report (the HTML map is
+:func:`radius.map_assets.map_html`).
+
+Built in a private temporary folder and read back (outputs are written to a temporary file
+and renamed, as everywhere in radius), so they can be handed to a browser. No Streamlit.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from radius._io import gpkg_writer, write_outputs, xlsx_writer
+from radius._warnings import collect
+from radius.app_inputs import Upload
+from radius.pipeline import AnalysisResult, AnalyzeConfig
+from radius.report import provision_sheets
+from radius.sample import default_network_path
+from radius.whatif import Settings, analyze_config
+
+__all__ = ["gpkg_bytes", "report_config", "report_pdf_bytes", "xlsx_bytes"]
+
+
+def report_config(settings: Settings, uploads: Sequence[Upload]) -> AnalyzeConfig:
+    """The settings and the inputs by name, for the report's data-sources table.
+
+    Uploads are named as uploaded (the server's temporary copies are gone by then);
+    inputs not uploaded are the sample's.
+    """
+    named = {u.role: Path(u.name) for u in uploads}
+    config = analyze_config(settings, named.get("network", default_network_path()))
+    return replace(
+        config,
+        reach=replace(config.reach, facilities=named.get("facilities")),
+        population=(named["residents"],) if "residents" in named else (),
+        districts=named.get("districts"),
+    )
+
+
+def report_pdf_bytes(
+    result: AnalysisResult, settings: Settings, uploads: Sequence[Upload], lang: str
+) -> bytes:
+    """The analysis as the consultant report's PDF (:mod:`radius.report_document`)."""
+    # Imported on first use: matplotlib and WeasyPrint would slow every start of the app.
+    from radius.report_document import build_report, render_html, render_pdf
+
+    config = report_config(settings, uploads)
+    with collect():
+        document = build_report(result, config=config, lang="en" if lang == "en" else "zh")
+        return render_pdf(render_html(document))
+
+
+def gpkg_bytes(result: AnalysisResult) -> bytes:
+    """The result layers as one GeoPackage (what ``radius analyze`` writes)."""
+    facilities = result.reach.facilities.copy()
+    facilities["entrances"] = [
+        e.wkt if e is not None and not e.is_empty else "" for e in facilities["entrances"]
+    ]
+    layers = {
+        "residents": result.residents,
+        "districts": result.districts,
+        "facilities": facilities,
+        "shortfall": result.shortfall,
+        "unroutable": result.reach.unroutable,
+    }
+    return _written("results.gpkg", gpkg_writer(layers))
+
+
+def xlsx_bytes(result: AnalysisResult) -> bytes:
+    """The provision workbook (bilingual sheets of :func:`radius.report.provision_sheets`)."""
+    return _written("provision.xlsx", xlsx_writer(provision_sheets(result)))
+
+
+def _written(name: str, writer: Callable[[Path], None]) -> bytes:
+    folder = Path(tempfile.mkdtemp(prefix="radius-download-"))
+    try:
+        with collect():
+            (path,) = write_outputs(folder, {name: writer})
+        return path.read_bytes()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

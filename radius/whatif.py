@@ -1,0 +1,241 @@
+"""What-if facilities: the settings, the proposals, their analysis and the page's figures.
+
+Everything the app computes for a what-if lives here, without Streamlit, so it can be tested
+directly: :class:`Settings` (the sidebar's analysis parameters, hashable), :class:`Proposal`
+(a facility placed on the map or suggested), :func:`proposals_frame` (proposals in the
+:mod:`radius.facilities` layout), :func:`whatif_analysis` (the analysis with the proposals,
+recomputing only the categories they belong to), :func:`suggest_sites` (maximal covering
+of :mod:`radius.siting` as proposals), and the headline figures (:func:`coverage`,
+:func:`failing_districts`, :func:`shortfall_table`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from radius._warnings import collect
+from radius.config import Category
+from radius.facilities import CAPACITY_COLUMNS, empty_facilities
+from radius.i18n import name_of, t
+from radius.pipeline import (
+    AnalysisInputs,
+    AnalysisResult,
+    AnalyzeConfig,
+    ReachConfig,
+    analyze,
+    append_facilities,
+)
+
+__all__ = [
+    "DEFAULT_CAPACITY",
+    "Proposal",
+    "Settings",
+    "analyze_config",
+    "coverage",
+    "failing_districts",
+    "proposals_frame",
+    "shortfall_table",
+    "suggest_sites",
+    "threshold_label",
+    "whatif_analysis",
+]
+
+DEFAULT_CAPACITY = {"floor_area_m2": 1000.0, "land_area_m2": 2000.0, "beds": 50.0, "places": 60.0}
+"""The size a what-if facility gets unless the planner enters another (per capacity field)."""
+
+
+class Settings(NamedTuple):
+    """The analysis parameters chosen in the sidebar (hashable: a cache key)."""
+
+    categories: tuple[str, ...]
+    threshold_basis: str
+    speed_profile: str
+    standard: str
+    area_type: str | None
+    method: str
+
+
+class Proposal(NamedTuple):
+    """A what-if facility placed on the map (or suggested): where, what, and its size."""
+
+    pid: int
+    category: str
+    lon: float
+    lat: float
+    name: str
+    capacity: tuple[tuple[str, float], ...]
+
+
+def analyze_config(settings: Settings, network: Path) -> AnalyzeConfig:
+    """The pipeline configuration of the sidebar settings (file paths are not read again)."""
+    return AnalyzeConfig(
+        reach=ReachConfig(
+            network=network,
+            categories=settings.categories,
+            speed_profile=settings.speed_profile,
+            threshold_basis="distance" if settings.threshold_basis == "distance" else "time",
+            service_areas=False,
+        ),
+        standard=settings.standard,
+        area_type="new" if settings.area_type == "new" else "old" if settings.area_type else None,
+        method="inside" if settings.method == "inside" else "2sfca",
+    )
+
+
+def whatif_analysis(
+    inputs: AnalysisInputs, settings: Settings, proposals: Sequence[Proposal], network_label: str
+) -> AnalysisResult:
+    """The analysis of ``inputs`` with the proposed facilities added (they count as built).
+
+    Warnings are collected for this call only (:func:`radius._warnings.collect`); their
+    text is in the result's ``notes``.
+    """
+    config = analyze_config(settings, Path(network_label))
+    frame = proposals_frame(proposals) if proposals else None
+    with collect():
+        return analyze(inputs, config, proposals=frame)
+
+
+def suggest_sites(
+    inputs: AnalysisInputs,
+    network_label: str,
+    settings: Settings,
+    proposals: Sequence[Proposal],
+    *,
+    category: str,
+    count: int,
+    capacity: tuple[tuple[str, float], ...],
+    first_pid: int,
+    name: Callable[[int], str],
+) -> tuple[list[Proposal], dict[str, Any]]:
+    """New sites for a category by maximal covering (:mod:`radius.siting`), as proposals.
+
+    The what-if facilities already placed count as built, so the suggestions go where they
+    still leave residents unserved. The threshold is the one of the standard's coverage
+    rule for the category.
+
+    Returns
+    -------
+    list of Proposal
+        One per chosen site, numbered from ``first_pid`` and named ``name(pid)``.
+    dict
+        The siting summary (coverage before and after, residents gained, solver).
+    """
+    # Imported on first use: the MILP solver would slow every start of the app.
+    from radius.siting import site_facilities
+
+    if proposals:
+        placed = append_facilities(inputs.facilities, proposals_frame(proposals))
+        inputs = replace(inputs, facilities=placed)
+    config = analyze_config(settings, Path(network_label))
+    with collect():
+        siting = site_facilities(inputs, config, category=category, count=count)
+    pids = range(first_pid, first_pid + len(siting.sites))
+    added = [
+        Proposal(pid, category, float(point.x), float(point.y), name(pid), capacity)
+        for pid, point in zip(pids, siting.sites.geometry, strict=True)
+    ]
+    return added, siting.summary
+
+
+def proposals_frame(proposals: Sequence[Proposal]) -> gpd.GeoDataFrame:
+    """Proposed facilities in the :mod:`radius.facilities` layout (``source == "proposed"``)."""
+    if not proposals:
+        return empty_facilities()
+    capacities = {column: [math.nan] * len(proposals) for column in CAPACITY_COLUMNS}
+    for row, proposal in enumerate(proposals):
+        for column, value in proposal.capacity:
+            capacities[column][row] = float(value)
+    entrances = np.empty(len(proposals), dtype=object)
+    data: dict[str, Any] = {
+        "facility_id": [f"{p.category}:proposed/{p.pid}" for p in proposals],
+        "name": [p.name for p in proposals],
+        "category": [p.category for p in proposals],
+        "source": ["proposed"] * len(proposals),
+        **{column: pd.Series(values, dtype="float64") for column, values in capacities.items()},
+        "entrances": pd.Series(entrances, dtype=object),
+    }
+    frame = pd.DataFrame(data).astype(
+        {"facility_id": "str", "name": "str", "category": "str", "source": "str"}
+    )
+    geometry = gpd.GeoSeries(
+        shapely.points([p.lon for p in proposals], [p.lat for p in proposals]), crs="EPSG:4326"
+    )
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
+
+
+def coverage(result: AnalysisResult) -> dict[tuple[str, str], float]:
+    """Share of residents (0–1) within each category's thresholds, by (category, label)."""
+    shares = result.summary()["share_of_residents_within"]
+    return {
+        (cid, label): float(v) for cid, by_label in shares.items() for label, v in by_label.items()
+    }
+
+
+def failing_districts(result: AnalysisResult) -> int:
+    """Number of districts with residents that miss at least one rule."""
+    districts = result.districts
+    if len(result.rules) == 0 or len(districts) == 0:
+        return 0
+    passes = np.column_stack(
+        [districts[f"{rid}_pass"].to_numpy(dtype=bool) for rid in result.rules["id"]]
+    )
+    inhabited = districts["population"].to_numpy(dtype=float) > 0
+    return int((~passes.all(axis=1) & inhabited).sum())
+
+
+def threshold_label(category: Category, label: str, basis: str, lang: str) -> str:
+    """A threshold as people read it: ``"5 分钟"`` / ``"5 min"``, or ``"300 米"`` / ``"300 m"``."""
+    for threshold in category.thresholds:
+        if threshold.label == label:
+            if basis == "distance":
+                return t("within_metres", lang, metres=threshold.metres)
+            return t("within_minutes", lang, minutes=threshold.minutes)
+    return label
+
+
+def shortfall_table(result: AnalysisResult, lang: str, *, only_failing: bool) -> pd.DataFrame:
+    """District × rule table of required, supplied and shortfall, labelled in ``lang``."""
+    districts = result.districts
+    standard_rules = {rule.id: rule for rule in result.standard.rules}
+    frames = []
+    for rule in result.rules.itertuples():
+        rid = str(rule.id)
+        passed = districts[f"{rid}_pass"].to_numpy(dtype=bool)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "district": districts["district_id"].astype(str).to_numpy(),
+                    "name": districts["name"].fillna("").astype(str).to_numpy(),
+                    "rule": name_of(standard_rules[rid], lang),
+                    "area_type": districts["area_type"].map(
+                        {"new": t("area_new", lang), "old": t("area_old", lang)}
+                    ),
+                    "residents": districts["population"].to_numpy(dtype=float).round(0),
+                    "required": districts[f"{rid}_required"].to_numpy(dtype=float).round(1),
+                    "supplied": districts[f"{rid}_supplied"].to_numpy(dtype=float).round(1),
+                    "shortfall": districts[f"{rid}_shortfall"].to_numpy(dtype=float).round(1),
+                    "unit": t(f"unit_{rule.supply}", lang),
+                    "pass": np.where(passed, t("pass_yes", lang), t("pass_no", lang)),
+                    "_passed": passed,
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame()
+    table = pd.concat(frames, ignore_index=True)
+    if only_failing:
+        table = table[~table["_passed"]]
+    table = table.sort_values("shortfall", ascending=False, kind="stable").drop(columns="_passed")
+    if not table["name"].str.strip().any():
+        table = table.drop(columns="name")
+    return table.rename(columns=lambda c: t(f"col_{c}", lang)).reset_index(drop=True)
