@@ -233,7 +233,11 @@ def run_bounded(
                     kind, value = "died", None
                 break
             if not process.is_alive():
-                kind, value = "died", None
+                # It may have sent its value and exited between the poll and now.
+                try:
+                    kind, value = receive.recv() if receive.poll(0.5) else ("died", None)
+                except EOFError:
+                    kind, value = "died", None
                 break
             elapsed = time.monotonic() - started
             if _stopping.is_set():
