@@ -202,7 +202,8 @@ def test_opens_on_the_default_district_with_headline_figures(app):
     assert len(metrics) == 10
     assert metrics["便利店 · 5 分钟内"] == ("17.8%", "")
     assert metrics[ELDERLY] == ("0.0%", "")
-    assert re.fullmatch(r"\d+ / 17", metrics["未达标区域"][0])
+    # 17 blocks and the remainder unit of the residents outside every block (radius.demand).
+    assert re.fullmatch(r"\d+ / 18", metrics["未达标区域"][0])
     assert len(app.dataframe) == 1
     table = app.dataframe[0].value
     assert {"区域编号", "规则", "需求", "供给", "缺口", "是否达标"} <= set(table.columns)
