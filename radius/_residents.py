@@ -27,6 +27,7 @@ from radius._errors import CRSError, InputError
 from radius._files import parse_number
 from radius.config import CONFIG_DIR, validate_file
 from radius.groups import load_demand_groups
+from radius.i18n import Message, RadiusWarning
 
 MAX_LISTED_PROBLEMS = 20
 WGS84 = "EPSG:4326"
@@ -521,4 +522,5 @@ def _residents_frame(
 def _emit(notes: Iterable[str]) -> None:
     """Warn each note at the caller of the public loader (helper -> loader -> caller)."""
     for note in notes:
-        warnings.warn(note, UserWarning, stacklevel=3)
+        warning = RadiusWarning(note) if isinstance(note, Message) else UserWarning(note)
+        warnings.warn(warning, stacklevel=3)

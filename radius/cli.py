@@ -306,7 +306,11 @@ def _add_reach_arguments(command: argparse.ArgumentParser, *, service_areas_defa
         "--map", action="store_true", help="also write OUT/map.html, a standalone web map"
     )
     command.add_argument(
-        "--lang", choices=["zh", "en"], default="zh", help="language of the map (default zh)"
+        "--lang",
+        choices=["zh", "en"],
+        default=None,
+        help="language of the messages and the map (default: the locale, LC_ALL/LANG: "
+        "English for an en_* locale, else Chinese)",
     )
     command.add_argument(
         "--basemap",
@@ -781,24 +785,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     parser = _build_parser(_command_of(words))
     args = parser.parse_args(words)
+    from radius.i18n import language_from_locale
+
+    lang = getattr(args, "lang", None) or language_from_locale()
+    if args.command in ("reach", "analyze", "site"):
+        args.lang = lang
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             _check_args(args)
             code = COMMANDS[args.command](args)
         except RadiusError as exc:
-            _flush_warnings(caught)
+            _flush_warnings(caught, lang)
             if args.debug:
                 raise
             print(f"radius: error: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt as exc:
-            _flush_warnings(caught)
+            _flush_warnings(caught, lang)
             written = getattr(exc, "written", None)
             print(f"radius: interrupted; {written or 'no output was written'}", file=sys.stderr)
             return 130
         except MemoryError:
-            _flush_warnings(caught)
+            _flush_warnings(caught, lang)
             if args.debug:
                 raise
             print(
@@ -810,7 +819,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 2
         except OSError as exc:
-            _flush_warnings(caught)
+            _flush_warnings(caught, lang)
             if args.debug:
                 raise
             where = f"{exc.filename}: " if exc.filename else ""
@@ -821,7 +830,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 2
         except Exception as exc:
-            _flush_warnings(caught)
+            _flush_warnings(caught, lang)
             if args.debug:
                 raise
             print(
@@ -830,17 +839,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
-        _flush_warnings(caught)
+        _flush_warnings(caught, lang)
     return code
 
 
-def _flush_warnings(caught: list[warnings.WarningMessage]) -> None:
+def _flush_warnings(caught: list[warnings.WarningMessage], lang: str) -> None:
+    """Print each warning once, in ``lang`` (notes of the core are messages of any language)."""
+    from radius.i18n import localize, message_of, t
+
     seen: set[str] = set()
     for item in caught:
         text = str(item.message)
         if text not in seen:
             seen.add(text)
-            print(f"radius: warning: {text}", file=sys.stderr)
+            note = localize(message_of(item.message), lang)
+            print(t("cli_warning", lang, text=note), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import shapely
 from radius._errors import CRSError, InputError
 from radius._files import read_vector_layer
 from radius._residents import GROUP_COLUMNS
+from radius.i18n import warn
 from radius.network import StreetNetwork, choose_metric_crs
 
 __all__ = [
@@ -302,11 +303,12 @@ def _districts_from_frame(
         _raise_problems(source, problems, crs_problem)
 
     if repaired:
-        warnings.warn(
-            f"{source}: {len(repaired)} invalid district polygon(s) repaired with "
-            f"shapely.make_valid: {'; '.join(repaired[:_MAX_LISTED])}; check these boundaries",
-            UserWarning,
+        warn(
+            "districts_repaired",
             stacklevel=stacklevel,
+            source=str(source),
+            n=len(repaired),
+            listed="; ".join(repaired[:_MAX_LISTED]),
         )
     if pairs:
         warnings.warn(
@@ -976,21 +978,20 @@ def district_totals(residents: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) ->
         listed = ", ".join(repr(i) for i in empty[:_MAX_LISTED])
         if len(empty) > _MAX_LISTED:
             listed += f", ... and {len(empty) - _MAX_LISTED} more"
-        warnings.warn(
-            f"{len(empty)} of {len(districts)} district(s) hold no residents: {listed}; their "
-            "population is 0 and their verdicts are 'not applicable' (不适用), never a pass. "
-            "Check that the residents cover these districts",
-            UserWarning,
+        warn(
+            "districts_without_residents",
             stacklevel=2,
+            n=len(empty),
+            total=len(districts),
+            listed=listed,
         )
     outside = ~inside.to_numpy()
     if outside.any():
-        warnings.warn(
-            f"{int(outside.sum())} resident(s) with a population of "
-            f"{np.nansum(population[outside]):,.1f} lie outside every district and are left "
-            "out of the district totals; extend the districts to cover them",
-            UserWarning,
+        warn(
+            "residents_outside_districts",
             stacklevel=2,
+            n=int(outside.sum()),
+            population=f"{np.nansum(population[outside]):,.1f}",
         )
     return out
 

@@ -49,6 +49,7 @@ from radius._files import check_workbook, parse_number, read_vector_layer
 from radius._limits import check_rows, check_table_file, limit, regular_file
 from radius._osm import OSM_ERRORS, open_osm, unreadable_osm
 from radius.config import Category
+from radius.i18n import warn
 
 __all__ = [
     "CAPACITY_COLUMNS",
@@ -406,25 +407,28 @@ def _way_feature(
 
 def _warn_osm_problems(path: Path, problems: _OsmProblems) -> None:
     if problems.no_area:
-        warnings.warn(
-            f"{path}: skipped {len(problems.no_area)} OSM object(s) whose polygon has no "
-            f"area even after repair: {_id_list(problems.no_area)}; fix the outline in OSM",
+        warn(
+            "osm_polygons_without_area",
             stacklevel=3,
+            source=str(path),
+            n=len(problems.no_area),
+            ids=_id_list(problems.no_area),
         )
     if problems.cut:
-        warnings.warn(
-            f"{path}: {len(problems.cut)} OSM way(s) have nodes missing from the file (cut "
-            f"at the edge of the extract) and are placed at a point on their nodes: "
-            f"{_id_list(problems.cut)}; export a larger area to get their outlines",
+        warn(
+            "osm_ways_cut",
             stacklevel=3,
+            source=str(path),
+            n=len(problems.cut),
+            ids=_id_list(problems.cut),
         )
     if problems.unassembled:
-        warnings.warn(
-            f"{path}: skipped {len(problems.unassembled)} OSM relation(s) that could not be "
-            f"built into polygons (not a multipolygon, members missing from the extract or "
-            f"broken rings): {_id_list(problems.unassembled)}; export a larger area or fix "
-            "the relation in OSM",
+        warn(
+            "osm_relations_unassembled",
             stacklevel=3,
+            source=str(path),
+            n=len(problems.unassembled),
+            ids=_id_list(problems.unassembled),
         )
 
 

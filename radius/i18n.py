@@ -14,7 +14,9 @@ key to the user.
 
 from __future__ import annotations
 
+import os
 import string
+import warnings
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -29,12 +31,19 @@ from radius.config import CONFIG_DIR
 __all__ = [
     "LANGUAGES",
     "Language",
+    "Message",
     "Named",
+    "RadiusWarning",
     "keys",
+    "language_from_locale",
     "load_strings",
+    "localize",
+    "message",
+    "message_of",
     "name_of",
     "report_text",
     "t",
+    "warn",
 ]
 
 Language = Literal["zh", "en"]
@@ -43,6 +52,7 @@ LANGUAGES: tuple[Language, ...] = ("zh", "en")
 
 I18N_FILE = CONFIG_DIR / "i18n.yaml"
 REPORT_TEXT_FILE = CONFIG_DIR / "report_text.yaml"
+MESSAGES_FILE = CONFIG_DIR / "messages.yaml"
 
 
 class Named(Protocol):
@@ -187,3 +197,113 @@ def _text_of(path: Path, key: str, lang: str, values: Mapping[str, Any]) -> str:
 def name_of(item: Named, lang: str) -> str:
     """The name of a category, rule, speed profile or standard in ``lang``."""
     return item.name_zh if _language(lang) == "zh" else item.name_en
+
+
+# --------------------------------------------------------------------------------------
+# Notes and warnings of the core, written from data: a message id and its parameters
+# --------------------------------------------------------------------------------------
+
+
+def _restore(key: str, params: dict[str, Any]) -> Message:
+    return Message(key, **params)
+
+
+class Message(str):
+    """A note or warning of the core: a key of ``configs/messages.yaml`` and its values.
+
+    It *is* its English text (a ``str``), so code and tests that read notes as strings
+    keep working; :meth:`text` gives it in any language, from the same data. In Chinese a
+    ``category`` value (an id) is shown as the category's name, a ``supply`` value (a
+    capacity column) as its name.
+
+    Parameters
+    ----------
+    key : str
+        A key of ``configs/messages.yaml``.
+    **params
+        Values of the text's placeholders (numbers, ids, file names).
+    """
+
+    key: str
+    params: dict[str, Any]
+
+    def __new__(cls, key: str, /, **params: Any) -> Message:
+        value = super().__new__(cls, _message_text(key, "en", params))
+        value.key = key
+        value.params = dict(params)
+        return value
+
+    def text(self, lang: str) -> str:
+        """The message in ``lang`` (``"zh"`` or ``"en"``)."""
+        return _message_text(self.key, lang, self.params)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (self.key, self.params))
+
+
+def message(key: str, /, **params: Any) -> Message:
+    """A :class:`Message` (raises ConfigError for an unknown key or a missing value)."""
+    return Message(key, **params)
+
+
+def _message_text(key: str, lang: str, params: Mapping[str, Any]) -> str:
+    values = dict(params)
+    category = values.get("category")
+    if isinstance(category, str) and _language(lang) == "zh":
+        values["category"] = _category_name(category, "zh")
+    supply = values.get("supply")
+    if isinstance(supply, str) and f"supply_{supply}" in load_strings(MESSAGES_FILE):
+        values["supply"] = _text_of(MESSAGES_FILE, f"supply_{supply}", lang, {})
+    return _text_of(MESSAGES_FILE, key, lang, values)
+
+
+@lru_cache(maxsize=256)
+def _category_name(category_id: str, lang: Language) -> str:
+    from radius.config import load_categories  # the categories file, read once
+
+    for category in load_categories():
+        if category.id == category_id:
+            return name_of(category, lang)
+    return category_id
+
+
+def localize(note: str, lang: str) -> str:
+    """A note in ``lang``: a :class:`Message` in that language, any other text as it is."""
+    return note.text(lang) if isinstance(note, Message) else str(note)
+
+
+class RadiusWarning(UserWarning):
+    """A warning whose text is a :class:`Message` (``.message``), shown in any language."""
+
+    def __init__(self, note: Message) -> None:
+        super().__init__(str(note))
+        self.message = note
+
+
+def message_of(warning: Warning | str) -> str:
+    """The note a caught warning carries: its :class:`Message` when it has one."""
+    if isinstance(warning, RadiusWarning):
+        return warning.message
+    return str(warning)
+
+
+def warn(key: str, /, *, stacklevel: int = 2, **params: Any) -> Message:
+    """Warn :func:`message` ``(key, **params)`` as a :class:`RadiusWarning`; return it."""
+    note = Message(key, **params)
+    warnings.warn(RadiusWarning(note), stacklevel=stacklevel + 1)
+    return note
+
+
+def language_from_locale(environ: Mapping[str, str] | None = None) -> Language:
+    """The language of the locale: ``en`` for an English locale, else ``zh``.
+
+    ``LC_ALL``, then ``LC_MESSAGES``, then ``LANG`` (the first one set and not empty), as
+    POSIX orders them; ``zh_CN.UTF-8`` gives ``zh``, ``en_US.UTF-8`` gives ``en``. Other
+    or unset locales (``C``, ``POSIX``) give Chinese, the product's language.
+    """
+    env = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name, "")
+        if value:
+            return "en" if value.lower().startswith("en") else "zh"
+    return "zh"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import socket
 import threading
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,6 +34,7 @@ from radius._files import read_vector_layer
 from radius._limits import regular_file
 from radius._validate import check_crs_fits
 from radius.config import WalkRules, load_walk_rules
+from radius.i18n import warn
 
 __all__ = [
     "OSM_SUFFIXES",
@@ -308,14 +308,15 @@ def network_from_segments(
     )
     n_real_components = len(np.unique(component_of_edge[useful]))
     if n_real_components > 1:
-        warnings.warn(
-            f"{source}: the walkable network has {n_real_components} disconnected pieces; "
-            f"the largest ({len(main_nodes)} nodes) is analysed and {len(island_edges)} "
-            f"segments ({island_edges['length_m'].sum() / 1000:.2f} km) on "
-            f"{n_real_components - 1} smaller pieces are reported as islands; where people "
-            "can walk between the pieces, add the missing links (footpaths, crossings, "
-            "bridges) to the data",
+        warn(
+            "network_islands",
             stacklevel=2,
+            source=str(source),
+            pieces=n_real_components,
+            nodes=len(main_nodes),
+            edges=len(island_edges),
+            km=f"{island_edges['length_m'].sum() / 1000:.2f}",
+            smaller=n_real_components - 1,
         )
     return StreetNetwork(
         nodes=nodes,
@@ -821,10 +822,12 @@ def network_from_lines(
             f"{named}{more} (features counted from 1); remove them or move them to another layer"
         )
     if missing.any():
-        warnings.warn(
-            f"{source}: {int(missing.sum())} feature(s) without geometry skipped "
-            f"(first: feature {int(np.flatnonzero(missing)[0]) + 1})",
+        warn(
+            "network_features_without_geometry",
             stacklevel=2,
+            source=str(source),
+            n=int(missing.sum()),
+            first=int(np.flatnonzero(missing)[0]) + 1,
         )
     keep = np.flatnonzero(~missing & _walkable_flags(lines, source))
     if keep.size == 0:

@@ -24,6 +24,7 @@ from radius.demand import load_demand, units_summary
 from radius.districts import assign_residents, district_totals
 from radius.facilities import empty_facilities, facilities_from_osm, read_inventory
 from radius.groups import GroupSource, complete_groups
+from radius.i18n import message, message_of, warn
 from radius.network import StreetNetwork, _is_osm_file, load_network
 from radius.paths import CostMatrix, nearest_and_counts, restrict_to_nodes
 from radius.plausibility import Plausibility
@@ -276,7 +277,7 @@ def run_reach(config: ReachConfig) -> ReachResult:
     for item in caught:
         warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
         if str(item.message) not in result.notes:
-            result.notes.append(str(item.message))
+            result.notes.append(message_of(item.message))
     return result
 
 
@@ -356,12 +357,9 @@ def compute_reach(
         for category in categories:
             rows = np.flatnonzero(category_values == category.id)
             if len(rows) == 0:
-                message = (
-                    f"category {category.id!r} has no facilities; its distances are empty. "
-                    "Add them to the inventory or check the OSM tags in configs/categories.yaml"
+                notes.append(
+                    warn("category_without_facilities", stacklevel=2, category=category.id)
                 )
-                warnings.warn(message, stacklevel=2)
-                notes.append(message)
             position_of_row = np.full(len(facilities), -1, dtype=np.int64)
             position_of_row[rows] = np.arange(len(rows))
             mine = position_of_row[snapped.owner] >= 0
@@ -395,12 +393,7 @@ def compute_reach(
         unroutable_mask, ["facility_id", "name", "category", "unroutable_reason", "geometry"]
     ].rename(columns={"unroutable_reason": "reason"})
     if unroutable_mask.any():
-        message = (
-            f"{int(unroutable_mask.sum())} facilities could not join the walkable network "
-            "and are listed in the 'unroutable' layer"
-        )
-        warnings.warn(message, stacklevel=2)
-        notes.append(message)
+        notes.append(warn("facilities_unroutable", stacklevel=2, n=int(unroutable_mask.sum())))
     n_demand = 0 if demand is None else len(demand)
     demand_nodes = np.full(n_demand, -1, dtype=np.int64)
     demand_access = np.full(n_demand, np.nan)
@@ -960,7 +953,7 @@ def _replay(caught: list[warnings.WarningMessage], notes: list[str]) -> list[str
     for item in caught:
         warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
         if str(item.message) not in notes:
-            notes.append(str(item.message))
+            notes.append(message_of(item.message))
     return notes
 
 
@@ -1122,12 +1115,14 @@ def _warn_if_offset(path: Path, facilities: gpd.GeoDataFrame, network: StreetNet
     signature = offset_signature(facilities.geometry, network.edges.geometry)
     likely = signature.get("likely_system")
     if likely in CHINESE_SYSTEMS:
-        warnings.warn(
-            f"{path}: the facilities lie a median {signature['median_m_as_given']:.0f} m from "
-            f"the streets, but {signature[f'median_m_as_{likely}']:.0f} m if read as "
-            f"{likely.upper()}: they look like unconverted {likely.upper()} coordinates from a "
-            f"Chinese map service; pass --facilities-crs {likely} to convert them",
+        warn(
+            "facilities_look_shifted",
             stacklevel=3,
+            source=str(path),
+            given=f"{signature['median_m_as_given']:.0f}",
+            shifted=f"{signature[f'median_m_as_{likely}']:.0f}",
+            system=likely.upper(),
+            crs=likely,
         )
 
 
@@ -1208,9 +1203,7 @@ def _provision(
     rules = [rule for rule in spatial if rule.category in computed]
     skipped = [rule.id for rule in spatial if rule.category not in computed]
     if skipped:
-        notes.append(
-            f"rules not checked because their category was not computed: {', '.join(skipped)}"
-        )
+        notes.append(message("rules_not_checked", rules=", ".join(skipped)))
     pairs_by_rule: dict[str, tuple[CostMatrix, np.ndarray, float]] = {}
     for rule in rules:
         category_reach = computed[rule.category]

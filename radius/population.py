@@ -85,6 +85,7 @@ from radius._residents import (
 )
 from radius._residents import _area_types as _area_types
 from radius._residents import _column_label as _column_label
+from radius.i18n import message
 
 __all__ = [
     "GROUP_COLUMNS",
@@ -451,10 +452,13 @@ def _buildings_to_residents(
         households = population / size
         if unusable.any():
             notes.append(
-                f"{origin.name}: {int(unusable.sum())} of {len(frame)} buildings have no usable "
-                f"levels (building:levels missing, not a number or not positive); assumed "
-                f"default_levels={levels_default:g} storeys for them. Add building:levels "
-                "(or a 'levels' column) to estimate their residents better."
+                message(
+                    "building_levels_assumed",
+                    source=origin.name,
+                    n=int(unusable.sum()),
+                    total=len(frame),
+                    levels=f"{levels_default:g}",
+                )
             )
     points = metric.geometry.representative_point().to_crs(WGS84)
     ids = [f"building/{key}" for key in keys]

@@ -17,7 +17,6 @@ catchment). The simple count of capacity *inside* each district is available as
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,6 +25,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from radius.i18n import message, warn
 from radius.paths import CostMatrix
 from radius.standards import Rule
 
@@ -224,8 +224,13 @@ def district_provision(
             access_columns[f"{rule.id}_access"] = share.access
             if share.unused_supply > _EPS:
                 notes.append(
-                    f"{rule.id}: {share.unused_supply:g} {rule.supply} of capacity has no "
-                    f"resident within {rule.threshold} and serves nobody"
+                    message(
+                        "capacity_unserved",
+                        rule=rule.id,
+                        amount=f"{share.unused_supply:g}",
+                        supply=rule.supply,
+                        threshold=rule.threshold,
+                    )
                 )
             # Both supplies, each labelled: inside the unit (配建) and shared by 2SFCA (access).
             result[f"{rule.id}_supplied_inside"] = np.round(inside_supply, 3)
@@ -420,12 +425,16 @@ def _capacity(
     capacity = facilities[rule.supply].to_numpy(dtype=np.float64)[rows]
     missing = int(np.isnan(capacity).sum())
     if missing:
-        message = (
-            f"{rule.id}: {missing} of {len(rows)} {rule.category} facilities have no "
-            f"{rule.supply}; they count as 0. Add {rule.supply} to the facility inventory"
+        note = warn(
+            "capacity_missing",
+            stacklevel=3,
+            rule=rule.id,
+            missing=missing,
+            total=len(rows),
+            category=rule.category,
+            supply=rule.supply,
         )
-        warnings.warn(message, stacklevel=3)
-        notes.append(message)
+        notes.append(note)
     return np.nan_to_num(capacity, nan=0.0)
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +58,7 @@ from radius.covering import (
     spacing_conflicts,
 )
 from radius.facilities import CAPACITY_COLUMNS, FACILITY_COLUMNS
+from radius.i18n import warn
 from radius.network import StreetNetwork
 from radius.paths import bounded_distances, restrict_to_nodes
 from radius.pipeline import AnalysisInputs, AnalysisResult, AnalyzeConfig, analyze
@@ -132,11 +132,7 @@ def _joined(network: StreetNetwork, sites: gpd.GeoDataFrame, max_snap_m: float) 
     reasons = np.full(len(sites), "", dtype=object)
     reasons[snapped.unroutable["owner"].to_numpy(dtype=np.int64)] = snapped.unroutable["reason"]
     if len(snapped.unroutable):
-        warnings.warn(
-            f"{len(snapped.unroutable)} of {len(sites)} candidate sites could not join the "
-            "walkable network and cannot be chosen (see their 'unroutable_reason')",
-            stacklevel=3,
-        )
+        warn("candidates_unroutable", stacklevel=3, n=len(snapped.unroutable), total=len(sites))
     sites = sites.assign(routable=np.isfinite(access), access_m=access, unroutable_reason=reasons)
     return Candidates(sites=sites, snapped=snapped)
 
@@ -750,11 +746,13 @@ def _site_sizes(
         least = _least_site(before, rule_ids)
         small = np.isfinite(values) & (values < least)
         if small.any():
-            warnings.warn(
-                f"{int(small.sum())} new {category} site(s) have {column} below the "
-                f"standard's minimum site of {least:g}; they do not count as supply. "
-                f"Give a size of at least {least:g}",
+            warn(
+                "site_below_min_site",
                 stacklevel=3,
+                n=int(small.sum()),
+                category=category,
+                supply=column,
+                least=f"{least:g}",
             )
         sizes[column] = values
         bases[column] = basis

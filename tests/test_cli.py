@@ -37,7 +37,9 @@ def test_reach_on_nanjing_writes_every_layer(
     nanjing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    code, stdout, stderr = run(["reach", "--network", str(nanjing_osm), "--out", str(out)], capsys)
+    code, stdout, stderr = run(
+        ["reach", "--network", str(nanjing_osm), "--lang", "en", "--out", str(out)], capsys
+    )
     assert code == 0, stderr
     assert "convenience_store" in stdout
     assert {name for name, _ in pyogrio.list_layers(out / "reach.gpkg")} == LAYERS
@@ -134,6 +136,8 @@ def test_inventory_facilities_and_unroutable_rows(
             str(inventory),
             "--categories",
             "convenience_store,supermarket",
+            "--lang",
+            "en",
             "--out",
             str(out),
         ],
@@ -303,6 +307,8 @@ def test_gcj02_inventory_is_detected_and_converted(
     ).to_csv(inventory, index=False)
     base = [
         "reach",
+        "--lang",
+        "en",
         "--network",
         str(beijing_osm),
         "--facilities",

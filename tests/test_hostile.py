@@ -569,6 +569,7 @@ def _check_cli(
     (out / "summary.json").write_text(json.dumps(PREVIOUS), encoding="utf-8")
     monkeypatch.chdir(cwd)
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")  # the messages checked are the English ones
     before = _snapshot(tmp_path, skip=out)
 
     code = main(_argv(case, path, out))
