@@ -538,8 +538,10 @@ def site_facilities(
 
     sites = _site_frame(site_candidates, solution, category, capacities)
     chosen = site_candidates.sites.iloc[solution.chosen]
-    sizes, basis = _site_sizes(before, category, chosen, sites, size)
-    sites = sites.assign(**sizes, size_basis=basis)
+    units = _site_units(before, sites) if len(sites) else np.zeros(0, dtype=np.int64)
+    sizes, basis = _site_sizes(before, category, chosen, sites, size, units)
+    unit_ids = before.districts["district_id"].astype(str).to_numpy()[units]
+    sites = sites.assign(district_id=unit_ids, **sizes, size_basis=basis)
     after = analyze(inputs, run_config, proposals=_proposals(inputs.facilities, chosen, sites))
     summary = {
         "category": category,
@@ -692,8 +694,11 @@ def _site_sizes(
     chosen: gpd.GeoDataFrame,
     sites: gpd.GeoDataFrame,
     size: float | Mapping[str, float] | None,
+    units: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], list[str]]:
     """The size of each new site per supply column, and how it was found (``size_basis``).
+
+    ``units``: row position in ``before.districts`` of each site's unit.
 
     A user ``size`` first, then the candidates' own column, then what closes the
     shortfall of the site's unit (largest over the rules counting that supply), shared
@@ -714,7 +719,6 @@ def _site_sizes(
     n = len(sites)
     sizes: dict[str, np.ndarray] = {}
     bases: dict[str, np.ndarray] = {}
-    units = _site_units(before, sites) if n else np.zeros(0, dtype=np.int64)
     for column, rule_ids in supplies.items():
         values = np.full(n, np.nan)
         basis = np.full(n, "none", dtype=object)

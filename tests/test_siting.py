@@ -610,18 +610,25 @@ def test_sites_sized_by_their_unit_shortfall_change_the_per_capita_figures() -> 
         )
     sites = sized.sites
     assert sites["size_basis"].tolist() == ["shortfall", "shortfall"]
-    # Each site takes the shortfall of the district it lies in (shared by its new sites).
-    units = gpd.sjoin(
-        sites[["geometry"]], sized.before.districts.to_crs(4326)[["district_id", "geometry"]]
-    )
+    # Each site takes the shortfall of the district it lies in (on a street between two
+    # blocks: one of them), shared by the unit's new sites.
+    districts = sized.before.districts.set_index("district_id")
+    for site in sites.itertuples():
+        unit = districts.loc[site.district_id]
+        assert (
+            unit.geometry.distance(
+                gpd.GeoSeries([site.geometry], crs=4326).to_crs(sized.before.districts.crs).iloc[0]
+            )
+            < 1e-6
+        )
+    in_unit = sites.groupby("district_id").size()
     for rule, column in (
         ("elderly_land_per_capita", "land_area_m2"),
         ("elderly_rooms_per_100hh", "floor_area_m2"),
     ):
-        short = sized.before.districts.set_index("district_id")[f"{rule}_shortfall"]
-        in_unit = units.groupby("district_id").size()
-        expected = [short[u] / in_unit[u] for u in units["district_id"]]
-        assert sites.loc[units.index, column].tolist() == pytest.approx(expected, abs=1e-3)
+        short = districts[f"{rule}_shortfall"]
+        expected = [short[u] / in_unit[u] for u in sites["district_id"]]
+        assert sites[column].tolist() == pytest.approx(expected, abs=1e-3)
         assert sites[column].gt(0).all()
         before = sized.summary["rules"][rule]["shortfall_before"]
         assert sized.summary["rules"][rule]["shortfall_after"] < before
