@@ -897,6 +897,7 @@ def _report_writers(
         inputs=_report_inputs(job, district.district_id),
         lang=job.lang,
         title=f"{report_text('default_title', job.lang)} · {label}",
+        study_area=label,
     )
     html_name, pdf_name = OUTPUT_FILES["report"]
     writers = report_writers(own, sitings, document, formats=("html", "pdf"))

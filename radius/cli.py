@@ -135,7 +135,8 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
             "Analyse a district, choose sites for new facilities (--site), and write a "
             "report a planning bureau can file: OUT/report.html, OUT/report.pdf, "
             "OUT/report.xlsx and OUT/results.gpkg. Give the job as flags or as a YAML job "
-            "file (--job; then only --out, --lang and --title may be added)."
+            "file (--job; then only --out, --lang, --title, --author and --study-area may be "
+            "added)."
         ),
     )
     report.add_argument("--job", type=Path, help="YAML report job (see README)")
@@ -150,6 +151,10 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "fewest sites covering everyone (set covering); repeatable",
     )
     report.add_argument("--title", help="report title (default: the standard title)")
+    report.add_argument("--author", help="who prepared the report (the cover's author field)")
+    report.add_argument(
+        "--study-area", help="the study area named on the cover (default: network and units)"
+    )
     report.add_argument(
         "--formats",
         default="html,pdf,xlsx,gpkg",
@@ -624,7 +629,17 @@ def _site(args: argparse.Namespace) -> int:
     return 0
 
 
-_REPORT_OPTIONS = ("job", "out", "lang", "title", "formats", "debug", "command")
+_REPORT_OPTIONS = (
+    "job",
+    "out",
+    "lang",
+    "title",
+    "author",
+    "study_area",
+    "formats",
+    "debug",
+    "command",
+)
 _FORMATS = ("html", "pdf", "xlsx", "gpkg")
 
 
@@ -674,6 +689,9 @@ def _report_job(args: argparse.Namespace) -> ReportJob:
         updates["lang"] = args.lang
     if args.title is not None:
         updates["title"] = args.title
+    for key in ("author", "study_area"):
+        if getattr(args, key, None) is not None:
+            updates[key] = getattr(args, key)
     return job.model_copy(update=updates)
 
 
@@ -704,6 +722,8 @@ def _report(args: argparse.Namespace) -> int:
         inputs=input_files(config, candidates),
         lang=job.lang,
         title=job.title,
+        author=job.author,
+        study_area=job.study_area,
     )
     files = report_writers(result, sitings, document, formats=formats)
     if args.map:

@@ -38,6 +38,7 @@ from radius.i18n import Language, name_of, t
 from radius.i18n import report_text as _t
 from radius.pipeline import AnalysisResult, AnalyzeConfig
 from radius.report import displayable_facilities, provision_sheets, sites_table
+from radius.report_layout import file_names_only, street_names, unit_label, verdict_matrix
 from radius.report_maps import cjk_font_names, compliance_png, coverage_png, sites_png
 from radius.siting import SitingResult
 
@@ -86,6 +87,9 @@ class Block:
         Per column ``"num"`` (right-aligned), ``"result"`` or ``""``.
     png : bytes
         A figure's image.
+    cell_styles : tuple of tuple of str
+        Per row and cell a class (the verdict matrix: ``pass``, ``fail``, ``na``); when
+        empty, ``cell_classes`` applies.
     """
 
     kind: Literal["heading", "paragraph", "list", "table", "figure"]
@@ -96,6 +100,13 @@ class Block:
     row_classes: tuple[str, ...] = ()
     cell_classes: tuple[str, ...] = ()
     png: bytes = b""
+    cell_styles: tuple[tuple[str, ...], ...] = ()
+
+    def cell_class(self, row: int, column: int) -> str:
+        """The class of one cell: its own style, else its column's."""
+        if self.cell_styles and self.cell_styles[row][column]:
+            return self.cell_styles[row][column]
+        return self.cell_classes[column] if column < len(self.cell_classes) else ""
 
     @property
     def caption(self) -> str:
@@ -141,6 +152,11 @@ class ReportDocument:
     sections: tuple[Section, ...]
     attribution: str
     version: str = __version__
+    cover: tuple[tuple[str, str], ...] = ()
+    cover_sources: Block | None = None
+    author_label: str = ""
+    author: str = ""
+    signature_label: str = ""
 
     @property
     def lang_tag(self) -> str:
@@ -204,9 +220,17 @@ class _Builder:
         numeric: Sequence[int] = (),
         result_column: int | None = None,
         row_classes: Sequence[str] | None = None,
+        short: Sequence[int] = (),
+        cell_styles: Sequence[Sequence[str]] = (),
     ) -> None:
         cell_classes = [
-            "num" if k in numeric else "result" if k == result_column else ""
+            "num"
+            if k in numeric
+            else "result"
+            if k == result_column
+            else "short"
+            if k in short
+            else ""
             for k in range(len(header))
         ]
         self.blocks.append(
@@ -217,6 +241,7 @@ class _Builder:
                 rows=tuple(tuple(row) for row in rows),
                 row_classes=tuple(row_classes or [""] * len(rows)),
                 cell_classes=tuple(cell_classes),
+                cell_styles=tuple(tuple(r) for r in cell_styles),
             )
         )
 
@@ -250,6 +275,8 @@ def build_report(
     title: str | None = None,
     maps: bool = True,
     now: dt.datetime | None = None,
+    author: str | None = None,
+    study_area: str | None = None,
 ) -> ReportDocument:
     """Assemble the report of an analysis and its siting runs.
 
@@ -271,6 +298,11 @@ def build_report(
         Draw the static maps (turn off for a quick text-only build).
     now : datetime, optional
         Generation time printed on the report (default: now, UTC).
+    author : str, optional
+        Who prepared the report (the cover's author field; a blank line to sign when
+        omitted).
+    study_area : str, optional
+        The study area named on the cover (default: the network file and the units).
 
     Returns
     -------
@@ -283,6 +315,7 @@ def build_report(
     elif not inputs:
         inputs = [InputFile("role_network", Path(result.reach.network.source))]
     sections = [
+        _verdicts(builder),
         _summary(builder, sitings),
         _data_method(builder, config, inputs),
         _coverage(builder, maps),
@@ -291,13 +324,77 @@ def build_report(
         _quality(builder),
         _appendix(builder),
     ]
+    data_section = next(s for s in sections if s.id == "data")
+    sources = next((b for b in data_section.blocks if b.kind == "table"), None)
     return ReportDocument(
         title=title or _t("default_title", lang),
         lang=lang,
         generated=_t("generated", lang, when=when, version=__version__),
         sections=tuple(sections),
         attribution=_t("attribution", lang),
+        cover=tuple(_cover_rows(result, config, lang, when[:10], study_area)),
+        cover_sources=sources,
+        author_label=_t("cover_author", lang),
+        author=author or "",
+        signature_label=_t("cover_signature", lang),
     )
+
+
+def _cover_rows(
+    result: AnalysisResult,
+    config: AnalyzeConfig | None,
+    lang: Language,
+    date: str,
+    study_area: str | None,
+) -> list[tuple[str, str]]:
+    """The cover's fields: study area, date, standard, profile and settings."""
+    network = Path(str(result.reach.network.source)).name
+    units = len(result.districts)
+    area = study_area or _t("cover_study_area_value", lang, network=network, units=units)
+    standard = result.standard
+    area_type = config.area_type if config is not None else None
+    profile = " · ".join(
+        part
+        for part in (
+            standard.name,
+            _t(f"area_{area_type}", lang) if area_type in ("new", "old") else "",
+            _speed_line(config, result.reach.speed_m_s, lang),
+        )
+        if part
+    )
+    return [
+        (_t("cover_study_area", lang), area),
+        (_t("cover_date", lang), date),
+        (_t("cover_standard", lang), name_of(standard, lang)),
+        (_t("cover_profile", lang), profile),
+    ]
+
+
+def _verdicts(b: _Builder) -> Section:
+    """The one-page verdict matrix: every unit with residents × every rule."""
+    result, lang = b.result, b.lang
+    words = {
+        "pass": _t("verdict_pass", lang),
+        "fail": _t("verdict_fail", lang),
+        "na": _t("verdict_na", lang),
+        "unit": _t("unit_column", lang),
+    }
+    header, rows, styles, key = verdict_matrix(result.districts, result.rules, words, lang)
+    b.paragraph(_t("verdicts_intro", lang))
+    b.table(
+        "",
+        header,
+        rows,
+        short=range(1, len(header)),
+        cell_styles=styles,
+    )
+    b.table(
+        _t("verdict_key", lang).rstrip("：:"),
+        [_t("rule_code", lang), _t("rule", lang)],
+        [list(item) for item in key],
+        short=(0,),
+    )
+    return b.section("verdicts", "verdicts")
 
 
 def input_files(config: AnalyzeConfig, candidates: Sequence[Path] = ()) -> list[InputFile]:
@@ -423,9 +520,9 @@ def _data_method(b: _Builder, config: AnalyzeConfig | None, inputs: Sequence[Inp
             continue
         data_date = osm_data_date(item.path) if _is_osm(item.path) else None
         date = data_date or _t("not_stated", lang)
-        rows.append([_t(item.role, lang), str(item.path), date, _modified(item.path)])
+        rows.append([_t(item.role, lang), item.path.name, date, _modified(item.path)])
     for path in result.standard.files:
-        rows.append([_t("role_standard", lang), str(path), "", _modified(path)])
+        rows.append([_t("role_standard", lang), Path(path).name, "", _modified(path)])
     header = [_t("input", lang), _t("file", lang), _t("data_date", lang), _t("modified", lang)]
     b.table(_t("data_sources", lang), header, rows)
 
@@ -496,7 +593,7 @@ def _data_method(b: _Builder, config: AnalyzeConfig | None, inputs: Sequence[Inp
         ]
         for rule in result.rules.to_dict("records")
     ]
-    b.table(_t("standard_rules", lang), header, rows, numeric=(1, 2))
+    b.table(_t("standard_rules", lang), header, rows, numeric=(1, 2), short=(3, 4, 6))
     return b.section("data", "data_method")
 
 
@@ -580,11 +677,19 @@ def _compliance(b: _Builder, maps: bool) -> Section:
             _t(f"area_{record['area_type']}", lang) if record["area_type"] in ("new", "old") else ""
         )
         caption = (
-            f"{_t('district', lang)} {record['district_id']}"
-            + (f" {record['name']}" if record.get("name") else "")
-            + f" · {area} · {_t('residents', lang)} {_number(float(record['population']))}"
+            f"{_t('district', lang)} {unit_label(record['district_id'], record.get('name'))}"
+            + (f" · {area}" if area else "")
+            + f" · {_t('residents', lang)} {_number(float(record['population']))}"
         )
-        b.table(caption, header, cells, numeric=(1, 2, 3), result_column=5, row_classes=classes)
+        b.table(
+            caption,
+            header,
+            cells,
+            numeric=(1, 2, 3),
+            result_column=5,
+            row_classes=classes,
+            short=(4,),
+        )
     return b.section("compliance", "compliance")
 
 
@@ -615,8 +720,10 @@ def _sites(b: _Builder, sitings: Sequence[SitingResult], maps: bool) -> Section:
         )
         if solution.method == "greedy" and solution.status != "optimal":
             b.paragraph(_t("greedy_label", lang))
+        streets = street_names(result.reach.network, siting.sites.geometry)
         header = [
             _t("rank", lang),
+            _t("street", lang),
             _t("lon", lang),
             _t("lat", lang),
             _t("gained", lang),
@@ -627,6 +734,7 @@ def _sites(b: _Builder, sitings: Sequence[SitingResult], maps: bool) -> Section:
         rows = [
             [
                 str(site.rank),
+                streets[k] or _t("street_unknown", lang),
                 f"{site.geometry.x:.6f}",
                 f"{site.geometry.y:.6f}",
                 _number(float(site.residents_gained)),
@@ -634,9 +742,9 @@ def _sites(b: _Builder, sitings: Sequence[SitingResult], maps: bool) -> Section:
                 _site_size(site, lang),
                 _number(float(site.access_m), 1),
             ]
-            for site in siting.sites.itertuples()
+            for k, site in enumerate(siting.sites.itertuples())
         ]
-        b.table(_t("site", lang), header, rows, numeric=(0, 1, 2, 3, 4, 6))
+        b.table(_t("site", lang), header, rows, numeric=(0, 2, 3, 4, 5, 7), short=(6,))
         b.table(
             _t("before_after", lang),
             ["", _t("before", lang), _t("after", lang)],
@@ -727,7 +835,7 @@ def _quality(b: _Builder) -> Section:
         )
     b.heading(_t("notes", lang))
     if result.notes:
-        b.items(result.notes)
+        b.items([file_names_only(note) for note in result.notes])
     else:
         b.paragraph(_t("notes_none", lang))
     return b.section("quality", "quality")
@@ -761,7 +869,7 @@ def _appendix(b: _Builder) -> Section:
         ]
         for rule in open_rules
     ]
-    b.table("", header, rows, numeric=(2, 3))
+    b.table("", header, rows, numeric=(2, 3), short=(1,))
     return b.section("appendix", "appendix")
 
 

@@ -46,6 +46,10 @@ class ReportJob(_Frozen):
     ----------
     title : str, optional
         Report title (default: the language's standard title).
+    author : str, optional
+        Who prepared the report (the cover's author field; blank to sign by hand).
+    study_area : str, optional
+        The study area named on the cover (default: the network file and its units).
     lang : {"zh", "en"}
         Report language.
     network, facilities, population, districts : Path
@@ -63,6 +67,8 @@ class ReportJob(_Frozen):
     """
 
     title: str | None = None
+    author: str | None = None
+    study_area: str | None = None
     lang: Language = "zh"
     network: JobPath | None = None
     facilities: JobPath | None = None

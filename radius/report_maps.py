@@ -28,7 +28,7 @@ from matplotlib.font_manager import fontManager
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from radius.i18n import Language, name_of
+from radius.i18n import Language
 from radius.i18n import report_text as _text
 from radius.maps import MapStyle, load_map_style
 from radius.network import StreetNetwork
@@ -221,7 +221,7 @@ def coverage_png(result: AnalysisResult, category: str, lang: Language = "zh") -
             facilities.plot(ax=axes, color=colour, marker="^", markersize=36, ec="white", lw=0.6)
         items.append((_text("legend_existing", lang), colour, "^"))
         _legend(axes, items)
-        axes.set_title(_text("coverage_map", lang, category=name_of(reach.category, lang)))
+        # no title on the image: the report's figure caption names the map (once)
         _finish(axes, style, lang)
         return _png(figure)
 
@@ -272,7 +272,7 @@ def compliance_png(result: AnalysisResult, lang: Language = "zh") -> bytes:
             colour = palette[min(int((n - 1) * len(palette) / top), len(palette) - 1)]
             items.append((_text("legend_fails", lang, n=n), colour, "s"))
         _legend(axes, items)
-        axes.set_title(_text("compliance_map", lang))
+        # no title on the image: the report's figure caption names the map (once)
         _finish(axes, load_map_style(), lang)
         return _png(figure)
 
@@ -295,7 +295,6 @@ def sites_png(siting: SitingResult, lang: Language = "zh") -> bytes:
     now = after.residents[column].to_numpy(dtype=bool)
     sites = siting.sites.to_crs(network.crs)
     colour = style.category_colours([category])[category]
-    reach = before.reach.categories[0]
     with _fonts():
         figure, axes = _canvas(network, residents.geometry)
         _points(axes, residents[was], _COVERED_COLOUR)
@@ -321,6 +320,6 @@ def sites_png(siting: SitingResult, lang: Language = "zh") -> bytes:
                 (_text("legend_uncovered", lang), style.uncovered.colour, "o"),
             ],
         )
-        axes.set_title(_text("sites_map", lang, category=name_of(reach.category, lang)))
+        # no title on the image: the report's figure caption names the map (once)
         _finish(axes, style, lang)
         return _png(figure)

@@ -47,13 +47,15 @@ def box(x: float, y: float, w: float, h: float) -> shapely.Polygon:
 
 @pytest.fixture
 def plan(tmp_path: Path) -> dict[str, Path]:
-    lines = []
+    lines, names = [], []
     for k in range(11):
         lines.append(shapely.LineString([(X0, Y0 + 100 * k), (X0 + 1000, Y0 + 100 * k)]))
+        names.append(f"纬{k}路")
         lines.append(shapely.LineString([(X0 + 100 * k, Y0), (X0 + 100 * k, Y0 + 1000)]))
+        names.append(f"经{k}路")
     roads = tmp_path / "roads.gpkg"
     gpd.GeoDataFrame(
-        {"highway": ["residential"] * len(lines)}, geometry=lines, crs=LATTICE_CRS
+        {"highway": ["residential"] * len(lines), "name": names}, geometry=lines, crs=LATTICE_CRS
     ).to_file(roads)
     plots = gpd.GeoDataFrame(
         {
