@@ -283,7 +283,14 @@ def _quote(column: str) -> str:
 def _district_style(frame: pd.DataFrame, style: MapStyle) -> LayerStyle:
     passes = [c for c in frame.columns if str(c).endswith(_PASS_SUFFIX)]
     d = style.districts
-    missed = " + ".join(f"if(coalesce({_quote(c)}, 1), 0, 1)" for c in passes) or "0"
+    missed_terms = []
+    for c in passes:
+        verdict = str(c).removesuffix(_PASS_SUFFIX) + "_verdict"
+        if verdict in frame.columns:  # not applicable (不适用) is not a rule missed
+            missed_terms.append(f"if({_quote(verdict)} = 'fail', 1, 0)")
+        else:
+            missed_terms.append(f"if(coalesce({_quote(c)}, 1), 0, 1)")
+    missed = " + ".join(missed_terms) or "0"
     populated = f"coalesce({_quote('population')}, 0) > 0" if "population" in frame else "true"
     empty_sld = _filter(
         "<ogc:PropertyIsLessThanOrEqualTo><ogc:PropertyName>population</ogc:PropertyName>"

@@ -95,6 +95,12 @@ def verdict_matrix(
             rid = str(rule["id"])
             group = str(rule.get("group") or "")
             count = record.get(group) if group and group in record else population
+            verdict = record.get(f"{rid}_verdict")
+            if isinstance(verdict, str) and verdict in ("pass", "fail", "not_applicable"):
+                kind = "na" if verdict == "not_applicable" else verdict
+                cells.append(words[kind])
+                kinds.append(kind)
+                continue
             value = record.get(f"{rid}_pass")
             if (
                 value is None

@@ -82,3 +82,29 @@ def test_paths_cut_to_file_names_and_unit_labels() -> None:
     assert unit_label("A01", "东升社区") == "东升社区（A01）"
     assert unit_label("A01", "Dongsheng") == "Dongsheng (A01)"
     assert unit_label("block-003", None) == "block-003"
+
+
+def test_verdict_matrix_names_units_and_marks_not_applicable() -> None:
+    import pandas as pd
+
+    from radius.report_layout import verdict_matrix
+
+    districts = pd.DataFrame(
+        {
+            "district_id": ["C1", "C2", "C3"],
+            "name": ["东升社区", "", "空地"],
+            "population": [1200.0, 800.0, 0.0],
+            "care_pass": [True, False, False],
+            "care_verdict": ["pass", "not_applicable", "not_applicable"],
+            "shop_pass": [False, True, False],
+        }
+    )
+    rules = pd.DataFrame(
+        {"id": ["care", "shop"], "name_zh": ["养老", "便利店"], "name_en": ["Care", "Shop"]}
+    )
+    words = {"pass": "达标", "fail": "未达标", "na": "不适用", "unit": "单元"}
+    header, rows, classes, key = verdict_matrix(districts, rules, words, "zh")
+    assert header == ["单元", "R1", "R2"]
+    assert rows == [["东升社区（C1）", "达标", "未达标"], ["C2", "不适用", "达标"]]
+    assert classes == [["", "pass", "fail"], ["", "na", "pass"]]
+    assert key == [("R1", "养老"), ("R2", "便利店")]
