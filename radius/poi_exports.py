@@ -38,6 +38,7 @@ from radius._errors import ConfigError, InputError
 from radius._files import check_workbook, parse_number
 from radius.config import CONFIG_DIR, Category, _Frozen, validate_file
 from radius.coords import to_wgs84
+from radius.i18n import warn
 
 __all__ = [
     "DEFAULT_POI_TYPES",
@@ -563,19 +564,21 @@ def read_poi_export(
         unmapped_types=dict(unmapped.most_common()),
     )
     if unmapped:
-        warnings.warn(unmapped_message(file, provider, len(records.rows), unmapped), stacklevel=2)
+        warn(
+            "poi_types_unmapped",
+            source=file.name,
+            provider=provider,
+            total=len(records.rows),
+            n=sum(unmapped.values()),
+            listed=unmapped_listing(unmapped),
+        )
     return frame
 
 
-def unmapped_message(path: Path, provider: str, total: int, unmapped: Mapping[str, int]) -> str:
-    """The note listing the POI types of an export that map to no category."""
-    count = sum(unmapped.values())
+def unmapped_listing(unmapped: Mapping[str, int]) -> str:
+    """The unmapped types of an export with their counts, most frequent first."""
     items = sorted(unmapped.items(), key=lambda item: (-item[1], item[0]))
     listed = ", ".join(f"{label} x{n}" for label, n in items[:MAX_LISTED])
     if len(items) > MAX_LISTED:
         listed += f" ... and {len(items) - MAX_LISTED} more types"
-    return (
-        f"{path.name}: {count} of {total} {provider} POIs have a type that maps to no facility "
-        f"category and are not counted as facilities: {listed}; add a rule to "
-        "configs/poi_types.yaml to count a type"
-    )
+    return listed

@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from pydantic import Field
 from radius._errors import InputError
 from radius._files import parse_number
 from radius.config import CONFIG_DIR, Category, _Frozen, validate_file
+from radius.i18n import warn
 
 __all__ = [
     "PlanCodes",
@@ -172,11 +172,14 @@ class PlanPlots:
         Land use -> number of plots that are neither housing nor a facility.
     floor_area_source : str
         Where the floor area per household comes from.
+    floor_area_per_household_m2 : float
+        The default floor area per household (m²) of plots without their own.
     """
 
     plots: gpd.GeoDataFrame
     other_uses: dict[str, int]
     floor_area_source: str
+    floor_area_per_household_m2: float
 
 
 def _starts(code: str, prefixes: Sequence[str]) -> bool:
@@ -362,15 +365,7 @@ def plan_plots(
             f"{columns['site_area'][0]!r} looks like hectares: name it 用地面积(公顷) or give m²"
         )
     plots = gpd.GeoDataFrame(records, geometry="geometry", crs=frame.crs).to_crs(WGS84)
-    return PlanPlots(plots, dict(other.most_common()), floor_source)
-
-
-def _other_note(source: str, other: Mapping[str, int]) -> str:
-    listed = ", ".join(f"{use} x{n}" for use, n in list(other.items())[:MAX_LISTED])
-    return (
-        f"{source}: {sum(other.values())} plot(s) are neither housing nor a facility of any "
-        f"category and add no residents or facilities: {listed}"
-    )
+    return PlanPlots(plots, dict(other.most_common()), floor_source, per_default)
 
 
 def residents_from_plan(
@@ -409,11 +404,13 @@ def residents_from_plan(
             f"{source}: no residential plot (land uses found: {uses}); residential plots have "
             "a code starting with R (R1, R2, R21 …) or 0701, or a use such as 二类居住用地"
         )
-    warnings.warn(
-        f"{source}: {len(housing)} residential plot(s), "
-        f"{housing['floor_area_m2'].sum():,.0f} m² of floor area, "
-        f"{housing['households'].sum():,.1f} households at {plan.floor_area_source}",
-        stacklevel=2,
+    warn(
+        "plan_residential_plots",
+        source=Path(source).name,
+        plots=len(housing),
+        floor=f"{housing['floor_area_m2'].sum():,.0f}",
+        households=f"{housing['households'].sum():,.1f}",
+        per_household=f"{plan.floor_area_per_household_m2:g} m²",
     )
     plots = gpd.GeoDataFrame(
         {
@@ -471,10 +468,11 @@ def facilities_from_plan(
             )
         )
     if plan.other_uses:
-        housing = int((plan.plots["kind"] == "residential").sum())
-        warnings.warn(
-            _other_note(source, plan.other_uses) + f" ({housing} residential plot(s) are read "
-            "as residents with --population)",
-            stacklevel=2,
+        listed = ", ".join(f"{use} x{n}" for use, n in list(plan.other_uses.items())[:MAX_LISTED])
+        warn(
+            "plan_other_plots",
+            source=Path(source).name,
+            n=sum(plan.other_uses.values()),
+            listed=listed,
         )
     return _facility_frame(rows)

@@ -241,3 +241,56 @@ def test_readme_documents_the_codes_used() -> None:
         for code in rule.amap_codes:
             if not rule.keywords:
                 assert code in readme, f"README does not list Amap code {code}"
+
+
+def test_amap_csv_drives_radius_analyze_on_beijing(
+    beijing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """POIs placed on street nodes of the Beijing extract, exported in GCJ-02 as Amap does:
+    once converted they sit on the streets (access < 1 m); read as if already WGS-84 they lie
+    the GCJ-02 offset (hundreds of metres) away."""
+    import warnings
+
+    import geopandas as gpd
+
+    from radius.cli import main
+    from radius.network import load_network
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the extract's islands
+        nodes = load_network(beijing_osm).nodes.sample(5, random_state=1)
+    kinds = [
+        ("便利店", "购物服务;便民商店/便利店;便民商店/便利店", "060200"),
+        ("超市", "购物服务;超级市场;超市", "060400"),
+        ("便利店二", "购物服务;便民商店/便利店;便民商店/便利店", "060200"),
+        ("饭店", "餐饮服务;中餐厅;中餐厅", "050100"),
+        ("超市二", "购物服务;超级市场;超市", "060400"),
+    ]
+    lines = ["name,type,typecode,location"]
+    for (name, kind, code), lon, lat in zip(kinds, nodes["lon"], nodes["lat"], strict=True):
+        x, y = _gcj(float(lon), float(lat))
+        lines.append(f'{name},{kind},{code},"{x:.6f},{y:.6f}"')
+    export = tmp_path / "amap_beijing.csv"
+    export.write_text("\n".join(lines), encoding="utf-8")
+    access = {}
+    for label, extra in (("converted", []), ("as_given", ["--facilities-crs", "wgs84"])):
+        out = tmp_path / label
+        code = main(
+            [
+                "analyze",
+                "--network", str(beijing_osm),
+                "--facilities", str(export),
+                "--categories", "convenience_store,supermarket",
+                *extra,
+                "--out", str(out),
+            ]
+        )  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == 0, err
+        assert "050100" in err  # the restaurant is listed as unmapped, not dropped silently
+        facilities = gpd.read_file(out / "results.gpkg", layer="facilities")
+        assert sorted(facilities["category"]) == ["convenience_store"] * 2 + ["supermarket"] * 2
+        access[label] = facilities["access_m"].to_numpy(dtype=float)
+    assert np.nanmax(access["converted"]) < 1.0
+    # (a point shifted ~600 m can still fall near another street: the median tells)
+    assert np.nanmedian(access["as_given"]) > 30.0

@@ -106,7 +106,9 @@ def test_plots_give_floor_area_households_and_facilities(plan: dict[str, Path]) 
     assert list(plots["kind"]) == ["residential", "residential", "facility", "facility", "other"]
     assert load_plan_codes().floor_area_per_household_m2 == pytest.approx(36.52 * 2.62, abs=0.01)
 
-    with pytest.warns(UserWarning, match=r"2 residential plot\(s\), 41,000 m² .*421.3 households"):
+    with pytest.warns(
+        UserWarning, match=r"2 residential plot\(s\), 41,000 m² .*421.3 households at 95.68 m²"
+    ):
         residents = read_residents(plan["plan"])
     assert residents["households"].sum() == pytest.approx(HH_A + HH_B)
     assert residents["population"].sum() == pytest.approx((HH_A + HH_B) * 2.62)
