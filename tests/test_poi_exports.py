@@ -275,7 +275,7 @@ def test_amap_csv_drives_radius_analyze_on_beijing(
     access = {}
     for label, extra in (("converted", []), ("as_given", ["--facilities-crs", "wgs84"])):
         out = tmp_path / label
-        code = main(
+        status = main(
             [
                 "analyze",
                 "--network", str(beijing_osm),
@@ -286,7 +286,7 @@ def test_amap_csv_drives_radius_analyze_on_beijing(
             ]
         )  # fmt: skip
         err = capsys.readouterr().err
-        assert code == 0, err
+        assert status == 0, err
         assert "050100" in err  # the restaurant is listed as unmapped, not dropped silently
         facilities = gpd.read_file(out / "results.gpkg", layer="facilities")
         assert sorted(facilities["category"]) == ["convenience_store"] * 2 + ["supermarket"] * 2
