@@ -92,11 +92,39 @@ def read_ways(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     return np.array(refs), np.array(lon), np.array(lat), np.array(way)
 
 
+def _networkx_graph(graph: csr_array) -> Any:
+    import networkx as nx
+
+    coo = graph.tocoo()
+    result: Any = nx.DiGraph()
+    result.add_weighted_edges_from(
+        zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist(), strict=True)
+    )
+    return result
+
+
+def _networkx_distances(graph: Any, source: int, limit: float, n_nodes: int) -> np.ndarray:
+    import networkx as nx
+
+    found = nx.single_source_dijkstra_path_length(graph, source, cutoff=limit)
+    dist = np.full(n_nodes, np.inf)
+    for node, value in found.items():
+        if node < n_nodes:
+            dist[node] = value
+    return dist
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("network", type=Path)
     parser.add_argument("facilities", type=Path)
     parser.add_argument("--speed", type=float, default=1.0, help="walking speed (m/s)")
+    parser.add_argument(
+        "--engine",
+        choices=["scipy", "networkx"],
+        default="scipy",
+        help="shortest paths by scipy's Dijkstra (default) or networkx's, a peer for comparison",
+    )
     args = parser.parse_args(argv)
 
     # Read.
@@ -157,12 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     lo, hi, weight = lo[order], hi[order], weight[order]
     first = np.concatenate([[True], (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])])
     graph = csr_array((np.maximum(weight[first], 1e-9), (lo[first], hi[first])), shape=(size, size))
+    nx_graph = _networkx_graph(graph) if args.engine == "networkx" else None
     reached = 0
     total = 0.0
     for k, name in enumerate(names):
         limit = thresholds.get(name, 1800.0)
-        dist = np.asarray(_dijkstra(graph, directed=True, indices=int(source[k]), limit=limit))
-        dist = dist[:n_nodes]
+        if args.engine == "networkx":
+            dist = _networkx_distances(nx_graph, int(source[k]), limit, n_nodes)
+        else:
+            dist = np.asarray(_dijkstra(graph, directed=True, indices=int(source[k]), limit=limit))
+            dist = dist[:n_nodes]
         finite = np.isfinite(dist)
         reached += int(finite.sum())
         total += float(dist[finite].sum())
