@@ -1111,8 +1111,9 @@ def save_map(fmap: folium.Map, path: str | Path) -> Path:
     """Write a map as one standalone HTML file, atomically.
 
     The file is written under a temporary name beside ``path`` and renamed into place, so
-    a failure never leaves a half-written map. The page loads Leaflet and the tiles from the
-    internet when opened.
+    a failure never leaves a half-written map. The page is self-contained: Leaflet, jQuery
+    and d3 are embedded from the installed XStatic packages (no CDN), so only the basemap
+    tiles need the internet.
 
     Parameters
     ----------
@@ -1137,9 +1138,15 @@ def save_map(fmap: folium.Map, path: str | Path) -> Path:
 
 
 def map_writer(fmap: folium.Map) -> Writer:
-    """A writer (for :func:`radius._io.write_outputs`) of a map as standalone HTML."""
+    """A writer (for :func:`radius._io.write_outputs`) of a map as one self-contained HTML.
+
+    The scripts and styles are embedded (:func:`radius.map_assets.map_html`); only the
+    basemap tiles are loaded from the internet.
+    """
 
     def write(temporary: Path) -> None:
-        fmap.save(str(temporary))
+        from radius.map_assets import map_html  # Leaflet, jQuery, d3 inlined from XStatic
+
+        temporary.write_bytes(map_html(fmap))
 
     return write
