@@ -72,7 +72,7 @@ def test_a_message_is_its_english_text_and_speaks_chinese() -> None:
     )
     assert localize(note, "zh").startswith("“托育设施”类没有设施")
     assert localize("plain text", "zh") == "plain text"
-    assert message_of(RadiusWarning(note)).text("zh") == note.text("zh")
+    assert localize(message_of(RadiusWarning(note)), "zh") == note.text("zh")
 
 
 def test_command_line_warnings_follow_lang_and_locale(
