@@ -64,6 +64,7 @@ from radius.whatif import (
     DEFAULT_CAPACITY,
     Proposal,
     Settings,
+    attainment_lines,
     coverage,
     failing_districts,
     proposals_frame,
@@ -637,6 +638,15 @@ def headline(
             districts=len(result.districts),
         )
     )
+    # Beside the headline figures: whether the residents behind them are plausible, and the
+    # share of units meeting each rule (units without any of its group counted apart).
+    if result.plausibility is not None:
+        for warning in result.plausibility.messages(lang):
+            st.warning(warning)
+    lines = attainment_lines(result, lang)
+    if lines:
+        with st.expander(t("attainment_title", lang)):
+            st.markdown("\n".join(f"- {line}" for line in lines))
 
 
 def whatif_panel(settings: Settings, lang: str) -> None:

@@ -843,6 +843,8 @@ def _add_districts(
     passed = districts[f"{rule_id}_pass"].to_numpy(dtype=bool)
     population = districts["population"].to_numpy(dtype=np.float64)
     empty = ~(population > 0)
+    if f"{rule_id}_verdict" in districts.columns:  # none of the rule's group: not applicable
+        empty |= districts[f"{rule_id}_verdict"].to_numpy() == "not_applicable"
     failing = ~passed & ~empty
     top = float(shortfall[failing].max()) if failing.any() else 1.0
     colormap = branca.colormap.LinearColormap(

@@ -449,11 +449,16 @@ def _summary(b: _Builder, sitings: Sequence[SitingResult]) -> Section:
         )
     )
     rules = summary["rules"]
-    all_pass = sum(1 for item in rules.values() if item["districts_passing"] == item["districts"])
+    all_pass = sum(
+        1
+        for item in rules.values()
+        if item["districts_passing"] == item.get("districts_applicable", item["districts"])
+    )
     failing = _failing_districts(result)
     b.paragraph(
         _t("summary_rules", lang, rules=len(rules), all_pass=all_pass, failing=int(failing.sum()))
     )
+    _attainment(b, summary)
     for siting in sitings:
         b.paragraph(_siting_sentence(result, siting, lang))
     header, rows = _coverage_rows(result, lang)
@@ -462,11 +467,57 @@ def _summary(b: _Builder, sitings: Sequence[SitingResult]) -> Section:
 
 
 def _failing_districts(result: AnalysisResult) -> np.ndarray:
-    columns = [f"{rid}_pass" for rid in result.rules["id"]]
-    if not columns:
-        return np.zeros(len(result.districts), dtype=bool)
-    passes = result.districts[columns].to_numpy(dtype=bool)
-    return np.asarray(~passes.all(axis=1))
+    columns = [f"{rid}_verdict" for rid in result.rules["id"]]
+    if not columns or columns[0] not in result.districts.columns:
+        columns = [f"{rid}_pass" for rid in result.rules["id"]]
+        if not columns:
+            return np.zeros(len(result.districts), dtype=bool)
+        passes = result.districts[columns].to_numpy(dtype=bool)
+        return np.asarray(~passes.all(axis=1))
+    # A unit fails when it fails a rule; not applicable is neither pass nor fail.
+    return np.asarray((result.districts[columns].to_numpy() == "fail").any(axis=1))
+
+
+def _attainment(b: _Builder, summary: Mapping[str, Any]) -> None:
+    """The share of units meeting each rule, and the unit-share targets."""
+    lang = b.lang
+    rules = {str(r["id"]): r for r in b.result.rules.to_dict("records")}
+    rows = []
+    for rid, item in summary["rules"].items():
+        if "districts_applicable" not in item:
+            continue
+        rate = item["attainment_rate"]
+        rows.append(
+            [
+                _rule_name(rules[rid], lang),
+                str(item.get("group", "")),
+                f"{item['districts_passing']}/{item['districts_applicable']}",
+                "-" if rate is None else f"{rate:g} %",
+                str(item["districts_not_applicable"]),
+            ]
+        )
+    if rows:
+        header = [
+            _t("rule", lang),
+            _t("group", lang),
+            _t("attainment_units", lang),
+            _t("attainment_rate", lang),
+            _t("not_applicable", lang),
+        ]
+        b.table(_t("attainment_table", lang), header, rows, numeric=(3, 4))
+    shares = summary.get("unit_shares", {})
+    if shares:
+        header = [_t("rule", lang), _t("attainment_units", lang), _t("share_target", lang)]
+        rows = [
+            [
+                str(item["name_zh"] if lang == "zh" else item["name_en"]),
+                f"{item['meeting']}/{item['applicable']}",
+                ("-" if item["share"] is None else f"{item['share']:g} %")
+                + f" / {item['target']:g} %",
+            ]
+            for item in shares.values()
+        ]
+        b.table(_t("unit_shares_table", lang), header, rows)
 
 
 def _siting_sentence(result: AnalysisResult, siting: SitingResult, lang: Language) -> str:
@@ -525,6 +576,7 @@ def _data_method(b: _Builder, config: AnalyzeConfig | None, inputs: Sequence[Inp
         rows.append([_t("role_standard", lang), Path(path).name, "", _modified(path)])
     header = [_t("input", lang), _t("file", lang), _t("data_date", lang), _t("modified", lang)]
     b.table(_t("data_sources", lang), header, rows)
+    _demand_lines(b)
 
     network = result.reach.network.summary()
     islands = network["islands"]
@@ -597,6 +649,26 @@ def _data_method(b: _Builder, config: AnalyzeConfig | None, inputs: Sequence[Inp
     return b.section("data", "data_method")
 
 
+def _demand_lines(b: _Builder) -> None:
+    """How the units were formed, which groups are estimated, and the residents check."""
+    result, lang = b.result, b.lang
+    lines = []
+    if result.units_note:
+        lines.append(_t("units_formed", lang, note=result.units_note))
+    for gid, source in result.group_sources.items():
+        if source.estimated:
+            lines.append(_t("group_estimated", lang, group=gid, note=source.note))
+    if lines:
+        b.items(lines)
+    check = result.plausibility
+    if check is not None:
+        b.heading(_t("residents_check", lang))
+        if check.warnings:
+            b.items(check.messages(lang))
+        else:
+            b.paragraph(_t("residents_check_ok", lang, density=_number(check.residents_per_km2)))
+
+
 def _modified(path: Path) -> str:
     if not path.exists():
         return ""
@@ -660,6 +732,8 @@ def _compliance(b: _Builder, maps: bool) -> Section:
         cells, classes = [], []
         for rule in rules:
             rid = str(rule["id"])
+            if record.get(f"{rid}_verdict") == "not_applicable":
+                continue  # none of the rule's group lives here: 不适用, not a pass
             passed = bool(record[f"{rid}_pass"])
             cells.append(
                 [

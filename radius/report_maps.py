@@ -244,7 +244,13 @@ def compliance_png(result: AnalysisResult, lang: Language = "zh") -> bytes:
     network = result.reach.network
     districts = result.districts.to_crs(network.crs)
     pass_columns = [f"{rid}_pass" for rid in result.rules["id"] if f"{rid}_pass" in districts]
-    fails = (~districts[pass_columns].astype(bool)).sum(axis=1).to_numpy() if pass_columns else 0
+    verdicts = [c.replace("_pass", "_verdict") for c in pass_columns]
+    if pass_columns and all(c in districts for c in verdicts):  # not applicable is no fail
+        fails = (districts[verdicts].to_numpy() == "fail").sum(axis=1)
+    else:
+        fails = (
+            (~districts[pass_columns].astype(bool)).sum(axis=1).to_numpy() if pass_columns else 0
+        )
     fails = np.broadcast_to(np.asarray(fails), (len(districts),))
     empty = districts["population"].to_numpy(dtype=np.float64) <= 0
     palette = style.fail_colours

@@ -40,6 +40,7 @@ __all__ = [
     "Proposal",
     "Settings",
     "analyze_config",
+    "attainment_lines",
     "coverage",
     "failing_districts",
     "proposals_frame",
@@ -193,6 +194,28 @@ def failing_districts(result: AnalysisResult) -> int:
     return int((~passes.all(axis=1) & inhabited).sum())
 
 
+def attainment_lines(result: AnalysisResult, lang: str) -> list[str]:
+    """Per rule: units meeting it of those applicable, the rate, and the not applicable."""
+    rules = {rule.id: rule for rule in result.standard.rules}
+    lines = []
+    for rid, item in result.summary()["rules"].items():
+        if "districts_applicable" not in item:
+            continue
+        rate = item["attainment_rate"]
+        lines.append(
+            t(
+                "attainment_line",
+                lang,
+                rule=name_of(rules[rid], lang) if rid in rules else rid,
+                passing=item["districts_passing"],
+                applicable=item["districts_applicable"],
+                rate="-" if rate is None else f"{rate:g} %",
+                na=item["districts_not_applicable"],
+            )
+        )
+    return lines
+
+
 def threshold_label(category: Category, label: str, basis: str, lang: str) -> str:
     """A threshold as people read it: ``"5 分钟"`` / ``"5 min"``, or ``"300 米"`` / ``"300 m"``."""
     for threshold in category.thresholds:
@@ -211,6 +234,12 @@ def shortfall_table(result: AnalysisResult, lang: str, *, only_failing: bool) ->
     for rule in result.rules.itertuples():
         rid = str(rule.id)
         passed = districts[f"{rid}_pass"].to_numpy(dtype=bool)
+        verdict = f"{rid}_verdict"
+        applicable = (
+            districts[verdict].to_numpy() != "not_applicable"
+            if verdict in districts.columns
+            else np.ones(len(districts), dtype=bool)
+        )
         frames.append(
             pd.DataFrame(
                 {
@@ -225,8 +254,12 @@ def shortfall_table(result: AnalysisResult, lang: str, *, only_failing: bool) ->
                     "supplied": districts[f"{rid}_supplied"].to_numpy(dtype=float).round(1),
                     "shortfall": districts[f"{rid}_shortfall"].to_numpy(dtype=float).round(1),
                     "unit": t(f"unit_{rule.supply}", lang),
-                    "pass": np.where(passed, t("pass_yes", lang), t("pass_no", lang)),
-                    "_passed": passed,
+                    "pass": np.where(
+                        applicable,
+                        np.where(passed, t("pass_yes", lang), t("pass_no", lang)),
+                        t("pass_na", lang),
+                    ),
+                    "_passed": passed | ~applicable,
                 }
             )
         )

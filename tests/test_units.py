@@ -284,6 +284,27 @@ def test_hand_worked_communities_give_the_hand_figures(hand_case: AnalyzeConfig)
     sub = result.subdistricts
     assert sub is not None
     assert sub.set_index("district_id").loc["S1", "population"] == pytest.approx(5000)
+    # The workbook: attainment rates, unit shares, verdicts with 不适用, both supplies.
+    from radius.report import provision_sheets
+
+    sheets = provision_sheets(result)
+    assert list(sheets)[:2] == ["规则 Rules", "达标率 Attainment"]
+    rates = sheets["达标率 Attainment"]
+    units_rows = rates[rates["单位层级 Unit level"] == "社区/单元 units"]
+    assert set(units_rows["达标率 Attainment rate (%)"]) == {50.0}
+    assert set(units_rows["不适用 Not applicable"]) == {1}
+    sheet = sheets["rooms_per_100hh"].set_index("区域编号 District ID")
+    assert sheet.loc["C3", "是否达标 Pass"] == "不适用 not applicable"
+    assert sheet.loc["C1", "单位内配建 Supply inside the unit (m²)"] == pytest.approx(400)
+    assert sheet.loc["C1", "可达供给 Accessible supply, 2SFCA (m²)"] == pytest.approx(400)
+    assert "单位占比 Unit shares" in sheets
+    # The report: the attainment table in the summary, the units in the data section.
+    from radius.report_document import build_report, render_html
+
+    html = render_html(build_report(result, lang="zh", maps=False))
+    assert "各规则单位达标率" in html
+    assert "1/2" in html
+    assert "社区 community unit(s)" in html
 
 
 def test_groups_are_data_with_sources() -> None:
@@ -418,7 +439,7 @@ def test_plausibility_warns_in_a_planners_words() -> None:
     )
     assert low.residents_per_km2 == pytest.approx(7205 / 9.34)
     assert len(low.warnings) == 3
-    assert "常住人口" in low.warnings[0]
+    assert "常住人口" in low.messages("zh")[0]
     assert "per km²" in low.warnings[0]
     fine = check_building_estimate(
         40_000, 2.0, {"residential_buildings": 100, "without_levels": 10, "other_buildings": 20}
