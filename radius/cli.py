@@ -508,6 +508,8 @@ def _print_analysis(result: AnalysisResult, out: Path, stream: TextIO) -> None:
     for gid, group in summary["residents"]["groups"].items():
         if group["origin"] in ("share", "partly_share"):
             how = f"estimated from a share of {group['share']:g} % of residents (census)"
+            if group["origin"] == "partly_share":
+                how = f"given in the data where known, elsewhere {how}"
             print(f"  {gid:<18} {group['total']:.0f}, {how}", file=stream)
         elif group["origin"] == "raster":
             print(f"  {gid:<18} {group['total']:.0f}, from the age/sex rasters", file=stream)

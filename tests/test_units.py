@@ -528,3 +528,38 @@ def test_wuhan_rasters_give_the_elderly_circle_its_elderly(tmp_path: Path) -> No
     unit = result.districts.iloc[0]
     assert unit["elderly_circle_required"] == pytest.approx(0.9 * elderly.sum(), rel=1e-6)
     assert unit["beds_per_1000_aged_required"] == pytest.approx(40 * elderly.sum() / 1000, rel=1e-6)
+
+
+def test_sample_community_table_runs_from_the_command_line(tmp_path: Path) -> None:
+    """examples/: two communities of one 街道 with statistics and a business quarter."""
+    import json
+
+    from radius.cli import main
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    units = read_units(examples / "communities_xinjiekou.geojson")
+    assert units["population"].tolist() == [9800, 7400, 0]
+    assert np.isnan(units["aged_0_3"].iloc[1])
+    out = tmp_path / "out"
+    code = main(
+        [
+            "analyze",
+            "--districts",
+            str(examples / "communities_xinjiekou.geojson"),
+            "--subdistricts",
+            str(examples / "subdistricts_xinjiekou.geojson"),
+            "--categories",
+            "supermarket,fitness",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    item = summary["rules"]["supermarket_within_15min"]
+    assert (item["districts_applicable"], item["districts_not_applicable"]) == (2, 1)
+    assert summary["residents"]["groups"]["aged_60_plus"]["origin"] == "partly_share"
+    districts = gpd.read_file(out / "results.gpkg", layer="districts").set_index("district_id")
+    assert districts.loc["C1", "aged_60_plus"] == pytest.approx(2150)
+    assert districts.loc["C3", "supermarket_within_15min_verdict"] == "not_applicable"
+    assert districts.loc["C1", "parent_id"] == "S1"
