@@ -43,7 +43,7 @@ from typing import Any, NamedTuple, NoReturn, TypeVar
 import folium
 import streamlit as st  # noqa: TID251 (app.py is where Streamlit belongs)
 import streamlit.components.v1 as components  # noqa: TID251 (app.py is where Streamlit belongs)
-from streamlit_folium import st_folium
+import streamlit_folium
 
 from radius import downloads as files
 from radius._errors import RadiusError
@@ -124,6 +124,89 @@ def asset_urls() -> dict[str, str | None]:
         for package, folder in asset_dirs().items()
     }
     return served_assets(names)
+
+
+class MapPayload(NamedTuple):
+    """What ``st_folium`` sends the browser for a map, computed once per map."""
+
+    script: str
+    header: str
+    html: str
+    id: str
+    css_links: tuple[str, ...]
+    js_links: tuple[str, ...]
+
+
+def map_payload(fmap: folium.Map) -> MapPayload:
+    """The rendered map as ``st_folium`` renders it (the same steps, streamlit-folium 0.27).
+
+    Rendering a map is most of a page run's time; for the default district the payload is
+    computed once and shared (:func:`default_map`), so a new session does not render again.
+    """
+    fmap = use_local_assets(fmap, asset_urls())
+    fmap.get_root().render()
+    fmap.render()
+    html = streamlit_folium._get_html(fmap)
+    header = streamlit_folium._get_header(fmap)
+    script = streamlit_folium._get_map_string(fmap)
+    css: list[str] = []
+    js: list[str] = []
+    stack: list[Any] = [fmap]
+    while stack:  # the same depth-first order as streamlit-folium's walk
+        element = stack.pop(0)
+        css.extend(href for _, href in getattr(element, "default_css", []))
+        js.extend(src for _, src in getattr(element, "default_js", []))
+        stack[:0] = list(getattr(element, "_children", {}).values())
+    return MapPayload(
+        script,
+        header,
+        html,
+        streamlit_folium.get_full_id(fmap),
+        tuple(dict.fromkeys(css)),
+        tuple(dict.fromkeys(js)),
+    )
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def default_map(
+    path: str, settings: Settings, lang: Language, basemap: str, rule: str | None
+) -> MapPayload:
+    """The default district's map without what-if facilities, rendered once and shared."""
+    result = default_analysis(path, settings)
+    with collect():
+        return map_payload(analysis_map(result, lang=lang, basemap=basemap, rule=rule))
+
+
+def show_map(payload: MapPayload, center: tuple[float, float] | None) -> None:
+    """Draw a map payload as ``st_folium`` does; a click goes to :func:`on_map_change`."""
+    key = "map"
+    hash_key = streamlit_folium.generate_js_hash(payload.script, key, False)
+
+    def changed() -> None:
+        st.session_state[key] = st.session_state.get(hash_key, {})
+        on_map_change()
+
+    streamlit_folium._component_func(
+        script=payload.script,
+        header=payload.header,
+        html=payload.html,
+        id=payload.id,
+        key=hash_key,
+        height=MAP_HEIGHT,
+        width=None,
+        returned_objects=["last_clicked"],
+        default={"last_clicked": None},
+        zoom=None,
+        center=center,
+        feature_group=None,
+        return_on_hover=False,
+        layer_control=None,
+        pixelated=False,
+        css_links=list(payload.css_links),
+        js_links=list(payload.js_links),
+        on_change=changed,
+        wrap_longitude=False,
+    )
 
 
 def _trim_memory() -> None:
@@ -586,7 +669,8 @@ def headline(
     """
     st.subheader(t("headline_header", lang))
     categories = {c.id: c for c in load_categories()}
-    now, before = coverage(result), coverage(base)
+    now = coverage(result)
+    before = now if base is result else coverage(base)
     tiles: list[Tile] = []
     for (cid, label), share in now.items():
         points = round((share - before.get((cid, label), share)) * 100, 1)
@@ -604,7 +688,8 @@ def headline(
                 points,
             )
         )
-    failing, failing_before = failing_districts(result), failing_districts(base)
+    failing = failing_districts(result)
+    failing_before = failing if base is result else failing_districts(base)
     tiles.append(
         Tile(
             t("metric_failing", lang),
@@ -816,15 +901,23 @@ def read_uploads(
 
 
 def analysis(
-    loaded: Loaded, input_key: tuple[Any, ...], settings: Settings, proposals: tuple[Proposal, ...]
+    loaded: Loaded,
+    input_key: tuple[Any, ...],
+    settings: Settings,
+    proposals: tuple[Proposal, ...] = (),
+    base: AnalysisResult | None = None,
 ) -> AnalysisResult:
-    """The analysis of the inputs with ``proposals``: shared for the default district
-    without proposals, else this session's (uploaded data analysed in a bounded job)."""
+    """The analysis of the inputs with ``proposals``.
+
+    The default district without proposals: shared by all sessions. With proposals: this
+    session's, recomputing only what they change against ``base``. Uploaded data: analysed
+    in a bounded job (:func:`radius.bounded.run_bounded`); the uploader's session waits.
+    """
     if input_key[0] == "default" and not proposals:
         return default_analysis(str(input_key[1]), settings)
     args = (loaded.inputs, settings, proposals, loaded.network_label)
     if input_key[0] == "default":
-        return keep((input_key, settings, proposals), lambda: whatif_analysis(*args))
+        return keep((input_key, settings, proposals), lambda: whatif_analysis(*args, base=base))
     return keep(
         (input_key, settings, proposals),
         lambda: run_bounded(whatif_analysis, *args, what="the analysis of the uploaded files"),
@@ -881,7 +974,9 @@ def main() -> None:
         base = guarded(lambda: analysis(loaded, input_key, settings, ()), lang, clean=loaded.clean)
         result = (
             guarded(
-                lambda: analysis(loaded, input_key, settings, proposals), lang, clean=loaded.clean
+                lambda: analysis(loaded, input_key, settings, proposals, base),
+                lang,
+                clean=loaded.clean,
             )
             if proposals
             else base
@@ -913,21 +1008,21 @@ def main() -> None:
             with collect():
                 return analysis_map(result, lang=lang, basemap=basemap, rule=rule, proposals=frame)
 
-        fmap = guarded(make_map, lang, "error_map")
         center = None
         if proposals:
+            payload = guarded(lambda: map_payload(make_map()), lang, "error_map")
             system = available_basemaps()[basemap].overlay_system
             x, y = from_wgs84(proposals[-1].lon, proposals[-1].lat, system)
             center = (float(y), float(x))
-        st_folium(
-            use_local_assets(fmap, asset_urls()),
-            key="map",
-            height=MAP_HEIGHT,
-            use_container_width=True,
-            returned_objects=["last_clicked"],
-            center=center,
-            on_change=on_map_change,
-        )
+        elif input_key[0] == "default":
+            payload = guarded(
+                lambda: default_map(str(input_key[1]), settings, lang, basemap, rule),
+                lang,
+                "error_map",
+            )
+        else:
+            payload = guarded(lambda: map_payload(make_map()), lang, "error_map")
+        show_map(payload, center)
     with whatif_column:
         whatif_panel(settings, lang)
 

@@ -11,6 +11,7 @@ of :mod:`radius.siting` as proposals), and the headline figures (:func:`coverage
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -93,17 +94,117 @@ def analyze_config(settings: Settings, network: Path) -> AnalyzeConfig:
 
 
 def whatif_analysis(
-    inputs: AnalysisInputs, settings: Settings, proposals: Sequence[Proposal], network_label: str
+    inputs: AnalysisInputs,
+    settings: Settings,
+    proposals: Sequence[Proposal],
+    network_label: str,
+    *,
+    base: AnalysisResult | None = None,
 ) -> AnalysisResult:
     """The analysis of ``inputs`` with the proposed facilities added (they count as built).
+
+    With ``base`` (the analysis of the same inputs and settings without proposals) only what
+    the proposals change is computed: the reach of their categories (with the existing
+    facilities of those categories) and the rules of those categories; every other
+    category's figures are taken from ``base``. The figures are those of a full analysis
+    (``tests/test_service.py`` compares them). Units whose verdict depends on several
+    categories (unit-share rules, sub-districts) make it fall back to the full analysis.
 
     Warnings are collected for this call only (:func:`radius._warnings.collect`); their
     text is in the result's ``notes``.
     """
     config = analyze_config(settings, Path(network_label))
     frame = proposals_frame(proposals) if proposals else None
+    affected = tuple(c for c in settings.categories if c in {p.category for p in proposals})
+    if (
+        base is None
+        or not proposals
+        or len(base.unit_shares)
+        or base.subdistricts is not None
+        or len(affected) != len({p.category for p in proposals})
+    ):
+        with collect():
+            return analyze(inputs, config, proposals=frame)
+    partial = analyze_config(settings._replace(categories=affected), Path(network_label))
     with collect():
-        return analyze(inputs, config, proposals=frame)
+        part = analyze(inputs, partial, proposals=frame)
+    return _merged(base, part, affected, inputs)
+
+
+def _replaced(frame: Any, new: Any, columns: Sequence[str]) -> Any:
+    """``frame`` with ``columns`` taken from ``new`` (same rows), in one concatenation."""
+    kept = frame.drop(columns=[c for c in columns if c in frame.columns])
+    added = pd.DataFrame({c: new[c].to_numpy() for c in columns}, index=frame.index)
+    order = [c for c in frame.columns] + [c for c in columns if c not in frame.columns]
+    merged = pd.concat([kept, added], axis=1)[order]
+    return gpd.GeoDataFrame(merged, geometry=frame.geometry.name, crs=frame.crs)
+
+
+def _merged(
+    base: AnalysisResult, part: AnalysisResult, affected: tuple[str, ...], inputs: AnalysisInputs
+) -> AnalysisResult:
+    """``base`` with the categories ``affected`` (and their rules) taken from ``part``."""
+    input_columns = set(inputs.residents.columns) | {"district_id"}
+    resident_columns = [c for c in part.residents.columns if c not in input_columns]
+    district_columns = [c for c in part.districts.columns if c != part.districts.geometry.name]
+    shortfall = base.shortfall
+    if "category" in shortfall.columns:
+        shortfall = shortfall[~shortfall["category"].isin(affected)]
+    shortfall = gpd.GeoDataFrame(
+        pd.concat([shortfall, part.shortfall], ignore_index=True), crs=base.shortfall.crs
+    )
+
+    reach = base.reach
+    facilities = reach.facilities
+    kept_rows = np.flatnonzero(~facilities["category"].isin(affected).to_numpy())
+    new_position = np.full(len(facilities), -1, dtype=np.int64)
+    new_position[kept_rows] = np.arange(len(kept_rows))
+    merged_facilities = gpd.GeoDataFrame(
+        pd.concat([facilities.iloc[kept_rows], part.reach.facilities], ignore_index=True),
+        geometry="geometry",
+        crs=facilities.crs,
+    )
+    from_part = {c.category.id: c for c in part.reach.categories}
+    categories = tuple(
+        dataclasses.replace(
+            from_part[c.category.id],
+            facility_rows=from_part[c.category.id].facility_rows + len(kept_rows),
+        )
+        if c.category.id in from_part
+        else dataclasses.replace(c, facility_rows=new_position[c.facility_rows])
+        for c in reach.categories
+    )
+    node_columns = [
+        c for c in part.reach.nodes.columns if c not in ("node_id", "osmid", "geometry")
+    ]
+    unroutable = reach.unroutable
+    unroutable = gpd.GeoDataFrame(
+        pd.concat(
+            [unroutable[~unroutable["category"].isin(affected)], part.reach.unroutable],
+            ignore_index=True,
+        ),
+        geometry="geometry",
+        crs=unroutable.crs,
+    )
+    merged_reach = dataclasses.replace(
+        reach,
+        categories=categories,
+        facilities=merged_facilities,
+        nodes=_replaced(reach.nodes, part.reach.nodes, node_columns),
+        unroutable=unroutable,
+    )
+    skipped = "rules not checked because their category was not computed"
+    notes = list(base.notes) + [
+        n for n in part.notes if n not in base.notes and not n.startswith(skipped)
+    ]
+    return dataclasses.replace(
+        base,
+        reach=merged_reach,
+        residents=_replaced(base.residents, part.residents, resident_columns),
+        districts=_replaced(base.districts, part.districts, district_columns),
+        shortfall=shortfall,
+        notes=notes,
+    )
 
 
 def suggest_sites(

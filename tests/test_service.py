@@ -235,3 +235,59 @@ def test_a_killed_job_leaves_no_folder():
     with pytest.raises(LimitError), private_folder() as folder:
         run_bounded(_slow_in_folder, str(folder), limits=Limits(seconds=1.0))
     assert not folder.exists()
+
+
+# --------------------------------------------------------------------------------------
+# A what-if recomputes only what the new facility changes, with a full analysis's figures
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_incremental_what_if_equals_the_full_analysis(nanjing_osm):
+    from radius.app_inputs import load_inputs
+    from radius.config import load_categories
+    from radius.whatif import Proposal, Settings, whatif_analysis
+
+    loaded = load_inputs([])
+    settings = Settings(
+        tuple(c.id for c in load_categories()), "time", "adult", "national", None, "2sfca"
+    )
+    base = whatif_analysis(loaded.inputs, settings, (), loaded.network_label)
+    west, south, east, north = loaded.inputs.residents.total_bounds
+    proposals = (
+        Proposal(1, "childcare", (west + east) / 2, (south + north) / 2, "P1", (("places", 60.0),)),
+        Proposal(
+            2,
+            "elderly_care",
+            west + 0.3 * (east - west),
+            south + 0.6 * (north - south),
+            "P2",
+            (("beds", 50.0), ("land_area_m2", 2000.0)),
+        ),
+    )
+    full = whatif_analysis(loaded.inputs, settings, proposals, loaded.network_label)
+    fast = whatif_analysis(loaded.inputs, settings, proposals, loaded.network_label, base=base)
+    assert (
+        fast.summary()["share_of_residents_within"] == full.summary()["share_of_residents_within"]
+    )
+    assert fast.summary()["rules"] == full.summary()["rules"]
+    assert list(fast.residents.columns) == list(full.residents.columns)
+    assert list(fast.districts.columns) == list(full.districts.columns)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(fast.residents.drop(columns="geometry")),
+        pd.DataFrame(full.residents.drop(columns="geometry")),
+    )
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(fast.districts.drop(columns="geometry")),
+        pd.DataFrame(full.districts.drop(columns="geometry")),
+    )
+    assert len(fast.shortfall) == len(full.shortfall)
+    assert sorted(fast.reach.facilities["facility_id"]) == sorted(
+        full.reach.facilities["facility_id"]
+    )
+    for reach in fast.reach.categories:
+        rows = fast.reach.facilities.iloc[reach.facility_rows]
+        assert set(rows["category"]) <= {reach.category.id}
+    assert (
+        full.summary()["share_of_residents_within"] != base.summary()["share_of_residents_within"]
+    )
