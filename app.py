@@ -1053,7 +1053,15 @@ def main() -> None:
                 "pdf",
                 "radius_report.pdf",
                 "application/pdf",
-                lambda: files.report_pdf_bytes(result, settings, uploads, lang),
+                lambda: files.report_pdf_bytes(
+                    base,
+                    settings,
+                    uploads,
+                    lang,
+                    sitings=files.proposal_sitings(
+                        loaded.inputs, loaded.network_label, settings, proposals
+                    ),
+                ),
                 t("download_pdf_help", lang),
             ),
         ),

@@ -12,16 +12,21 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from radius._io import gpkg_writer, write_outputs, xlsx_writer
 from radius._warnings import collect
 from radius.app_inputs import Upload
-from radius.pipeline import AnalysisResult, AnalyzeConfig
+from radius.facilities import CAPACITY_COLUMNS
+from radius.pipeline import AnalysisInputs, AnalysisResult, AnalyzeConfig
 from radius.report import provision_sheets
 from radius.sample import default_network_path
-from radius.whatif import Settings, analyze_config
+from radius.whatif import Proposal, Settings, analyze_config, proposals_frame
 
-__all__ = ["gpkg_bytes", "report_config", "report_pdf_bytes", "xlsx_bytes"]
+if TYPE_CHECKING:
+    from radius.siting import SitingResult
+
+__all__ = ["gpkg_bytes", "proposal_sitings", "report_config", "report_pdf_bytes", "xlsx_bytes"]
 
 
 def report_config(settings: Settings, uploads: Sequence[Upload]) -> AnalyzeConfig:
@@ -41,16 +46,56 @@ def report_config(settings: Settings, uploads: Sequence[Upload]) -> AnalyzeConfi
 
 
 def report_pdf_bytes(
-    result: AnalysisResult, settings: Settings, uploads: Sequence[Upload], lang: str
+    result: AnalysisResult,
+    settings: Settings,
+    uploads: Sequence[Upload],
+    lang: str,
+    *,
+    sitings: Sequence[SitingResult] = (),
 ) -> bytes:
-    """The analysis as the consultant report's PDF (:mod:`radius.report_document`)."""
+    """The analysis as the consultant report's PDF (:mod:`radius.report_document`).
+
+    With what-if facilities, pass the analysis without them as ``result`` and their
+    :func:`proposal_sitings` as ``sitings``: the report then counts only existing facilities
+    as existing and shows the proposed ones in its siting section, with the figures before
+    and after them.
+    """
     # Imported on first use: matplotlib and WeasyPrint would slow every start of the app.
     from radius.report_document import build_report, render_html, render_pdf
 
     config = report_config(settings, uploads)
     with collect():
-        document = build_report(result, config=config, lang="en" if lang == "en" else "zh")
+        document = build_report(
+            result, config=config, lang="en" if lang == "en" else "zh", sitings=sitings
+        )
         return render_pdf(render_html(document))
+
+
+def proposal_sitings(
+    inputs: AnalysisInputs, network_label: str, settings: Settings, proposals: Sequence[Proposal]
+) -> list[SitingResult]:
+    """The what-if facilities as siting results, one per category, for the report.
+
+    Each category's proposals are the candidates of :func:`radius.siting.site_facilities`
+    and all of them are chosen (``count`` = their number), with their own sizes, so the
+    report's siting section lists them as proposed sites with coverage and shortfall before
+    and after.
+    """
+    from radius.siting import site_facilities
+
+    config = analyze_config(settings, Path(network_label))
+    sitings = []
+    for category in dict.fromkeys(p.category for p in proposals):
+        mine = [p for p in proposals if p.category == category]
+        frame = proposals_frame(mine)
+        candidates = frame[["name", *CAPACITY_COLUMNS, "geometry"]].dropna(axis=1, how="all")
+        with collect():
+            sitings.append(
+                site_facilities(
+                    inputs, config, category=category, count=len(mine), candidates=candidates
+                )
+            )
+    return sitings
 
 
 def gpkg_bytes(result: AnalysisResult) -> bytes:

@@ -616,3 +616,55 @@ def test_limits_end_an_oversized_upload_with_a_message(app, nanjing_osm, monkeyp
         "仍显示默认片区。"
     )
     assert ELDERLY in _metrics(app)
+
+
+@pytest.mark.slow
+def test_a_failing_download_shows_a_message_where_it_was_asked_for(app, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no font with Chinese glyphs (an internal detail)")
+
+    monkeypatch.setattr("radius.downloads.report_pdf_bytes", broken)
+    app.button(key="prepare_pdf").click().run()
+    assert not app.exception
+    (error,) = app.error
+    assert str(error.value) == t(
+        "error_download", "zh", what=t("download_pdf", "zh"), message=t("error_bug", "zh")
+    )
+    assert "font" not in str(error.value)
+    assert ELDERLY in _metrics(app)  # the page goes on
+    assert not [b for b in app.get("download_button") if b.key == "download_pdf"]
+
+    app.button(key="prepare_xlsx").click().run()  # another download still works
+    assert not app.error
+    assert [b.key for b in app.get("download_button")] == ["download_xlsx"]
+
+
+@pytest.mark.slow
+def test_pdf_report_of_a_what_if_shows_the_proposed_site_in_the_siting_section(tmp_path):
+    import shutil
+    import subprocess
+
+    from radius.app_inputs import load_inputs
+    from radius.config import load_categories
+    from radius.downloads import proposal_sitings, report_pdf_bytes
+    from radius.whatif import Proposal, Settings, whatif_analysis
+
+    if not shutil.which("pdftotext"):
+        pytest.skip("poppler-utils (pdftotext) is not installed: run `make system`")
+    loaded = load_inputs([])
+    settings = Settings(
+        tuple(c.id for c in load_categories()), "time", "adult", "national", None, "2sfca"
+    )
+    base = whatif_analysis(loaded.inputs, settings, (), loaded.network_label)
+    proposal = Proposal(3, "elderly_care", CENTRE_LON, CENTRE_LAT, "建议选址 3", (("beds", 50.0),))
+    sitings = proposal_sitings(loaded.inputs, loaded.network_label, settings, [proposal])
+    pdf = tmp_path / "what-if.pdf"
+    pdf.write_bytes(report_pdf_bytes(base, settings, [], "zh", sitings=sitings))
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    sites = text[text.rindex("五、新增设施选址建议") :]
+    assert "本次未进行选址计算" not in text
+    assert "建议新增 1 处养老服务设施" in sites
+    assert "选址前后对比" in sites
+    assert f"{CENTRE_LON:.6f}" in sites
