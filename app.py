@@ -52,7 +52,7 @@ from radius.app_inputs import ROLES, Loaded, Upload, load_bounded, load_inputs
 from radius.bounded import LimitError, limits_from_env, run_bounded, stop_all
 from radius.config import Category, load_categories, load_speed_profiles
 from radius.coords import from_wgs84, to_wgs84
-from radius.i18n import LANGUAGES, Language, name_of, t
+from radius.i18n import LANGUAGES, Language, localize, name_of, t
 from radius.map_assets import asset_dirs, map_html, served_assets, use_local_assets
 from radius.maps import analysis_map, available_basemaps, basemap_notes, default_rule
 from radius.pipeline import AnalysisResult
@@ -1073,7 +1073,7 @@ def main() -> None:
         with st.expander(t("notes_header", lang, n=len(result.notes))):
             st.caption(t("notes_hint", lang))
             for note in result.notes:
-                st.text(loaded.clean(note))
+                st.text(loaded.clean(localize(note, lang)))
 
 
 if __name__ == "__main__":  # `streamlit run app.py` and AppTest; a plain import defines only

@@ -105,7 +105,10 @@ def test_every_key_has_both_languages():
 def test_every_key_the_app_asks_for_exists_and_every_key_is_used():
     source = "".join(
         path.read_text(encoding="utf-8")
-        for path in (APP, REPO / "radius" / "whatif.py", REPO / "radius" / "downloads.py")
+        for path in (
+            APP,
+            *(REPO / "radius" / f"{name}.py" for name in ("whatif", "downloads", "cli")),
+        )
     )
     literal = set(re.findall(r"\bt\(\s*\"([a-z0-9_]+)\"", source))
     dynamic = {
