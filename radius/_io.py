@@ -130,9 +130,16 @@ def _fsync(path: Path) -> None:
         os.close(handle)
 
 
+def _read_only(out_dir: Path) -> bool:
+    try:
+        return bool(os.statvfs(out_dir).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def _disk_full(out_dir: Path, exc: BaseException) -> bool:
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-        return True
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
     text = str(exc).lower()
     if any(
         words in text
@@ -150,6 +157,10 @@ def _disk_full(out_dir: Path, exc: BaseException) -> bool:
 def file_system_error(out_dir: Path, name: str | None, exc: BaseException) -> InputError:
     """The error of an output that could not be written, naming the path and the fix."""
     path = out_dir / name if name else out_dir
+    if (isinstance(exc, OSError) and exc.errno == errno.EROFS) or _read_only(out_dir):
+        return InputError(
+            f"{path}: the file system is read-only; give --out a folder on a writable disk"
+        )
     if _disk_full(out_dir, exc):
         try:
             free = f" ({format_size(shutil.disk_usage(out_dir).free)} free)"
@@ -159,10 +170,6 @@ def file_system_error(out_dir: Path, name: str | None, exc: BaseException) -> In
             f"{path}: no space left on the disk{free} while writing it; free some space or "
             f"give --out a folder on another disk. The outputs already in {out_dir} were left "
             "as they were"
-        )
-    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
-        return InputError(
-            f"{path}: the file system is read-only; give --out a folder on a writable disk"
         )
     if isinstance(exc, PermissionError) or (
         isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM)
@@ -233,7 +240,7 @@ def _write_all(out_dir: Path, files: Mapping[str, Writer]) -> list[Path]:
             except RadiusError:
                 raise
             except Exception as exc:
-                if isinstance(exc, OSError) or _disk_full(out_dir, exc):
+                if isinstance(exc, OSError) or _disk_full(out_dir, exc) or _read_only(out_dir):
                     raise file_system_error(out_dir, name, exc) from None
                 raise
             _fsync(temp_path)

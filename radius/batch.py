@@ -73,6 +73,7 @@ from radius._batch_job import (
 )
 from radius._errors import ConfigError, InfeasibleError, InputError, RadiusError
 from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
+from radius._limits import check_json_depth, limit
 from radius.config import load_categories
 from radius.districts import _ID_COLUMNS, block_districts, districts_from_frame
 from radius.facilities import empty_facilities, facilities_from_osm, read_inventory
@@ -99,6 +100,7 @@ if TYPE_CHECKING:  # the report modules load matplotlib: imported when reports a
     from radius.report_document import InputFile
 
 __all__ = [
+    "BatchInterrupted",
     "BatchJob",
     "BatchReport",
     "DensityResidents",
@@ -107,6 +109,7 @@ __all__ = [
     "FacilitiesSpec",
     "ResidentsSpec",
     "SourceSpec",
+    "WorkersDiedError",
     "add_batch_arguments",
     "batch_command",
     "clip_network",
@@ -862,10 +865,11 @@ def _write_district(
         files[OUTPUT_FILES["summary"][0]] = json_writer(summary)
     if "report" in job.outputs:
         files.update(_report_writers(task, own, sitings))
+    write_outputs(task.folder, files)
     marker: dict[str, Any] = {
         "district_id": district_id,
         "fingerprint": task.fingerprint,
-        "files": list(files),
+        "files": {name: _file_record(task.folder / name) for name in files},
         "record": _record(own.districts.iloc[0]),
         "rules": [_plain_row(row) for row in own.rules.to_dict(orient="records")],
         "sites": [] if sites is None else [_record(row) for _, row in sites.iterrows()],
@@ -874,9 +878,23 @@ def _write_district(
         "radius_version": __version__,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    files[MARKER] = json_writer(marker)  # renamed into place last
-    write_outputs(task.folder, files)
+    # The marker comes last, once the outputs are whole on disk: it holds their sizes and
+    # hashes, so a rerun can tell an intact district from a damaged one.
+    write_outputs(task.folder, {MARKER: json_writer(marker)})
     return list(marker["notes"])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _file_record(path: Path) -> dict[str, Any]:
+    """What a done record keeps of one output file: its size (bytes) and SHA-256."""
+    return {"bytes": path.stat().st_size, "sha256": _sha256(path)}
 
 
 def _report_writers(
@@ -992,16 +1010,42 @@ def _fingerprint(job: BatchJob, district: _District) -> str:
 
 
 def _complete(folder: Path, fingerprint: str) -> dict[str, Any] | None:
-    """The marker of a complete output folder for this fingerprint, else None."""
-    try:
-        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """The marker of a complete output folder for this fingerprint, else None.
+
+    Complete means: the marker is whole, made for the same job and inputs, and every file
+    it lists is there with the size and SHA-256 it recorded. Anything else (a file
+    truncated, changed or missing, a marker without hashes) is recomputed.
+    """
+    marker = _read_marker(folder)
+    if marker is None or marker.get("fingerprint") != fingerprint:
         return None
-    if not isinstance(marker, dict) or marker.get("fingerprint") != fingerprint:
+    files = marker.get("files")
+    if not isinstance(files, dict) or not files:
         return None
-    if not all((folder / str(name)).is_file() for name in marker.get("files", ())):
-        return None
+    for name, record in files.items():
+        path = folder / str(name)
+        try:
+            if not isinstance(record, dict) or path.stat().st_size != record.get("bytes"):
+                return None
+            if _sha256(path) != record.get("sha256"):
+                return None
+        except OSError:
+            return None
     return marker
+
+
+def _read_marker(folder: Path) -> dict[str, Any] | None:
+    """A district's done record, or None when it is absent or damaged."""
+    path = folder / MARKER
+    try:
+        if not path.is_file() or path.stat().st_size > limit("text_bytes"):
+            return None
+        text = path.read_text(encoding="utf-8")
+        check_json_depth(text, str(path))
+        marker = json.loads(text)
+    except (OSError, ValueError, InputError):
+        return None
+    return marker if isinstance(marker, dict) else None
 
 
 @contextlib.contextmanager
@@ -1147,9 +1191,12 @@ def run_batch(
     if tasks:
         wanted = workers or max(1, min(os.cpu_count() or 1, len(tasks)))
         limit = memory_limit if memory_limit is not None else job.memory_limit
-        with _connect(scheduler, wanted, limit) as (client, cluster_name, n_workers):
-            compute_started = time.perf_counter()
-            outcomes = _run_tasks(client, tasks, progress)
+        try:
+            with _connect(scheduler, wanted, limit) as (client, cluster_name, n_workers):
+                compute_started = time.perf_counter()
+                outcomes = _run_tasks(client, tasks, progress, limit)
+        except KeyboardInterrupt:
+            raise BatchInterrupted(_written_before(out, chosen, tasks)) from None
         for task in tasks:
             outcome = outcomes[task.index]
             loads.update(outcome.loads)
@@ -1184,14 +1231,64 @@ def run_batch(
     return replace(report, elapsed_s=time.perf_counter() - started)
 
 
+def _written_before(out: Path, chosen: Sequence[_District], tasks: Sequence[_Task]) -> str:
+    """Which districts were complete on disk when a batch was interrupted."""
+    complete = [
+        district.district_id
+        for district in chosen
+        if _read_marker(out / "districts" / district_folder_name(district.district_id))
+    ]
+    listed = ", ".join(complete[:10]) + (" ..." if len(complete) > 10 else "")
+    computed = {task.district.district_id for task in tasks}
+    new = sum(d in computed for d in complete)
+    return (
+        f"{len(complete)} of {len(chosen)} districts are complete in {out / 'districts'} "
+        f"({new} computed in this run{': ' + listed if complete else ''}); batch.gpkg, "
+        "batch.xlsx and batch_summary.json were not written. Rerun the same command to "
+        "compute the rest and the combined tables"
+    )
+
+
 def _crs_of(districts: list[_District], crs: str) -> pyproj.CRS:
     shapes = [shapely.from_wkb(d.geometry_wkb) for d in districts if d.geometry_wkb is not None]
     west, south, east, north = shapely.bounds(shapely.union_all(shapes))
     return choose_metric_crs((west + east) / 2.0, (south + north) / 2.0, crs)
 
 
-def _run_tasks(client: Any, tasks: list[_Task], progress: bool) -> dict[int, _Outcome]:
-    """Submit every task and collect the outcomes as they come, with a progress bar."""
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch; ``written`` says which districts were written before it."""
+
+    def __init__(self, written: str) -> None:
+        super().__init__(written)
+        self.written = written
+
+
+class WorkersDiedError(RadiusError, RuntimeError):
+    """Every dask worker died and none came back: the batch cannot go on."""
+
+
+_NO_WORKER_S: Final = 20.0
+"""A batch with no live worker for this long (seconds) ends with :class:`WorkersDiedError`."""
+_POLL_S: Final = 0.25
+
+
+def _live_workers(client: Any) -> int:
+    try:
+        return len(client.scheduler_info(n_workers=-1)["workers"])
+    except Exception:  # the scheduler itself is gone
+        return 0
+
+
+def _run_tasks(
+    client: Any, tasks: list[_Task], progress: bool, memory_limit: str | int | None = None
+) -> dict[int, _Outcome]:
+    """Submit every task and collect the outcomes as they come, with a progress bar.
+
+    The scheduler is asked for its live workers every few seconds: when none has been alive
+    for :data:`_NO_WORKER_S` (workers that die at start, over a too small memory limit or
+    on an import error, are never replaced), the batch ends with :class:`WorkersDiedError`
+    instead of waiting forever.
+    """
     from distributed import as_completed
     from tqdm import tqdm
 
@@ -1206,22 +1303,65 @@ def _run_tasks(client: Any, tasks: list[_Task], progress: bool) -> dict[int, _Ou
     }
     outcomes: dict[int, _Outcome] = {}
     failed = 0
+    queue = as_completed(futures)
+    alive_at = time.monotonic()
+    checked_at = 0.0
     with tqdm(
         total=len(tasks), desc="districts", unit="district", disable=not progress, file=sys.stderr
     ) as bar:
-        for future in as_completed(futures):
-            task = futures[future]
-            try:
-                outcome: _Outcome = future.result()
-            except Exception as exc:  # the worker died (e.g. over its memory limit)
-                outcome = _Outcome(task.index, "failed", _short(exc), 0.0, (), {}, "")
-            finally:
-                future.release()
-            outcomes[task.index] = outcome
-            failed += outcome.status == "failed"
-            bar.update(1)
-            bar.set_postfix(failed=failed, refresh=False)
+        while not queue.is_empty():
+            ready = queue.next_batch(block=False)
+            if not ready:
+                now = time.monotonic()
+                if now - checked_at >= 2.0:
+                    checked_at = now
+                    if _live_workers(client):
+                        alive_at = now
+                    elif now - alive_at > _NO_WORKER_S:
+                        client.cancel(list(futures))
+                        raise WorkersDiedError(_died_message(memory_limit, outcomes, len(tasks)))
+                time.sleep(_POLL_S)
+                continue
+            for future in ready:
+                task = futures[future]
+                try:
+                    outcome: _Outcome = future.result()
+                except Exception as exc:  # the worker died (e.g. over its memory limit)
+                    outcome = _Outcome(
+                        task.index, "failed", _killed_message(exc, memory_limit), 0.0, (), {}, ""
+                    )
+                finally:
+                    future.release()
+                outcomes[task.index] = outcome
+                failed += outcome.status == "failed"
+                bar.update(1)
+                bar.set_postfix(failed=failed, refresh=False)
     return outcomes
+
+
+def _memory_fix(memory_limit: str | int | None) -> str:
+    given = f" (--memory-limit {memory_limit} per worker)" if memory_limit is not None else ""
+    return (
+        f"most likely over their memory limit{given}: give --memory-limit 2GiB or more (a "
+        "district needs about 1 GiB), fewer --workers, or check the workers' logs for an "
+        "import error"
+    )
+
+
+def _died_message(memory_limit: str | int | None, outcomes: Mapping[int, _Outcome], n: int) -> str:
+    done = sum(o.status == "ok" for o in outcomes.values())
+    return (
+        f"the dask workers died and none was alive for {_NO_WORKER_S:.0f} s, "
+        f"{_memory_fix(memory_limit)}. "
+        f"{done} of {n} district(s) were written before; rerun the same command to compute "
+        "the rest"
+    )
+
+
+def _killed_message(exc: BaseException, memory_limit: str | int | None) -> str:
+    if type(exc).__name__ == "KilledWorker":
+        return f"the worker running this district died, {_memory_fix(memory_limit)}"
+    return _short(exc)
 
 
 def _combined(
@@ -1234,9 +1374,8 @@ def _combined(
     for status in statuses:
         if status.status not in ("ok", "skipped"):
             continue
-        try:
-            marker = json.loads((status.folder / MARKER).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        marker = _read_marker(status.folder)
+        if marker is None or "record" not in marker:
             continue
         records.append(marker["record"])
         site_records += marker.get("sites", [])

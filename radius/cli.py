@@ -784,10 +784,11 @@ def _check_args(args: argparse.Namespace) -> None:
 
     for dest, flag, name in _NUMBERS:
         check_number(flag, getattr(args, dest, None), name)
-    inputs = [(getattr(args, dest, None), what) for dest, _, what in _PATHS]
+    inputs = [
+        (getattr(args, dest, None), f"{args.command} {what}" if dest == "job" else what)
+        for dest, _, what in _PATHS
+    ]
     inputs += [(path, "residents file") for path in getattr(args, "population", ()) or ()]
-    if args.command == "batch":
-        inputs.append((args.job, "batch job file"))
     for path, what in inputs:
         if path is not None and not Path(path).is_dir():  # a folder is the readers' to judge
             regular_file(path, what)

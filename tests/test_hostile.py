@@ -21,10 +21,13 @@ import io
 import json
 import os
 import re
+import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -300,6 +303,61 @@ def nonexistent(folder: Path) -> Path:
     return folder / "nowhere.csv"
 
 
+def huge_raster(folder: Path) -> Path:
+    """A tiny GeoTIFF declaring 60,000 × 36,000 pixels of residents (all nodata).
+
+    No tile is written (GDAL leaves them sparse), so the file stays tiny on disk, while a
+    reader taking the whole window would allocate 16 GiB. Its 0.1 m pixels cover the
+    Xinjiekou extract, so the window around the network alone is some 3 × 10⁸ pixels.
+    """
+    import rasterio
+    from affine import Affine
+
+    path = folder / "people.tif"
+    profile = {
+        "driver": "GTiff", "width": 60_000, "height": 36_000, "count": 1, "dtype": "float32",
+        "crs": "EPSG:4326", "transform": Affine(1e-6, 0.0, 118.75, 0.0, -1e-6, 32.07),
+        "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate",
+        "nodata": -1.0, "sparse_ok": True,
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile):
+        pass
+    return path
+
+
+def million_rows(folder: Path) -> Path:
+    """A facility CSV of 10⁶ rows (27 MB)."""
+    path = folder / "million.csv"
+    row = "苏果好的,便利店,118.7776,32.0416\n"
+    path.write_text("名称,类别,经度,纬度\n" + row * 1_000_000, encoding="utf-8")
+    return path
+
+
+def fifo_network(folder: Path) -> Path:
+    path = folder / "streets.osm"
+    os.mkfifo(path)
+    return path
+
+
+def osm_node_out_of_range(folder: Path) -> Path:
+    path = folder / "bad_node.osm"
+    path.write_text(
+        "<?xml version='1.0'?><osm version='0.6'>"
+        "<node id='1' lat='1000' lon='118.78'/><node id='2' lat='32.04' lon='118.79'/>"
+        "<way id='9'><nd ref='1'/><nd ref='2'/><tag k='highway' v='residential'/></way>"
+        "</osm>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def deep_geojson(folder: Path) -> Path:
+    path = folder / "deep.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": ' + "[" * 10_000
+                    + "]" * 10_000 + "}", encoding="utf-8")  # fmt: skip
+    return path
+
+
 # --------------------------------------------------------------------------------------
 # The cases
 # --------------------------------------------------------------------------------------
@@ -501,6 +559,57 @@ CASES = [
         facilities={"convenience_store": 2, "supermarket": 1},
     ),
     Case(
+        "raster declaring 60000 x 36000 pixels",
+        "residents",
+        huge_raster,
+        "error",
+        (
+            r"[\d,]+ × [\d,]+ = [\d,]+ pixels, more than the 50,000,000 pixels allowed",
+            r"RADIUS_MAX_RASTER_PIXELS",
+            r"give a bbox",
+            r"gdal_translate",
+        ),
+    ),
+    Case(
+        "facility CSV of a million rows",
+        "facilities",
+        million_rows,
+        "error",
+        (
+            r"1,000,000 rows, more than the 200,000 rows allowed",
+            r"RADIUS_MAX_TABLE_ROWS",
+            r"keep only the facilities of the area studied",
+        ),
+        app_skip="27 MB is over the app's upload limit, a case of its own above",
+    ),
+    Case(
+        "FIFO as the network",
+        "network",
+        fifo_network,
+        "error",
+        (r"is a FIFO \(named pipe\), not a regular file", r"save the data to a file"),
+        app_skip="a browser upload is always a regular file",
+    ),
+    Case(
+        "OSM node with lat=1000",
+        "network",
+        osm_node_out_of_range,
+        "error",
+        (
+            r"coordinates are out of range",
+            r"'1000'",
+            r"latitudes lie within -90 to 90",
+            r"correct that node",
+        ),
+    ),
+    Case(
+        "GeoJSON nested 10,000 deep",
+        "districts",
+        deep_geojson,
+        "error",
+        (r"nested 65 levels deep, more than the 64 levels allowed", r"RADIUS_MAX_NESTING"),
+    ),
+    Case(
         "file that does not exist",
         "facilities",
         nonexistent,
@@ -690,3 +799,529 @@ def test_hostile_input(
         _check_cli(case, tmp_path, monkeypatch, capsys)
     else:
         _check_app(case, tmp_path, monkeypatch)
+
+
+# --------------------------------------------------------------------------------------
+# Parameters and job files: the command line only
+# --------------------------------------------------------------------------------------
+
+
+def _deep_yaml(folder: Path) -> Path:
+    path = folder / "deep.yaml"
+    path.write_text("network: " + "[" * 10_000 + "]" * 10_000 + "\n", encoding="utf-8")
+    return path
+
+
+def _dev_zero(folder: Path) -> Path:
+    return Path("/dev/zero")
+
+
+@dataclass(frozen=True)
+class ArgumentCase:
+    """A bad parameter or job file, the arguments after ``radius`` and what must be said.
+
+    ``argv`` names the network as ``{network}``, the built file as ``{file}`` and the output
+    folder as ``{out}``.
+    """
+
+    id: str
+    argv: tuple[str, ...]
+    said: tuple[str, ...]
+    build: Callable[[Path], Path] | None = None
+
+
+_REACH = ("reach", "--network", "{network}", "--no-service-areas", "--out", "{out}")
+ARGUMENT_CASES = [
+    ArgumentCase(
+        "--buffer -1",
+        (*_REACH, "--buffer", "-1"),
+        (r"--buffer -1 metres: out of range", r"greater than 0 and at most 1,000"),
+    ),
+    ArgumentCase(
+        "--buffer nan",
+        (*_REACH, "--buffer", "nan"),
+        (r"--buffer nan: not a finite number", r"give metres greater than 0"),
+    ),
+    ArgumentCase(
+        "--max-snap nan",
+        (*_REACH, "--max-snap", "nan"),
+        (r"--max-snap nan: not a finite number", r"metres greater than 0 and at most 5,000"),
+    ),
+    ArgumentCase(
+        "--max-snap -5",
+        (*_REACH, "--max-snap", "-5"),
+        (r"--max-snap -5 metres: out of range", r"\(the default is 200\)"),
+    ),
+    ArgumentCase(
+        "--speed 0",
+        (*_REACH, "--speed", "0"),
+        (r"--speed 0 m/s: out of range", r"people walk at 0\.6 to 1\.5 m/s"),
+    ),
+    ArgumentCase(
+        "--speed inf",
+        (*_REACH, "--speed", "inf"),
+        (r"--speed inf: not a finite number", r"m/s"),
+    ),
+    ArgumentCase(
+        "--hexagon-size -500",
+        (
+            "analyze",
+            "--network",
+            "{network}",
+            "--district-mode",
+            "hexagons",
+            "--hexagon-size",
+            "-500",
+            "--out",
+            "{out}",
+        ),
+        (r"--hexagon-size -500 metres: out of range", r"from 10 to 20,000"),
+    ),
+    ArgumentCase(
+        "--crs EPSG:32601 (UTM zone 1) on Nanjing",
+        (*_REACH, "--crs", "EPSG:32601"),
+        (
+            r"--crs EPSG:32601 \(WGS 84 / UTM zone 1N\) stretches distances by 54\.\d%",
+            r"meant for longitudes -180° to -174°",
+            r"use EPSG:32650 \(WGS 84 / UTM zone 50N\) or EPSG:4549 \(CGCS2000 3-degree "
+            r"Gauss–Krüger, central meridian 120°E\)",
+        ),
+    ),
+    ArgumentCase(
+        "report job file that is /dev/zero",
+        ("report", "--job", "{file}", "--out", "{out}"),
+        (r"/dev/zero: is a device, not a regular file", r"save the data to a file"),
+        _dev_zero,
+    ),
+    ArgumentCase(
+        "batch job file that is /dev/zero",
+        ("batch", "{file}", "--out", "{out}"),
+        (r"/dev/zero: is a device, not a regular file", r"batch job file"),
+        _dev_zero,
+    ),
+    ArgumentCase(
+        "report job YAML nested 10,000 deep",
+        ("report", "--job", "{file}", "--out", "{out}"),
+        (
+            r"deep\.yaml: lists and mappings are nested 65 levels deep \(line 1, column \d+\), "
+            r"more than the 64 levels allowed \(limit RADIUS_MAX_NESTING\)",
+            r"check the brackets",
+            r"RADIUS_MAX_NESTING=256",
+        ),
+        _deep_yaml,
+    ),
+    ArgumentCase(
+        "batch job YAML nested 10,000 deep",
+        ("batch", "{file}", "--out", "{out}"),
+        (r"deep\.yaml: lists and mappings are nested 65 levels deep", r"RADIUS_MAX_NESTING"),
+        _deep_yaml,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", ARGUMENT_CASES, ids=[case.id for case in ARGUMENT_CASES])
+def test_bad_argument(
+    case: ArgumentCase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit code 2, the flag or file and its fix named, nothing written, no traceback."""
+    network = shared_file(NANJING)
+    built = case.build(tmp_path) if case.build is not None else None
+    out = tmp_path / "out"
+    argv = [
+        word.format(network=network, out=out, file=built) for word in case.argv
+    ]  # fmt: skip
+    code = main(argv)
+    stdout, stderr = capsys.readouterr()
+    assert code == 2, stderr
+    assert stderr.startswith("radius: error:"), stderr
+    assert "Traceback" not in stdout + stderr
+    assert "internal error" not in stderr
+    for pattern in case.said:
+        assert re.search(pattern, stderr), (pattern, stderr)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_crs_just_outside_its_zone_is_warned_about(nanjing_osm: Path) -> None:
+    """UTM zone 51 on Nanjing (118.78°E, zone 50): distances off by 0.16 %: a warning."""
+    from radius.network import choose_metric_crs
+
+    with pytest.warns(UserWarning, match=r"EPSG:32651.*outside its area of use.*0\.16%.*"
+                      r"EPSG:32650 \(WGS 84 / UTM zone 50N\)"):  # fmt: skip
+        assert choose_metric_crs(118.78, 32.04, "EPSG:32651").to_epsg() == 32651
+
+
+def test_a_limit_is_raised_by_its_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """3,000 facility rows: refused under RADIUS_MAX_TABLE_ROWS=100, read under 5000."""
+    from radius._errors import InputError
+    from radius.config import load_categories
+    from radius.facilities import read_inventory
+
+    path = oversized(tmp_path)
+    monkeypatch.setenv("RADIUS_MAX_TABLE_ROWS", "100")
+    with pytest.raises(InputError, match=r"3,000 rows, more than the 100 rows allowed \(limit "
+                       r"RADIUS_MAX_TABLE_ROWS\).*RADIUS_MAX_TABLE_ROWS=400"):  # fmt: skip
+        read_inventory(path, load_categories())
+    monkeypatch.setenv("RADIUS_MAX_TABLE_ROWS", "5000")
+    assert len(read_inventory(path, load_categories())) == 3000
+    monkeypatch.setenv("RADIUS_MAX_TABLE_ROWS", "lots")
+    with pytest.raises(InputError, match=r"RADIUS_MAX_TABLE_ROWS='lots': give a whole number"):
+        read_inventory(path, load_categories())
+
+
+# --------------------------------------------------------------------------------------
+# The file system: a read-only --out, a full disk, a killed run's leftovers
+# --------------------------------------------------------------------------------------
+
+
+def _in_own_mounts(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run a shell script in a mount namespace of its own (its tmpfs vanish with it)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("mounting a tiny tmpfs needs root and unshare(1)")
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {tmp_path}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {probe.stderr.strip()}")
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+
+
+def _reach_command(out: str) -> str:
+    network = shared_file(NANJING)
+    return (
+        f"{sys.executable} -m radius.cli reach --network {network} --no-service-areas --out {out}"
+    )
+
+
+FILE_SYSTEM_CASES = {
+    "read-only --out": (
+        "mkdir -p disk && mount -t tmpfs -o size=1m tmpfs disk && mkdir disk/out && "
+        "echo previous > disk/out/summary.json && mount -o remount,ro disk && {run}; "
+        "code=$?; cat disk/out/summary.json; exit $code",
+        (r"disk/out/reach\.gpkg: the file system is read-only",
+         r"give --out a folder on a writable disk"),
+    ),
+    "full disk": (
+        "mkdir -p disk && mount -t tmpfs -o size=200k tmpfs disk && mkdir disk/out && "
+        "echo previous > disk/out/summary.json && {run}; code=$?; ls -a disk/out; "
+        "cat disk/out/summary.json; exit $code",
+        (r"disk/out/reach\.gpkg: no space left on the disk \([\d.]+ KB free\)",
+         r"free some space or give --out a folder on another disk",
+         r"outputs already in disk/out were left as they were"),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case_id", list(FILE_SYSTEM_CASES))
+def test_file_system_failure(case_id: str, tmp_path: Path) -> None:
+    """A real read-only or full tmpfs: exit 2, the path and fix named, old outputs kept."""
+    script, said = FILE_SYSTEM_CASES[case_id]
+    done = _in_own_mounts(script.format(run=_reach_command("disk/out")), tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "internal error" not in done.stderr
+    for pattern in said:
+        assert re.search(pattern, done.stderr), (pattern, done.stderr)
+    assert "previous" in done.stdout  # the earlier output is whole
+    assert ".partial" not in done.stdout  # no temporary file left
+
+
+def test_permission_denied_names_the_folder_and_the_fix(tmp_path: Path) -> None:
+    """An --out inside a folder the user may not write (run as nobody when root)."""
+    from radius._io import json_writer, write_outputs
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    if os.geteuid() != 0:
+        locked.chmod(0o555)
+        with pytest.raises(Exception, match=r"locked.*permission denied.*chmod u\+w"):
+            write_outputs(locked / "out", {"a.json": json_writer({})})
+        return
+    tmp_path.chmod(0o755)
+    tmp_path.parent.chmod(tmp_path.parent.stat().st_mode | 0o005)
+    script = (
+        "import sys; from pathlib import Path; from radius._io import json_writer, write_outputs\n"
+        "try:\n    write_outputs(Path(sys.argv[1]), {'a.json': json_writer({})})\n"
+        "except Exception as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
+         "-c", script, str(locked / "out")],
+        capture_output=True, text=True, timeout=120, check=False, cwd=REPO_ROOT,
+    )  # fmt: skip
+    if "Permission denied" in done.stderr and "python" in done.stderr.lower():
+        pytest.skip(f"the interpreter cannot be run as nobody: {done.stderr[-200:]}")
+    assert re.search(r"locked/out: permission denied.*chmod u\+w", done.stdout), done
+
+
+def test_a_killed_runs_partial_files_are_removed_by_the_next_run(tmp_path: Path) -> None:
+    """What SIGKILL leaves (a hidden .partial file and its SQLite journal) goes on rerun."""
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = [out / ".reach.k2j4x.partial.gpkg", out / ".reach.k2j4x.partial.gpkg-journal",
+             out / ".summary.8fh3.partial.json"]  # fmt: skip
+    for path in stale:
+        path.write_bytes(b"half")
+    keep = out / ".hidden-notes.txt"
+    keep.write_text("mine", encoding="utf-8")
+    done = subprocess.run(
+        _reach_command(str(out)).split(), capture_output=True, text=True, timeout=300,
+        check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == [".hidden-notes.txt", "reach.gpkg",
+                                                     "summary.json"]  # fmt: skip
+
+
+def test_a_real_sigkill_leaves_no_damaged_visible_file(tmp_path: Path) -> None:
+    """Kill radius while it writes: the earlier output stays whole, the rerun cleans up."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text(json.dumps(PREVIOUS), encoding="utf-8")
+    process = subprocess.Popen(
+        _reach_command(str(out)).split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and process.poll() is None:
+            if any(".partial" in p.name for p in out.iterdir()):
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.002)
+    finally:
+        process.kill()
+        process.wait()
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8")) in (
+        PREVIOUS,
+        json.loads((out / "summary.json").read_text(encoding="utf-8")),
+    )
+    assert all(
+        ".partial" in p.name or p.name in ("summary.json", "reach.gpkg") for p in out.iterdir()
+    )
+    rerun = subprocess.run(
+        _reach_command(str(out)).split(), capture_output=True, text=True, timeout=300,
+        check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["reach.gpkg", "summary.json"]
+
+
+# --------------------------------------------------------------------------------------
+# Peak memory, measured in a subprocess under an address-space limit
+# --------------------------------------------------------------------------------------
+
+GIB = 1024**3
+GUARD_BYTES = 4 * GIB
+"""RLIMIT_AS of the measured process: a reader that tried 16 GiB fails at once instead of
+eating the machine (the interpreter with GDAL, PROJ and numpy maps ~0.8 GiB of address space
+before reading anything, so the peak is judged on resident memory, below)."""
+PEAK_BYTES = 1 * GIB
+
+
+def _peak_of(code: str, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run ``code`` in a fresh interpreter under RLIMIT_AS; its peak RSS (bytes), stderr."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (GUARD_BYTES, GUARD_BYTES))
+
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL, stderr=errors,
+            text=True, preexec_fn=limit, cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
+        )  # fmt: skip
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own peak, not the max
+        process.returncode = os.waitstatus_to_exitcode(status)
+        errors.seek(0)
+        stderr = errors.read()
+    assert "MemoryError" not in stderr, stderr
+    return usage.ru_maxrss * 1024, stderr
+
+
+_CLI = "import sys; from radius.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case_id", ["raster declaring 60000 x 36000 pixels",
+                                     "facility CSV of a million rows"])  # fmt: skip
+def test_peak_memory_of_huge_inputs_stays_under_1_gib(case_id: str, tmp_path: Path) -> None:
+    """The raster and table rows of the issue, on the command line, under 1 GiB."""
+    case = next(c for c in CASES if c.id == case_id)
+    path = case.build(tmp_path)
+    peak, stderr = _peak_of(_CLI, *_argv(case, path, tmp_path / "out"))
+    assert re.search(case.said[0], stderr), stderr
+    assert peak < PEAK_BYTES, f"peak {peak / GIB:.2f} GiB"
+    print(f"{case_id}: peak RSS {peak / 2**20:.0f} MiB")
+
+
+@pytest.mark.slow
+def test_a_large_raster_is_read_in_strips_under_1_gib(tmp_path: Path) -> None:
+    """7,000 × 7,000 float32 pixels (49 M, under the limit): read whole, the old way, the peak
+    was 1.8 GB (float64 sums, masks and copies, measured); in strips it stays under 1 GiB."""
+    import numpy as np
+    import rasterio
+    from affine import Affine
+    from rasterio.windows import Window
+
+    path = tmp_path / "county.tif"
+    size = 7000
+    profile = {
+        "driver": "GTiff", "width": size, "height": size, "count": 1, "dtype": "float32",
+        "crs": "EPSG:4326", "transform": Affine(1e-4, 0.0, 118.5, 0.0, -1e-4, 32.3),
+        "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate",
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile) as raster:
+        zeros = np.zeros((500, size), dtype=np.float32)
+        for start in range(0, size, 500):
+            raster.write(zeros, 1, window=Window(0, start, size, 500))
+        raster.write(np.full((1, 3), 25.0, dtype=np.float32), 1, window=Window(10, 6990, 3, 1))
+    assert path.stat().st_size < 2 * 2**20
+    code = (
+        "import sys; from radius.population import residents_from_raster\n"
+        "frame = residents_from_raster(sys.argv[1])\n"
+        "print(len(frame), frame['population'].sum(), frame['resident_id'].tolist())\n"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=600,
+        check=False, cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert process.stdout.split()[:2] == ["3", "75.0"], process.stderr
+    assert "raster/r6990c10" in process.stdout
+    peak, _stderr = _peak_of(code, str(path))
+    assert peak < PEAK_BYTES, f"peak {peak / GIB:.2f} GiB"
+    print(f"49 M-pixel raster: peak RSS {peak / 2**20:.0f} MiB")
+
+
+def test_the_raster_limit_names_the_window_without_a_bbox(tmp_path: Path) -> None:
+    from radius._errors import InputError
+    from radius.population import residents_from_raster
+
+    with pytest.raises(InputError, match=r"people\.tif: the raster window is 60,000 × 36,000 = "
+                       r"2,160,000,000 pixels, more than the 50,000,000 pixels allowed \(limit "
+                       r"RADIUS_MAX_RASTER_PIXELS\); give a bbox"):  # fmt: skip
+        residents_from_raster(huge_raster(tmp_path))
+
+
+# --------------------------------------------------------------------------------------
+# Batches on a real local Dask cluster
+# --------------------------------------------------------------------------------------
+
+
+def _batch_job(folder: Path, districts: list[str]) -> Path:
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "job.yaml"
+    job = {"network": str(shared_file(NANJING)), "districts": "blocks", "only": districts,
+           "categories": ["convenience_store"], "outputs": ["gpkg", "summary"]}  # fmt: skip
+    path.write_text(yaml.safe_dump(job), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_the_rerun_of_a_damaged_district_recomputes_it(tmp_path: Path) -> None:
+    """A results.gpkg truncated to 0 bytes no longer passes for done; stale partials go."""
+    import hashlib
+
+    from radius.batch import run_batch
+
+    job = _batch_job(tmp_path / "job", ["block-002", "block-003"])
+    out = tmp_path / "out"
+    first = run_batch(job, out, workers=1, progress=False)
+    assert [d.status for d in first.districts] == ["ok", "ok"]
+    folder = out / "districts" / "block-002"
+    record = json.loads((folder / "done.json").read_text(encoding="utf-8"))
+    for name in ("results.gpkg", "summary.json"):
+        data = (folder / name).read_bytes()
+        assert record["files"][name] == {
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+
+    (folder / "results.gpkg").write_bytes(b"")  # the damage
+    stale = [folder / ".results.x1.partial.gpkg", folder / ".results.x1.partial.gpkg-journal"]
+    for path in stale:
+        path.write_bytes(b"left by a killed run")
+    second = run_batch(job, out, workers=1, progress=False)
+    assert {d.district_id: d.status for d in second.districts} == {
+        "block-002": "ok",  # recomputed
+        "block-003": "skipped",  # intact
+    }
+    residents = gpd.read_file(folder / "results.gpkg", layer="districts", engine="pyogrio")
+    assert residents["district_id"].tolist() == ["block-002"]
+    assert sorted(p.name for p in folder.iterdir()) == ["done.json", "results.gpkg",
+                                                        "summary.json"]  # fmt: skip
+    third = run_batch(job, out, workers=1, progress=False)
+    assert {d.status for d in third.districts} == {"skipped"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("memory", ["50MiB", "150MiB"])
+def test_workers_that_die_end_the_batch_with_a_message(
+    memory: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """50 MiB: workers die at start, none comes back (it hung forever); 150 MiB: they die
+    at start or while running. Either way the batch ends and says to raise the limit."""
+    import radius.batch
+
+    monkeypatch.setattr(radius.batch, "_NO_WORKER_S", 4.0)
+    job = _batch_job(tmp_path / "job", ["block-002"])
+    started = time.monotonic()
+    code = main(["batch", str(job), "--out", str(tmp_path / "out"), "--workers", "1",
+                 "--memory-limit", memory, "--no-progress"])  # fmt: skip
+    stdout, stderr = capsys.readouterr()
+    assert time.monotonic() - started < 180
+    said = f"most likely over their memory limit \\(--memory-limit {memory} per worker\\): give "
+    said += "--memory-limit 2GiB or more"
+    if code == 2:
+        assert re.search(r"radius: error: the dask workers died and none was alive for 4 s, "
+                         + said, stderr), stderr  # fmt: skip
+        assert "0 of 1 district(s) were written" in stderr
+    else:
+        assert code == 3, (stdout, stderr)
+        assert re.search(r"failed block-002: the worker running this district died, " + said,
+                         stdout), stdout  # fmt: skip
+    assert "Traceback" not in stdout + stderr
+
+
+@pytest.mark.slow
+def test_an_interrupted_batch_reports_what_it_wrote(tmp_path: Path) -> None:
+    """Ctrl-C once a district is done: exit 130 and the complete districts listed."""
+    job = _batch_job(tmp_path / "job", ["block-002", "block-003", "block-005"])
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "radius.cli", "batch", str(job), "--out", str(out),
+         "--workers", "1", "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and process.poll() is None:
+            if list(out.glob("districts/*/done.json")):
+                process.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.1)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    found = re.search(r"radius: interrupted; (\d) of 3 districts are complete in \S+districts "
+                      r"\((\d) computed in this run: (block-\d+)", stderr)  # fmt: skip
+    assert found, stderr
+    complete = int(found.group(1))
+    assert 1 <= complete <= 3
+    assert len(list(out.glob("districts/*/done.json"))) == complete
+    assert "Rerun the same command" in stderr
+    assert "no output was written" not in stderr
