@@ -13,6 +13,21 @@ the server's temporary folders.
 Files are tiny and built in ``tmp_path``; where a street network is needed it is the
 real Nanjing Xinjiekou extract of ../shared/data, read in place (the cases skip when it
 is absent).
+
+Beyond the input files of :data:`CASES` (among them the rows of issue #16: a 67 KB GeoTIFF
+declaring 60,000 × 36,000 pixels, a facility CSV of 10⁶ rows, a FIFO as network, an OSM node
+at lat=1000, GeoJSON nested 10,000 deep), each with the message it must give:
+
+- :data:`ARGUMENT_CASES`: bad flags and job files on the command line (``--buffer -1``,
+  ``--buffer nan``, ``--max-snap nan``, ``--max-snap -5``, ``--speed``, ``--crs EPSG:32601`` on
+  Nanjing, a job file that is ``/dev/zero``, YAML nested 10,000 deep), with their messages;
+- :data:`FILE_SYSTEM_CASES`: a read-only ``--out`` and a full disk, on real tmpfs mounts in
+  a mount namespace of their own; permission denied (as ``nobody``); the hidden partial
+  files a SIGKILL leaves, removed by the next run;
+- peak memory of the raster and table cases, and of a 49 M-pixel raster read in strips, in
+  a subprocess under RLIMIT_AS, below 1 GiB;
+- batches on a real local Dask cluster: a damaged district recomputed on rerun, workers
+  that die ending the batch with a message, Ctrl-C reporting the districts written.
 """
 
 from __future__ import annotations
