@@ -34,7 +34,7 @@ import geopandas as gpd
 import pandas as pd
 
 from radius.config import load_categories
-from radius.maps import MapStyle, load_map_style
+from radius.map_style import MapStyle, load_map_style
 
 __all__ = ["STYLE_TABLE", "add_layer_styles", "layer_style", "qml_for", "sld_for"]
 

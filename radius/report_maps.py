@@ -30,7 +30,7 @@ from matplotlib.patches import Rectangle
 
 from radius.i18n import Language
 from radius.i18n import report_text as _text
-from radius.maps import MapStyle, load_map_style
+from radius.map_style import MapStyle, load_map_style
 from radius.network import StreetNetwork
 from radius.pipeline import AnalysisResult
 from radius.siting import SitingResult
