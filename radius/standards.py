@@ -616,7 +616,33 @@ def load_standard(
     """
     known = tuple(categories) if categories is not None else load_categories()
     by_id = {category.id: category for category in known}
-    return _load(_resolve(name_or_path, None), by_id, ())
+    path = _resolve(name_or_path, None)
+    # Profiles are immutable: one parse per file state serves every later call (the app's
+    # what-ifs call this once per click; parsing and validating takes 0.1-0.3 s).
+    key = (path, _stamp(path), tuple(category.model_dump_json() for category in known))
+    profile = _PROFILES.get(key)
+    if profile is None:
+        profile = _load(path, by_id, ())
+        if len(_PROFILES) >= 32:
+            _PROFILES.clear()
+        _PROFILES[key] = profile
+    return profile
+
+
+_PROFILES: dict[tuple[Any, ...], StandardProfile] = {}
+
+
+def _stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """The modification times and sizes of a profile and of every profile it may extend."""
+    files = {path, *STANDARDS_DIR.glob("*.y*ml"), *path.parent.glob("*.y*ml")}
+    stamps = []
+    for file in sorted(files):
+        try:
+            status = file.stat()
+            stamps.append((str(file), status.st_mtime_ns, status.st_size))
+        except OSError:
+            stamps.append((str(file), -1, -1))
+    return tuple(stamps)
 
 
 def _is_path(name_or_path: str | Path) -> bool:
