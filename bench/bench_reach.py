@@ -19,8 +19,8 @@ wall time over ``--repeat`` runs and the peak resident memory of the first run:
     :func:`~radius.reach.reach_category` for every category of
     :func:`radius.config.load_categories`, as :func:`radius.pipeline.compute_reach` calls it.
 ``service areas``
-    Reached pieces, lines and polygons per facility and per category, with the pipeline's
-    own helper (``radius.pipeline._service_areas``).
+    Reached pieces, lines and polygons per category, with the pipeline's own helper
+    (``radius.pipeline._service_areas``; per-facility polygons only when asked).
 ``write``
     The pipeline's node table (``radius.pipeline._node_table``) written to a GeoPackage
     through :func:`radius._io.write_outputs` and :func:`radius._io.gpkg_writer`.

@@ -250,8 +250,7 @@ def _add_analysis_arguments(command: argparse.ArgumentParser) -> None:
 
 def _add_reach_arguments(command: argparse.ArgumentParser, *, service_areas_default: bool) -> None:
     from radius.config import load_speed_profiles
-    from radius.service_areas import DEFAULT_BUFFER_M
-    from radius.snap import DEFAULT_MAX_SNAP_M
+    from radius.defaults import DEFAULT_BUFFER_M, DEFAULT_MAX_SNAP_M
 
     command.add_argument(
         "--network",

@@ -15,6 +15,7 @@ import numpy as np
 import shapely
 from numba import njit
 
+from radius.defaults import DEFAULT_BUFFER_M as _DEFAULT_BUFFER_M
 from radius.network import StreetNetwork
 from radius.paths import CostMatrix
 from radius.snap import RoutingGraph
@@ -30,7 +31,7 @@ __all__ = [
     "substrings",
 ]
 
-DEFAULT_BUFFER_M = 30.0
+DEFAULT_BUFFER_M = _DEFAULT_BUFFER_M
 """Default half-width (metres) of the band around reached streets that forms a polygon."""
 _EPS_M = 1e-9
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from radius.defaults import DEFAULT_MAX_SNAP_M as _DEFAULT_MAX_SNAP_M
 from radius.network import StreetNetwork
 
 __all__ = [
@@ -31,7 +32,7 @@ __all__ = [
     "snap_points",
 ]
 
-DEFAULT_MAX_SNAP_M = 200.0
+DEFAULT_MAX_SNAP_M = _DEFAULT_MAX_SNAP_M
 """Default largest access leg (metres) between a point and the street it joins."""
 
 

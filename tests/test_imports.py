@@ -25,10 +25,10 @@ print(json.dumps({{"code": code, "loaded": loaded}}), file=sys.stderr)
 """
 
 
-def _loaded(argv: list[str]) -> tuple[int, list[str]]:
-    """Exit code and heavy modules loaded by ``radius ARGV`` in a fresh interpreter."""
+def _loaded(argv: list[str], heavy: tuple[str, ...] = HEAVY) -> tuple[int, list[str]]:
+    """Exit code and modules of ``heavy`` loaded by ``radius ARGV`` in a fresh interpreter."""
     completed = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *argv],
+        [sys.executable, "-c", PROBE.format(heavy=heavy), *argv],
         capture_output=True,
         text=True,
         check=False,
@@ -41,6 +41,13 @@ def _loaded(argv: list[str]) -> tuple[int, list[str]]:
 
 def test_reach_help_imports_no_heavy_library() -> None:
     code, loaded = _loaded(["reach", "--help"])
+    assert code == 0
+    assert loaded == []
+
+
+def test_reach_help_does_not_load_the_engine() -> None:
+    # The help shows the defaults without importing the network, paths or numba.
+    code, loaded = _loaded(["reach", "--help"], ("geopandas", "numba", "shapely", "osmium"))
     assert code == 0
     assert loaded == []
 
