@@ -32,7 +32,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import shapely
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from radius._errors import ConfigError, InputError
 from radius._files import check_workbook, parse_number
@@ -91,12 +91,27 @@ _ALIASES: Mapping[str, tuple[str, ...]] = {
 
 
 class PoiRule(_Frozen):
-    """One mapping rule: POIs of these codes/tags (and, if given, names) -> a category."""
+    """One mapping rule: POIs of these codes/tags (and, if given, names) -> a category.
 
-    category: str
+    ``category`` is one id or several in order of preference (the first known one is
+    taken: a GB 50180 tier where the categories split it, else the broader category).
+    """
+
+    category: tuple[str, ...]
     amap_codes: tuple[str, ...] = ()
     baidu_tags: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    def chosen(self, known: set[str] | None) -> str | None:
+        """The first of the rule's categories that is known (any, without ``known``)."""
+        if known is None:
+            return self.category[0]
+        return next((c for c in self.category if c in known), None)
 
 
 class PoiTypes(_Frozen):
@@ -106,6 +121,7 @@ class PoiTypes(_Frozen):
     amap_version: str
     baidu_table: str
     baidu_version: str
+    optional_categories: tuple[str, ...] = ()
     rules: tuple[PoiRule, ...] = Field(min_length=1)
 
 
@@ -139,11 +155,13 @@ def load_poi_types(
     table = _load_cached(file.resolve())
     if categories is not None:
         known = {c.id for c in categories}
-        unknown = sorted({r.category for r in table.rules} - known)
+        allowed = known | set(table.optional_categories)
+        unknown = sorted({c for r in table.rules for c in r.category} - allowed)
         if unknown:
             raise ConfigError(
                 f"{file}: rules name unknown categories {', '.join(unknown)}; use ids of "
-                f"configs/categories.yaml ({', '.join(sorted(known))})"
+                f"configs/categories.yaml ({', '.join(sorted(known))}) or list them under "
+                "optional_categories"
             )
     return table
 
@@ -153,7 +171,12 @@ def _normal(text: str) -> str:
 
 
 def classify_poi(
-    provider: Provider, code_or_tag: str, name: str, table: PoiTypes, type_text: str = ""
+    provider: Provider,
+    code_or_tag: str,
+    name: str,
+    table: PoiTypes,
+    type_text: str = "",
+    known: set[str] | None = None,
 ) -> str | None:
     """The category of one POI, or None when no rule takes it.
 
@@ -170,6 +193,8 @@ def classify_poi(
         The type table.
     type_text : str, optional
         Amap's type text, used for a keyword match when there is no typecode.
+    known : set of str, optional
+        The category ids in use; rules whose categories are all unknown are skipped.
 
     Returns
     -------
@@ -180,16 +205,18 @@ def classify_poi(
     name = _normal(name)
     for part in parts or [""]:
         for rule in table.rules:
+            chosen = rule.chosen(known)
             keyword = any(k in name for k in rule.keywords)
-            if keyword and _rule_matches(provider, rule, part):
-                return rule.category
+            if chosen and keyword and _rule_matches(provider, rule, part):
+                return chosen
         best: tuple[int, str] | None = None
         for rule in table.rules:
-            if rule.keywords:
+            chosen = rule.chosen(known)
+            if rule.keywords or chosen is None:
                 continue
             length = _match_length(provider, rule, part)
             if length and (best is None or length > best[0]):
-                best = (length, rule.category)
+                best = (length, chosen)
         if best is not None:
             return best[1]
     return None
@@ -504,7 +531,7 @@ def read_poi_export(
         name = _text(row.get("name"))
         code = _text(row.get("typecode") if provider == "amap" else row.get("tag"))
         type_text = _text(row.get("type"))
-        category = classify_poi(provider, code, name, table, type_text)
+        category = classify_poi(provider, code, name, table, type_text, known)
         if category is None or category not in known:
             label = f"{type_text} ({code})" if type_text and code else (type_text or code)
             unmapped[label or "(no type)"] += 1

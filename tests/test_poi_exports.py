@@ -22,6 +22,13 @@ from radius.facilities import read_inventory
 from radius.poi_exports import classify_poi, load_poi_types, poi_export_kind, read_poi_export
 
 CATEGORIES = load_categories()
+KNOWN = {c.id for c in CATEGORIES}
+
+
+def preferred(*ids: str) -> str:
+    """The first of ``ids`` the categories define (a GB 50180 tier, else the broader one)."""
+    return next(i for i in ids if i in KNOWN)
+
 
 # (name, type, typecode, expected category or None, WGS-84 lon, lat): inside the
 # bounds of cn_beijing_haidian_cau.osm (116.3440-116.3597 E, 39.9977-40.0089 N).
@@ -44,7 +51,14 @@ AMAP_POIS = [
     ),
     ("物美超市(学院路店)", "购物服务;超级市场;超市", "060400", "supermarket", 116.3555, 40.0061),
     ("东升菜市场", "购物服务;综合市场;蔬菜市场", "060705", "farmers_market", 116.3480, 40.0075),
-    ("蓝天幼儿园", "科教文化服务;学校;幼儿园", "141204", "childcare", 116.3590, 40.0003),
+    (
+        "蓝天幼儿园",
+        "科教文化服务;学校;幼儿园",
+        "141204",
+        preferred("kindergarten", "childcare"),
+        116.3590,
+        40.0003,
+    ),
     (
         "东升社区养老服务驿站",
         "生活服务;生活服务场所;生活服务场所",
@@ -225,13 +239,21 @@ def test_radius_inventory_and_geojson_are_not_taken_for_exports(tmp_path: Path) 
 def test_type_table_names_known_categories_and_its_version() -> None:
     table = load_poi_types(categories=CATEGORIES)
     assert re.search(r"V1\.2", table.amap_version)
-    assert {r.category for r in table.rules} <= {c.id for c in CATEGORIES}
+    optional = set(table.optional_categories)
+    assert all(set(r.category) <= KNOWN | optional for r in table.rules)
     # the longest code prefix wins; name rules only within their codes
-    assert classify_poi("amap", "060201", "罗森", table) == "convenience_store"
-    assert classify_poi("amap", "060700", "综合市场", table) is None
-    assert classify_poi("amap", "060700", "西苑菜市场", table) == "farmers_market"
-    assert classify_poi("amap", "160000", "养老保险服务中心", table) is None
+    assert classify_poi("amap", "060201", "罗森", table, known=KNOWN) == "convenience_store"
+    assert classify_poi("amap", "060700", "综合市场", table, known=KNOWN) is None
+    assert classify_poi("amap", "060700", "西苑菜市场", table, known=KNOWN) == "farmers_market"
+    assert classify_poi("amap", "160000", "养老保险服务中心", table, known=KNOWN) is None
     assert classify_poi("amap", "090100|141204", "某康复医院", table) == "rehabilitation"
+    # a GB 50180 tier where the categories define it, else the broader category
+    assert classify_poi("amap", "141204", "幼儿园", table, known={"childcare"}) == "childcare"
+    tiers = {"childcare", "kindergarten"}
+    assert classify_poi("amap", "141204", "幼儿园", table, known=tiers) == "kindergarten"
+    assert classify_poi("amap", "090300", "社区卫生服务站", table, known=KNOWN) == (
+        "health_station" if "health_station" in KNOWN else None
+    )
 
 
 def test_readme_documents_the_codes_used() -> None:
