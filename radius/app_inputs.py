@@ -210,7 +210,9 @@ def _load(
     inputs = load_analysis_inputs(config)
     likely: str | None = None
     if "facilities" in paths:
-        if coord_system != "wgs84":
+        # An Amap/Baidu POI export is converted by its reader (radius.poi_exports) already.
+        exported = inputs.facilities["source"].isin(["amap", "baidu"]).to_numpy()
+        if coord_system != "wgs84" and not exported.all():
             inputs = replace(
                 inputs, facilities=facilities_to_wgs84(inputs.facilities, coord_system)
             )
