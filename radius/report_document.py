@@ -659,7 +659,7 @@ def _demand_lines(b: _Builder) -> None:
         if source.estimated:
             lines.append(_t("group_estimated", lang, group=gid, note=source.note))
     if lines:
-        b.items(lines)
+        b.items([file_names_only(line) for line in lines])  # no server folders
     check = result.plausibility
     if check is not None:
         b.heading(_t("residents_check", lang))
