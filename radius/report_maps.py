@@ -20,6 +20,7 @@ from pathlib import Path
 import geopandas as gpd
 import matplotlib as mpl
 import numpy as np
+import pandas as pd
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -267,9 +268,13 @@ def compliance_png(result: AnalysisResult, lang: Language = "zh") -> bytes:
         figure, axes = _canvas(network, districts.geometry)
         districts.plot(ax=axes, color=colours, alpha=style.fill_opacity, ec=style.outline, lw=0.6)
         if len(districts) <= 60:
-            for point, text in zip(
-                districts.geometry.representative_point(), districts["district_id"], strict=True
-            ):
+            # units named as in the user's file (the id where a unit has no name)
+            names = districts.get("name", pd.Series("", index=districts.index))
+            labels = [
+                str(n) if isinstance(n, str) and n.strip() else str(i)
+                for n, i in zip(names, districts["district_id"], strict=True)
+            ]
+            for point, text in zip(districts.geometry.representative_point(), labels, strict=True):
                 axes.annotate(str(text), (point.x, point.y), fontsize=5, ha="center")
         items = [(_text("legend_pass_all", lang), style.pass_colour, "s")]
         for n in sorted(
