@@ -52,7 +52,7 @@ from radius.app_inputs import ROLES, Loaded, Upload, load_bounded, load_inputs
 from radius.bounded import LimitError, limits_from_env, run_bounded, stop_all
 from radius.config import Category, load_categories, load_speed_profiles
 from radius.coords import from_wgs84, to_wgs84
-from radius.i18n import LANGUAGES, Language, localize, name_of, t
+from radius.i18n import LANGUAGES, Language, name_of, t
 from radius.map_assets import asset_dirs, map_html, served_assets, use_local_assets
 from radius.maps import analysis_map, available_basemaps, basemap_notes, default_rule
 from radius.pipeline import AnalysisResult
@@ -67,6 +67,7 @@ from radius.whatif import (
     attainment_lines,
     coverage,
     failing_districts,
+    page_notes,
     proposals_frame,
     shortfall_table,
     suggest_sites,
@@ -86,6 +87,13 @@ MAX_SUGGESTIONS = 20
 MAP_HEIGHT = 560
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 TRIM_EVERY_S = 15.0
+UPLOADER_ZH_CSS = """<style>
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"],
+[data-testid="stFileUploaderDropzoneInstructions"] > div > span {display: none;}
+[data-testid="stFileUploaderDropzone"] button [data-has-shortcut]::after {content: "上传";}
+[data-testid="stFileUploaderDropzoneInstructions"] > div::after {
+  content: "单个文件不超过 200 MB"; font-size: 0.8em; opacity: 0.7;}
+</style>"""
 
 
 # --------------------------------------------------------------------------------------
@@ -930,6 +938,8 @@ def main() -> None:
     lang_default = str(st.session_state.get("lang", "zh"))
     st.set_page_config(page_title=t("app_title", lang_default), page_icon="🗺️", layout="wide")
     lang, uploads, coord_system, settings, basemap = sidebar(lang_default)
+    if lang == "zh":  # Streamlit's uploader speaks English: its words, in Chinese
+        st.html(UPLOADER_ZH_CSS)
     st.title(t("app_title", lang))
     st.caption(t("app_subtitle", lang))
     if not settings.categories:
@@ -1069,11 +1079,12 @@ def main() -> None:
         lang,
     )
 
-    if result.notes:
-        with st.expander(t("notes_header", lang, n=len(result.notes))):
+    notes = page_notes(result, lang)
+    if notes:
+        with st.expander(t("notes_header", lang, n=len(notes))):
             st.caption(t("notes_hint", lang))
-            for note in result.notes:
-                st.text(loaded.clean(localize(note, lang)))
+            for note in notes:
+                st.text(loaded.clean(note))
 
 
 if __name__ == "__main__":  # `streamlit run app.py` and AppTest; a plain import defines only

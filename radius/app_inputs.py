@@ -27,6 +27,7 @@ from radius.bounded import LimitError, Limits, limits_from_env, private_folder, 
 from radius.config import load_categories
 from radius.coords import convert_frame, offset_signature
 from radius.facilities import facilities_from_osm
+from radius.i18n import Message
 from radius.network import _is_osm_file
 from radius.pipeline import (
     AnalysisInputs,
@@ -227,7 +228,7 @@ def _load(
     if "facilities" in paths:
         inputs, replaced, kept = _keep_osm_facilities(inputs, network, replace_all)
     label = next((u.name for u in uploads if u.role == "network"), network.name)
-    inputs = replace(inputs, notes=[replace_paths(note, names) for note in inputs.notes])
+    inputs = replace(inputs, notes=[_clean_note(note, names) for note in inputs.notes])
     return Loaded(
         inputs=inputs,
         network_label=label,
@@ -236,6 +237,17 @@ def _load(
         replaced=replaced,
         kept=kept,
     )
+
+
+def _clean_note(note: str, names: Sequence[tuple[str, str]]) -> str:
+    """A note naming the uploaded files, not their temporary copies; a message id stays one."""
+    if isinstance(note, Message):
+        params = {
+            key: replace_paths(value, names) if isinstance(value, str) else value
+            for key, value in note.params.items()
+        }
+        return Message(note.key, **params)
+    return replace_paths(note, names)
 
 
 def _keep_osm_facilities(

@@ -26,7 +26,8 @@ import shapely
 from radius._warnings import collect
 from radius.config import Category
 from radius.facilities import CAPACITY_COLUMNS, empty_facilities
-from radius.i18n import name_of, t
+from radius.groups import load_demand_groups
+from radius.i18n import Message, localize, name_of, t
 from radius.pipeline import (
     AnalysisInputs,
     AnalysisResult,
@@ -44,6 +45,7 @@ __all__ = [
     "attainment_lines",
     "coverage",
     "failing_districts",
+    "page_notes",
     "proposals_frame",
     "shortfall_table",
     "suggest_sites",
@@ -373,3 +375,38 @@ def shortfall_table(result: AnalysisResult, lang: str, *, only_failing: bool) ->
     if not table["name"].str.strip().any():
         table = table.drop(columns="name")
     return table.rename(columns=lambda c: t(f"col_{c}", lang)).reset_index(drop=True)
+
+
+def page_notes(result: AnalysisResult, lang: str) -> list[str]:
+    """The data notes as the page shows them, in ``lang``.
+
+    Notes written as message ids (:class:`radius.i18n.Message`) come in ``lang``. In
+    Chinese, the plausibility warnings (already shown translated beside the headline
+    figures) are left out, and the demand-group and unit notes, which the engine writes in
+    English, are told again from their data.
+    """
+    if lang != "zh":
+        return [localize(note, "en") for note in result.notes]
+    shown = set(result.plausibility.messages("en")) if result.plausibility is not None else set()
+    groups = {group.id: group for group in load_demand_groups().groups}
+    notes = []
+    for note in result.notes:
+        if isinstance(note, Message):
+            notes.append(note.text("zh"))
+            continue
+        text = str(note)
+        if text in shown:
+            continue
+        source = next((s for s in result.group_sources.values() if s.note and s.note in text), None)
+        if source is not None and source.group in groups:
+            name = groups[source.group].name_zh
+            if source.origin in ("share", "partly_share") and source.share is not None:
+                key = "note_group_share" if source.origin == "share" else "note_group_partly"
+                notes.append(t(key, "zh", group=name, share=source.share))
+            else:
+                notes.append(t("note_group_data", "zh", group=name))
+        elif text.startswith("units: ") and "block(s) bounded by arterial roads" in text:
+            notes.append(t("note_units_blocks", "zh", n=len(result.districts)))
+        else:
+            notes.append(text)
+    return notes

@@ -115,6 +115,7 @@ def test_every_key_the_app_asks_for_exists_and_every_key_is_used():
         "error_map",  # guarded(..., key="error_map")
         *(f"download_{kind}" for kind in ("gpkg", "xlsx", "html", "pdf")),
         *(f"limit_{kind}" for kind in ("cancelled", "shutdown")),
+        *(f"note_group_{kind}" for kind in ("share", "partly")),  # key = "note_group_..."
         *(f"upload_{role}" for role in ("network", "facilities", "residents", "districts")),
         *(f"upload_{role}_help" for role in ("network", "facilities", "residents", "districts")),
         *(f"coord_{s}" for s in ("wgs84", "gcj02", "bd09", "cgcs2000")),

@@ -417,3 +417,72 @@ def test_a_slow_upload_in_one_session_does_not_hold_up_another(
     print(f"one session alone: {alone:.2f} s; beside a slow upload: {meanwhile:.2f} s")
     assert still_reading, "the upload finished too soon to show anything"
     assert meanwhile <= SLOWDOWN_BOUND * alone, (alone, meanwhile)
+
+
+# --------------------------------------------------------------------------------------
+# One language at a time (issue #14, point 4): the page in Chinese has no English word
+# --------------------------------------------------------------------------------------
+
+# Proper names, units and file formats a Chinese page may show as they are; tokens with a
+# digit, "_", ".", "/", ":", "=" or "-" are ids, file names, options or figures with units.
+ALLOWED_LATIN = {
+    # the language switch names each language in its own language ("语言 · Language")
+    "English", "Language",
+    # data sources, services, methods
+    "OpenStreetMap", "OSM", "ODbL", "GB", "WGS", "GCJ", "BD", "CGCS", "GPS", "SFCA",
+    "Leaflet", "CARTO", "CartoDB", "Esri", "Amap", "Gaode", "Tencent", "Baidu", "Tianditu",
+    "contributors",
+    # file formats and units
+    "GeoPackage", "XLSX", "HTML", "PDF", "CSV", "TXT", "JSON", "GeoJSON", "GEOJSON", "GPKG",
+    "GRAPHML", "PBF", "XML", "ZIP", "GZ", "BZ", "TIF", "KB", "MB", "km", "m", "m²", "min",
+    # column names a note asks for
+    "levels",
+}  # fmt: skip
+TOKEN = re.compile(r"[A-Za-z0-9_.:/=@'’²-]+")
+ID_LIKE = re.compile(r"[0-9_./:=@-]")
+
+# Icons (Material Symbols ligatures such as "keyboard_arrow_down") and Streamlit's visually
+# hidden "skip to main content" link are not words a user reads.
+STRIP_UNREAD = """
+() => {
+  document.querySelectorAll('[data-testid="stIconMaterial"], [data-testid="stSkipToContent"]')
+    .forEach((e) => e.remove());
+}
+"""
+
+
+def _english_words(text: str) -> set[str]:
+    words = set()
+    for token in TOKEN.findall(text):
+        if ID_LIKE.search(token) or not re.search(r"[A-Za-z]", token):
+            continue
+        if token not in ALLOWED_LATIN:
+            words.add(token)
+    return words
+
+
+def test_the_chinese_page_shows_no_english_word(app_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100}, locale="zh-CN")
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            page.goto(app_url, wait_until="domcontentloaded")
+            frame = _wait_for_map(page)
+            # Open what is folded: the data notes and the attainment per rule.
+            for expander in page.locator('[data-testid="stExpander"] summary').all():
+                expander.click()
+            _wait_idle(page)
+            page.screenshot(path=str(tmp_path / "zh.png"), full_page=True)
+            page.evaluate(STRIP_UNREAD)
+            shown = page.locator('[data-testid="stApp"]').inner_text()
+            in_map = frame.locator("body").inner_text()
+        finally:
+            browser.close()
+    found = _english_words(shown) | _english_words(in_map)
+    for line in (shown + "\n" + in_map).splitlines():
+        if _english_words(line):
+            print("English on the Chinese page:", line[:300])
+    assert found == set(), sorted(found)
