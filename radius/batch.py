@@ -652,7 +652,9 @@ def _sites_layer(sitings: Sequence[SitingResult], district_id: str) -> gpd.GeoDa
     """The sites of every siting of one district, with the district's id, WGS-84."""
     frames = [s.sites for s in sitings]
     sites = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=WGS84)
-    return sites.assign(district_id=district_id)[["district_id", *frames[0].columns]]
+    # The sites may name their unit already (the district itself): keep one such column.
+    columns = [c for c in frames[0].columns if c != "district_id"]
+    return sites.assign(district_id=district_id)[["district_id", *columns]]
 
 
 def _district_inputs(
