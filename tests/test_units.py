@@ -447,6 +447,7 @@ def test_plausibility_warns_in_a_planners_words() -> None:
     assert fine.warnings == []
 
 
+@pytest.mark.slow
 def test_wuhan_rasters_give_the_elderly_circle_its_elderly(tmp_path: Path) -> None:
     """The real WorldPop 60+ bands of Wuhan on a synthetic street lattice over Wuhan.
 
