@@ -670,6 +670,8 @@ def _report_job(args: argparse.Namespace) -> ReportJob:
             facilities_crs=reach.facilities_crs,
             population=config.population,
             districts=config.districts,
+            subdistricts=config.subdistricts,
+            group_rasters={group: paths for group, paths in config.group_rasters},
             district_mode=config.district_mode,
             hexagon_size_m=config.hexagon_size_m,
             standard=config.standard,

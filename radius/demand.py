@@ -226,7 +226,8 @@ def _units(
 ) -> tuple[gpd.GeoDataFrame, str]:
     if communities is not None:
         units = communities.copy()
-        note = f"{len(units)} 社区 community unit(s) from {districts_path}"
+        name = districts_path.name if districts_path is not None else "the districts file"
+        note = f"{len(units)} 社区 community unit(s) from {name}"
         if subdistricts is not None:
             units["parent_id"] = nest_units(communities, subdistricts).to_numpy()
             note += f", nested in {len(subdistricts)} 街道 sub-district unit(s)"

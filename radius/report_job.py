@@ -52,8 +52,10 @@ class ReportJob(_Frozen):
         The study area named on the cover (default: the network file and its units).
     lang : {"zh", "en"}
         Report language.
-    network, facilities, population, districts : Path
+    network, facilities, population, districts, subdistricts : Path
         Inputs as for ``radius analyze`` (default network: the sample district).
+    group_rasters : dict of str to tuple of Path
+        Age/sex rasters per demand group, as ``--group-raster`` (bands summed).
     facilities_crs : str, optional
         ``gcj02`` or ``bd09`` for inventories from Chinese map services, or a CRS.
     district_mode, hexagon_size_m, standard, area_type, method, household_size
@@ -75,6 +77,8 @@ class ReportJob(_Frozen):
     facilities_crs: str | None = None
     population: tuple[JobPath, ...] = ()
     districts: JobPath | None = None
+    subdistricts: JobPath | None = None
+    group_rasters: dict[str, tuple[JobPath, ...]] = Field(default_factory=dict)
     district_mode: DistrictMode = "blocks"
     hexagon_size_m: float = Field(default=500.0, gt=0)
     standard: str = "national"
@@ -116,6 +120,10 @@ class ReportJob(_Frozen):
             area_type=self.area_type,
             method=self.method,
             household_size=self.household_size,
+            subdistricts=self.subdistricts,
+            group_rasters=tuple(
+                (group, tuple(paths)) for group, paths in self.group_rasters.items()
+            ),
         )
 
     def check(self, source: str) -> None:
@@ -125,6 +133,12 @@ class ReportJob(_Frozen):
             ("network", self.network),
             ("facilities", self.facilities),
             ("districts", self.districts),
+            ("subdistricts", self.subdistricts),
+            *(
+                (f"group_rasters.{group}.{k}", path)
+                for group, paths in self.group_rasters.items()
+                for k, path in enumerate(paths)
+            ),
             *((f"population.{k}", path) for k, path in enumerate(self.population)),
             *((f"sites.{k}.candidates", s.candidates) for k, s in enumerate(self.sites)),
         ]
