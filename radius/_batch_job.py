@@ -162,9 +162,9 @@ class DensityResidents(_Frozen):
         Grid spacing of the resident points, metres (default ``plot_point_spacing_m``).
     """
 
-    density_per_ha: float = Field(gt=0, le=5000)
-    household_size: float | None = Field(default=None, gt=0, le=20)
-    spacing_m: float | None = Field(default=None, gt=0, le=10_000)
+    density_per_ha: float = Field(gt=0, le=5000, allow_inf_nan=False)
+    household_size: float | None = Field(default=None, gt=0, le=20, allow_inf_nan=False)
+    spacing_m: float | None = Field(default=None, gt=0, le=10_000, allow_inf_nan=False)
 
 
 class ResidentsSpec(_Frozen):
@@ -274,8 +274,8 @@ class BlockOptions(_Frozen):
         Narrowest block kept, metres.
     """
 
-    min_area_m2: float = Field(default=10_000.0, ge=0)
-    min_width_m: float = Field(default=20.0, ge=0)
+    min_area_m2: float = Field(default=10_000.0, ge=0, allow_inf_nan=False)
+    min_width_m: float = Field(default=20.0, ge=0, allow_inf_nan=False)
 
 
 class DistrictsSpec(_Frozen):
@@ -359,10 +359,10 @@ class SiteRequest(_Frozen):
     threshold: str | None = None
     candidates: JobPath | None = None
     capacity: float | str | None = None
-    per_resident: float | None = Field(default=None, gt=0)
-    min_spacing_m: float | None = Field(default=None, ge=0)
+    per_resident: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    min_spacing_m: float | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False)
     method: SitingMethod = "auto"
-    time_limit_s: float = Field(default=30.0, gt=0, le=3600)
+    time_limit_s: float = Field(default=30.0, gt=0, le=3600, allow_inf_nan=False)
     districts: tuple[str, ...] | None = Field(default=None, min_length=1)
     size: SiteSize | dict[SiteSupply, SiteSize] | None = None
 
@@ -445,13 +445,13 @@ class BatchJob(_Frozen):
     standard: str = "national"
     categories: tuple[str, ...] | None = None
     speed_profile: str | None = None
-    speed_m_s: float | None = Field(default=None, gt=0.1, lt=5.0)
+    speed_m_s: float | None = Field(default=None, gt=0.1, lt=5.0, allow_inf_nan=False)
     threshold_basis: ThresholdBasis = "time"
     method: ProvisionMethod = "2sfca"
-    max_snap_m: float = Field(default=DEFAULT_MAX_SNAP_M, gt=0, le=5000)
+    max_snap_m: float = Field(default=DEFAULT_MAX_SNAP_M, gt=0, le=5000, allow_inf_nan=False)
     crs: str = "auto"
-    buffer_factor: float = Field(default=1.0, ge=1.0, le=4.0)
-    household_size: float | None = Field(default=None, gt=0, le=20)
+    buffer_factor: float = Field(default=1.0, ge=1.0, le=4.0, allow_inf_nan=False)
+    household_size: float | None = Field(default=None, gt=0, le=20, allow_inf_nan=False)
     service_areas: bool = False
     sites: tuple[SiteRequest, ...] = ()
     outputs: tuple[OutputKind, ...] = ("gpkg", "xlsx", "summary")

@@ -80,16 +80,16 @@ class ReportJob(_Frozen):
     subdistricts: JobPath | None = None
     group_rasters: dict[str, tuple[JobPath, ...]] = Field(default_factory=dict)
     district_mode: DistrictMode = "blocks"
-    hexagon_size_m: float = Field(default=500.0, gt=0)
+    hexagon_size_m: float = Field(default=500.0, ge=10, le=20_000, allow_inf_nan=False)
     standard: str = "national"
     area_type: Literal["new", "old"] | None = None
     method: ProvisionMethod = "2sfca"
-    household_size: float | None = Field(default=None, gt=0, le=20)
+    household_size: float | None = Field(default=None, gt=0, le=20, allow_inf_nan=False)
     categories: tuple[str, ...] | None = None
     speed_profile: str | None = None
-    speed_m_s: float | None = Field(default=None, gt=0.1, lt=5.0)
+    speed_m_s: float | None = Field(default=None, gt=0.1, lt=5.0, allow_inf_nan=False)
     threshold_basis: ThresholdBasis = "time"
-    max_snap_m: float = Field(default=DEFAULT_MAX_SNAP_M, gt=0, le=5000)
+    max_snap_m: float = Field(default=DEFAULT_MAX_SNAP_M, gt=0, le=5000, allow_inf_nan=False)
     crs: str = "auto"
     sites: tuple[SiteRequest, ...] = ()
 

@@ -1349,3 +1349,25 @@ def test_an_interrupted_batch_reports_what_it_wrote(tmp_path: Path) -> None:
     assert len(list(out.glob("districts/*/done.json"))) == complete
     assert "Rerun the same command" in stderr
     assert "no output was written" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("speed_m_s", ".nan", r"speed_m_s: Input should be a finite number"),
+        ("max_snap_m", "-5", r"max_snap_m: Input should be greater than 0"),
+        ("buffer_factor", ".inf", r"buffer_factor: Input should be a finite number"),
+    ],
+)
+def test_bad_numbers_in_a_batch_job_name_the_key(
+    key: str, value: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same checks for a job file's numbers: exit 2, the file and key named."""
+    job = _batch_job(tmp_path / "job", ["block-002"])
+    job.write_text(job.read_text(encoding="utf-8") + f"{key}: {value}\n", encoding="utf-8")
+    code = main(["batch", str(job), "--out", str(tmp_path / "out"), "--no-progress"])
+    stderr = capsys.readouterr().err
+    assert code == 2, stderr
+    assert str(job) in stderr
+    assert re.search(said, stderr), stderr
+    assert not (tmp_path / "out").exists()
