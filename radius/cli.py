@@ -523,7 +523,8 @@ def _print_analysis(result: AnalysisResult, out: Path, stream: TextIO) -> None:
     for rid, item in summary["rules"].items():
         rate = "-" if item["attainment_rate"] is None else f"{item['attainment_rate']:g} %"
         print(
-            f"  {rid:<32} {item['districts_passing']}/{item['districts_applicable']} units "
+            f"  {rid:<32} [{item['group']}] {item['districts_passing']}/"
+            f"{item['districts_applicable']} units "
             f"meet it ({rate}), {item['districts_not_applicable']} not applicable "
             f"(不适用); shortfall {item['shortfall']:g} ({item['unit']})",
             file=stream,
