@@ -153,6 +153,7 @@ class SpeedProfile(_Frozen):
     name_zh: str
     name_en: str
     source: str
+    source_zh: str | None = None
 
 
 class SpeedProfiles(_Frozen):

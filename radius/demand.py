@@ -21,6 +21,7 @@ import shapely
 from radius._errors import InputError
 from radius.districts import _assign, block_districts, hexagon_districts
 from radius.groups import GroupSource, complete_groups, load_demand_groups
+from radius.i18n import message
 from radius.network import StreetNetwork, _is_osm_file
 from radius.plausibility import Plausibility, check_building_estimate
 from radius.population import (
@@ -163,7 +164,7 @@ def load_demand(
     units, units_note = _units(
         network, residents, communities, subs, district_mode, hexagon_size_m, districts
     )
-    notes.append(f"units: {units_note}")
+    notes.append(message("units_note", units=units_note))
     plausibility = None
     if figures is not None:
         plausibility = check_building_estimate(

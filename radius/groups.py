@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from radius._errors import InputError
 from radius.config import CONFIG_DIR, load_speed_profiles, validate_file
+from radius.i18n import message
 
 __all__ = [
     "GROUP_IDS",
@@ -84,6 +85,8 @@ class DemandGroup(_Frozen):
         Default share of residents (per cent) used when no count is given; None for
         residents and households.
     share_source : str or None
+    share_source_zh : str or None
+        The same source in Chinese, for Chinese outputs (default: ``share_source``).
         Where the share comes from.
     speed_profile : str
         Walking-speed profile of the group (``configs/speed_profiles.yaml``).
@@ -98,6 +101,7 @@ class DemandGroup(_Frozen):
     aliases: tuple[str, ...] = Field(min_length=1)
     share: float | None = Field(default=None, gt=0, le=100)
     share_source: str | None = None
+    share_source_zh: str | None = None
     speed_profile: str
 
     @model_validator(mode="after")
@@ -293,20 +297,22 @@ def complete_groups(
 
 def _fixed_note(group: DemandGroup, origin: str) -> str:
     if origin == "household_size":
-        return f"{group.name_en} ({group.name_zh}) derived with the household size"
-    return f"{group.name_en} ({group.name_zh}) from the data given"
+        return message("group_from_household_size", group=group.id)
+    return message("group_from_data", group=group.id)
 
 
 def _share_note(group: DemandGroup, origin: str, missing: int, total: int) -> str:
-    label = f"{group.name_en} ({group.name_zh})"
-    share = f"{group.share:g} % of residents ({group.share_source})"
-    if origin == "share":
-        return f"{label} estimated from a share of {share}"
-    if origin == "partly_share":
-        return (
-            f"{label} given for {total - missing} of {total} resident points; the other "
-            f"{missing} estimated from a share of {share}"
+    if origin in ("share", "partly_share"):
+        return message(
+            "group_from_share" if origin == "share" else "group_partly_from_share",
+            group=group.id,
+            share=f"{group.share:g}",
+            source=group.share_source or "",
+            source_zh=group.share_source_zh or group.share_source or "",
+            given=total - missing,
+            total=total,
+            missing=missing,
         )
     if origin == "raster":
-        return f"{label} from the age/sex rasters given"
-    return f"{label} from the data given"
+        return message("group_from_rasters", group=group.id)
+    return message("group_from_data", group=group.id)

@@ -34,6 +34,8 @@ __all__ = [
     "Message",
     "Named",
     "RadiusWarning",
+    "category_label",
+    "group_label",
     "keys",
     "language_from_locale",
     "load_strings",
@@ -212,9 +214,10 @@ class Message(str):
     """A note or warning of the core: a key of ``configs/messages.yaml`` and its values.
 
     It *is* its English text (a ``str``), so code and tests that read notes as strings
-    keep working; :meth:`text` gives it in any language, from the same data. In Chinese a
-    ``category`` value (an id) is shown as the category's name, a ``supply`` value (a
-    capacity column) as its name.
+    keep working; :meth:`text` gives it in any language, from the same data. A ``group``
+    value (a demand group id) is shown as the group's name; in Chinese a ``category`` value
+    (an id) as the category's name, a ``supply`` value (a capacity column) as its name, and
+    ``source_zh``, when given, replaces ``source``.
 
     Parameters
     ----------
@@ -247,10 +250,15 @@ def message(key: str, /, **params: Any) -> Message:
 
 
 def _message_text(key: str, lang: str, params: Mapping[str, Any]) -> str:
-    values = dict(params)
+    values = {k: v.text(lang) if isinstance(v, Message) else v for k, v in params.items()}
     category = values.get("category")
     if isinstance(category, str) and _language(lang) == "zh":
         values["category"] = _category_name(category, "zh")
+    if _language(lang) == "zh" and values.get("source_zh"):
+        values["source"] = values["source_zh"]
+    group = values.get("group")
+    if isinstance(group, str):
+        values["group"] = _group_name(group, _language(lang))
     supply = values.get("supply")
     if isinstance(supply, str) and f"supply_{supply}" in load_strings(MESSAGES_FILE):
         values["supply"] = _text_of(MESSAGES_FILE, f"supply_{supply}", lang, {})
@@ -265,6 +273,26 @@ def _category_name(category_id: str, lang: Language) -> str:
         if category.id == category_id:
             return name_of(category, lang)
     return category_id
+
+
+@lru_cache(maxsize=64)
+def _group_name(group_id: str, lang: Language) -> str:
+    from radius.groups import load_demand_groups  # the demand groups file, read once
+
+    for group in load_demand_groups().groups:
+        if group.id == group_id:
+            return name_of(group, lang)
+    return group_id
+
+
+def category_label(category_id: str, lang: str) -> str:
+    """The name of a category id in ``lang`` (the id when unknown)."""
+    return _category_name(category_id, _language(lang))
+
+
+def group_label(group_id: str, lang: str) -> str:
+    """The name of a demand group id in ``lang`` (the id when unknown)."""
+    return _group_name(group_id, _language(lang))
 
 
 def localize(note: str, lang: str) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from radius.i18n import Message, message
+
 __all__ = ["DENSITY_RANGE", "Plausibility", "check_building_estimate"]
 
 DENSITY_RANGE: Final = (3_000.0, 60_000.0)
@@ -95,63 +97,41 @@ def check_building_estimate(
     other = int(figures.get("other_buildings", 0))
     density = residents / study_area_km2 if study_area_km2 > 0 else 0.0
     low, high = DENSITY_RANGE
-    warnings: list[str] = []
-    warnings_zh: list[str] = []
-    fix_en = (
-        "Give the residents of each community (--districts with a population "
-        "column), a population raster or residential plots with households (--population) "
-        "to replace the estimate"
-    )
-    fix_zh = (
-        "请提供各社区常住人口（--districts，含“常住人口”列）、人口栅格或含户数的居住地块"
-        "（--population）以替代估算"
-    )
+    warnings: list[Message] = []
     if study_area_km2 > 0 and density < low:
         warnings.append(
-            f"The residents estimated from OSM buildings, {residents:,.0f} on "
-            f"{study_area_km2:,.2f} km², are {density:,.0f} per km²: far fewer than a built-up "
-            f"Chinese city area holds (usually {low:,.0f}–{high:,.0f} per km² and more), so "
-            f"the shortfalls of this run are likely understated. {fix_en}."
-        )
-        warnings_zh.append(
-            f"由 OSM 建筑估算的居民为 {residents:,.0f} 人，"
-            f"分布在 {study_area_km2:,.2f} 平方千米内，"
-            f"每平方千米仅 {density:,.0f} 人，远低于城市建成区的常见水平（每平方千米 "
-            f"{low:,.0f}–{high:,.0f} 人或更高），本次的缺口很可能被低估。{fix_zh}。"
+            message(
+                "estimate_too_sparse",
+                residents=f"{residents:,.0f}",
+                km2=f"{study_area_km2:,.2f}",
+                density=f"{density:,.0f}",
+                low=f"{low:,.0f}",
+                high=f"{high:,.0f}",
+            )
         )
     elif density > high:
         warnings.append(
-            f"The residents estimated from OSM buildings, {residents:,.0f} on "
-            f"{study_area_km2:,.2f} km², are {density:,.0f} per km²: more than even a dense "
-            f"Chinese city area holds (about {high:,.0f} per km²). Check the storeys "
-            f"(building:levels) of the tallest buildings. {fix_en}."
-        )
-        warnings_zh.append(
-            f"由 OSM 建筑估算的居民为每平方千米 {density:,.0f} 人，高于高密度城区的水平（约 "
-            f"{high:,.0f} 人），请核对高层建筑的层数（building:levels）。{fix_zh}。"
+            message(
+                "estimate_too_dense",
+                residents=f"{residents:,.0f}",
+                km2=f"{study_area_km2:,.2f}",
+                density=f"{density:,.0f}",
+                high=f"{high:,.0f}",
+            )
         )
     total = buildings + other
     if total and other / total > MAX_SHARE_UNCOUNTED:
         warnings.append(
-            f"{other} of {total} OSM buildings ({other / total:.0%}) are not tagged as housing "
-            "(building=yes and others) and hold no residents in this estimate; many of them "
-            f"are probably homes. {fix_en}."
-        )
-        warnings_zh.append(
-            f"{total} 栋 OSM 建筑中有 {other} 栋（{other / total:.0%}）未标注为住宅"
-            f"（building=yes 等），估算中不计居民，其中很可能有不少是住宅。{fix_zh}。"
+            message("buildings_not_housing", other=other, total=total, share=f"{other / total:.0%}")
         )
     if buildings and without / buildings > MAX_SHARE_WITHOUT_LEVELS:
         warnings.append(
-            f"{without} of {buildings} residential buildings ({without / buildings:.0%}) have "
-            "no number of storeys in OSM and are assumed to have 6; their residents are a "
-            "guess. Add building:levels to the buildings, or give the residents of each "
-            "community (--districts with a population column)."
-        )
-        warnings_zh.append(
-            f"{buildings} 栋住宅中有 {without} 栋（{without / buildings:.0%}）在 OSM 中没有层数，"
-            "按 6 层估算，居民数只是推测。请补充 building:levels，或提供各社区常住人口"
-            "（--districts，含“常住人口”列）。"
+            message(
+                "buildings_without_storeys",
+                without=without,
+                buildings=buildings,
+                share=f"{without / buildings:.0%}",
+            )
         )
     return Plausibility(
         residents=residents,
@@ -161,5 +141,5 @@ def check_building_estimate(
         without_levels=without,
         other_buildings=other,
         warnings=warnings,
-        warnings_zh=warnings_zh,
+        warnings_zh=[w.text("zh") for w in warnings],
     )

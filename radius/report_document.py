@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +35,10 @@ from radius._io import Writer, gpkg_writer, xlsx_writer
 from radius._osm import osm_data_date
 from radius.config import load_speed_profiles
 from radius.facilities import CAPACITY_COLUMNS
-from radius.i18n import Language, name_of, t
+from radius.i18n import Language, category_label, group_label, localize, name_of, t
 from radius.i18n import report_text as _t
 from radius.pipeline import AnalysisResult, AnalyzeConfig
-from radius.report import displayable_facilities, provision_sheets, sites_table
+from radius.report import RULE_HEADERS, displayable_facilities, provision_sheets, sites_table
 from radius.report_layout import file_names_only, street_names, unit_label, verdict_matrix
 from radius.report_maps import cjk_font_names, compliance_png, coverage_png, sites_png
 from radius.siting import SitingResult
@@ -433,6 +434,24 @@ def _rule_name(rule: Mapping[Any, Any], lang: Language) -> str:
     return str(rule["name_zh"] if lang == "zh" else rule["name_en"])
 
 
+def _target_unit(rule: Mapping[Any, Any], lang: Language) -> str:
+    """The unit of a rule's target: the standard's own (English) text, or in Chinese
+    from the metric and supply (平方米/人, 平方米/百户, 托位/千人, %)."""
+    if lang == "en":
+        return str(rule.get("target_unit", rule.get("unit", "")))
+    metric, supply = str(rule.get("metric", "")), str(rule.get("supply", ""))
+    if metric in ("coverage", "unit_share"):
+        return "%"
+    return _t(f"target_{metric}", lang, unit=_t(f"supply_short_{supply}", lang))
+
+
+def _supply_unit(rule: Mapping[Any, Any], lang: Language) -> str:
+    """The unit of a rule's required, supplied and shortfall totals (m², places, residents)."""
+    if lang == "en":
+        return str(rule.get("unit", ""))
+    return _t(f"supply_unit_{rule.get('supply', '')}", lang)
+
+
 def _summary(b: _Builder, sitings: Sequence[SitingResult]) -> Section:
     result, lang = b.result, b.lang
     summary = result.summary()
@@ -617,7 +636,10 @@ def _data_method(b: _Builder, config: AnalyzeConfig | None, inputs: Sequence[Inp
             _t("standard_profile", lang),
             " — ".join(
                 part
-                for part in (name_of(result.standard, lang), result.standard.description)
+                for part in (
+                    name_of(result.standard, lang),
+                    result.standard.description if lang == "en" else "",
+                )
                 if part
             ),
         ],
@@ -638,7 +660,7 @@ def _data_method(b: _Builder, config: AnalyzeConfig | None, inputs: Sequence[Inp
             _rule_name(rule, lang),
             f"{rule['value_new']:g}",
             f"{rule['value_old']:g}",
-            str(rule["target_unit"]),
+            _target_unit(rule, lang),
             _t("within", lang, minutes=_minutes(str(rule["threshold"]))),
             str(rule["source"]),
             _t(f"status_{rule['status']}", lang),
@@ -690,9 +712,8 @@ def _speed_line(config: AnalyzeConfig | None, speed: float, lang: Language) -> s
     profile = profiles.profiles.get(name)
     if profile is None or explicit:
         return f"{speed:g} m/s"
-    return _t(
-        "speed_value", lang, name=name_of(profile, lang), speed=f"{speed:g}", source=profile.source
-    )
+    source = profile.source_zh if lang == "zh" and profile.source_zh else profile.source
+    return _t("speed_value", lang, name=name_of(profile, lang), speed=f"{speed:g}", source=source)
 
 
 def _coverage(b: _Builder, maps: bool) -> Section:
@@ -741,7 +762,7 @@ def _compliance(b: _Builder, maps: bool) -> Section:
                     _number(float(record[f"{rid}_required"]), 1),
                     _number(float(record[f"{rid}_supplied"]), 1),
                     _number(float(record[f"{rid}_shortfall"]), 1),
-                    str(rule["unit"]),
+                    _supply_unit(rule, lang),
                     _t("pass" if passed else "fail", lang),
                     str(rule["source"]),
                 ]
@@ -840,6 +861,15 @@ def _site_size(site: Any, lang: Language) -> str:
     return _t("list_separator", lang).join(parts) or "–"
 
 
+def _rule_note(rule: Any, lang: Language) -> str:
+    """A rule's note in ``lang``: profiles write ``note`` in English (and may add
+    ``note_zh``); a Chinese report without a Chinese note points to the English one."""
+    note = getattr(rule, "note", None)
+    if lang == "en" or not note:
+        return note or ""
+    return getattr(rule, "note_zh", None) or _t("note_in_english", lang)
+
+
 def _solver_status(status: str, lang: Language) -> str:
     known = ("optimal", "time_limit", "greedy", "incomplete")
     return _t(f"solver_{status}", lang) if status in known else status
@@ -857,12 +887,14 @@ def _before_after_rows(
         ]
         for label, item in summary["coverage"].items()
     ]
-    names = {str(r["id"]): _rule_name(r, lang) for r in result.rules.to_dict("records")}
+    records = {str(r["id"]): r for r in result.rules.to_dict("records")}
     for rid, item in summary["rules"].items():
-        rule = names.get(rid, rid)
+        record = records.get(rid)
+        rule = _rule_name(record, lang) if record else rid
+        unit = _supply_unit(record, lang) if record else str(item["unit"])
         rows.append(
             [
-                _t("shortfall_row", lang, rule=rule, unit=item["unit"]),
+                _t("shortfall_row", lang, rule=rule, unit=unit),
                 _number(item["shortfall_before"], 1),
                 _number(item["shortfall_after"], 1),
             ]
@@ -909,7 +941,7 @@ def _quality(b: _Builder) -> Section:
         )
     b.heading(_t("notes", lang))
     if result.notes:
-        b.items([file_names_only(note) for note in result.notes])
+        b.items([file_names_only(localize(note, lang)) for note in result.notes])
     else:
         b.paragraph(_t("notes_none", lang))
     return b.section("quality", "quality")
@@ -937,9 +969,9 @@ def _appendix(b: _Builder) -> Section:
             _t(f"status_{rule.status}", lang),
             f"{rule.value_new:g}",
             f"{rule.value_old:g}",
-            rule.unit,
+            _target_unit({"unit": rule.unit, "metric": rule.metric, "supply": rule.supply}, lang),
             str(rule.source),
-            rule.note or "",
+            _rule_note(rule, lang),
         ]
         for rule in open_rules
     ]
@@ -998,11 +1030,112 @@ def report_sheets(
             name = block.caption or section.title
             frame = pd.DataFrame(list(block.rows), columns=_unique(block.header))
             sheets[_sheet_title(name, sheets)] = frame
+    lang = document.lang
     for siting in sitings:
-        category = str(siting.summary["category"])
-        sheets[_sheet_title(f"sites {category}", sheets)] = sites_table(siting.sites)
-    sheets.update(provision_sheets(result))
+        category = _category_name(result, str(siting.summary["category"]), lang)
+        title = _t("sites_sheet", lang, category=category)
+        sheets[_sheet_title(title, sheets)] = _sites_sheet(sites_table(siting.sites), lang)
+    for name, frame in provision_sheets(result).items():
+        sheets[_sheet_title(one_language(name, lang), sheets)] = _one_language_frame(frame, lang)
     return sheets
+
+
+_SITE_COLUMNS = (
+    "site_id",
+    "rank",
+    "category",
+    "residents_gained",
+    "capacity",
+    "candidate_id",
+    "access_m",
+    "district_id",
+    "floor_area_m2",
+    "land_area_m2",
+    "beds",
+    "places",
+    "size_basis",
+    "lon",
+    "lat",
+)
+
+
+def _sites_sheet(frame: pd.DataFrame, lang: Language) -> pd.DataFrame:
+    """The suggested sites with headers and size bases in ``lang``."""
+    out = frame.copy()
+    if "size_basis" in out.columns:
+        out["size_basis"] = [
+            "; ".join(_basis_label(part, lang) for part in str(value).split("; ") if part)
+            for value in out["size_basis"]
+        ]
+    names = {c: _t(f"site_column_{c}", lang) for c in _SITE_COLUMNS if c in out.columns}
+    return out.rename(columns=names)
+
+
+def _basis_label(part: str, lang: Language) -> str:
+    column, _, basis = part.rpartition("=")
+    label = _t(f"size_basis_{basis}", lang) if basis in _SIZE_BASES else basis
+    if not column:
+        return label
+    return f"{t(f'capacity_{column}', lang)}={label}" if column in CAPACITY_COLUMNS else part
+
+
+_SIZE_BASES = ("user", "candidates", "shortfall", "min_site", "none")
+_BILINGUAL = re.compile(r"^(?P<zh>[^A-Za-z]*[\u4e00-\u9fff][^A-Za-z]*?)\s+(?P<en>[A-Za-z].*)$")
+
+
+def one_language(label: str, lang: Language) -> str:
+    """One language of a bilingual label such as ``"规则编号 Rule ID"`` or ``"达标 pass"``.
+
+    The Chinese part (with a trailing unit in brackets kept, ``"单位内配建（m²）"``) or the
+    English part; any other text as it is.
+    """
+    match = _BILINGUAL.match(label)
+    if match is None:
+        return label
+    zh, en = match.group("zh").strip(), match.group("en").strip()
+    if lang == "en":
+        return en
+    unit = re.search(r"\(([^()]*)\)$", en)
+    if unit and not re.search(r"[A-Za-z]{2,}", unit.group(1)):
+        return f"{zh}（{unit.group(1)}）"
+    return zh
+
+
+def _one_language_frame(frame: pd.DataFrame, lang: Language) -> pd.DataFrame:
+    """A provision sheet with bilingual headers and labels reduced to ``lang``.
+
+    The rule sheet keeps the rule names of ``lang`` only, and shows statuses and units in
+    it (Chinese units from the metric and supply, as the report does).
+    """
+    out = frame.copy()
+    other = RULE_HEADERS["name_en" if lang == "zh" else "name_zh"]
+    if other in out.columns:
+        out = out.drop(columns=other)
+    status = RULE_HEADERS["status"]
+    if status in out.columns:
+        out[status] = [_t(f"status_{v}", lang) for v in out[status]]
+    group_header = RULE_HEADERS.get("group", "服务对象 Demand group")
+    out = out.rename(columns={"group": group_header})
+    metric, supply = RULE_HEADERS["metric"], RULE_HEADERS["supply"]
+    if lang == "zh" and metric in out.columns and supply in out.columns:
+        rules = [{"metric": m, "supply": u} for m, u in zip(out[metric], out[supply], strict=True)]
+        for key, render in (("target_unit", _target_unit), ("unit", _supply_unit)):
+            if RULE_HEADERS[key] in out.columns:
+                out[RULE_HEADERS[key]] = [render(rule, lang) for rule in rules]
+        out[metric] = [_t(f"metric_{m}", lang) for m in out[metric]]
+        out[supply] = [_t(f"supply_short_{u}", lang) for u in out[supply]]
+        if RULE_HEADERS["category"] in out.columns:
+            out[RULE_HEADERS["category"]] = [
+                category_label(str(c), lang) for c in out[RULE_HEADERS["category"]]
+            ]
+        if group_header in out.columns:
+            out[group_header] = [group_label(str(g), lang) for g in out[group_header]]
+    out = out.rename(columns=lambda c: one_language(str(c), lang))
+    for column in out.columns:
+        values = list(out[column])
+        if any(isinstance(v, str) for v in values):
+            out[column] = [one_language(v, lang) if isinstance(v, str) else v for v in values]
+    return out
 
 
 def _unique(header: Sequence[str]) -> list[str]:

@@ -48,6 +48,7 @@ from radius._residents import (
     load_population_defaults,
 )
 from radius.districts import _assign, districts_from_frame
+from radius.i18n import message
 from radius.network import choose_metric_crs
 from radius.population import _grid_points
 
@@ -428,11 +429,9 @@ def cover_residents(
     points = np.asarray(residents.to_crs(WGS84).geometry.array, dtype=object)
     outside = _assign(points, base) == ""
     kind = str(base["kind"].iloc[0]) if len(base) else "block"
-    what = {"block": "block(s) bounded by arterial roads", "hexagon": "hexagon(s)"}.get(
-        kind, "unit(s)"
-    )
+    what = kind if kind in ("block", "hexagon") else "unit"
     if not outside.any():
-        return base, f"{len(base)} {what}; every resident lies in one of them"
+        return base, message(f"units_{what}_all", n=len(base))
     crs, metric_units = _metric(base)
     metric_points = gpd.GeoSeries(points, crs=WGS84).to_crs(crs).to_numpy()
     hull = shapely.convex_hull(
@@ -467,11 +466,13 @@ def cover_residents(
         pd.concat([base, extra], ignore_index=True), geometry="geometry", crs=WGS84
     )
     population = residents["population"].to_numpy(dtype=np.float64)
-    described = (
-        f"{len(base)} {what}, and {len(ids)} remainder unit(s) ({', '.join(ids[:_MAX_LISTED])}) "
-        f"for the land outside them, where {int(outside.sum())} resident point(s) with "
-        f"{population[outside].sum():,.0f} residents lie; every resident lies in one unit. "
-        "Give your own 社区/街道 boundaries (--districts, --subdistricts) for planning units"
+    described = message(
+        f"units_{what}_with_remainder",
+        n=len(base),
+        rest=len(ids),
+        ids=", ".join(ids[:_MAX_LISTED]),
+        points=int(outside.sum()),
+        residents=f"{population[outside].sum():,.0f}",
     )
     return combined, described
 

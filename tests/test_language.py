@@ -91,3 +91,125 @@ def test_command_line_warnings_follow_lang_and_locale(
     monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
     assert main([*argv, str(tmp_path / "locale")]) == 0
     assert "radius: warning: category 'elderly_care'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------
+# The report (PDF through pdftotext), its workbook and the web map: one language each
+# --------------------------------------------------------------------------------------
+
+_ENGLISH_ALLOWED = {
+    # names, ids, units and formats that stay as they are in a Chinese report
+    *("OSM", "OpenStreetMap", "contributors", "ODbL", "GB", "TD", "UTC", "radius", "WGS"),
+    *("UTM", "zone", "EPSG", "SFCA", "km", "min", "osm", "pbf", "yaml", "xlsx", "block"),
+    *("rest", "national", "guangdong", "N", "ID", "m²", "levels"),
+}
+_CHINESE_ALLOWED = ("社区", "街道", "常住人口", "户数", "不适用", "配建")
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
+
+
+def _proper_names(result, sitings) -> str:
+    """Text a report may show in either language: rule sources, unit names, file names."""
+    parts = [str(s) for s in result.rules["source"]]
+    parts += [f"{r.source.document} {r.source.clause}" for r in result.standard.rules]
+    parts += [str(v) for v in result.districts.get("name", [])]
+    parts += [str(result.reach.network.source)]
+    parts += [str(v) for v in result.reach.facilities["name"]]
+    for frame in (result.reach.network.edges, result.reach.network.nodes):
+        if "name" in frame.columns:
+            parts += [str(v) for v in frame["name"]]  # street names
+    from radius.report_layout import street_names
+
+    for siting in sitings:
+        parts += [str(v) for v in siting.candidates.sites.get("name", [])]
+        parts += [str(v) for v in street_names(result.reach.network, siting.sites.geometry)]
+    parts += [r.note or "" for r in result.standard.rules]  # the profile's notes, as written
+    from radius.groups import load_demand_groups
+
+    parts += [g.share_source or "" for g in load_demand_groups().groups]
+    return "".join("".join(parts).split())
+
+
+def _english_words(text: str, proper: str) -> list[str]:
+    words = []
+    for token in text.split():
+        if any(mark in token for mark in ("/", "_", ".", "=", ":", "--")) or re.search(
+            r"\d", token
+        ):
+            continue  # file names, ids, tags, flags, numbers with units
+        for word in re.findall(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]", token):
+            if word not in _ENGLISH_ALLOWED and word not in proper:
+                words.append(word)
+    return words
+
+
+def _chinese_words(text: str, proper: str) -> list[str]:
+    def allowed(run: str) -> bool:
+        if run in proper or any(run in term for term in _CHINESE_ALLOWED):
+            return True  # a proper name, or a term broken across two lines
+        for term in _CHINESE_ALLOWED:
+            run = run.replace(term, "")
+        return not run
+
+    return [run for run in _CJK.findall(text) if not allowed(run)]
+
+
+@pytest.fixture(scope="module")
+def analysed():
+    import warnings
+
+    from radius.pipeline import AnalyzeConfig, ReachConfig, load_analysis_inputs, run_analysis
+    from radius.sample import default_network_path
+    from radius.siting import site_facilities
+
+    config = AnalyzeConfig(reach=ReachConfig(network=default_network_path()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_analysis(config)
+        siting_config = AnalyzeConfig(
+            reach=ReachConfig(network=default_network_path(), service_areas=False)
+        )
+        inputs = load_analysis_inputs(siting_config)
+        sitings = [site_facilities(inputs, siting_config, category="elderly_care", count=1)]
+    return result, sitings, config
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_report_pdf_and_workbook_speak_one_language(analysed, lang, tmp_path) -> None:
+    import shutil
+    import subprocess
+
+    import openpyxl
+
+    from radius._io import write_outputs
+    from radius.report_document import build_report, report_writers
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext is absent: run `make system` (poppler-utils)")
+    result, sitings, config = analysed
+    document = build_report(result, sitings, config=config, lang=lang, maps=False)
+    write_outputs(tmp_path, report_writers(result, sitings, document, formats=("pdf", "xlsx")))
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "report.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    proper = _proper_names(result, sitings)
+    workbook = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)
+    cells = list(workbook.sheetnames)
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            cells += [v for v in row if isinstance(v, str)]
+    workbook_text = "\n".join(cells)
+    if lang == "zh":
+        assert "生活圈" in text
+        assert _english_words(text, proper) == []
+        assert _english_words(workbook_text, proper) == []
+    else:
+        assert "life-circle" in text.lower() or "Summary" in text
+        assert _chinese_words(text, proper) == []
+        assert _chinese_words(workbook_text, proper) == []
+
+
+def test_the_word_checks_can_fail() -> None:
+    assert _english_words("居民 residents（人）", "") == ["residents"]
+    assert _english_words("文件 cn_nanjing.osm.pbf GB 50180", "") == []
+    assert _chinese_words("Residents 居民 in 社区", "") == ["居民"]
