@@ -53,3 +53,12 @@ def helsinki_small_pbf() -> Path:
 @pytest.fixture
 def helsinki_center_pbf() -> Path:
     return shared_file("fi_helsinki_center.osm.pbf")
+
+
+@pytest.fixture(autouse=True)
+def _chinese_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line follows the locale (LC_ALL/LC_MESSAGES/LANG): tests run without
+    one, so it speaks Chinese (the default) whatever the machine's locale; a test that
+    wants English sets --lang en or LC_ALL itself."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)

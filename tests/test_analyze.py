@@ -189,7 +189,7 @@ def test_new_district_of_2000_households_through_the_cli(
     land = gpd.read_file(out / "results.gpkg", layer="districts").iloc[0]
     assert land["elderly_land_per_capita_required"] == pytest.approx(524.0)
     assert land["elderly_land_per_capita_shortfall"] == pytest.approx(524.0)
-    assert "no land_area_m2" in stderr
+    assert "缺少用地面积" in stderr  # the warning in the locale's language (Chinese by default)
 
 
 def test_guangdong_profile_and_inside_method(

@@ -161,12 +161,14 @@ def test_every_rule_and_its_source_are_listed_and_unconfirmed_ones_in_the_append
 def test_workbook_and_geopackage_agree(zh_report):
     out = zh_report
     book = openpyxl.load_workbook(out / "report.xlsx", read_only=True)
-    assert "规则 Rules" in book.sheetnames
-    sheet = book["sites convenience_store"]
+    from radius.i18n import category_label
+
+    assert "规则" in book.sheetnames  # a Chinese report's workbook is in Chinese
+    sheet = book[f"选址 {category_label('convenience_store', 'zh')}"]
     rows = list(sheet.iter_rows(values_only=True))
     header, body = rows[0], rows[1:]
     sites = pyogrio.read_dataframe(out / "results.gpkg", layer="sites")
-    gained = [row[header.index("residents_gained")] for row in body]
+    gained = [row[header.index("新增覆盖居民（人）")] for row in body]
     assert gained == pytest.approx(sites["residents_gained"].tolist())
     layers = {name for name, _ in pyogrio.list_layers(out / "results.gpkg")}
     assert layers == {
