@@ -140,6 +140,6 @@ def check_building_estimate(
         residential_buildings=buildings,
         without_levels=without,
         other_buildings=other,
-        warnings=warnings,
+        warnings=list[str](warnings),
         warnings_zh=[w.text("zh") for w in warnings],
     )

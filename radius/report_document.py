@@ -35,7 +35,7 @@ from radius._io import Writer, gpkg_writer, xlsx_writer
 from radius._osm import osm_data_date
 from radius.config import load_speed_profiles
 from radius.facilities import CAPACITY_COLUMNS
-from radius.i18n import Language, category_label, group_label, localize, name_of, t
+from radius.i18n import Language, Message, category_label, group_label, localize, name_of, t
 from radius.i18n import report_text as _t
 from radius.pipeline import AnalysisResult, AnalyzeConfig
 from radius.report import RULE_HEADERS, displayable_facilities, provision_sheets, sites_table
@@ -676,10 +676,15 @@ def _demand_lines(b: _Builder) -> None:
     result, lang = b.result, b.lang
     lines = []
     if result.units_note:
-        lines.append(_t("units_formed", lang, note=result.units_note))
+        lines.append(_t("units_formed", lang, note=localize(result.units_note, lang)))
     for gid, source in result.group_sources.items():
         if source.estimated:
-            lines.append(_t("group_estimated", lang, group=gid, note=source.note))
+            if isinstance(source.note, Message):  # it names the group itself, in ``lang``
+                lines.append(source.note.text(lang))
+            else:
+                lines.append(
+                    _t("group_estimated", lang, group=group_label(gid, lang), note=source.note)
+                )
     if lines:
         b.items([file_names_only(line) for line in lines])  # no server folders
     check = result.plausibility

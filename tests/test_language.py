@@ -201,7 +201,7 @@ def test_report_pdf_and_workbook_speak_one_language(analysed, lang, tmp_path) ->
     workbook_text = "\n".join(cells)
     if lang == "zh":
         assert "生活圈" in text
-        assert _english_words(text, proper) == []
+        assert _english_words(text, proper) == [], text
         assert _english_words(workbook_text, proper) == []
     else:
         assert "life-circle" in text.lower() or "Summary" in text
