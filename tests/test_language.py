@@ -213,3 +213,55 @@ def test_the_word_checks_can_fail() -> None:
     assert _english_words("居民 residents（人）", "") == ["residents"]
     assert _english_words("文件 cn_nanjing.osm.pbf GB 50180", "") == []
     assert _chinese_words("Residents 居民 in 社区", "") == ["居民"]
+
+
+def _map_texts(fmap) -> list[str]:
+    """What a reader sees on a folium map: layer names, legend, popups, tooltips (aliases and
+    the values of the fields they show), the colour scale's caption."""
+    import html as html_module
+
+    import folium
+
+    texts: list[str] = []
+    stack = [fmap]
+    while stack:
+        element = stack.pop()
+        for attribute in ("layer_name", "caption", "title"):
+            value = getattr(element, attribute, None)
+            if isinstance(value, str) and not value.startswith(("macro_element", "feature_group")):
+                texts.append(value)
+        items = getattr(element, "items", None)
+        if isinstance(items, list):
+            texts += [str(label) for _, label in items]
+        if isinstance(element, folium.GeoJsonTooltip):
+            if element.labels:  # labels=False shows the values only
+                texts += [str(a) for a in element.aliases or ()]
+            data = getattr(element._parent, "data", {}) or {}
+            for feature in data.get("features", []):
+                texts += [str(feature["properties"].get(f, "")) for f in element.fields]
+        if isinstance(element, folium.Tooltip):
+            texts.append(str(element.text))
+        stack.extend(getattr(element, "_children", {}).values())
+    root = fmap.get_root()
+    for popup in re.findall(r"`(<div[^`]*)`", root.render()):
+        texts.append(popup)
+    return [re.sub(r"<[^>]+>", " ", html_module.unescape(t)) for t in texts]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_web_map_speaks_one_language(analysed, lang) -> None:
+    from radius.maps import analysis_map
+
+    result, sitings, _ = analysed
+    fmap = analysis_map(result, lang=lang, proposals=sitings[0].sites)
+    texts = _map_texts(fmap)
+    assert len(texts) > 20
+    text = "\n".join(texts)
+    proper = _proper_names(result, sitings)
+    if lang == "zh":
+        assert "图例" in text
+        assert _english_words(text, proper) == [], text
+    else:
+        assert "Legend" in text
+        assert _chinese_words(text, proper) == [], text
