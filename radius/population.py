@@ -327,7 +327,8 @@ def group_from_rasters(
     :func:`residents_from_raster`. Each pixel's count is shared by the resident points whose
     nearest pixel centre it is, in proportion to their residents (equally when they have
     none); the count of a pixel without any such point goes to the resident point nearest
-    to it. The group's total over the pixels read is kept exactly.
+    to it when that point is within 1.5 pixel spacings, else it lies beyond the residents and
+    is left out (counted in the notes). The total of the pixels kept is kept exactly.
 
     Parameters
     ----------
@@ -386,17 +387,37 @@ def group_from_rasters(
     )
     values = counts[pixel_of] * share
     orphan = np.flatnonzero(members == 0)
+    # Pixels within 1.5 pixel spacings of a resident point give their count to the nearest
+    # point; pixels farther out lie beyond the residents (the study area's edge) and are
+    # left out, counted in the note.
+    spacing = 0.0
+    if len(xy_pix) > 1:
+        pair_distance = np.asarray(cKDTree(xy_pix).query(xy_pix, k=2)[0], dtype=np.float64)
+        spacing = float(np.median(pair_distance[:, 1]))
+    limit_m = 1.5 * spacing
+    dropped = np.zeros(0, dtype=np.int64)
     if len(orphan):
-        distance, nearest = cKDTree(xy_res).query(xy_pix[orphan])
-        np.add.at(values, nearest, counts[orphan])
+        found, where = cKDTree(xy_res).query(xy_pix[orphan])
+        distance = np.asarray(found, dtype=np.float64)
+        nearest = np.asarray(where, dtype=np.int64)
+        near = distance <= limit_m
+        np.add.at(values, nearest[near], counts[orphan[near]])
+        dropped, orphan = orphan[~near], orphan[near]
     frame[column] = values
+    kept = counts.sum() - counts[dropped].sum()
     notes = [
-        f"{column}: {counts.sum():,.0f} persons from {len(files)} raster band(s) "
-        f"({len(pixels)} pixels) put on {len(frame)} resident points"
+        f"{column}: {kept:,.0f} persons from {len(files)} raster band(s) "
+        f"({len(pixels) - len(dropped)} pixels) put on {len(frame)} resident points"
         + (
             f"; {counts[orphan].sum():,.0f} of them in {len(orphan)} pixels without a "
-            f"resident point went to the nearest one (median {np.median(distance):,.0f} m)"
+            "resident point went to the nearest one"
             if len(orphan)
+            else ""
+        )
+        + (
+            f"; {counts[dropped].sum():,.0f} persons in {len(dropped)} pixels more than "
+            f"{limit_m:,.0f} m from any resident point were left out"
+            if len(dropped)
             else ""
         )
     ]
