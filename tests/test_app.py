@@ -209,7 +209,7 @@ def test_opens_on_the_default_district_with_headline_figures(app):
     # 17 blocks and the remainder unit of the residents outside every block (radius.demand).
     assert re.fullmatch(r"\d+ / 18", metrics["未达标区域"][0])
     # The OSM estimate of the default district is implausibly thin: said beside the figures.
-    assert any("每平方千米" in w.value for w in app.warning)
+    assert any("OSM" in w.value and "771" in w.value for w in app.warning)
     assert len(app.dataframe) == 1
     table = app.dataframe[0].value
     assert {"区域编号", "规则", "需求", "供给", "缺口", "是否达标"} <= set(table.columns)
