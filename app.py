@@ -48,8 +48,8 @@ import streamlit_folium
 from radius import downloads as files
 from radius._errors import RadiusError
 from radius._warnings import collect
-from radius.app_inputs import ROLES, Loaded, Upload, load_bounded, load_inputs
-from radius.bounded import LimitError, limits_from_env, run_bounded, stop_all
+from radius.app_inputs import ROLES, Loaded, Upload, limit_message, load_bounded, load_inputs
+from radius.bounded import LimitError, run_bounded, stop_all
 from radius.config import Category, load_categories, load_speed_profiles
 from radius.coords import from_wgs84, to_wgs84
 from radius.i18n import LANGUAGES, Language, name_of, t
@@ -65,13 +65,12 @@ from radius.whatif import (
     Proposal,
     Settings,
     attainment_lines,
-    coverage,
-    failing_districts,
+    headline_tiles,
     page_notes,
     proposals_frame,
     shortfall_table,
     suggest_sites,
-    threshold_label,
+    suggestion_message,
     whatif_analysis,
 )
 
@@ -303,20 +302,6 @@ def ticker(lang: str) -> Callable[[], bool]:
     return tick
 
 
-def limit_message(exc: LimitError, lang: str) -> str:
-    """A limit reached, in the user's language."""
-    limits = limits_from_env()
-    if exc.limit == "seconds":
-        return t("limit_seconds", lang, seconds=limits.seconds)
-    if exc.limit == "memory":
-        return t("limit_memory", lang, mb=limits.memory_bytes / 1024 / 1024)
-    if exc.limit == "died":
-        return t("error_bug", lang)
-    if exc.limit in ("cancelled", "shutdown"):
-        return t(f"limit_{exc.limit}", lang)
-    return str(exc)
-
-
 def fail(message: str) -> NoReturn:
     """Show an error and stop this run of the page."""
     st.error(message)
@@ -432,21 +417,8 @@ def run_suggestion(loaded: Loaded, settings: Settings, lang: str) -> None:
         return
     state["proposals"] = proposals + added
     state["next_pid"] = first_pid + len(added)
-    label = str(summary["threshold"])
-    shares = summary["coverage"][label]
-    state["suggest_message"] = (
-        t(
-            "suggest_done",
-            lang,
-            n=len(added),
-            category=name_of(category, lang),
-            threshold=threshold_label(category, label, settings.threshold_basis, lang),
-            gained=float(summary["residents_gained"]),
-            before=100.0 * float(shares["share_before"]),
-            after=100.0 * float(shares["share_after"]),
-        )
-        if added
-        else t("suggest_none", lang, category=name_of(category, lang))
+    state["suggest_message"] = suggestion_message(
+        summary, category, len(added), settings.threshold_basis, lang
     )
 
 
@@ -652,16 +624,6 @@ def sidebar(lang_default: str) -> tuple[Language, list[Upload], str, Settings, s
     return language, uploads, str(coord_system), settings, str(basemap)
 
 
-class Tile(NamedTuple):
-    """One headline figure: label, value, and its change against the base run."""
-
-    label: str
-    value: str
-    delta: str | None
-    change: float
-    lower_is_better: bool = False
-
-
 def headline(
     result: AnalysisResult,
     base: AnalysisResult,
@@ -676,37 +638,7 @@ def headline(
     With what-if facilities each figure shows its change against the run without them.
     """
     st.subheader(t("headline_header", lang))
-    categories = {c.id: c for c in load_categories()}
-    now = coverage(result)
-    before = now if base is result else coverage(base)
-    tiles: list[Tile] = []
-    for (cid, label), share in now.items():
-        points = round((share - before.get((cid, label), share)) * 100, 1)
-        category = categories[cid]
-        tiles.append(
-            Tile(
-                t(
-                    "metric_label",
-                    lang,
-                    category=name_of(category, lang),
-                    threshold=threshold_label(category, label, settings.threshold_basis, lang),
-                ),
-                f"{share:.1%}",
-                t("delta_pp", lang, value=points) if changed else None,
-                points,
-            )
-        )
-    failing = failing_districts(result)
-    failing_before = failing if base is result else failing_districts(base)
-    tiles.append(
-        Tile(
-            t("metric_failing", lang),
-            t("districts_count", lang, n=failing, total=len(result.districts)),
-            t("delta_count", lang, value=failing - failing_before) if changed else None,
-            failing - failing_before,
-            lower_is_better=True,
-        )
-    )
+    tiles = headline_tiles(result, base, settings, lang, changed=changed)
     per_row = 5
     for start in range(0, len(tiles), per_row):
         columns = st.columns(per_row)

@@ -27,7 +27,7 @@ from radius.bounded import LimitError, Limits, limits_from_env, private_folder, 
 from radius.config import load_categories
 from radius.coords import convert_frame, offset_signature
 from radius.facilities import facilities_from_osm
-from radius.i18n import Message
+from radius.i18n import Message, t
 from radius.network import _is_osm_file
 from radius.pipeline import (
     AnalysisInputs,
@@ -50,6 +50,7 @@ __all__ = [
     "Loaded",
     "Upload",
     "facilities_to_wgs84",
+    "limit_message",
     "load_bounded",
     "load_inputs",
     "replace_paths",
@@ -286,3 +287,17 @@ def facilities_to_wgs84(facilities: gpd.GeoDataFrame, system: str) -> gpd.GeoDat
         values[present] = list(converted)
         moved["entrances"] = values
     return moved
+
+
+def limit_message(exc: LimitError, lang: str) -> str:
+    """A limit reached, in the user's language."""
+    limits = limits_from_env()
+    if exc.limit == "seconds":
+        return t("limit_seconds", lang, seconds=limits.seconds)
+    if exc.limit == "memory":
+        return t("limit_memory", lang, mb=limits.memory_bytes / 1024 / 1024)
+    if exc.limit == "died":
+        return t("error_bug", lang)
+    if exc.limit in ("cancelled", "shutdown"):
+        return t(f"limit_{exc.limit}", lang)
+    return str(exc)

@@ -24,7 +24,7 @@ import pandas as pd
 import shapely
 
 from radius._warnings import collect
-from radius.config import Category
+from radius.config import Category, load_categories
 from radius.facilities import CAPACITY_COLUMNS, empty_facilities
 from radius.groups import load_demand_groups
 from radius.i18n import Message, localize, name_of, t
@@ -41,14 +41,17 @@ __all__ = [
     "DEFAULT_CAPACITY",
     "Proposal",
     "Settings",
+    "Tile",
     "analyze_config",
     "attainment_lines",
     "coverage",
     "failing_districts",
+    "headline_tiles",
     "page_notes",
     "proposals_frame",
     "shortfall_table",
     "suggest_sites",
+    "suggestion_message",
     "threshold_label",
     "whatif_analysis",
 ]
@@ -410,3 +413,74 @@ def page_notes(result: AnalysisResult, lang: str) -> list[str]:
         else:
             notes.append(text)
     return notes
+
+
+class Tile(NamedTuple):
+    """One headline figure: label, value, and its change against the base run."""
+
+    label: str
+    value: str
+    delta: str | None
+    change: float
+    lower_is_better: bool = False
+
+
+def headline_tiles(
+    result: AnalysisResult, base: AnalysisResult, settings: Settings, lang: str, *, changed: bool
+) -> list[Tile]:
+    """Coverage per category and threshold, then the units missing a target, in ``lang``.
+
+    With what-if facilities (``changed``) each figure carries its change against ``base``.
+    """
+    categories = {c.id: c for c in load_categories()}
+    now = coverage(result)
+    before = now if base is result else coverage(base)
+    tiles: list[Tile] = []
+    for (cid, label), share in now.items():
+        points = round((share - before.get((cid, label), share)) * 100, 1)
+        category = categories[cid]
+        tiles.append(
+            Tile(
+                t(
+                    "metric_label",
+                    lang,
+                    category=name_of(category, lang),
+                    threshold=threshold_label(category, label, settings.threshold_basis, lang),
+                ),
+                f"{share:.1%}",
+                t("delta_pp", lang, value=points) if changed else None,
+                points,
+            )
+        )
+    failing = failing_districts(result)
+    failing_before = failing if base is result else failing_districts(base)
+    tiles.append(
+        Tile(
+            t("metric_failing", lang),
+            t("districts_count", lang, n=failing, total=len(result.districts)),
+            t("delta_count", lang, value=failing - failing_before) if changed else None,
+            failing - failing_before,
+            lower_is_better=True,
+        )
+    )
+    return tiles
+
+
+def suggestion_message(
+    summary: dict[str, Any], category: Category, added: int, basis: str, lang: str
+) -> str:
+    """What a "suggest sites" click did, from the siting summary, in ``lang``."""
+    if not added:
+        return t("suggest_none", lang, category=name_of(category, lang))
+    label = str(summary["threshold"])
+    shares = summary["coverage"][label]
+    return t(
+        "suggest_done",
+        lang,
+        n=added,
+        category=name_of(category, lang),
+        threshold=threshold_label(category, label, basis, lang),
+        gained=float(summary["residents_gained"]),
+        before=100.0 * float(shares["share_before"]),
+        after=100.0 * float(shares["share_after"]),
+    )
