@@ -394,22 +394,23 @@ def page_notes(result: AnalysisResult, lang: str) -> list[str]:
     groups = {group.id: group for group in load_demand_groups().groups}
     notes = []
     for note in result.notes:
-        if isinstance(note, Message):
-            notes.append(note.text("zh"))
-            continue
-        text = str(note)
+        text = str(note)  # a Message is its English text
         if text in shown:
             continue
+        localized = note.text("zh") if isinstance(note, Message) else text
+        blocks = "block(s) bounded by arterial roads"
         source = next((s for s in result.group_sources.values() if s.note and s.note in text), None)
-        if source is not None and source.group in groups:
+        if result.units_note and blocks in result.units_note and result.units_note in localized:
+            notes.append(t("note_units_blocks", "zh", n=len(result.districts)))
+        elif isinstance(note, Message):
+            notes.append(localized)
+        elif source is not None and source.group in groups:
             name = groups[source.group].name_zh
             if source.origin in ("share", "partly_share") and source.share is not None:
                 key = "note_group_share" if source.origin == "share" else "note_group_partly"
                 notes.append(t(key, "zh", group=name, share=source.share))
             else:
                 notes.append(t("note_group_data", "zh", group=name))
-        elif text.startswith("units: ") and "block(s) bounded by arterial roads" in text:
-            notes.append(t("note_units_blocks", "zh", n=len(result.districts)))
         else:
             notes.append(text)
     return notes

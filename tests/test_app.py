@@ -107,7 +107,10 @@ def test_every_key_the_app_asks_for_exists_and_every_key_is_used():
         path.read_text(encoding="utf-8")
         for path in (
             APP,
-            *(REPO / "radius" / f"{name}.py" for name in ("whatif", "downloads", "cli")),
+            *(
+                REPO / "radius" / f"{name}.py"
+                for name in ("whatif", "downloads", "app_inputs", "cli")
+            ),
         )
     )
     literal = set(re.findall(r"\bt\(\s*\"([a-z0-9_]+)\"", source))
