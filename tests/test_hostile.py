@@ -479,6 +479,7 @@ CASES = [
         invalid_polygon,
         "warning",
         (r"row 1", r"repaired", r"check these boundaries"),
+        app_said=(r"row 1", r"修复", r"请检查这些边界"),  # the app's notes speak its language
     ),
     Case(
         "districts of mixed geometry types",
@@ -570,6 +571,7 @@ CASES = [
         disconnected_network,
         "warning",
         (r"\d+ disconnected pieces", r"islands", r"add the missing links"),
+        app_said=(r"\d+ 个互不连通的片段", r"孤立路网", r"请在数据"),
     ),
     Case(
         "GBK-encoded CSV with Chinese headers",
