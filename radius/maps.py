@@ -500,7 +500,12 @@ def _context(lang: Language, system: str, category_ids: Sequence[str]) -> _Conte
 def _facility_popup(row: Mapping[str, Any], ctx: _Context, proposed: bool) -> str:
     lang = ctx.lang
     rows = [
-        (_text("name", lang), _escape(row.get("name") or "—")),
+        (
+            _text("name", lang),
+            _escape(
+                row.get("name") if isinstance(row.get("name"), str) and row.get("name") else "—"
+            ),
+        ),
         (_text("category", lang), _escape(ctx.category_name(str(row.get("category"))))),
         (_text("source", lang), _text("proposed" if proposed else "existing", lang)),
     ]
@@ -556,7 +561,9 @@ def _add_facilities(
         for x, y, record in zip(lon, lat, records, strict=True):
             proposed = bool(record["_proposed"])
             popup = folium.Popup(_facility_popup(record, ctx, proposed), max_width=320)
-            tooltip = _escape(record.get("name") or ctx.category_name(cid))
+            name = record.get("name")
+            named = isinstance(name, str) and name.strip() != ""  # NaN or empty: unnamed
+            tooltip = _escape(name if named else ctx.category_name(cid))
             if proposed:
                 size = style.proposed.size_px
                 icon = folium.DivIcon(
