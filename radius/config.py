@@ -7,6 +7,7 @@ objects. Errors name the file and the key path of every problem.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -82,11 +83,18 @@ class Threshold(_Frozen):
 
 
 class Category(_Frozen):
-    """A facility category with its names, thresholds and OSM tag filters."""
+    """A facility category with its names, GB 50180 tier, thresholds and OSM tag filters.
+
+    ``tier`` is the GB 50180-2018 life-circle level the facility type belongs to (附录 B:
+    ``5min``, ``10min``, ``15min``); ``aliases`` are everyday type names an inventory may
+    write for it (养老院, 托儿所, 菜市场, ...).
+    """
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name_zh: str
     name_en: str
+    tier: str | None = None
+    aliases: tuple[str, ...] = ()
     thresholds: tuple[Threshold, ...] = Field(min_length=1)
     osm_tags: tuple[dict[str, TagValue], ...] = ()
     capacity_fields: tuple[CapacityField, ...] = ()
@@ -143,6 +151,15 @@ class _CategoryFile(_Frozen):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"category ids must be unique; repeated: {', '.join(duplicates)}")
+        owner: dict[str, str] = {}
+        for category in self.categories:
+            for name in (category.id, category.name_zh, category.name_en, *category.aliases):
+                key = unicodedata.normalize("NFKC", name).strip().casefold()
+                if owner.setdefault(key, category.id) != category.id:
+                    raise ValueError(
+                        f"type name {name!r} of category {category.id} is already a name of "
+                        f"category {owner[key]}: an inventory's 类别 must name one category"
+                    )
         return self
 
 
@@ -161,12 +178,28 @@ class SpeedProfiles(_Frozen):
 
     default: str
     profiles: dict[str, SpeedProfile] = Field(min_length=1)
+    groups: dict[str, str] = Field(default_factory=dict)
+    """Demand-group id -> the profile of its walking speed in the time-based view."""
 
     @model_validator(mode="after")
     def _default_exists(self) -> SpeedProfiles:
         if self.default not in self.profiles:
             raise ValueError(f"default profile {self.default!r} is not among the profiles")
+        unknown = {g: p for g, p in self.groups.items() if p not in self.profiles}
+        if unknown:
+            raise ValueError(f"groups name unknown speed profiles: {unknown}")
         return self
+
+    def group_speed(self, group: str, run_speed_m_s: float) -> float:
+        """The walking speed (m/s) of a demand group: its profile's, if slower than the run's.
+
+        A group without a profile of its own (residents, households) walks at the run's
+        speed; a group's speed never exceeds the run's, whose reach was computed.
+        """
+        name = self.groups.get(group)
+        if name is None:
+            return run_speed_m_s
+        return min(self.profiles[name].speed_m_s, run_speed_m_s)
 
 
 class WalkRules(_Frozen):

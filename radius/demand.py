@@ -79,6 +79,7 @@ def load_demand(
     district_mode: str = "blocks",
     hexagon_size_m: float = 500.0,
     household_size: float | None = None,
+    floor_area_per_person_m2: float | None = None,
 ) -> Demand:
     """Read and form the residents and units of a run.
 
@@ -102,6 +103,9 @@ def load_demand(
         Side of the hexagons (metres).
     household_size : float, optional
         Persons per household.
+    floor_area_per_person_m2 : float, optional
+        Residential floor area per person (m²) when residents are estimated from buildings
+        (the standard profile's conversion; default ``configs/population.yaml``).
 
     Returns
     -------
@@ -122,12 +126,14 @@ def load_demand(
     with_figures = [u for u in (subs, communities) if u is not None and has_statistics(u)]
     figures: dict[str, Any] | None = None
     if population:
-        residents = _residents_file(population, network, household_size)
+        residents = _residents_file(population, network, household_size, floor_area_per_person_m2)
     elif with_figures:
         residents = _weights(network_path, household_size)
     elif _is_osm_file(network_path):
         residents, figures = estimate_from_osm_buildings(
-            network_path, household_size=household_size
+            network_path,
+            household_size=household_size,
+            floor_area_per_person_m2=floor_area_per_person_m2,
         )
     else:
         raise InputError(
@@ -183,7 +189,10 @@ def load_demand(
 
 
 def _residents_file(
-    paths: Sequence[Path], network: StreetNetwork, household_size: float | None
+    paths: Sequence[Path],
+    network: StreetNetwork,
+    household_size: float | None,
+    floor_area_per_person_m2: float | None = None,
 ) -> gpd.GeoDataFrame:
     files = [Path(p) for p in paths]
     if all(p.suffix.lower() in (".tif", ".tiff") for p in files):
@@ -195,7 +204,11 @@ def _residents_file(
         bbox = tuple(float(v) for v in lon_lat.total_bounds)
         return residents_from_raster(files, bbox=bbox, household_size=household_size)
     if len(files) == 1:
-        return read_residents(files[0], household_size=household_size)
+        return read_residents(
+            files[0],
+            household_size=household_size,
+            floor_area_per_person_m2=floor_area_per_person_m2,
+        )
     raise InputError(
         f"{', '.join(map(str, files))}: several residents files are only accepted as "
         "population rasters (GeoTIFF bands on one grid, summed); give one file otherwise"

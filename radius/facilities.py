@@ -752,7 +752,7 @@ def _column_hint(canonical: str) -> str:
 def _category_lookup(categories: Sequence[Category]) -> dict[str, str]:
     lookup: dict[str, str] = {}
     for category in categories:
-        for text in (category.id, category.name_zh, category.name_en):
+        for text in (category.id, category.name_zh, category.name_en, *category.aliases):
             lookup.setdefault(unicodedata.normalize("NFKC", text).strip().casefold(), category.id)
     return lookup
 

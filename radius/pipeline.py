@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,13 @@ import shapely
 from radius._errors import InputError
 from radius._validate import check_number
 from radius._warnings import collect
-from radius.config import Category, ThresholdBasis, load_categories, resolve_speed
+from radius.config import (
+    Category,
+    ThresholdBasis,
+    load_categories,
+    load_speed_profiles,
+    resolve_speed,
+)
 from radius.coords import convert_frame, offset_signature
 from radius.demand import load_demand, units_summary
 from radius.districts import assign_residents, district_totals
@@ -917,6 +923,7 @@ def load_analysis_inputs(config: AnalyzeConfig) -> AnalysisInputs:
     """
     reach_config = config.reach
     timings: dict[str, float] = {}
+    household_size, floor_area_per_person_m2 = _conversions(config)
     with collect() as caught:
         with _timed(timings, "read_network"):
             network = load_network(reach_config.network, crs=reach_config.crs)
@@ -932,7 +939,8 @@ def load_analysis_inputs(config: AnalyzeConfig) -> AnalysisInputs:
                 group_rasters=config.group_rasters,
                 district_mode=config.district_mode,
                 hexagon_size_m=config.hexagon_size_m,
-                household_size=config.household_size,
+                household_size=household_size,
+                floor_area_per_person_m2=floor_area_per_person_m2,
             )
     return AnalysisInputs(
         network=network,
@@ -945,6 +953,19 @@ def load_analysis_inputs(config: AnalyzeConfig) -> AnalysisInputs:
         group_sources=demand.group_sources,
         units_note=demand.units_note,
         plausibility=demand.plausibility,
+    )
+
+
+def _conversions(config: AnalyzeConfig) -> tuple[float | None, float | None]:
+    """Persons per household and floor area per person (m²): the run's, else the profile's."""
+    conversions = load_standard(config.standard, categories=load_categories()).conversions
+    household = conversions.persons_per_household
+    floor_area = conversions.floor_area_per_person_m2
+    return (
+        config.household_size
+        if config.household_size is not None
+        else (household.value if household else None),
+        floor_area.value if floor_area else None,
     )
 
 
@@ -1002,8 +1023,9 @@ def analyze(
     """
     reach_config = config.reach
     timings = dict(inputs.timings)
-    categories = load_categories(ids=reach_config.categories)
     standard = load_standard(config.standard, categories=load_categories())
+    # The profile chooses the walking distance of each level within GB 50180's range.
+    categories = standard.with_distances(load_categories(ids=reach_config.categories))
     speed = resolve_speed(reach_config.speed_profile, reach_config.speed_m_s)
     facilities = inputs.facilities
     if proposals is not None and len(proposals):
@@ -1154,6 +1176,24 @@ class _Provision:
     unit_shares: pd.DataFrame
 
 
+def _merged_pairs(
+    matrices: Sequence[CostMatrix], rows: Sequence[np.ndarray], threshold_m: float
+) -> tuple[CostMatrix, np.ndarray, float]:
+    """One facilities × residents matrix of several categories (a rule's ``includes``)."""
+    if len(matrices) == 1:
+        return matrices[0], rows[0], threshold_m
+    offsets = np.cumsum([0, *(m.n_sources for m in matrices)])
+    merged = CostMatrix(
+        source=np.concatenate([m.source + o for m, o in zip(matrices, offsets, strict=False)]),
+        node=np.concatenate([m.node for m in matrices]),
+        distance_m=np.concatenate([m.distance_m for m in matrices]),
+        n_sources=int(offsets[-1]),
+        n_nodes=matrices[0].n_nodes,
+        limit_m=min(m.limit_m for m in matrices),
+    )
+    return merged, np.concatenate(list(rows)), threshold_m
+
+
 def _provision(
     config: AnalyzeConfig,
     standard: StandardProfile,
@@ -1216,25 +1256,57 @@ def _provision(
 
     computed = {c.category.id: c for c in reach.categories}
     spatial = [rule for rule in standard.rules if rule.metric != "unit_share"]
-    rules = [rule for rule in spatial if rule.category in computed]
-    skipped = [rule.id for rule in spatial if rule.category not in computed]
+    # A rule is checked when any category it counts (its own or an included one) was computed.
+    rules = [rule for rule in spatial if any(c in computed for c in rule.categories)]
+    skipped = [rule.id for rule in spatial if rule not in rules]
     if skipped:
         notes.append(message("rules_not_checked", rules=", ".join(skipped)))
     pairs_by_rule: dict[str, tuple[CostMatrix, np.ndarray, float]] = {}
+    speeds = load_speed_profiles()
+    walked_at: dict[str, tuple[str, float]] = {}
     for rule in rules:
-        category_reach = computed[rule.category]
+        counted = [c for c in rule.categories if c in computed]
+        if len(counted) < len(rule.categories):
+            missing = ", ".join(c for c in rule.categories if c not in computed)
+            notes.append(
+                f"{rule.id}: categories not computed in this run, so not counted: {missing}"
+            )
+        if rule.scope == "jurisdiction":
+            # A jurisdiction-wide figure: the supply inside the districts, no catchment.
+            rows = np.concatenate([computed[c].facility_rows for c in counted])
+            empty = np.empty(0, dtype=np.int64)
+            pairs_by_rule[rule.id] = (
+                CostMatrix(empty, empty, np.empty(0), len(rows), n_residents, 0.0),
+                rows,
+                0.0,
+            )
+            continue
+        category_reach = computed[counted[0]]
         if rule.threshold not in category_reach.labels:
             raise InputError(
                 f"rule {rule.id}: threshold {rule.threshold!r} is not a threshold of "
                 f"category {rule.category} ({', '.join(category_reach.labels)})"
             )
         threshold_m = float(
-            category_reach.thresholds_m[category_reach.labels.index(rule.threshold)]
+            category_reach.thresholds_m[category_reach.labels.index(str(rule.threshold))]
         )
-        pairs_by_rule[rule.id] = (
-            pairs_by_category[rule.category],
-            category_reach.facility_rows,
+        if reach.threshold_basis == "time":
+            # The time-based view: the rule's group walks at its own speed.
+            speed = speeds.group_speed(rule.group, reach.speed_m_s)
+            if speed < reach.speed_m_s:
+                threshold_m *= speed / reach.speed_m_s
+                walked_at[rule.id] = (rule.group, speed)
+        pairs_by_rule[rule.id] = _merged_pairs(
+            [pairs_by_category[c] for c in counted],
+            [computed[c].facility_rows for c in counted],
             threshold_m,
+        )
+    if walked_at:
+        notes.append(
+            "time-based thresholds at each group's walking speed: "
+            + "; ".join(
+                f"{rid} ({group}, {speed:g} m/s)" for rid, (group, speed) in walked_at.items()
+            )
         )
     provided, access, provision_notes = district_provision(
         rules,

@@ -12,7 +12,10 @@ twice:
 
 Every facility's capacity is then handed out exactly once (to the residents in its
 catchment). The simple count of capacity *inside* each district is available as
-``method="inside"``. Coverage rules count the residents within the threshold.
+``method="inside"``, and is always used for a rule of ``scope: jurisdiction`` (a plan's
+jurisdiction-wide figure such as 人均体育场地面积, which no walking catchment bounds).
+Coverage rules count the rule's group within the threshold. A rule's ``min_site`` leaves out
+facilities smaller than a single site must be (noted by id).
 """
 
 from __future__ import annotations
@@ -217,21 +220,25 @@ def district_provision(
         else:
             capacity = _capacity(facilities, facility_rows, rule, notes)
             inside_supply = _inside_supply(districts, facilities, facility_rows, capacity)
-            share = two_step_fca(matrix, capacity, _rule_demand(rule, residents), threshold_m)
-            access_supply = np.bincount(
-                resident_district[inside], weights=share.received[inside], minlength=n_districts
-            )
-            access_columns[f"{rule.id}_access"] = share.access
-            if share.unused_supply > _EPS:
-                notes.append(
-                    message(
-                        "capacity_unserved",
-                        rule=rule.id,
-                        amount=f"{share.unused_supply:g}",
-                        supply=rule.supply,
-                        threshold=rule.threshold,
-                    )
+            if rule.scope == "jurisdiction":
+                # A jurisdiction-wide figure: no walking catchment, the supply inside counts.
+                access_supply = inside_supply
+            else:
+                share = two_step_fca(matrix, capacity, _rule_demand(rule, residents), threshold_m)
+                access_supply = np.bincount(
+                    resident_district[inside], weights=share.received[inside], minlength=n_districts
                 )
+                access_columns[f"{rule.id}_access"] = share.access
+                if share.unused_supply > _EPS:
+                    notes.append(
+                        message(
+                            "capacity_unserved",
+                            rule=rule.id,
+                            amount=f"{share.unused_supply:g}",
+                            supply=rule.supply,
+                            threshold=rule.threshold,
+                        )
+                    )
             # Both supplies, each labelled: inside the unit (配建) and shared by 2SFCA (access).
             result[f"{rule.id}_supplied_inside"] = np.round(inside_supply, 3)
             result[f"{rule.id}_supplied_access"] = np.round(access_supply, 3)
@@ -249,7 +256,8 @@ def district_provision(
         result[f"{rule.id}_verdict"] = np.where(
             applicable, np.where(passed, "pass", "fail"), NOT_APPLICABLE
         )
-    return result, pd.DataFrame(access_columns, index=residents.index), notes
+    # Many rules add many columns one by one: copy to hand back one unfragmented frame.
+    return result.copy(), pd.DataFrame(access_columns, index=residents.index), notes
 
 
 def attainment(units: pd.DataFrame, rule_id: str) -> dict[str, Any]:
@@ -435,7 +443,23 @@ def _capacity(
             supply=rule.supply,
         )
         notes.append(note)
-    return np.nan_to_num(capacity, nan=0.0)
+    capacity = np.nan_to_num(capacity, nan=0.0)
+    if rule.min_site is not None:
+        small = (capacity > 0) & (capacity < rule.min_site - 1e-9)
+        if small.any():
+            ids = (
+                facilities["facility_id"].to_numpy()[rows[small]]
+                if "facility_id" in (facilities.columns)
+                else rows[small]
+            )
+            notes.append(
+                f"{rule.id}: {int(small.sum())} facilities are smaller than the minimum single "
+                f"site of {rule.min_site:g} {rule.supply} and do not count: "
+                + ", ".join(map(str, ids[:10]))
+                + (" …" if small.sum() > 10 else "")
+            )
+            capacity = np.where(small, 0.0, capacity)
+    return capacity
 
 
 def _inside_supply(

@@ -953,12 +953,13 @@ def _quality(b: _Builder) -> Section:
 
 
 def _appendix(b: _Builder) -> Section:
+    """Every rule of the standard with its document, clause, quoted sentence and status."""
     lang = b.lang
-    open_rules = [r for r in b.result.standard.rules if r.status != "confirmed"]
+    rules = b.result.standard.rules
+    open_rules = [r for r in rules if r.status != "confirmed"]
+    b.paragraph(_t("appendix_intro", lang))
     if not open_rules:
         b.paragraph(_t("appendix_none", lang))
-        return b.section("appendix", "appendix")
-    b.paragraph(_t("appendix_intro", lang))
     header = [
         _t("rule", lang),
         _t("status", lang),
@@ -966,6 +967,8 @@ def _appendix(b: _Builder) -> Section:
         _t("target_old", lang),
         _t("unit", lang),
         _t("source", lang),
+        _t("clause", lang),
+        _t("quote", lang),
         _t("note", lang),
     ]
     rows = [
@@ -975,10 +978,12 @@ def _appendix(b: _Builder) -> Section:
             f"{rule.value_new:g}",
             f"{rule.value_old:g}",
             _target_unit({"unit": rule.unit, "metric": rule.metric, "supply": rule.supply}, lang),
-            str(rule.source),
+            rule.source.document,
+            rule.source.clause,
+            rule.source.quote,
             _rule_note(rule, lang),
         ]
-        for rule in open_rules
+        for rule in rules
     ]
     b.table("", header, rows, numeric=(2, 3), short=(1,))
     return b.section("appendix", "appendix")

@@ -683,7 +683,8 @@ def _ratio_supplies(before: AnalysisResult, category: str) -> dict[str, list[str
     """Supply column → ids of the category's ratio rules (not coverage) counting it."""
     supplies: dict[str, list[str]] = {}
     for rule in before.standard.rules:
-        if rule.category == category and rule.supply in CAPACITY_COLUMNS:
+        # A rule counts the category when it is its own or one it includes (another tier).
+        if category in rule.categories and rule.supply in CAPACITY_COLUMNS:
             supplies.setdefault(str(rule.supply), []).append(rule.id)
     return supplies
 
@@ -889,8 +890,9 @@ def _before_after(
         return rows if wanted is None else rows[rows["district_id"].astype(str).isin(wanted)]
 
     rules: dict[str, Any] = {}
+    counting = {r.id for r in before.standard.rules if category in r.categories}
     for rule in before.rules.itertuples():
-        if rule.category != category:
+        if rule.id not in counting:
             continue
         rid = str(rule.id)
         rules[rid] = {"unit": rule.unit, "districts": len(scoped(before.districts))}

@@ -47,11 +47,14 @@ __all__ = [
     "GROUPS",
     "STANDARDS_DIR",
     "AreaType",
+    "Conversion",
+    "Conversions",
     "Group",
     "Level",
     "Metric",
     "Range",
     "Rule",
+    "Scope",
     "Source",
     "StandardProfile",
     "Status",
@@ -74,6 +77,8 @@ Group = Literal[
     "residents", "households", "aged_60_plus", "aged_65_plus", "aged_0_3", "aged_3_6", "disabled"
 ]
 """Demand-group ids (``configs/demand_groups.yaml``): whom a rule counts."""
+Scope = Literal["catchment", "jurisdiction"]
+"""Whether a rule counts supply within a walking catchment or across the whole jurisdiction."""
 UnitLevel = Literal["community", "subdistrict"]
 """The planner's unit a unit-share rule counts: 社区/村 (community) or 街道/乡镇 (subdistrict)."""
 
@@ -90,7 +95,17 @@ GROUPS: tuple[str, ...] = (
 
 _ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 _LEVEL_ID_PATTERN = r"^[a-z0-9][a-z0-9_]*$"
-_OVERRIDABLE = ("value_new", "value_old", "value_max", "source", "status", "note")
+_OVERRIDABLE = (
+    "value_new",
+    "value_old",
+    "value_max",
+    "threshold",
+    "includes",
+    "min_site",
+    "source",
+    "status",
+    "note",
+)
 _VALUE_FIELDS = frozenset({"value_new", "value_old", "value_max"})
 _CONTEXT_KEY = "radius_standard"
 
@@ -174,6 +189,11 @@ class Level(_Frozen):
         Names in Chinese and English.
     walk_m : Range or None
         Walking distance of the level (metres); None for the residential block (居住街坊).
+    distance_m : float or None
+        The walking distance (metres) this profile tests for the level when thresholds are
+        the standard's distances (``threshold_basis="distance"``): within ``walk_m`` (GB 50180
+        gives 800–1,000 m for 15 minutes; the profile chooses). It replaces the metres of
+        every category threshold with the level's id as label.
     residents : Range
         Resident population of the level (persons).
     households : Range
@@ -190,11 +210,24 @@ class Level(_Frozen):
     name_zh: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
     walk_m: Range | None = None
+    distance_m: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     residents: Range
     households: Range
     source: Source
     status: Status
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _distance_within_walk(self) -> Level:
+        if self.distance_m is not None:
+            if self.walk_m is None:
+                raise ValueError(f"level {self.id} has no walk_m, so it cannot set distance_m")
+            if self.distance_m not in self.walk_m:
+                raise ValueError(
+                    f"distance_m ({self.distance_m:g}) must lie within walk_m "
+                    f"({self.walk_m.min:g}–{self.walk_m.max:g} m)"
+                )
+        return self
 
 
 class Rule(_Frozen):
@@ -243,6 +276,15 @@ class Rule(_Frozen):
     min_site : float or None
         The smallest single facility that counts, in the supply's unit (e.g. 350 m² of floor
         area for an Anhui community elderly room); smaller facilities are reported, not counted.
+    includes : tuple of str
+        Categories of other GB 50180 tiers that count for this rule too (a profile's choice,
+        e.g. day-care centres within the 15-minute elderly circle). Empty by default: tiers
+        do not include each other. For a catchment rule each must have the rule's threshold.
+    scope : {"catchment", "jurisdiction"}
+        ``catchment``: supply within the threshold counts (2SFCA or coverage);
+        ``jurisdiction``: a plan's jurisdiction-wide figure (人均体育场地面积, beds per 1,000
+        elderly), compared with the supply located inside the districts, not a walking
+        catchment.
     source : Source
         Document, section and quoted sentence.
     status : {"confirmed", "unverified", "assumed"}
@@ -270,6 +312,8 @@ class Rule(_Frozen):
     of_rule: str | None = Field(default=None, pattern=_ID_PATTERN)
     presence: str | None = None
     min_site: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    scope: Scope = "catchment"
+    includes: tuple[str, ...] = ()
     source: Source
     status: Status
     note: str | None = None
@@ -344,6 +388,26 @@ class Rule(_Frozen):
                 )
         return value
 
+    @field_validator("includes")
+    @classmethod
+    def _known_includes(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        context = _context(info)
+        if context is None:
+            return value
+        threshold = info.data.get("threshold")
+        for item in value:
+            category = context.categories.get(item)
+            if category is None:
+                known = ", ".join(context.categories) or "(none)"
+                raise ValueError(f"includes: unknown category {item!r}; known categories: {known}")
+            labels = [t.label for t in category.thresholds]
+            if info.data.get("scope", "catchment") == "catchment" and threshold not in labels:
+                raise ValueError(
+                    f"includes: category {item} has no threshold {threshold!r} (its thresholds: "
+                    f"{', '.join(labels)}), so it cannot count within this rule's catchment"
+                )
+        return value
+
     @model_validator(mode="after")
     def _fields_fit_metric(self) -> Rule:
         share_fields = {"unit_level": self.unit_level, "of_rule": self.of_rule}
@@ -362,11 +426,15 @@ class Rule(_Frozen):
             given = [key for key, value in share_fields.items() if value is not None]
             if given:
                 raise ValueError(f"{', '.join(given)}: only unit_share rules take these keys")
-            if self.threshold is None:
+            if self.threshold is None and self.scope == "catchment":
                 raise ValueError(
                     f"a {self.metric} rule needs threshold: the category threshold label "
                     "whose catchment counts"
                 )
+        if self.category in self.includes:
+            raise ValueError(f"includes: {self.category} is the rule's own category")
+        if self.scope == "jurisdiction" and self.metric in ("coverage", "unit_share"):
+            raise ValueError(f"scope: jurisdiction is for ratio rules, not {self.metric}")
         if self.min_site is not None and self.supply in ("facilities", "units"):
             raise ValueError("min_site is a capacity (m², beds, places): not for this supply")
         if self.status == "confirmed" and not (self.source.quote and self.source.plan):
@@ -375,6 +443,11 @@ class Rule(_Frozen):
                 "and source.plan (the plan text file it is in), or set status: unverified"
             )
         return self
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The facility categories that count for the rule: its own, then ``includes``."""
+        return (self.category, *self.includes)
 
     def value(self, area_type: AreaType) -> float:
         """The target for a new (``"new"``) or old (``"old"``) residential area, in ``unit``."""
@@ -425,6 +498,51 @@ class Rule(_Frozen):
         return value / 100.0 * group_count
 
 
+class Conversion(_Frozen):
+    """A conversion factor of a profile (persons per household, floor area per person).
+
+    Attributes
+    ----------
+    value : float
+        The factor, in the unit its key names.
+    source : Source
+        Where it comes from (census bulletin, plan).
+    status : {"confirmed", "unverified", "assumed"}
+        How sure it is.
+    note : str or None
+        Remarks.
+    """
+
+    value: float = Field(gt=0, allow_inf_nan=False)
+    source: Source
+    status: Status
+    note: str | None = None
+
+
+class Conversions(_Frozen):
+    """The factors a profile uses when residents are estimated.
+
+    Attributes
+    ----------
+    persons_per_household : Conversion or None
+        Persons per household: households from residents and back.
+    floor_area_per_person_m2 : Conversion or None
+        Residential floor area per person (m²): residents from building floor area.
+    """
+
+    persons_per_household: Conversion | None = None
+    floor_area_per_person_m2: Conversion | None = None
+
+    def merged(self, child: Conversions) -> Conversions:
+        """These conversions with the ones ``child`` sets replacing them."""
+        return Conversions(
+            persons_per_household=child.persons_per_household or self.persons_per_household,
+            floor_area_per_person_m2=(
+                child.floor_area_per_person_m2 or self.floor_area_per_person_m2
+            ),
+        )
+
+
 class _Override(_Frozen):
     """Changes a profile file makes to a rule it inherits."""
 
@@ -432,6 +550,9 @@ class _Override(_Frozen):
     value_new: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     value_old: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     value_max: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    threshold: str | None = None
+    includes: tuple[str, ...] | None = None
+    min_site: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     source: Source | None = None
     status: Status | None = None
     note: str | None = None
@@ -471,7 +592,9 @@ class _ProfileFile(_Frozen):
     name_zh: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
     description: str | None = None
+    documents: tuple[str, ...] = ()
     extends: str | None = None
+    conversions: Conversions = Conversions()
     levels: tuple[Level, ...] = ()
     rules: tuple[Rule, ...] = ()
     overrides: tuple[_Override, ...] = ()
@@ -488,8 +611,13 @@ class StandardProfile(_Frozen):
         Names in Chinese and English.
     description : str or None
         What the profile is.
+    documents : tuple of str
+        The documents (plans, provincial rules) the profile draws on, base profile's first.
     extends : str or None
         Name of the profile it builds on.
+    conversions : Conversions
+        Persons per household and floor area per person, with their sources, used when
+        residents are estimated (a child profile's replace its base's).
     files : tuple of Path
         The files read, base profile first.
     levels : tuple of Level
@@ -502,7 +630,9 @@ class StandardProfile(_Frozen):
     name_zh: str
     name_en: str
     description: str | None = None
+    documents: tuple[str, ...] = ()
     extends: str | None = None
+    conversions: Conversions = Conversions()
     files: tuple[Path, ...] = ()
     levels: tuple[Level, ...] = Field(min_length=1)
     rules: tuple[Rule, ...] = Field(min_length=1)
@@ -566,6 +696,22 @@ class StandardProfile(_Frozen):
     def value(self, rule_id: str, area_type: AreaType) -> float:
         """The target of a rule for a new or old residential area, in the rule's ``unit``."""
         return self.rule(rule_id).value(area_type)
+
+    def with_distances(self, categories: Sequence[Category]) -> tuple[Category, ...]:
+        """The categories with the profile's walking distances (metres) for its levels.
+
+        A category threshold whose label is a level id with ``distance_m`` takes that
+        distance; the others keep the metres of ``configs/categories.yaml``.
+        """
+        chosen = {level.id: level.distance_m for level in self.levels if level.distance_m}
+        result = []
+        for category in categories:
+            thresholds = tuple(
+                t.model_copy(update={"metres": chosen[t.label]}) if t.label in chosen else t
+                for t in category.thresholds
+            )
+            result.append(category.model_copy(update={"thresholds": thresholds}))
+        return tuple(result)
 
     def rules_for(self, category: str) -> tuple[Rule, ...]:
         """The rules of one facility category."""
@@ -707,7 +853,9 @@ def _load(
             name_zh=parsed.name_zh,
             name_en=parsed.name_en,
             description=parsed.description,
+            documents=(*(base.documents if base else ()), *parsed.documents),
             extends=base.name if base else None,
+            conversions=base.conversions.merged(parsed.conversions) if base else parsed.conversions,
             files=(*(base.files if base else ()), path),
             levels=(*(base.levels if base else ()), *parsed.levels),
             rules=tuple(rules.values()),

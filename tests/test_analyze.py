@@ -65,7 +65,7 @@ def test_analyze_default_district_writes_results(
         "supermarket_dist_m",
         "supermarket_covered_15min",
         "fitness_n_10min",
-        "sports_ground_per_capita_access",
+        "elderly_land_per_capita_access",
     ):
         assert column in residents.columns
     share = summary["share_of_residents_within"]["supermarket"]["15min"]
@@ -123,7 +123,7 @@ def new_district(tmp_path: Path) -> dict[str, Path]:
     district_path = tmp_path / "districts.geojson"
     district.to_crs("EPSG:4326").to_file(district_path, driver="GeoJSON")
     room = gpd.GeoDataFrame(
-        {"name": ["社区养老服务站"], "category": ["elderly_care"], "floor_area_m2": [500.0]},
+        {"name": ["社区养老服务站"], "category": ["社区养老服务站"], "floor_area_m2": [500.0]},
         geometry=[shapely.Point(X0 + 505, Y0 + 500)],
         crs=LATTICE_CRS,
     ).to_crs("EPSG:4326")
@@ -164,7 +164,7 @@ def test_new_district_of_2000_households_through_the_cli(
         "--districts",
         str(new_district["districts"]),
         "--categories",
-        "elderly_care",
+        "elderly_care,elderly_daycare",
         "--out",
         str(out),
     ]
@@ -184,7 +184,7 @@ def test_new_district_of_2000_households_through_the_cli(
     assert row["是否达标 Pass"] == passed
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     # Every plot point lies within 15 minutes (900 m) of the room in the middle.
-    assert summary["share_of_residents_within"]["elderly_care"]["15min"] == 1.0
+    assert summary["share_of_residents_within"]["elderly_daycare"]["15min"] == 1.0
     # 0.1 m² of land per resident needs 524 m²; the room has no land area: all of it missing.
     land = gpd.read_file(out / "results.gpkg", layer="districts").iloc[0]
     assert land["elderly_land_per_capita_required"] == pytest.approx(524.0)
@@ -208,7 +208,7 @@ def test_guangdong_profile_and_inside_method(
             "--districts",
             str(new_district["districts"]),
             "--categories",
-            "elderly_care",
+            "elderly_care,elderly_daycare",
             "--standard",
             "guangdong",
             "--method",
@@ -371,3 +371,133 @@ def test_worldpop_rasters_as_residents(tmp_path: Path, capsys: pytest.CaptureFix
     assert 0.0 < share < 1.0
     districts = gpd.read_file(out / "results.gpkg", layer="districts")
     assert districts["population"].sum() == pytest.approx(expected, rel=1e-4)
+
+
+def test_a_nursing_home_alone_meets_the_15_minute_rule_not_the_5_minute_rooms(
+    new_district: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The same 2,000-household plot, but the only elderly facility in the middle is a 养老院
+    # (a 15-minute facility of GB 50180) of 500 m²: it does not make the 5-minute community
+    # elderly rooms (日间照料中心, 社区养老服务站), whatever its floor area.
+    home = pd.read_csv(new_district["facilities"], encoding="utf-8-sig")
+    home = home.assign(name="某某养老院", category="养老院").rename(columns={"category": "类别"})
+    inventory = tmp_path / "home.csv"
+    home.to_csv(inventory, index=False, encoding="utf-8-sig")
+    out = tmp_path / "home"
+    code, _, stderr = run(
+        [
+            "analyze",
+            "--network",
+            str(new_district["roads"]),
+            "--facilities",
+            str(inventory),
+            "--population",
+            str(new_district["plots"]),
+            "--districts",
+            str(new_district["districts"]),
+            "--categories",
+            "elderly_care,elderly_daycare",
+            "--standard",
+            "anhui",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 0, stderr
+    district = gpd.read_file(out / "results.gpkg", layer="districts").iloc[0]
+    assert district["elderly_rooms_per_100hh_required"] == pytest.approx(600.0)
+    assert district["elderly_rooms_per_100hh_supplied"] == pytest.approx(0.0)
+    assert not bool(district["elderly_rooms_per_100hh_pass"])
+    assert not bool(district["elderly_daycare_within_5min_pass"])
+    # ... while every resident lives within 15 minutes of it.
+    assert district["elderly_care_within_15min_supplied"] == pytest.approx(
+        district["elderly_care_within_15min_required"]
+    )
+    assert bool(district["elderly_care_within_15min_pass"])
+
+
+@pytest.mark.parametrize("standard", ["anhui", "zhejiang", "ningxia"])
+def test_analyze_default_district_with_each_provincial_profile(
+    nanjing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], standard: str
+) -> None:
+    out = tmp_path / standard
+    code, stdout, stderr = run(
+        ["analyze", "--network", str(nanjing_osm), "--standard", standard, "--out", str(out)],
+        capsys,
+    )
+    assert code == 0, stderr
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["standard"] == standard
+    from radius.standards import load_standard
+
+    profile = load_standard(standard)
+    checked = {r.id for r in profile.rules if r.metric != "unit_share"}
+    assert checked <= set(summary["rules"])
+    # the unit-share rules are counted on the units of the run (summary unit_shares)
+    shares = [r.id for r in profile.rules if r.metric == "unit_share"]
+    assert shares
+    said = stdout + stderr + json.dumps(summary, ensure_ascii=False)
+    assert all(rule_id in said for rule_id in shares)
+
+
+def test_a_day_care_centre_counts_for_the_15_minute_circle_only_where_the_profile_says_so(
+    new_district: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The fixture's only facility is a 500 m² 社区养老服务站 (5-minute tier). The national
+    # 15-minute elderly circle counts nursing homes only; the anhui profile (宿州: a circle of
+    # 日托 and 全托 services) includes day care.
+    passed = {}
+    for standard in ("national", "anhui"):
+        out = tmp_path / standard
+        argv = [
+            "analyze",
+            "--network",
+            str(new_district["roads"]),
+            "--facilities",
+            str(new_district["facilities"]),
+            "--population",
+            str(new_district["plots"]),
+            "--districts",
+            str(new_district["districts"]),
+            "--categories",
+            "elderly_care,elderly_daycare",
+            "--standard",
+            standard,
+            "--out",
+            str(out),
+        ]
+        code, _, stderr = run(argv, capsys)
+        assert code == 0, stderr
+        district = gpd.read_file(out / "results.gpkg", layer="districts").iloc[0]
+        passed[standard] = bool(district["elderly_care_within_15min_pass"])
+    assert passed == {"national": False, "anhui": True}
+
+
+def test_the_profile_conversions_estimate_households_and_residents(
+    nanjing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = tmp_path / "local.yaml"
+    profile.write_text(
+        "name_zh: 测试\nname_en: Test\nextends: national\nconversions:\n"
+        "  persons_per_household:\n    value: 2.0\n    source: {document: 测试}\n"
+        "    status: assumed\n    note: a test value\n"
+        "  floor_area_per_person_m2:\n    value: 18.26\n    source: {document: 测试}\n"
+        "    status: assumed\n",
+        encoding="utf-8",
+    )
+    layers = {}
+    for name, standard in (("national", "national"), ("local", str(profile))):
+        out = tmp_path / name
+        argv = ["analyze", "--network", str(nanjing_osm), "--standard", standard]
+        code, _, stderr = run([*argv, "--categories", "supermarket", "--out", str(out)], capsys)
+        assert code == 0, stderr
+        layers[name] = gpd.read_file(out / "results.gpkg", layer="residents")
+    national, local = layers["national"], layers["local"]
+    # 18.26 m² per person is half the national 36.52: twice the residents per building;
+    # households are residents / 2.0 instead of / 2.62.
+    assert local["population"].sum() == pytest.approx(2 * national["population"].sum(), rel=1e-3)
+    assert local["households"].sum() == pytest.approx(local["population"].sum() / 2.0, rel=1e-3)
+    assert national["households"].sum() == pytest.approx(
+        national["population"].sum() / 2.62, rel=1e-3
+    )

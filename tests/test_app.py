@@ -192,7 +192,7 @@ def test_name_of_picks_the_language():
     from radius.config import load_categories
 
     category = load_categories(ids=["elderly_care"])[0]
-    assert name_of(category, "zh") == "养老服务设施"
+    assert name_of(category, "zh") == "养老院、老年养护院"
     assert name_of(category, "en") == "Elderly care"
 
 

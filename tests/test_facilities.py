@@ -145,14 +145,18 @@ def test_oakland_bz2_has_1_convenience_store(oakland_bz2: Path) -> None:
     assert counts(frame) == {"convenience_store": 1}
 
 
-def test_helsinki_small_childcare_counts_kindergarten_and_childcare(
+def test_helsinki_small_childcare_and_kindergarten_apart(
     helsinki_small_pbf: Path,
 ) -> None:
-    frame = facilities_from_osm(helsinki_small_pbf, only("childcare", "convenience_store"))
+    # 托育 (ages 0–3, amenity=childcare) and 幼儿园 (ages 3–6, amenity=kindergarten) are
+    # different GB 50180 facilities: neither counts as the other.
+    categories = only("childcare", "kindergarten", "convenience_store")
+    frame = facilities_from_osm(helsinki_small_pbf, categories)
     check_contract(frame)
-    assert counts(frame) == {"childcare": 2, "convenience_store": 1}
-    childcare = frame[frame["category"] == "childcare"]
-    assert sorted(childcare.geom_type) == ["Point", "Polygon"]
+    young = frame[frame["category"].isin(["childcare", "kindergarten"])]
+    assert len(young) == 2
+    assert sorted(young.geom_type) == ["Point", "Polygon"]
+    assert counts(frame)["convenience_store"] == 1
 
 
 def test_roads_only_extract_gives_the_empty_frame(shanghai_pbf: Path) -> None:
@@ -253,10 +257,10 @@ def read_edge_cases(path: Path) -> gpd.GeoDataFrame:
 
 def test_capacity_tags_per_category(edge_cases_osm: Path) -> None:
     frame = read_edge_cases(edge_cases_osm)
-    # capacity -> places for childcare; "about 50" is not a number.
-    assert frame.loc["childcare:osm/w15", "places"] == 60
-    assert math.isnan(frame.loc["childcare:osm/n7", "places"])
-    assert frame.loc["childcare:osm/n7", "name"] == "Sunny"
+    # capacity -> places for kindergartens (幼儿园, ages 3–6); "about 50" is not a number.
+    assert frame.loc["kindergarten:osm/w15", "places"] == 60
+    assert math.isnan(frame.loc["kindergarten:osm/n7", "places"])
+    assert frame.loc["kindergarten:osm/n7", "name"] == "Sunny"
     # capacity -> beds for elderly care and rehabilitation, one row per category.
     assert frame.loc["elderly_care:osm/n8", "beds"] == 120
     assert frame.loc["rehabilitation:osm/n8", "beds"] == 120
@@ -265,8 +269,8 @@ def test_capacity_tags_per_category(edge_cases_osm: Path) -> None:
     assert frame.loc["elderly_care:osm/n9", "beds"] == 80
     assert frame.loc["elderly_care:osm/n9", "name"] == ""
     # Negative and unparseable numbers give NaN.
-    assert math.isnan(frame.loc["childcare:osm/w16", "places"])
-    assert frame.loc["childcare:osm/w15", "name"] == "阳光幼儿园"
+    assert math.isnan(frame.loc["kindergarten:osm/w16", "places"])
+    assert frame.loc["kindergarten:osm/w15", "name"] == "阳光幼儿园"
 
 
 def test_building_floor_area_and_land_area(edge_cases_osm: Path) -> None:
@@ -276,12 +280,12 @@ def test_building_floor_area_and_land_area(edge_cases_osm: Path) -> None:
     metric = gpd.GeoSeries([square.geometry], crs=4326).to_crs(32650).area.iloc[0]
     assert square["land_area_m2"] == pytest.approx(metric, rel=2e-3)
     assert math.isnan(square["floor_area_m2"])
-    building = frame.loc["childcare:osm/w15"]
+    building = frame.loc["kindergarten:osm/w15"]
     assert building["floor_area_m2"] == pytest.approx(3 * square["land_area_m2"])
     assert math.isnan(building["land_area_m2"])
     # Unparseable building:levels: no floor area, and a building has no land area.
-    assert math.isnan(frame.loc["childcare:osm/w16", "floor_area_m2"])
-    assert math.isnan(frame.loc["childcare:osm/w16", "land_area_m2"])
+    assert math.isnan(frame.loc["kindergarten:osm/w16", "floor_area_m2"])
+    assert math.isnan(frame.loc["kindergarten:osm/w16", "land_area_m2"])
 
 
 def test_invalid_polygons_are_repaired_and_entrances_kept(edge_cases_osm: Path) -> None:
@@ -716,3 +720,49 @@ def test_any_bytes_give_an_inventory_or_an_input_error(content: bytes, tmp_path:
         assert str(error).startswith(str(path)), error
     else:
         check_contract(frame)
+
+
+def test_inventory_with_everyday_chinese_type_names(tmp_path: Path) -> None:
+    # Planners write the type as they say it; configs/categories.yaml maps it to a category.
+    table = pd.DataFrame(
+        {
+            "名称": [
+                "幸福养老院",
+                "小太阳托儿所",
+                "康乐日间照料中心",
+                "东门菜市场",
+                "中心健身广场",
+                "新街口卫生站",
+            ],
+            "类别": ["养老院", "托儿所", "日间照料中心", "菜市场", "健身广场", "社区卫生服务站"],
+            "经度": [118.7784, 118.7801, 118.7822, 118.7790, 118.7795, 118.7800],
+            "纬度": [32.0411, 32.0420, 32.0433, 32.0415, 32.0418, 32.0425],
+        }
+    )
+    path = tmp_path / "设施.csv"
+    table.to_csv(path, index=False, encoding="utf-8-sig")
+    frame = read_inventory(path, CATEGORIES)
+    check_contract(frame)
+    assert frame["category"].tolist() == [
+        "elderly_care",
+        "childcare",
+        "elderly_daycare",
+        "farmers_market",
+        "fitness_square",
+        "health_station",
+    ]
+    unknown = table.assign(
+        类别=["养老院", "托儿所", "老干部活动室", "菜市场", "健身广场", "卫生站"]
+    )
+    unknown.to_csv(path, index=False, encoding="utf-8-sig")
+    with pytest.raises(InputError, match="unknown category '老干部活动室'"):
+        read_inventory(path, CATEGORIES)
+
+
+def test_a_type_name_names_one_category_only() -> None:
+    from radius.config import _CategoryFile
+
+    rows = [c.model_dump() for c in CATEGORIES]
+    rows[1]["aliases"] = [*rows[1]["aliases"], "养老院"]
+    with pytest.raises(ValueError, match=r"type name '养老院' of category .* is already a name"):
+        _CategoryFile.model_validate({"categories": rows})

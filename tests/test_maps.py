@@ -172,11 +172,11 @@ def test_analysis_map_layers(analysis: AnalysisResult) -> None:
     zh = overlays(render(analysis_map(analysis)))
     assert "片区达标 · 养老服务设施人均用地" in zh
     assert "未覆盖居民 · 便利店 5分钟" in zh
-    assert "未覆盖居民 · 养老服务设施 15分钟" in zh
+    assert "未覆盖居民 · 养老院、老年养护院 15分钟" in zh
     assert "服务范围 · 超市 15分钟" in zh
     assert "设施 · 健身设施" in zh
     en = overlays(render(analysis_map(analysis, lang="en", rule="fitness_within_10min")))
-    assert "Districts · Residents within a 10-minute walk of a fitness facility" in en
+    assert "Districts · Residents within a 10-minute walk of a sports ground" in en
     assert "Uncovered residents · Convenience store 5 min" in en
     assert "Facilities · Supermarket" in en
 

@@ -71,7 +71,7 @@ def test_new_district_of_2000_households_with_one_500m2_room(
     districts = one_district(2000, area_type)
     residents = pd.DataFrame({"population": [2620.0, 2620.0], "households": [1000.0, 1000.0]})
     facilities = gpd.GeoDataFrame(
-        {"category": ["elderly_care"], "floor_area_m2": [500.0]},
+        {"category": ["elderly_daycare"], "floor_area_m2": [500.0]},
         geometry=[shapely.Point(118.775, 32.035)],
         crs="EPSG:4326",
     )
@@ -97,7 +97,10 @@ def test_new_district_of_2000_households_with_one_500m2_room(
     assert bool(row["elderly_care_within_15min_pass"])
     # 500 m² shared by 2,000 households: 0.25 m² per household at each point.
     np.testing.assert_allclose(access["elderly_rooms_per_100hh_access"], [0.25, 0.25])
-    assert notes == []
+    # The elderly circle counts residents aged 60+; without that column, all residents.
+    assert notes == [
+        "elderly_care_within_15min: no aged_60_plus counts in the input; population counted instead"
+    ]
 
 
 def test_inside_method_and_missing_capacity_warns():
@@ -107,12 +110,12 @@ def test_inside_method_and_missing_capacity_warns():
     districts.loc[1, "geometry"] = shapely.box(118.78, 32.03, 118.79, 32.04)
     residents = pd.DataFrame({"population": [5240.0, 2620.0], "households": [2000.0, 1000.0]})
     facilities = gpd.GeoDataFrame(
-        {"category": ["elderly_care", "elderly_care"], "floor_area_m2": [500.0, np.nan]},
+        {"category": ["elderly_daycare", "elderly_daycare"], "floor_area_m2": [500.0, np.nan]},
         geometry=[shapely.Point(118.785, 32.035), shapely.Point(118.775, 32.035)],
         crs="EPSG:4326",
     )
     matrix = pairs([0, 0, 1], [0, 1, 0], [300.0, 300.0, 100.0], 2, 2)
-    with pytest.warns(UserWarning, match="1 of 2 elderly_care facilities have no floor_area_m2"):
+    with pytest.warns(UserWarning, match="1 of 2 elderly_daycare facilities have no floor_area_m2"):
         result, _, notes = district_provision(
             [ELDERLY_ROOMS],
             districts,

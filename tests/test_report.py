@@ -40,7 +40,7 @@ ZH_HEADINGS = (
     "四、分区配置达标情况",
     "五、新增设施选址建议",
     "六、无法接入路网的点与数据质量",
-    "附录：未确认的规则",
+    "附录：规则及其出处",
 )
 
 
@@ -147,15 +147,27 @@ def test_html_is_self_contained_with_one_map_per_category_and_the_siting(zh_repo
     assert "© OpenStreetMap contributors" in html
 
 
-def test_every_rule_and_its_source_are_listed_and_unconfirmed_ones_in_the_appendix(zh_report):
+def test_the_appendix_prints_every_rule_with_its_clause_and_status(zh_report):
     out = zh_report
     html = unescape((out / "report.html").read_text(encoding="utf-8"))
     appendix = html[html.index('id="appendix"') :]
     standard = load_standard("national", categories=load_categories())
     for rule in standard.rules:
-        assert rule.name_zh in html
-        assert str(rule.source).split()[0] in html
-        assert (rule.name_zh in appendix) == (rule.status != "confirmed")
+        assert rule.name_zh in appendix
+        assert rule.source.document in appendix
+        assert rule.source.clause in appendix
+        assert rule.source.quote in appendix
+    # one row per rule, each with its status in words
+    rows = appendix[: appendix.index("</table>")].count("<tr") - 1
+    assert rows == len(standard.rules)
+    for status, word in [
+        ("confirmed", "已核实"),
+        ("unverified", "未核实"),
+        ("assumed", "规划假定"),
+    ]:
+        count = sum(rule.status == status for rule in standard.rules)
+        assert count
+        assert appendix.count(f">{word}<") == count
 
 
 def test_workbook_and_geopackage_agree(zh_report):

@@ -600,14 +600,15 @@ def test_sites_sized_by_their_unit_shortfall_change_the_per_capita_figures() -> 
     config, inputs = nanjing(default_network_path())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sized = site_facilities(inputs, config, category="elderly_care", count=2)
+        sized = site_facilities(inputs, config, category="elderly_daycare", count=2)
         unsized = site_facilities(
             inputs,
             config,
-            category="elderly_care",
+            category="elderly_daycare",
             count=2,
             size={"land_area_m2": 0.0, "floor_area_m2": 0.0},
         )
+    # Day-care centres make the 5-minute rooms and count for the land of every tier.
     sites = sized.sites
     assert sites["size_basis"].tolist() == ["shortfall", "shortfall"]
     # Each site takes the shortfall of the district it lies in (on a street between two
@@ -646,13 +647,18 @@ def test_a_user_size_closes_the_shortfall_and_unknown_supplies_are_refused() -> 
     config, inputs = nanjing(default_network_path())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = site_facilities(inputs, config, category="elderly_care", count=2, size=1000.0)
+        # sited for the 15-minute circle, as far as the land rule counts day care
+        result = site_facilities(
+            inputs, config, category="elderly_daycare", count=2, size=1000.0, threshold="15min"
+        )
         assert result.sites["floor_area_m2"].tolist() == [1000.0, 1000.0]
         rule = result.summary["rules"]["elderly_land_per_capita"]
         assert rule["shortfall_before"] > 0
         assert rule["shortfall_after"] == pytest.approx(0.0)
         with pytest.raises(InputError, match="unknown supply volume"):
-            site_facilities(inputs, config, category="elderly_care", count=1, size={"volume": 1.0})
+            site_facilities(
+                inputs, config, category="elderly_daycare", count=1, size={"volume": 1.0}
+            )
 
 
 @pytest.mark.slow

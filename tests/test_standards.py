@@ -32,9 +32,15 @@ REQUIRED_IDS = [
     "fitness_within_10min",
     "fitness_within_15min",
     "elderly_care_within_15min",
+    "elderly_daycare_within_5min",
     "childcare_within_5min",
-    "reading_within_15min",
-    "rehabilitation_within_30min",
+    "kindergarten_within_5min",
+    "community_service_within_5min",
+    "health_station_within_5min",
+    "health_center_within_15min",
+    "culture_station_within_5min",
+    "sports_court_within_5min",
+    "fitness_square_within_5min",
 ]
 
 
@@ -92,7 +98,14 @@ def test_national_rules_are_consistent_with_the_categories(national):
     categories = {c.id: c for c in load_categories()}
     level_ids = {level.id for level in national.levels}
     for rule in national.rules:
-        assert rule.threshold in [t.label for t in categories[rule.category].thresholds]
+        if rule.scope == "catchment":
+            assert rule.threshold in [t.label for t in categories[rule.category].thresholds]
+            assert rule.categories[0] == rule.category
+        else:
+            assert rule.threshold is None
+        # the rule's tier is the GB 50180 tier of its category (fitness serves two circles)
+        if len(categories[rule.category].thresholds) == 1:
+            assert rule.level == categories[rule.category].tier
         assert rule.level in level_ids
         assert (rule.metric == "coverage") == (rule.supply == "facilities")
         assert rule.unit
@@ -106,7 +119,9 @@ def test_national_ratio_values(national):
     assert (elderly_land.value_new, elderly_land.value_old) == (0.1, 0.1)
     assert (elderly_land.category, elderly_land.supply) == ("elderly_care", "land_area_m2")
     assert elderly_land.threshold == "15min"
+    assert elderly_land.status == "confirmed"
     rooms = national.rule("elderly_rooms_per_100hh")
+    assert (rooms.category, rooms.threshold, rooms.level) == ("elderly_daycare", "5min", "5min")
     assert (rooms.value_new, rooms.value_old) == (30, 20)
     assert (rooms.metric, rooms.supply) == ("per_100_households", "floor_area_m2")
     assert rooms.unit == "m² per 100 households"
@@ -114,9 +129,10 @@ def test_national_ratio_values(national):
     assert (childcare.value_new, childcare.value_old) == (10, 8)
     assert (childcare.category, childcare.supply) == ("childcare", "places")
     sports = national.rule("sports_ground_per_capita")
-    assert (sports.value_new, sports.value_max, sports.category) == (2.6, 2.8, "fitness")
+    assert (sports.value_new, sports.value_max, sports.category) == (2.6, None, "fitness")
+    assert (sports.scope, sports.includes) == ("jurisdiction", ("sports_court", "fitness_square"))
     assert national.value("childcare_places_per_1000", "old") == 8
-    rehab = national.rule("rehabilitation_within_30min")
+    rehab = load_standard("anhui").rule("rehabilitation_within_30min")
     assert (rehab.metric, rehab.threshold, rehab.value_new) == ("coverage", "30min", 100)
 
 
@@ -304,7 +320,7 @@ def test_categories_passed_in_are_the_ones_checked():
         load_standard("national", categories=without_rehab)
     message = str(info.value)
     assert re.search(
-        r"national\.yaml: rules\.\d+\.category: unknown category 'rehabilitation'", message
+        r"national\.yaml: rules\.\d+\.category: unknown category 'kindergarten'", message
     )
     assert "unknown category 'childcare'" in message
 
@@ -516,7 +532,7 @@ def test_extends_finds_the_shipped_profile_and_adds_rules(tmp_path):
     assert profile.extends == "national"
     assert profile.rule_ids == (*national.rule_ids, "elderly_beds_per_1000")
     sports = profile.rule("sports_ground_per_capita")
-    assert (sports.value_new, sports.value_old, sports.value_max) == (2.2, 1.8, 2.8)
+    assert (sports.value_new, sports.value_old, sports.value_max) == (2.2, 1.8, None)
     assert sports.source.document == "provincial rule"
     assert profile.rule("elderly_beds_per_1000").required(10_000, "new") == 400.0
 
@@ -578,7 +594,7 @@ def test_override_changing_a_value_needs_source_and_status(tmp_path):
 
 
 def test_override_result_is_validated(tmp_path):
-    override = _override(id="sports_ground_per_capita", value_new=3.0)
+    override = _override(id="sports_ground_per_capita", value_new=3.0, value_max=2.8)
     path = _write(tmp_path, "broken", _child(overrides=[override]))
     with pytest.raises(
         ConfigError,
@@ -675,3 +691,210 @@ def test_provision_counts_the_rules_group_column():
     assert group_column(beds, with_groups) == "aged_60_plus"
     assert group_column(beds, plain) == "population"  # fallback until groups are counted
     assert group_column(rooms, plain) == "households"
+
+
+# ---- every confirmed rule quotes its plan ---------------------------------------------------
+
+PLANS = Path(__file__).resolve().parents[1].parent / "shared" / "plans"
+
+
+def _normalised(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _quote_found(quote: str, text: str) -> bool:
+    """Whether the fragments of ``quote`` (split at "……") appear in ``text`` in order."""
+    position = 0
+    for fragment in _normalised(quote).split("……"):
+        found = text.find(fragment, position)
+        if not fragment or found < 0:
+            return False
+        position = found + len(fragment)
+    return True
+
+
+def _confirmed_rules() -> list[tuple[str, Rule]]:
+    return [
+        (name, rule)
+        for name in list_standards()
+        for rule in load_standard(name).rules
+        if rule.status == "confirmed"
+    ]
+
+
+@pytest.mark.skipif(not PLANS.is_dir(), reason=f"the plans folder {PLANS} is absent")
+@pytest.mark.parametrize(
+    ("profile", "rule"), _confirmed_rules(), ids=lambda x: x if isinstance(x, str) else x.id
+)
+def test_every_confirmed_rule_quote_is_in_its_plan(profile, rule):
+    assert rule.source.plan is not None
+    plan = PLANS / rule.source.plan
+    assert plan.is_file(), f"{profile}/{rule.id}: no plan text {plan}"
+    text = _normalised(plan.read_text(encoding="utf-8"))
+    assert _quote_found(rule.source.quote, text), (
+        f"{profile}/{rule.id}: quote {rule.source.quote!r} not found in {plan.name}"
+    )
+
+
+def test_quote_check_fails_on_a_changed_quote():
+    text = _normalised("按照每千人口不少于10个托位标准,规划建设托育服务设施。")
+    assert _quote_found("每千人口不少于10个托位……托育服务设施", text)
+    assert not _quote_found("每千人口不少于12个托位", text)
+    assert not _quote_found("托育服务设施……每千人口", text)  # fragments out of order
+
+
+def test_profiles_for_the_plans_places():
+    assert {"national", "anhui", "zhejiang", "ningxia", "guangdong"} <= set(list_standards())
+    anhui = load_standard("anhui")
+    confirmed = {rule.id for rule in anhui.rules if rule.status == "confirmed"}
+    assert {
+        "elderly_rooms_per_100hh",
+        "childcare_places_per_1000",
+        "sports_ground_per_capita",
+        "community_service_per_100hh",
+        "elderly_beds_per_1000_aged",
+        "fitness_within_15min",
+        "elderly_care_within_15min",
+        "reading_within_15min",
+        "rehabilitation_within_30min",
+        "convenience_store_within_5min",
+        "farmers_market_within_10min",
+        "supermarket_within_15min",
+        "fitness_circle_communities",
+        "childcare_communities",
+    } <= confirmed
+    assert anhui.rule("elderly_rooms_per_100hh").min_site == 350
+    assert anhui.rule("elderly_rooms_per_100hh").category == "elderly_daycare"
+    assert anhui.rule("elderly_beds_per_1000_aged").group == "aged_60_plus"
+    assert anhui.rule("rehabilitation_within_30min").group == "disabled"
+    zhejiang = load_standard("zhejiang")
+    assert zhejiang.rule("sports_ground_per_capita").value_new == 2.8
+    assert zhejiang.rule("sports_ground_per_capita").scope == "jurisdiction"
+    assert zhejiang.rule("culture_station_subdistricts").unit_level == "subdistrict"
+    ningxia = load_standard("ningxia")
+    assert ningxia.rule("childcare_communities").value_new == 50
+    assert ningxia.rule("elderly_center_subdistricts").presence == "elderly_service_center"
+    assert "广东省养老服务条例" in load_standard("guangdong").documents[-1]
+    for name in ("anhui", "zhejiang", "ningxia", "guangdong"):
+        assert load_standard(name).conversions.persons_per_household is not None
+
+
+def test_tiers_do_not_include_each_other_unless_the_profile_says_so():
+    national = load_standard("national")
+    assert national.rule("elderly_care_within_15min").categories == ("elderly_care",)
+    assert national.rule("elderly_daycare_within_5min").categories == ("elderly_daycare",)
+    assert national.rule("childcare_within_5min").categories == ("childcare",)
+    anhui = load_standard("anhui")
+    assert "elderly_daycare" in anhui.rule("elderly_care_within_15min").includes
+
+
+def _two_districts():
+    import geopandas as gpd
+    import shapely
+
+    return gpd.GeoDataFrame(
+        {
+            "district_id": ["d1", "d2"],
+            "area_type": ["new", "new"],
+            "population": [2620.0, 2620.0],
+            "households": [1000.0, 1000.0],
+        },
+        geometry=[
+            shapely.box(118.77, 32.03, 118.78, 32.04),
+            shapely.box(118.78, 32.03, 118.79, 32.04),
+        ],
+        crs="EPSG:4326",
+    )
+
+
+def _facilities(category: str, column: str, values: list[float], lons: list[float]):
+    import geopandas as gpd
+    import shapely
+
+    return gpd.GeoDataFrame(
+        {
+            "facility_id": [f"{category}:inv/{k}" for k in range(len(values))],
+            "category": category,
+            column: values,
+        },
+        geometry=[shapely.Point(lon, 32.035) for lon in lons],
+        crs="EPSG:4326",
+    )
+
+
+def _pairs(source, node, distance, n_sources, n_nodes):
+    import numpy as np
+
+    from radius.paths import CostMatrix
+
+    return CostMatrix(
+        source=np.asarray(source, dtype=np.int64),
+        node=np.asarray(node, dtype=np.int64),
+        distance_m=np.asarray(distance, dtype=np.float64),
+        n_sources=n_sources,
+        n_nodes=n_nodes,
+        limit_m=1000.0,
+    )
+
+
+def test_facilities_below_the_minimum_site_do_not_count():
+    import numpy as np
+    import pandas as pd
+
+    from radius.provision import district_provision
+
+    rooms = load_standard("anhui").rule("elderly_rooms_per_100hh")  # min_site 350 m²
+    residents = pd.DataFrame({"population": [2620.0, 2620.0], "households": [1000.0, 1000.0]})
+    facilities = _facilities("elderly_daycare", "floor_area_m2", [300.0, 500.0], [118.775, 118.785])
+    matrix = _pairs([0, 0, 1, 1], [0, 1, 0, 1], [100.0, 200.0, 100.0, 200.0], 2, 2)
+    result, _, notes = district_provision(
+        [rooms],
+        _two_districts(),
+        residents,
+        np.array([0, 1]),
+        facilities,
+        {rooms.id: (matrix, np.array([0, 1]), 300.0)},
+    )
+    # Only the 500 m² room counts; it is shared by both districts' 2,000 households.
+    assert result["elderly_rooms_per_100hh_supplied"].sum() == pytest.approx(500.0)
+    assert any("smaller than the minimum single site of 350" in n and "inv/0" in n for n in notes)
+
+
+def test_a_jurisdiction_rule_counts_the_supply_inside_not_within_a_walk():
+    import numpy as np
+    import pandas as pd
+
+    from radius.paths import CostMatrix
+    from radius.provision import district_provision
+
+    sports = load_standard("zhejiang").rule("sports_ground_per_capita")  # 2.8 m² per resident
+    residents = pd.DataFrame({"population": [2620.0, 2620.0], "households": [1000.0, 1000.0]})
+    # One 8,000 m² ground inside d2; nobody is within any walk of it (empty matrix).
+    facilities = _facilities("fitness", "land_area_m2", [8000.0], [118.785])
+    empty = np.empty(0, dtype=np.int64)
+    matrix = CostMatrix(empty, empty, np.empty(0), 1, 2, 0.0)
+    result, _, _ = district_provision(
+        [sports],
+        _two_districts(),
+        residents,
+        np.array([0, 1]),
+        facilities,
+        {sports.id: (matrix, np.array([0]), 0.0)},
+    )
+    assert list(result["sports_ground_per_capita_required"]) == [7336.0, 7336.0]
+    assert list(result["sports_ground_per_capita_supplied"]) == [0.0, 8000.0]
+    assert list(result["sports_ground_per_capita_pass"]) == [False, True]
+
+
+def test_the_profile_chooses_the_walking_distance_within_gb50180s_range(tmp_path):
+    national = load_standard("national")
+    assert [level.distance_m for level in national.levels] == [1000, 500, 300, None]
+    data = _profile()
+    data["levels"][0]["distance_m"] = 800
+    short = load_standard(_write(tmp_path, "short", data))
+    supermarket = short.with_distances(load_categories(ids=["supermarket", "fitness"]))
+    assert [t.metres for t in supermarket[0].thresholds] == [800]
+    assert [t.metres for t in supermarket[1].thresholds] == [500, 800]  # 10min kept
+    data["levels"][0]["distance_m"] = 1200
+    with pytest.raises(ConfigError, match=r"distance_m \(1200\) must lie within walk_m"):
+        load_standard(_write(tmp_path, "long", data))
