@@ -1268,9 +1268,7 @@ def _provision(
         counted = [c for c in rule.categories if c in computed]
         if len(counted) < len(rule.categories):
             missing = ", ".join(c for c in rule.categories if c not in computed)
-            notes.append(
-                f"{rule.id}: categories not computed in this run, so not counted: {missing}"
-            )
+            notes.append(message("rule_categories_not_computed", rule=rule.id, listed=missing))
         if rule.scope == "jurisdiction":
             # A jurisdiction-wide figure: the supply inside the districts, no catchment.
             rows = np.concatenate([computed[c].facility_rows for c in counted])
@@ -1302,12 +1300,8 @@ def _provision(
             threshold_m,
         )
     if walked_at:
-        notes.append(
-            "time-based thresholds at each group's walking speed: "
-            + "; ".join(
-                f"{rid} ({group}, {speed:g} m/s)" for rid, (group, speed) in walked_at.items()
-            )
-        )
+        listed = "; ".join(f"{rid} ({g}, {v:g} m/s)" for rid, (g, v) in walked_at.items())
+        notes.append(message("group_walking_speeds", listed=listed))
     provided, access, provision_notes = district_provision(
         rules,
         totals,

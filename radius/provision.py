@@ -195,7 +195,7 @@ def district_provision(
         column = group_column(rule, districts)
         if column != ("population" if rule.group == "residents" else rule.group):
             notes.append(
-                f"{rule.id}: no {rule.group} counts in the input; {column} counted instead"
+                message("group_counted_instead", rule=rule.id, group=rule.group, column=column)
             )
         count = districts[column].to_numpy(dtype=np.float64)
         required = _required(rule, count, area_type)
@@ -452,11 +452,16 @@ def _capacity(
                 if "facility_id" in (facilities.columns)
                 else rows[small]
             )
+            listed = ", ".join(map(str, ids[:10])) + (" …" if small.sum() > 10 else "")
             notes.append(
-                f"{rule.id}: {int(small.sum())} facilities are smaller than the minimum single "
-                f"site of {rule.min_site:g} {rule.supply} and do not count: "
-                + ", ".join(map(str, ids[:10]))
-                + (" …" if small.sum() > 10 else "")
+                message(
+                    "site_below_minimum",
+                    rule=rule.id,
+                    n=int(small.sum()),
+                    minimum=f"{rule.min_site:g}",
+                    supply=rule.supply,
+                    listed=listed,
+                )
             )
             capacity = np.where(small, 0.0, capacity)
     return capacity
