@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app.py"
 TIMEOUT_S = 180
 CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
-ELDERLY = "养老服务设施 · 15 分钟内"
-ELDERLY_EN = "Elderly care · within 15 min"
+ELDERLY = "养老院、老年养护院 · 15 分钟内"
+ELDERLY_EN = "Nursing home · within 15 min"
 # Beside the residents of the Xinjiekou extract (WGS-84).
 CENTRE_LON, CENTRE_LAT = 118.7894, 32.0407
 FACILITIES = [
@@ -193,7 +193,7 @@ def test_name_of_picks_the_language():
 
     category = load_categories(ids=["elderly_care"])[0]
     assert name_of(category, "zh") == "养老院、老年养护院"
-    assert name_of(category, "en") == "Elderly care"
+    assert name_of(category, "en") == "Nursing home"
 
 
 # --------------------------------------------------------------------------------------
@@ -205,8 +205,10 @@ def test_name_of_picks_the_language():
 def test_opens_on_the_default_district_with_headline_figures(app):
     assert [e.value for e in app.title] == ["社区生活圈分析"]
     metrics = _metrics(app)
-    # One tile per category and threshold (9 in configs/categories.yaml) plus failing districts.
-    assert len(metrics) == 10
+    # One tile per category and threshold of configs/categories.yaml plus failing districts.
+    from radius.config import load_categories
+
+    assert len(metrics) == sum(len(c.thresholds) for c in load_categories()) + 1
     assert metrics["便利店 · 5 分钟内"] == ("17.8%", "")
     assert metrics[ELDERLY] == ("0.0%", "")
     # 17 blocks and the remainder unit of the residents outside every block (radius.demand).
@@ -259,7 +261,7 @@ def test_facility_csv_upload_replaces_only_the_categories_it_holds(app):
     # WGS-84 points beside the streets: no coordinate hint (the residents check may warn)
     assert not [w for w in app.warning if "坐标" in w.value]
     (info,) = [str(i.value) for i in app.info]
-    assert "上传的设施清单替换了以下类别的 OSM 设施：便利店、超市、养老服务设施" in info
+    assert "上传的设施清单替换了以下类别的 OSM 设施：便利店、超市、养老院、老年养护院" in info
     assert "以下类别保留 OpenStreetMap 设施：" in info
     assert "阅读设施" in info
 
@@ -672,6 +674,6 @@ def test_pdf_report_of_a_what_if_shows_the_proposed_site_in_the_siting_section(t
     ).stdout
     sites = text[text.rindex("五、新增设施选址建议") :]
     assert "本次未进行选址计算" not in text
-    assert "建议新增 1 处养老服务设施" in sites
+    assert "建议新增 1 处养老院、老年养护院" in sites
     assert "选址前后对比" in sites
     assert f"{CENTRE_LON:.6f}" in sites

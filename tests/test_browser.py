@@ -222,8 +222,8 @@ def test_map_language_upload_and_what_if(app_url: str, tmp_path: Path) -> None:
             uploader.locator('input[type="file"]').set_input_files(str(csv))
             _wait_until(
                 lambda: (
-                    _metric(page, "Elderly care").count() > 0
-                    and _metric_value(page, "Elderly care") != "0.0%"
+                    _metric(page, "Nursing home").count() > 0
+                    and _metric_value(page, "Nursing home") != "0.0%"
                 ),
                 240,  # read and analysed in bounded worker processes; slow on a loaded machine
                 "the uploaded elderly-care centre to cover residents",

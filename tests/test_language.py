@@ -82,7 +82,7 @@ def test_command_line_warnings_follow_lang_and_locale(
     monkeypatch.setenv("LC_ALL", "zh_CN.UTF-8")
     assert main([*argv, str(tmp_path / "zh")]) == 0
     chinese = capsys.readouterr().err
-    assert "radius：警告：“养老服务设施”类没有设施" in chinese
+    assert "radius：警告：“养老院、老年养护院”类没有设施" in chinese
     assert "has no facilities" not in chinese
     assert main([*argv, str(tmp_path / "en"), "--lang", "en"]) == 0
     english = capsys.readouterr().err
