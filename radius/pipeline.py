@@ -1230,6 +1230,8 @@ def _provision(
         pairs_by_category[cid] = pairs
         nearest, _, counts = nearest_and_counts(pairs, category_reach.thresholds_m)
         distance = np.where(np.isfinite(nearest), nearest, np.nan)
+        # Many categories add many columns: consolidate the frame before adding theirs.
+        resident_table = resident_table.copy()
         resident_table[f"{cid}_dist_m"] = np.round(distance, 3)
         resident_table[f"{cid}_min"] = np.round(distance / reach.speed_m_s / 60.0, 3)
         for index, label in enumerate(category_reach.labels):
@@ -1340,8 +1342,10 @@ def _provision(
             + ", ".join(sorted(set(levels.tolist())))
             + "), not on communities; give 社区 boundaries with --districts"
         )
-    for column in access.columns:
-        resident_table[column] = np.round(access[column].to_numpy(), 6)
+    resident_table = pd.concat(
+        [resident_table.drop(columns=list(access.columns), errors="ignore"), access.round(6)],
+        axis=1,
+    )
     shortfall = (
         gpd.GeoDataFrame(pd.concat(shortfall_rows, ignore_index=True), crs=residents.crs)
         if shortfall_rows

@@ -192,6 +192,7 @@ def district_provision(
     inside = resident_district >= 0
     access_columns: dict[str, np.ndarray] = {}
     for rule in rules:
+        result = result.copy()  # consolidated before each rule adds its columns
         column = group_column(rule, districts)
         if column != ("population" if rule.group == "residents" else rule.group):
             notes.append(

@@ -70,7 +70,7 @@ def test_a_message_is_its_english_text_and_speaks_chinese() -> None:
         "category 'childcare' has no facilities; its distances are empty. Add them to the "
         "inventory or check the OSM tags in configs/categories.yaml"
     )
-    assert localize(note, "zh").startswith("“托育设施”类没有设施")
+    assert localize(note, "zh").startswith("“托育设施（0–3 岁）”类没有设施")
     assert localize("plain text", "zh") == "plain text"
     assert localize(message_of(RadiusWarning(note)), "zh") == note.text("zh")
 
@@ -111,6 +111,7 @@ def _proper_names(result, sitings) -> str:
     """Text a report may show in either language: rule sources, unit names, file names."""
     parts = [str(s) for s in result.rules["source"]]
     parts += [f"{r.source.document} {r.source.clause}" for r in result.standard.rules]
+    parts += [r.source.quote for r in result.standard.rules]  # the plan's sentence, as written
     parts += [str(v) for v in result.districts.get("name", [])]
     parts += [str(result.reach.network.source)]
     parts += [str(v) for v in result.reach.facilities["name"]]
