@@ -774,9 +774,6 @@ def _check_app(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         monkeypatch.setattr("radius.uploads.DEFAULT_MAX_BYTES", case.app_max_bytes)
         monkeypatch.setattr("radius.app_inputs.DEFAULT_MAX_BYTES", case.app_max_bytes)
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
-    at.session_state["lang"] = (
-        "en"  # the notes are shown in the page's language; checked in English
-    )
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
