@@ -119,6 +119,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=15)
 
 
+@pytest.fixture(autouse=True)
+def _utf8_browser_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chromium converts file paths through the locale's charset: without a UTF-8 locale
+    (tests/conftest.py clears LANG) it silently drops an upload named 设施.csv."""
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
 @pytest.fixture
 def app_url(nanjing_osm: Path, tmp_path: Path) -> Iterator[str]:
     """A running ``streamlit run app.py`` on a free local port, stopped afterwards.
@@ -186,6 +193,14 @@ def _wait_for_map(page):
     return frame
 
 
+def _choose(page, selectbox, option: str) -> None:
+    """Choose ``option`` in a selectbox; its list is virtualised (only the first options are
+    drawn), so type to filter it first, as a user does in a long list."""
+    selectbox.click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option).first.click()
+
+
 def _no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "Traceback" not in page.content()
@@ -237,8 +252,7 @@ def test_map_language_upload_and_what_if(app_url: str, tmp_path: Path) -> None:
             before = _metric_value(page, "Rehabilitation")
             assert before == "0.0%"
             category = page.locator('[data-testid="stSelectbox"]').filter(has_text="Category")
-            category.click()
-            page.get_by_role("option", name="Rehabilitation").click()
+            _choose(page, category, "Rehabilitation")
             _wait_idle(page)
             container = frame.locator(".leaflet-container")
             container.scroll_into_view_if_needed()
@@ -264,12 +278,11 @@ def test_map_language_upload_and_what_if(app_url: str, tmp_path: Path) -> None:
             # Suggest two childcare sites (none in the uploaded list): they join the what-if.
             _wait_idle(page)
             assert _metric_value(page, "Childcare") == "0.0%"
-            category.click()
-            page.get_by_role("option", name="Childcare").click()
+            _choose(page, category, "Childcare")
             _wait_idle(page)
             page.get_by_role("button", name="Suggest sites").click()
             page.get_by_text("What-if facilities (3):").wait_for()
-            page.get_by_text(re.compile(r"2 suggested Childcare site\(s\)")).wait_for()
+            page.get_by_text(re.compile(r"2 suggested Childcare, ages 0–3 site\(s\)")).wait_for()
             page.get_by_text("Suggested site 3", exact=False).first.wait_for()
             _wait_until(
                 lambda: _metric_value(page, "Childcare") != "0.0%",
