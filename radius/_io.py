@@ -19,7 +19,7 @@ import pandas as pd
 
 from radius._errors import InputError, RadiusError
 from radius._files import format_size
-from radius._workbook import format_sheet
+from radius._workbook import write_workbook
 
 __all__ = [
     "Writer",
@@ -49,15 +49,11 @@ def gpkg_writer(layers: Mapping[str, gpd.GeoDataFrame]) -> Writer:
 
 def xlsx_writer(sheets: Mapping[str, pd.DataFrame]) -> Writer:
     """A workbook with a sheet per frame (names cut to 31 characters), laid out by
-    :func:`radius._workbook.format_sheet`: frozen bold headers, widths, units."""
+    :func:`radius._workbook.write_workbook`: frozen bold headers, widths, units."""
 
     def write(path: Path) -> None:
         used: set[str] = set()
-        with pd.ExcelWriter(path, engine="openpyxl") as book:
-            for name, frame in sheets.items():
-                sheet = _sheet_name(name, used)
-                frame.to_excel(book, sheet_name=sheet, index=False)
-                format_sheet(book.sheets[sheet], frame)
+        write_workbook(path, {_sheet_name(name, used): frame for name, frame in sheets.items()})
 
     return write
 

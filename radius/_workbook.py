@@ -12,15 +12,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["display_width", "format_sheet", "number_format"]
+__all__ = ["cell_values", "column_width", "display_width", "number_format", "write_workbook"]
 
 MAX_WIDTH = 60
 """Widest column (characters of the default font)."""
+
+EXCEL_ROWS = 1_048_576
+"""Rows of an Excel sheet (the header row included)."""
+EXCEL_COLUMNS = 16_384
+"""Columns of an Excel sheet."""
 
 _UNIT_IN_HEADER = re.compile(r"[(（]([^()（）]{1,24})[)）]\s*$")
 _UNIT_WORDS = {
@@ -108,35 +115,91 @@ def _cell_text(value: Any, fmt: str | None) -> str:
     return str(value)
 
 
-def format_sheet(worksheet: Any, frame: pd.DataFrame) -> None:
-    """Freeze and bold the header row, set number formats and widths that fit.
+def column_width(header: str, values: list[Any], fmt: str | None) -> float:
+    """Width (characters) that fits the header's longest word and the first 2,000 values."""
+    widest = max([display_width(_cell_text(v, fmt)) for v in values[:2000]] or [0])
+    header_width = max(display_width(part) for part in header.split(" ") if part) if header else 0
+    width = max(widest, min(display_width(header), 24), header_width) + 2
+    return float(min(max(width, 8), MAX_WIDTH))
+
+
+def cell_values(values: pd.Series) -> list[Any]:
+    """The column as Python values for cells: missing and non-finite numbers as None."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return [None if pd.isna(v) else bool(v) for v in values.tolist()]
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+        cells: list[Any] = (
+            values.tolist() if pd.api.types.is_integer_dtype(values.dtype) else numbers.tolist()
+        )
+        for index in np.flatnonzero(~np.isfinite(numbers)):
+            cells[index] = None
+        return cells
+    return [None if _missing(v) else v for v in values.tolist()]
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and np.isnan(value)
+
+
+def write_workbook(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
+    """Write a workbook with a sheet per frame, row by row (XlsxWriter, constant memory).
+
+    Each sheet has a frozen, bold, wrapped header row, a number format per numeric column
+    (:func:`number_format`) and widths that fit (:func:`column_width`). Missing values are
+    empty cells; text is written as text (never read as a number, formula or link).
 
     Parameters
     ----------
-    worksheet : openpyxl.worksheet.worksheet.Worksheet
-        The sheet ``frame`` was written to (header in row 1, no index column).
-    frame : pandas.DataFrame
-        The data written.
+    path : Path
+        The ``.xlsx`` file to create.
+    sheets : mapping of str to pandas.DataFrame
+        Sheet name (already Excel-safe, at most 31 characters) -> rows (no index).
     """
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
+    import xlsxwriter
 
-    worksheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    for cell in worksheet[1]:
-        cell.font = bold
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for position, column in enumerate(frame.columns, start=1):
-        header = str(column)
-        fmt = number_format(header, frame[column])
-        letter = get_column_letter(position)
-        if fmt is not None:
-            for row in range(2, len(frame) + 2):
-                worksheet.cell(row=row, column=position).number_format = fmt
-        sample = frame[column].head(2000).tolist()
-        widest = max([display_width(_cell_text(v, fmt)) for v in sample] or [0])
-        header_width = (
-            max(display_width(part) for part in header.split(" ") if part) if header else 0
-        )
-        width = max(widest, min(display_width(header), 24), header_width) + 2
-        worksheet.column_dimensions[letter].width = float(min(max(width, 8), MAX_WIDTH))
+    book = xlsxwriter.Workbook(
+        str(path),
+        {
+            "constant_memory": True,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
+    try:
+        header_format = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
+        formats: dict[str, Any] = {}
+        for name, frame in sheets.items():
+            if len(frame) >= EXCEL_ROWS or len(frame.columns) > EXCEL_COLUMNS:
+                raise ValueError(
+                    f"sheet {name}: {len(frame)} rows x {len(frame.columns)} columns exceed "
+                    f"Excel's {EXCEL_ROWS - 1} rows x {EXCEL_COLUMNS} columns"
+                )
+            sheet = book.add_worksheet(name)
+            sheet.freeze_panes(1, 0)
+            headers = [str(c) for c in frame.columns]
+            columns = [cell_values(frame[c]) for c in frame.columns]
+            codes = [
+                number_format(h, frame[c]) for h, c in zip(headers, frame.columns, strict=True)
+            ]
+            cell_formats = [
+                None
+                if code is None
+                else formats.setdefault(code, book.add_format({"num_format": code}))
+                for code in codes
+            ]
+            for position, (header, values, code) in enumerate(
+                zip(headers, columns, codes, strict=True)
+            ):
+                sheet.set_column(position, position, column_width(header, values, code))
+                sheet.write_string(0, position, header, header_format)
+            write = sheet.write
+            for row, cells in enumerate(zip(*columns, strict=True), start=1):
+                for position, value in enumerate(cells):
+                    if value is not None:
+                        write(row, position, value, cell_formats[position])
+    finally:
+        book.close()
