@@ -1,0 +1,106 @@
+"""Output writing at county scale: the uncovered-residents layer as a view, workbooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+import radius.pipeline
+from radius._io import gpkg_writer, uncovered_view
+from radius.cli import main
+
+
+def test_shortfall_layer_is_the_uncovered_residents_of_the_run(
+    nanjing_osm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GeoPackage's shortfall view holds AnalysisResult.shortfall row for row."""
+    results: list[Any] = []
+    run_analysis = radius.pipeline.run_analysis
+
+    def keep(config: Any) -> Any:
+        results.append(run_analysis(config))
+        return results[-1]
+
+    monkeypatch.setattr(radius.pipeline, "run_analysis", keep)
+    out = tmp_path / "out"
+    assert main(["analyze", "--network", str(nanjing_osm), "--out", str(out)]) == 0
+    expected = results[0].shortfall
+    assert len(expected) > 0
+    path = out / "results.gpkg"
+    layers = dict(pyogrio.list_layers(path))
+    assert layers["shortfall"] == "Point"
+    written = gpd.read_file(path, layer="shortfall")
+    assert list(written.columns) == list(expected.columns)
+    assert len(written) == len(expected)
+    for column in ("resident_id", "district_id", "category", "threshold"):
+        assert (written[column].to_numpy() == expected[column].to_numpy()).all()
+    for column in ("threshold_m", "population", "households"):
+        np.testing.assert_array_equal(written[column], expected[column])
+    # dist_m comes from the residents layer, rounded to the millimetre there.
+    np.testing.assert_allclose(written["dist_m"], expected["dist_m"], atol=5e-4, rtol=0)
+    assert shapely.equals_exact(written.geometry.array, expected.geometry.array, 0).all()
+    assert written.crs == expected.crs
+
+
+def _frames() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    points = gpd.GeoDataFrame(
+        {
+            "resident_id": ["a", "b", "c"],
+            "district_id": ["d1", "d1", "d2"],
+            "population": [10.0, 20.0, 30.0],
+            "households": [4.0, 8.0, 12.0],
+            "shop_dist_m": [100.0, np.nan, 450.25],
+            "shop_covered_5min": [True, False, False],
+            "shop_covered_10min": [True, False, True],
+        },
+        geometry=gpd.points_from_xy([121.0, 121.1, 121.2], [31.0, 31.1, 31.2]),
+        crs="EPSG:4326",
+    )
+    uncovered = gpd.GeoDataFrame(
+        {
+            "resident_id": ["b", "c", "b"],
+            "district_id": ["d1", "d2", "d1"],
+            "category": "shop",
+            "threshold": ["5min", "5min", "10min"],
+            "threshold_m": [300.0, 300.0, 600.0],
+            "population": [20.0, 30.0, 20.0],
+            "households": [8.0, 12.0, 8.0],
+            "dist_m": [np.nan, 450.25, np.nan],
+        },
+        geometry=points.geometry.iloc[[1, 2, 1]].to_numpy(),
+        crs="EPSG:4326",
+    )
+    return points, uncovered
+
+
+def test_uncovered_view_reads_back_as_the_frame(tmp_path: Path) -> None:
+    points, uncovered = _frames()
+    thresholds = [("shop", "5min", 300.0), ("shop", "10min", 600.0)]
+    view = uncovered_view("residents", points, uncovered, thresholds)
+    assert view is not None
+    path = tmp_path / "out.gpkg"
+    gpkg_writer({"residents": points, "shortfall": uncovered}, {"shortfall": view})(path)
+    back = gpd.read_file(path, layer="shortfall")
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(back.drop(columns="geometry")),
+        pd.DataFrame(uncovered.drop(columns="geometry")),
+    )
+    assert shapely.equals_exact(back.geometry.array, uncovered.geometry.array, 0).all()
+    styled = gpd.read_file(path, layer="layer_styles")
+    assert set(styled["f_table_name"]) == {"residents", "shortfall"}
+
+
+def test_uncovered_view_refuses_frames_it_would_not_reproduce() -> None:
+    points, uncovered = _frames()
+    thresholds = [("shop", "5min", 300.0), ("shop", "10min", 600.0)]
+    assert uncovered_view("residents", points, uncovered.iloc[:2], thresholds) is None
+    assert uncovered_view("residents", points, uncovered, [("park", "5min", 300.0)]) is None
+    assert uncovered_view("residents", points, uncovered.drop(columns="dist_m"), thresholds) is None
+    assert uncovered_view("residents", points.to_crs(3857), uncovered, thresholds) is None
