@@ -158,7 +158,17 @@ def write_workbook(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
     sheets : mapping of str to pandas.DataFrame
         Sheet name (already Excel-safe, at most 31 characters) -> rows (no index).
     """
-    import xlsxwriter
+    for name, frame in sheets.items():
+        if len(frame) >= EXCEL_ROWS or len(frame.columns) > EXCEL_COLUMNS:
+            raise ValueError(
+                f"sheet {name}: {len(frame)} rows x {len(frame.columns)} columns exceed "
+                f"Excel's {EXCEL_ROWS - 1} rows x {EXCEL_COLUMNS} columns"
+            )
+    try:
+        import xlsxwriter
+    except ImportError:  # an environment installed before XlsxWriter was a dependency
+        _write_with_openpyxl(path, sheets)
+        return
 
     book = xlsxwriter.Workbook(
         str(path),
@@ -173,11 +183,6 @@ def write_workbook(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
         header_format = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
         formats: dict[str, Any] = {}
         for name, frame in sheets.items():
-            if len(frame) >= EXCEL_ROWS or len(frame.columns) > EXCEL_COLUMNS:
-                raise ValueError(
-                    f"sheet {name}: {len(frame)} rows x {len(frame.columns)} columns exceed "
-                    f"Excel's {EXCEL_ROWS - 1} rows x {EXCEL_COLUMNS} columns"
-                )
             sheet = book.add_worksheet(name)
             sheet.freeze_panes(1, 0)
             headers = [str(c) for c in frame.columns]
@@ -203,3 +208,42 @@ def write_workbook(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
                         write(row, position, value, cell_formats[position])
     finally:
         book.close()
+
+
+def _write_with_openpyxl(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
+    """The same workbook through openpyxl's write-only mode (slower)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook(write_only=True)
+    bold, top = Font(bold=True), Alignment(wrap_text=True, vertical="top")
+    for name, frame in sheets.items():
+        sheet = book.create_sheet(name)
+        sheet.freeze_panes = "A2"
+        headers = [str(c) for c in frame.columns]
+        columns = [cell_values(frame[c]) for c in frame.columns]
+        codes = [number_format(h, frame[c]) for h, c in zip(headers, frame.columns, strict=True)]
+        for position, (header, values, code) in enumerate(
+            zip(headers, columns, codes, strict=True), start=1
+        ):
+            width = column_width(header, values, code)
+            sheet.column_dimensions[get_column_letter(position)].width = width
+        header_cells = []
+        for header in headers:
+            cell = WriteOnlyCell(sheet, value=header)
+            cell.font, cell.alignment = bold, top
+            header_cells.append(cell)
+        sheet.append(header_cells)
+        for cells in zip(*columns, strict=True):
+            row: list[Any] = []
+            for value, code in zip(cells, codes, strict=True):
+                if value is None or code is None:
+                    row.append(value)
+                    continue
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.number_format = code
+                row.append(cell)
+            sheet.append(row)
+    book.save(path)

@@ -104,3 +104,42 @@ def test_uncovered_view_refuses_frames_it_would_not_reproduce() -> None:
     assert uncovered_view("residents", points, uncovered, [("park", "5min", 300.0)]) is None
     assert uncovered_view("residents", points, uncovered.drop(columns="dist_m"), thresholds) is None
     assert uncovered_view("residents", points.to_crs(3857), uncovered, thresholds) is None
+
+
+def test_workbook_without_xlsxwriter_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An environment installed before XlsxWriter was a dependency writes the same cells."""
+    import builtins
+
+    import openpyxl
+
+    from radius._io import xlsx_writer
+
+    frame = pd.DataFrame(
+        {
+            "区域编号 District ID": ["东升街道第一社区", "二"],
+            "常住人口 Residents": [5240.0, np.nan],
+            "需求 Required (m²)": [600.0, 1.5],
+            "供需比 Ratio": [0.8333, np.nan],
+            "是否达标 Pass": [True, False],
+            "n": pd.array([1, None], dtype="Int64"),
+        }
+    )
+    xlsx_writer({"elderly": frame})(tmp_path / "a.xlsx")
+    real_import = builtins.__import__
+
+    def no_xlsxwriter(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "xlsxwriter":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_xlsxwriter)
+    xlsx_writer({"elderly": frame})(tmp_path / "b.xlsx")
+    monkeypatch.undo()
+    a = openpyxl.load_workbook(tmp_path / "a.xlsx")["elderly"]
+    b = openpyxl.load_workbook(tmp_path / "b.xlsx")["elderly"]
+    assert a.freeze_panes == b.freeze_panes == "A2"
+    cells = [[(c.value, c.number_format, c.font.bold) for c in row] for row in a.iter_rows()]
+    assert cells == [[(c.value, c.number_format, c.font.bold) for c in r] for r in b.iter_rows()]
+    assert [cells[2][k][0] for k in (1, 3, 5)] == [None, None, None]
