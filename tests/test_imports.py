@@ -71,3 +71,18 @@ def test_the_probe_sees_what_a_map_imports(nanjing_osm: Path, tmp_path: Path) ->
 def test_every_command_still_parses_its_own_arguments(command: str) -> None:
     code, _ = _loaded([command, "--help"])
     assert code == 0
+
+
+def test_configuration_files_read_by_libyaml_equal_pure_python() -> None:
+    """``load_yaml`` reads with libyaml when it can; every shipped file reads the same."""
+    import yaml
+
+    from radius._limits import load_yaml
+
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    files = sorted(configs.rglob("*.yaml"))
+    assert files
+    for path in files:
+        assert load_yaml(path, "configuration file") == yaml.safe_load(
+            path.read_text(encoding="utf-8")
+        ), path
