@@ -77,9 +77,9 @@ def proposal_sitings(
     """The what-if facilities as siting results, one per category, for the report.
 
     Each category's proposals are the candidates of :func:`radius.siting.site_facilities`
-    and all of them are chosen (``count`` = their number), with their own sizes, so the
-    report's siting section lists them as proposed sites with coverage and shortfall before
-    and after.
+    and all of them are kept (``keep_all``), with their own sizes, so the report's siting
+    section lists every one as a proposed site, with zero gain when it newly covers
+    nobody, and coverage and shortfall before and after.
     """
     from radius.siting import site_facilities
 
@@ -92,7 +92,12 @@ def proposal_sitings(
         with collect():
             sitings.append(
                 site_facilities(
-                    inputs, config, category=category, count=len(mine), candidates=candidates
+                    inputs,
+                    config,
+                    category=category,
+                    count=len(mine),
+                    candidates=candidates,
+                    keep_all=True,
                 )
             )
     return sitings

@@ -391,6 +391,7 @@ def site_facilities(
     milp_size_limit: int = DEFAULT_MILP_SIZE_LIMIT,
     districts: Sequence[str] | None = None,
     size: float | Mapping[str, float] | None = None,
+    keep_all: bool = False,
 ) -> SitingResult:
     """Choose new sites for one category; report coverage and shortfall before and after.
 
@@ -441,6 +442,10 @@ def site_facilities(
         among the unit's new sites and at least the rules' minimum site (``min_site``);
         ``size_basis`` of the sites says which. The sizes
         count as supply in the analysis after, so per-capita figures change.
+    keep_all : bool
+        Every candidate becomes a site (a what-if: the planner's own sites). The solver
+        ranks them; candidates that newly cover nobody follow with zero gain instead of
+        being left out, so a report lists every proposed site.
 
     Returns
     -------
@@ -536,6 +541,8 @@ def site_facilities(
     else:
         solution = set_covering(coverage, weights, **options)
 
+    if keep_all:
+        solution = _with_every_candidate(solution, n_candidates)
     sites = _site_frame(site_candidates, solution, category, capacities)
     chosen = site_candidates.sites.iloc[solution.chosen]
     units = _site_units(before, sites) if len(sites) else np.zeros(0, dtype=np.int64)
@@ -654,6 +661,18 @@ def _capacities(
             raise InputError(f"per_resident must be positive, got {per_resident}")
         values = values / float(per_resident)
     return values
+
+
+def _with_every_candidate(solution: SitingSolution, n_candidates: int) -> SitingSolution:
+    """``solution`` with the candidates it did not choose appended, in order, gaining 0."""
+    rest = np.setdiff1d(np.arange(n_candidates), solution.chosen, assume_unique=False)
+    if not len(rest):
+        return solution
+    return dataclasses.replace(
+        solution,
+        chosen=np.concatenate([np.asarray(solution.chosen, dtype=np.int64), rest]),
+        gains=np.concatenate([np.asarray(solution.gains, dtype=np.float64), np.zeros(len(rest))]),
+    )
 
 
 def _site_frame(

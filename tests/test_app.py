@@ -677,3 +677,24 @@ def test_pdf_report_of_a_what_if_shows_the_proposed_site_in_the_siting_section(t
     assert "建议新增 1 处养老院、老年养护院" in sites
     assert "选址前后对比" in sites
     assert f"{CENTRE_LON:.6f}" in sites
+
+
+@pytest.mark.slow
+def test_a_proposed_site_that_covers_no_one_new_is_listed_with_zero_gain():
+    from radius.app_inputs import load_inputs
+    from radius.config import load_categories
+    from radius.downloads import proposal_sitings
+    from radius.whatif import Proposal, Settings
+
+    loaded = load_inputs([])
+    settings = Settings(
+        tuple(c.id for c in load_categories()), "time", "adult", "national", None, "2sfca"
+    )
+    first = Proposal(1, "elderly_care", CENTRE_LON, CENTRE_LAT, "P1", (("beds", 50.0),))
+    twin = first._replace(pid=2, name="P2")  # the same place: nobody newly covered
+    (siting,) = proposal_sitings(loaded.inputs, loaded.network_label, settings, [first, twin])
+    assert len(siting.sites) == 2
+    gains = siting.sites["residents_gained"].to_list()
+    assert gains[0] > 0
+    assert gains[1] == 0
+    assert len(siting.after.reach.facilities) == len(siting.before.reach.facilities) + 2
