@@ -50,7 +50,7 @@ from radius._errors import RadiusError
 from radius._warnings import collect
 from radius.app_inputs import ROLES, Loaded, Upload, limit_message, load_bounded, load_inputs
 from radius.bounded import LimitError, run_bounded, stop_all
-from radius.config import Category, load_categories, load_speed_profiles
+from radius.config import DEFAULT_THRESHOLD_BASIS, Category, load_categories, load_speed_profiles
 from radius.coords import from_wgs84, to_wgs84
 from radius.i18n import LANGUAGES, Language, name_of, t
 from radius.map_assets import asset_dirs, map_html, served_assets, use_local_assets
@@ -80,7 +80,7 @@ T = TypeVar("T")
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09", "cgcs2000")
 AREA_TYPES: tuple[str | None, ...] = (None, "new", "old")
 METHODS = ("2sfca", "inside")
-BASES = ("time", "distance")
+BASES = ("distance", "time")
 DEFAULT_SUGGESTIONS = 2
 MAX_SUGGESTIONS = 20
 MAP_HEIGHT = 560
@@ -548,7 +548,7 @@ def sidebar(lang_default: str) -> tuple[Language, list[Upload], str, Settings, s
             t("threshold_basis", lang),
             BASES,
             lang,
-            default="time",
+            default=DEFAULT_THRESHOLD_BASIS,
             format_func=lambda b: t(f"basis_{b}", lang),
             help=t("threshold_basis_help", lang),
         )

@@ -20,7 +20,12 @@ from pydantic import (
 
 from radius._errors import ConfigError, InputError
 from radius._limits import load_yaml
-from radius.config import ThresholdBasis, load_categories, resolve_speed
+from radius.config import (
+    DEFAULT_THRESHOLD_BASIS,
+    ThresholdBasis,
+    load_categories,
+    resolve_speed,
+)
 from radius.covering import SitingMethod, SitingObjective
 from radius.provision import ProvisionMethod
 from radius.snap import DEFAULT_MAX_SNAP_M
@@ -446,7 +451,7 @@ class BatchJob(_Frozen):
     categories: tuple[str, ...] | None = None
     speed_profile: str | None = None
     speed_m_s: float | None = Field(default=None, gt=0.1, lt=5.0, allow_inf_nan=False)
-    threshold_basis: ThresholdBasis = "time"
+    threshold_basis: ThresholdBasis = DEFAULT_THRESHOLD_BASIS
     method: ProvisionMethod = "2sfca"
     max_snap_m: float = Field(default=DEFAULT_MAX_SNAP_M, gt=0, le=5000, allow_inf_nan=False)
     crs: str = "auto"

@@ -249,7 +249,7 @@ def _add_analysis_arguments(command: argparse.ArgumentParser) -> None:
 
 
 def _add_reach_arguments(command: argparse.ArgumentParser, *, service_areas_default: bool) -> None:
-    from radius.config import load_speed_profiles
+    from radius.config import DEFAULT_THRESHOLD_BASIS, load_speed_profiles
     from radius.defaults import DEFAULT_BUFFER_M, DEFAULT_MAX_SNAP_M
 
     command.add_argument(
@@ -284,9 +284,11 @@ def _add_reach_arguments(command: argparse.ArgumentParser, *, service_areas_defa
     command.add_argument(
         "--threshold-basis",
         choices=["time", "distance"],
-        default="time",
-        help="thresholds from minutes × speed (time) or the GB 50180 walking distances "
-        "(distance); default time",
+        default=DEFAULT_THRESHOLD_BASIS,
+        help="thresholds at the GB 50180-2018 walking distances (distance: 5 min ≈ 300 m, "
+        "10 min ≈ 500 m, 15 min 800–1,000 m as the standard profile chooses) or minutes × "
+        f"walking speed, each demand group at its own speed (time); default "
+        f"{DEFAULT_THRESHOLD_BASIS}",
     )
     command.add_argument(
         "--max-snap",

@@ -20,6 +20,7 @@ from radius._limits import load_yaml
 
 __all__ = [
     "CONFIG_DIR",
+    "DEFAULT_THRESHOLD_BASIS",
     "Category",
     "SpeedProfile",
     "SpeedProfiles",
@@ -38,6 +39,9 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """The ``configs/`` folder of the source tree (also shipped beside an editable install)."""
 
 ThresholdBasis = Literal["time", "distance"]
+DEFAULT_THRESHOLD_BASIS: ThresholdBasis = "distance"
+"""Compliance is checked at GB 50180-2018's walking distances unless ``"time"`` is asked
+(5 min ≈ 300 m, 10 min ≈ 500 m, 15 min 800–1,000 m, the profile choosing within the range)."""
 ModelT = TypeVar("ModelT", bound=BaseModel)
 TagValue = str | list[str] | bool
 CapacityField = Literal["floor_area_m2", "land_area_m2", "beds", "places"]
@@ -67,7 +71,9 @@ class Threshold(_Frozen):
         value = f"{self.minutes:g}"
         return f"{value}min"
 
-    def distance_m(self, speed_m_s: float, basis: ThresholdBasis = "time") -> float:
+    def distance_m(
+        self, speed_m_s: float, basis: ThresholdBasis = DEFAULT_THRESHOLD_BASIS
+    ) -> float:
         """Walking distance of this level in metres.
 
         Parameters
@@ -115,7 +121,9 @@ class Category(_Frozen):
             )
         return value
 
-    def max_distance_m(self, speed_m_s: float, basis: ThresholdBasis = "time") -> float:
+    def max_distance_m(
+        self, speed_m_s: float, basis: ThresholdBasis = DEFAULT_THRESHOLD_BASIS
+    ) -> float:
         """The largest threshold of the category in metres."""
         return max(t.distance_m(speed_m_s, basis) for t in self.thresholds)
 

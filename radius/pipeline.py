@@ -19,6 +19,7 @@ from radius._errors import InputError
 from radius._validate import check_number
 from radius._warnings import collect
 from radius.config import (
+    DEFAULT_THRESHOLD_BASIS,
     Category,
     ThresholdBasis,
     load_categories,
@@ -103,8 +104,11 @@ class ReachConfig:
         Named walking-speed profile (``configs/speed_profiles.yaml``).
     speed_m_s : float, optional
         Explicit walking speed (m/s); wins over ``speed_profile``.
-    threshold_basis : {"time", "distance"}
-        Thresholds from minutes × speed, or the standard's walking distances (metres).
+    threshold_basis : {"distance", "time"}
+        ``"distance"`` (the default): the standard's walking distances (metres; GB 50180-2018,
+        the profile choosing within each level's range); ``"time"``: minutes × the walking
+        speed, each rule's demand group at its own speed (the elderly circle at the elderly
+        speed).
     max_snap_m : float
         Largest access leg (metres) between a point and the street it joins.
     buffer_m : float
@@ -125,7 +129,7 @@ class ReachConfig:
     categories: tuple[str, ...] | None = None
     speed_profile: str | None = None
     speed_m_s: float | None = None
-    threshold_basis: ThresholdBasis = "time"
+    threshold_basis: ThresholdBasis = DEFAULT_THRESHOLD_BASIS
     max_snap_m: float = DEFAULT_MAX_SNAP_M
     buffer_m: float = DEFAULT_BUFFER_M
     crs: str = "auto"
@@ -293,7 +297,7 @@ def compute_reach(
     categories: tuple[Category, ...],
     *,
     speed_m_s: float,
-    threshold_basis: ThresholdBasis = "time",
+    threshold_basis: ThresholdBasis = DEFAULT_THRESHOLD_BASIS,
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
     buffer_m: float = DEFAULT_BUFFER_M,
     service_areas: bool = True,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from radius.config import Category, ThresholdBasis
+from radius.config import DEFAULT_THRESHOLD_BASIS, Category, ThresholdBasis
 from radius.paths import CostMatrix, bounded_distances, nearest_and_counts
 from radius.snap import RoutingGraph
 
@@ -79,7 +79,7 @@ def reach_category(
     access_owner: np.ndarray,
     access_m: np.ndarray,
     speed_m_s: float,
-    basis: ThresholdBasis = "time",
+    basis: ThresholdBasis = DEFAULT_THRESHOLD_BASIS,
     demand_nodes: np.ndarray | None = None,
     demand_access_m: np.ndarray | None = None,
     threads: int | None = None,

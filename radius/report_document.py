@@ -360,6 +360,7 @@ def _cover_rows(
             standard.name,
             _t(f"area_{area_type}", lang) if area_type in ("new", "old") else "",
             _speed_line(config, result.reach.speed_m_s, lang),
+            _t(f"basis_{result.reach.threshold_basis}", lang),
         )
         if part
     )

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from radius._batch_job import JobPath, SiteRequest
 from radius._errors import ConfigError, InputError
-from radius.config import ThresholdBasis, load_categories, validate_file
+from radius.config import DEFAULT_THRESHOLD_BASIS, ThresholdBasis, load_categories, validate_file
 from radius.i18n import Language
 from radius.pipeline import AnalyzeConfig, DistrictMode, ReachConfig
 from radius.provision import ProvisionMethod
@@ -88,7 +88,7 @@ class ReportJob(_Frozen):
     categories: tuple[str, ...] | None = None
     speed_profile: str | None = None
     speed_m_s: float | None = Field(default=None, gt=0.1, lt=5.0, allow_inf_nan=False)
-    threshold_basis: ThresholdBasis = "time"
+    threshold_basis: ThresholdBasis = DEFAULT_THRESHOLD_BASIS
     max_snap_m: float = Field(default=DEFAULT_MAX_SNAP_M, gt=0, le=5000, allow_inf_nan=False)
     crs: str = "auto"
     sites: tuple[SiteRequest, ...] = ()

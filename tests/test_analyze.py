@@ -417,6 +417,41 @@ def test_a_nursing_home_alone_meets_the_15_minute_rule_not_the_5_minute_rooms(
     assert bool(district["elderly_care_within_15min_pass"])
 
 
+def test_compliance_is_checked_by_distance_unless_the_time_view_is_asked(
+    new_district: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GB 50180's walking distances by default; the time view walks each rule's group at its
+    # own speed: the elderly circle at 0.8 m/s (720 m in 15 minutes), not the run's 1.0 m/s.
+    base = [
+        "analyze",
+        "--network",
+        str(new_district["roads"]),
+        "--facilities",
+        str(new_district["facilities"]),
+        "--population",
+        str(new_district["plots"]),
+        "--districts",
+        str(new_district["districts"]),
+        "--categories",
+        "elderly_care,elderly_daycare,convenience_store",
+        "--lang",
+        "en",
+    ]
+    said = {}
+    for basis in ("default", "time"):
+        out = tmp_path / basis
+        extra = [] if basis == "default" else ["--threshold-basis", "time"]
+        code, _, stderr = run([*base, *extra, "--out", str(out)], capsys)
+        assert code == 0, stderr
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        said[basis] = (summary["threshold_basis"], json.dumps(summary["notes"]))
+    assert said["default"][0] == "distance"
+    assert "walking speed" not in said["default"][1]
+    assert said["time"][0] == "time"
+    assert "elderly_daycare_within_5min (aged_60_plus, 0.8 m/s)" in said["time"][1]
+    assert "convenience_store_within_5min" not in said["time"][1]  # residents: the run's speed
+
+
 @pytest.mark.parametrize("standard", ["anhui", "zhejiang", "ningxia"])
 def test_analyze_default_district_with_each_provincial_profile(
     nanjing_osm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], standard: str

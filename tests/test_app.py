@@ -31,8 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app.py"
 TIMEOUT_S = 180
 CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
-ELDERLY = "养老院、老年养护院 · 15 分钟内"
-ELDERLY_EN = "Nursing home · within 15 min"
+# Tiles name the GB 50180 walking distance: compliance is checked by distance by default.
+ELDERLY = "养老院、老年养护院 · 1000 米内"
+ELDERLY_EN = "Nursing home · within 1000 m"
 # Beside the residents of the Xinjiekou extract (WGS-84).
 CENTRE_LON, CENTRE_LAT = 118.7894, 32.0407
 FACILITIES = [
@@ -209,7 +210,7 @@ def test_opens_on_the_default_district_with_headline_figures(app):
     from radius.config import load_categories
 
     assert len(metrics) == sum(len(c.thresholds) for c in load_categories()) + 1
-    assert metrics["便利店 · 5 分钟内"] == ("17.8%", "")
+    assert metrics["便利店 · 300 米内"] == ("17.8%", "")
     assert metrics[ELDERLY] == ("0.0%", "")
     # 17 blocks and the remainder unit of the residents outside every block (radius.demand).
     assert re.fullmatch(r"\d+ / 18", metrics["未达标区域"][0])
@@ -240,16 +241,17 @@ def test_language_switch_turns_every_label_english(app):
     keys_shown = set(keys())
     assert not [text for text in _texts(app) if text in keys_shown]
     # Choices made in one language are kept in the other.
-    app.radio(key="threshold_basis.en").set_value("distance").run()
+    assert app.radio(key="threshold_basis.en").value == "distance"  # the default
+    app.radio(key="threshold_basis.en").set_value("time").run()
     app.radio(key="lang").set_value("zh").run()
     _assert_clean(app)
-    assert app.radio(key="threshold_basis.zh").value == "distance"
-    assert "便利店 · 300 米内" in _metrics(app)
+    assert app.radio(key="threshold_basis.zh").value == "time"
+    assert "便利店 · 5 分钟内" in _metrics(app)
 
 
 @pytest.mark.slow
 def test_facility_csv_upload_replaces_only_the_categories_it_holds(app):
-    library = "阅读设施 · 15 分钟内"
+    library = "阅读设施 · 1000 米内"
     osm_library = _metrics(app)[library][0]
     assert osm_library != "0.0%"
     app.file_uploader(key="upload_facilities").upload("设施清单.csv", _csv(), "text/csv")
@@ -320,7 +322,7 @@ def test_suggested_sites_are_those_of_radius_site_and_count_as_what_if(
 ):
     from radius.cli import main as radius_main
 
-    store = "便利店 · 5 分钟内"
+    store = "便利店 · 300 米内"
     before, _ = _metrics(app)[store]
     app.selectbox(key="whatif_category.zh").set_value("convenience_store")
     app.number_input(key="suggest_count").set_value(2)

@@ -41,7 +41,8 @@ from radius.network import StreetNetwork, load_network
 from .conftest import REPO_ROOT
 
 CATEGORIES = ["convenience_store", "supermarket", "fitness"]
-"""Largest threshold 15 min: a 900 m buffer at 1.0 m/s keeps the tasks small."""
+"""Largest threshold 15 min: a 1,000 m buffer (GB 50180's distance, the default basis) keeps
+the tasks small."""
 NANJING_BLOCKS = ["block-002", "block-003", "block-005", "block-016"]
 """Nanjing blocks holding residential buildings."""
 
@@ -374,7 +375,7 @@ def test_one_and_two_workers_give_identical_tables_and_broken_districts_fail(
     assert set(residents_two["district_id"]) == {"block-003"}
     district_summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert district_summary["districts"] == 1
-    assert district_summary["batch"]["buffer_m"] == 900.0
+    assert district_summary["batch"]["buffer_m"] == 1000.0
     assert not (tmp_path / "two" / "districts" / "far-away").exists()
 
     summary = summary_of(tmp_path / "two")

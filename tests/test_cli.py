@@ -72,7 +72,10 @@ def test_reach_on_nanjing_writes_every_layer(
         nodes.loc[reached, "supermarket_dist_m"] / 60.0,
         atol=1e-3,
     )
-    assert (nodes.loc[reached, "supermarket_dist_m"] <= 900.0 + 1e-6).all()
+    # By default the 15-minute walk is GB 50180's distance (1,000 m), not 15 min × 1.0 m/s.
+    assert summary["threshold_basis"] == "distance"
+    assert (nodes.loc[reached, "supermarket_dist_m"] <= 1000.0 + 1e-6).all()
+    assert (nodes.loc[reached, "supermarket_dist_m"] > 900.0).any()
     assert nodes.loc[~reached, "supermarket_n_15min"].eq(0).all()
     # A category without facilities in the extract is reported, not an error.
     assert summary["categories"]["elderly_care"]["facilities"] == 0
@@ -105,11 +108,17 @@ def test_distance_basis_and_speed_profile_change_thresholds(
     metres = [t["metres"] for t in summary["categories"]["fitness"]["thresholds"]]
     assert metres == [500.0, 1000.0]
     code, _, stderr = run(
-        [*argv, "--speed-profile", "elderly", "--no-service-areas", "--out", str(out)], capsys
+        [
+            *argv,
+            *("--threshold-basis", "time", "--speed-profile", "elderly"),
+            *("--no-service-areas", "--out", str(out)),
+        ],
+        capsys,
     )
     assert code == 0, stderr
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["speed_m_s"] == 0.8
+    assert summary["threshold_basis"] == "time"
     metres = [t["metres"] for t in summary["categories"]["fitness"]["thresholds"]]
     assert metres == [480.0, 720.0]
 
