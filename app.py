@@ -24,7 +24,7 @@ Session state
     A click of "suggest sites" not handled yet: ``(category id, count)``.
 ``pending_click``
     A map click (``{"lat": ..., "lng": ...}``) not handled yet. A click on the map goes
-    through exactly this path (see :func:`on_map_change`); tests and scripts may set it too.
+    through exactly this path (:func:`radius.app_state.map_clicked`); tests may set it.
 ``downloads``
     Prepared downloads: ``{kind: (key, bytes)}``, the key naming what they were made from.
 """
@@ -44,14 +44,32 @@ import folium
 import streamlit as st  # noqa: TID251 (app.py is where Streamlit belongs)
 import streamlit.components.v1 as components  # noqa: TID251 (app.py is where Streamlit belongs)
 import streamlit_folium
+from streamlit.runtime import Runtime  # noqa: TID251
+from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: TID251
 
 from radius import downloads as files
 from radius._errors import RadiusError
 from radius._warnings import collect
-from radius.app_inputs import ROLES, Loaded, Upload, limit_message, load_bounded, load_inputs
-from radius.bounded import LimitError, run_bounded, stop_all
-from radius.config import DEFAULT_THRESHOLD_BASIS, Category, load_categories, load_speed_profiles
-from radius.coords import from_wgs84, to_wgs84
+from radius.app_inputs import ROLES, Loaded, Upload, load_bounded, load_inputs
+from radius.app_state import (
+    DEFAULT_SUGGESTIONS,
+    MAX_SUGGESTIONS,
+    error_text,
+    facilities_message,
+    map_clicked,
+    proposal_lines,
+    remove_all_proposals,
+    remove_proposal,
+    request_suggestion,
+    reset_for_inputs,
+    run_suggestion,
+    session_watch,
+    take_pending_click,
+    upload_key,
+)
+from radius.bounded import run_bounded, stop_all
+from radius.config import DEFAULT_THRESHOLD_BASIS, load_categories, load_speed_profiles
+from radius.coords import from_wgs84
 from radius.i18n import LANGUAGES, Language, name_of, t
 from radius.map_assets import asset_dirs, map_html, served_assets, use_local_assets
 from radius.maps import analysis_map, available_basemaps, basemap_notes, default_rule
@@ -69,8 +87,6 @@ from radius.whatif import (
     page_notes,
     proposals_frame,
     shortfall_table,
-    suggest_sites,
-    suggestion_message,
     whatif_analysis,
 )
 
@@ -81,8 +97,6 @@ COORD_SYSTEMS = ("wgs84", "gcj02", "bd09", "cgcs2000")
 AREA_TYPES: tuple[str | None, ...] = (None, "new", "old")
 METHODS = ("2sfca", "inside")
 BASES = ("distance", "time")
-DEFAULT_SUGGESTIONS = 2
-MAX_SUGGESTIONS = 20
 MAP_HEIGHT = 560
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 TRIM_EVERY_S = 15.0
@@ -185,13 +199,13 @@ def default_map(
 
 
 def show_map(payload: MapPayload, center: tuple[float, float] | None) -> None:
-    """Draw a map payload as ``st_folium`` does; a click goes to :func:`on_map_change`."""
+    """Draw a map payload as ``st_folium`` does; a click becomes a pending click."""
     key = "map"
     hash_key = streamlit_folium.generate_js_hash(payload.script, key, False)
 
     def changed() -> None:
         st.session_state[key] = st.session_state.get(hash_key, {})
-        on_map_change()
+        map_clicked(st.session_state, st.session_state[key])
 
     streamlit_folium._component_func(
         script=payload.script,
@@ -282,24 +296,29 @@ def keep(key: Hashable, compute: Callable[[], T]) -> T:
     return session_cache().get(key, compute)
 
 
-def ticker(lang: str) -> Callable[[], bool]:
-    """A ``cancelled`` callback for a job: shows the seconds spent, once a second.
+def watch(lang: str) -> Callable[[], bool]:
+    """A ``cancelled`` callback for a job: true once this session has ended (its browser
+    tab closed), so the job is killed then; shows the seconds spent, once a second.
 
-    Drawing gives Streamlit the chance to stop this run (the session reran or ended); it
+    Drawing also gives Streamlit the chance to stop this run when the session reruns; it
     does so by raising, and :func:`radius.bounded.run_bounded` then kills the job.
     """
     placeholder = st.empty()
     started = time.monotonic()
     shown = [0]
+    ctx = get_script_run_ctx()
+    runtime = Runtime.instance() if Runtime.exists() else None
 
-    def tick() -> bool:
+    def tick() -> None:
         seconds = int(time.monotonic() - started)
         if seconds > shown[0]:
             shown[0] = seconds
             placeholder.caption(t("reading_seconds", lang, seconds=seconds))
-        return False
 
-    return tick
+    def active() -> bool:
+        return ctx is None or runtime is None or runtime.is_active_session(ctx.session_id)
+
+    return session_watch(active, tick)
 
 
 def fail(message: str) -> NoReturn:
@@ -314,138 +333,13 @@ def guarded(
     key: str = "error_input",
     clean: Callable[[str], str] = str,
 ) -> T:
-    """Run a pipeline step; show a translated message (never a traceback) if it fails.
-
-    ``clean`` rewrites the error's text (e.g. :meth:`Loaded.clean`).
-    """
+    """Run a pipeline step; show a translated message (never a traceback) if it fails."""
     try:
         return step()
-    except RadiusError as exc:
-        fail(t(key, lang, message=clean(str(exc))))
-    except LimitError as exc:
-        fail(t("error_limit", lang, message=limit_message(exc, lang)))
-    except Exception:
-        LOG.exception("unexpected error in the radius app")
-        fail(t("error_unexpected", lang))
-
-
-def add_proposal_at(lat: float, lng: float, system: str = "wgs84") -> None:
-    """Add a what-if facility at a clicked point, with the category and capacity chosen.
-
-    ``lat``/``lng`` are in the map's coordinate system (``system``: GCJ-02 on Gaode
-    basemaps), converted to WGS-84 here.
-    """
-    state = st.session_state
-    if not state.get("whatif_place", True):
-        return
-    category = chosen_category()
-    if category is None:
-        return
-    if state.get("last_click") == (lat, lng):
-        return  # the same click reported again
-    state["last_click"] = (lat, lng)
-    capacity = chosen_capacity(category)
-    pid = int(state.get("next_pid", 1))
-    state["next_pid"] = pid + 1
-    name = str(state.get("whatif_name") or "").strip() or f"P{pid}"
-    lon_wgs, lat_wgs = to_wgs84(lng, lat, system)
-    proposals = list(state.get("proposals", []))
-    proposals.append(Proposal(pid, category.id, float(lon_wgs), float(lat_wgs), name, capacity))
-    state["proposals"] = proposals
-
-
-def chosen_category() -> Category | None:
-    """The category chosen in the what-if panel."""
-    state = st.session_state
-    # The widget's own state holds this run's choice even before the widget is drawn.
-    lang = str(state.get("lang", "zh"))
-    category_id = state.get(f"whatif_category.{lang}", state.get("whatif_category"))
-    return {c.id: c for c in load_categories()}.get(str(category_id)) if category_id else None
-
-
-def chosen_capacity(category: Category) -> tuple[tuple[str, float], ...]:
-    """The capacity entered in the what-if panel, for the fields of ``category``."""
-    return tuple(
-        (column, float(st.session_state.get(f"capacity_{column}", DEFAULT_CAPACITY[column])))
-        for column in category.capacity_fields
-    )
-
-
-def request_suggestion() -> None:
-    """ "Suggest sites" button: remember the request; the page runs it (see :func:`main`)."""
-    category = chosen_category()
-    if category is not None:
-        count = int(st.session_state.get("suggest_count", DEFAULT_SUGGESTIONS))
-        st.session_state["suggest_request"] = (category.id, count)
-
-
-def run_suggestion(loaded: Loaded, settings: Settings, lang: str) -> None:
-    """Run a pending "suggest sites" request; add its sites to the what-if facilities.
-
-    A failure is kept as the what-if panel's message (where the planner clicked); the page
-    goes on.
-    """
-    state = st.session_state
-    request = state.pop("suggest_request", None)
-    if request is None:
-        return
-    category_id, count = request
-    category = {c.id: c for c in load_categories()}[category_id]
-    proposals = list(state.get("proposals", []))
-    first_pid = int(state.get("next_pid", 1))
-    state.pop("suggest_message", None)
-    state.pop("suggest_error", None)
-    try:
-        with st.spinner(t("suggesting", lang)):
-            added, summary = suggest_sites(
-                loaded.inputs,
-                loaded.network_label,
-                settings,
-                proposals,
-                category=category_id,
-                count=count,
-                capacity=chosen_capacity(category),
-                first_pid=first_pid,
-                name=lambda pid: t("suggest_name", lang, pid=pid),
-            )
-    except RadiusError as exc:
-        state["suggest_error"] = t("error_suggest", lang, message=loaded.clean(str(exc)))
-        return
-    except Exception:
-        LOG.exception("suggesting sites failed")
-        state["suggest_error"] = t("error_suggest", lang, message=t("error_bug", lang))
-        return
-    state["proposals"] = proposals + added
-    state["next_pid"] = first_pid + len(added)
-    state["suggest_message"] = suggestion_message(
-        summary, category, len(added), settings.threshold_basis, lang
-    )
-
-
-def on_map_change() -> None:
-    """st_folium callback: a click on the map becomes a pending click."""
-    value = st.session_state.get("map") or {}
-    clicked = value.get("last_clicked") if isinstance(value, dict) else None
-    if clicked:
-        basemap = available_basemaps().get(str(st.session_state.get("basemap", "osm")))
-        st.session_state["pending_click"] = {
-            "lat": clicked["lat"],
-            "lng": clicked["lng"],
-            "system": basemap.overlay_system if basemap is not None else "wgs84",
-        }
-
-
-def remove_proposal(pid: int) -> None:
-    """Remove one what-if facility."""
-    st.session_state["proposals"] = [
-        p for p in st.session_state.get("proposals", []) if p.pid != pid
-    ]
-
-
-def remove_all_proposals() -> None:
-    """Remove every what-if facility."""
-    st.session_state["proposals"] = []
-    st.session_state.pop("suggest_message", None)
+    except Exception as exc:
+        if not isinstance(exc, RadiusError):
+            LOG.exception("unexpected error in the radius app")
+        fail(error_text(exc, lang, key, clean))
 
 
 # --------------------------------------------------------------------------------------
@@ -714,42 +608,37 @@ def whatif_panel(settings: Settings, lang: str) -> None:
         t("suggest_button", lang),
         key="suggest",
         on_click=request_suggestion,
+        args=(st.session_state,),
         help=t("suggest_help", lang),
         icon=":material/add_location_alt:",
     )
-    message = st.session_state.get("suggest_message")
-    if message:
-        st.success(message)
-    error = st.session_state.get("suggest_error")
-    if error:
-        st.error(error)
-    proposals: list[Proposal] = st.session_state.get("proposals", [])
+    state = st.session_state
+    if state.get("suggest_message"):
+        st.success(state["suggest_message"])
+    for key in ("suggest_error", "whatif_message"):
+        if state.get(key):
+            st.error(state[key])
+    proposals: list[Proposal] = state.get("proposals", [])
     if not proposals:
         st.caption(t("whatif_none", lang))
         return
     st.markdown(t("whatif_list", lang, n=len(proposals)))
-    for proposal in proposals:
-        capacity = ", ".join(
-            t(f"capacity_short_{column}", lang, value=value) for column, value in proposal.capacity
-        )
-        text = t(
-            "proposal_item",
-            lang,
-            name=proposal.name,
-            category=name_of(categories[proposal.category], lang),
-            lon=proposal.lon,
-            lat=proposal.lat,
-        )
-        st.markdown(f"{text}{' · ' + capacity if capacity else ''}")
+    for proposal, line in zip(proposals, proposal_lines(proposals, lang), strict=True):
+        st.markdown(line)
         st.button(
             t("remove", lang),
             key=f"remove_{proposal.pid}",
             on_click=remove_proposal,
-            args=(proposal.pid,),
+            args=(st.session_state, proposal.pid),
             icon=":material/delete:",
             type="tertiary",
         )
-    st.button(t("remove_all", lang), key="remove_all", on_click=remove_all_proposals)
+    st.button(
+        t("remove_all", lang),
+        key="remove_all",
+        on_click=remove_all_proposals,
+        args=(st.session_state,),
+    )
 
 
 class Download(NamedTuple):
@@ -810,34 +699,24 @@ def read_uploads(
     goes on with the default district.
     """
     default_path = str(default_network_path())
-    if not uploads:
-        return default_inputs(default_path), ("default", default_path)
     replace_all = bool(st.session_state.get("replace_all", False))
-    key = (
-        "upload",
-        default_path,
-        tuple((u.role, u.name, u.digest) for u in uploads),
-        coord_system,
-        replace_all,
-    )
+    key = upload_key(default_path, uploads, coord_system, replace_all)
+    if not uploads:
+        return default_inputs(default_path), key
     try:
         with st.spinner(t("loading", lang)):
             loaded = keep(
                 key,
                 lambda: load_bounded(
-                    uploads, coord_system, replace_all=replace_all, cancelled=ticker(lang)
+                    uploads, coord_system, replace_all=replace_all, cancelled=watch(lang)
                 ),
             )
         return loaded, key
-    except LimitError as exc:
-        message = t("error_limit", lang, message=limit_message(exc, lang))
-    except RadiusError as exc:
-        message = t("error_upload", lang, message=str(exc))
-    except Exception:
-        LOG.exception("reading the uploads failed")
-        message = t("error_upload", lang, message=t("error_bug", lang))
-    st.sidebar.error(message)
-    return default_inputs(default_path), ("default", default_path)
+    except Exception as exc:
+        if not isinstance(exc, RadiusError):
+            LOG.exception("reading the uploads failed")
+        st.sidebar.error(error_text(exc, lang, "error_upload"))
+    return default_inputs(default_path), upload_key(default_path, (), coord_system, False)
 
 
 def analysis(
@@ -879,37 +758,16 @@ def main() -> None:
         st.stop()
 
     loaded, input_key = read_uploads(uploads, coord_system, lang)
-    if st.session_state.get("proposals_for") != input_key:
-        st.session_state["proposals_for"] = input_key
-        st.session_state["proposals"] = []
-        st.session_state.pop("suggest_message", None)
+    state = st.session_state
+    reset_for_inputs(state, input_key)
     if loaded.likely_system is not None:
         st.warning(t("coord_hint", lang, system=t(f"coord_{loaded.likely_system}", lang)))
-    categories = {c.id: c for c in load_categories()}
-    if loaded.replaced and loaded.kept:
-        names = "、" if lang == "zh" else ", "
-        st.info(
-            t(
-                "facilities_replaced",
-                lang,
-                replaced=names.join(name_of(categories[c], lang) for c in loaded.replaced),
-            )
-            + " "
-            + t(
-                "facilities_kept",
-                lang,
-                kept=names.join(name_of(categories[c], lang) for c in loaded.kept),
-            )
-        )
-    elif loaded.replaced:
-        st.info(t("facilities_replaced", lang, replaced=t("all_categories", lang)))
-
-    pending = st.session_state.pop("pending_click", None)
-    if pending:
-        add_proposal_at(
-            float(pending["lat"]), float(pending["lng"]), str(pending.get("system", "wgs84"))
-        )
-    run_suggestion(loaded, settings, lang)
+    replaced = facilities_message(loaded, lang)
+    if replaced:
+        st.info(replaced)
+    take_pending_click(state)
+    with st.spinner(t("suggesting", lang)):
+        run_suggestion(state, loaded, settings, lang)
     proposals = tuple(st.session_state.get("proposals", []))
 
     with st.spinner(t("analysing", lang)):

@@ -110,13 +110,15 @@ def test_every_key_the_app_asks_for_exists_and_every_key_is_used():
             APP,
             *(
                 REPO / "radius" / f"{name}.py"
-                for name in ("whatif", "downloads", "app_inputs", "cli")
+                for name in ("whatif", "downloads", "app_inputs", "app_state", "map_assets", "cli")
             ),
         )
     )
     literal = set(re.findall(r"\bt\(\s*\"([a-z0-9_]+)\"", source))
     dynamic = {
         "error_map",  # guarded(..., key="error_map")
+        "error_suggest",  # error_text(exc, lang, "error_suggest")
+        "error_upload",
         *(f"download_{kind}" for kind in ("gpkg", "xlsx", "html", "pdf")),
         *(f"limit_{kind}" for kind in ("cancelled", "shutdown")),
         *(f"note_group_{kind}" for kind in ("share", "partly")),  # key = "note_group_..."

@@ -1,0 +1,301 @@
+"""The app's session logic without Streamlit: what-if facilities, suggestions, messages.
+
+``app.py`` draws the page; what a click or a button does to a session lives here, on the
+session's state as a plain mapping (Streamlit's ``st.session_state`` is one), so it is
+tested directly (``tests/test_app_state.py``). The keys are those documented in
+``app.py``: ``proposals``, ``next_pid``, ``pending_click``, ``suggest_request``,
+``suggest_message``, ``suggest_error``, ``whatif_message``, ``proposals_for`` and the
+widgets' own keys (``whatif_category.{lang}``, ``capacity_{field}``, ``whatif_name``).
+
+What-ifs on the shared default district run in the server process, bounded by
+construction: the district is the one shipped (its size is fixed), a what-if recomputes
+only the categories of its facilities (:func:`radius.whatif.whatif_analysis`), a session
+holds at most :data:`MAX_PROPOSALS` of them (more are refused with a message), and a
+suggestion picks at most ``MAX_SUGGESTIONS`` sites with the solver's time limit
+(:func:`radius.siting.site_facilities`, 30 s, then greedy). Uploaded data is analysed in
+bounded worker processes (:mod:`radius.bounded`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable, MutableMapping, Sequence
+from typing import Any
+
+from radius._errors import RadiusError
+from radius.app_inputs import Loaded, Upload, limit_message
+from radius.bounded import LimitError
+from radius.config import Category, load_categories
+from radius.coords import to_wgs84
+from radius.i18n import name_of, t
+from radius.maps import available_basemaps
+from radius.whatif import DEFAULT_CAPACITY, Proposal, Settings, suggest_sites, suggestion_message
+
+__all__ = [
+    "DEFAULT_SUGGESTIONS",
+    "MAX_PROPOSALS",
+    "MAX_SUGGESTIONS",
+    "add_proposal_at",
+    "chosen_capacity",
+    "chosen_category",
+    "error_text",
+    "facilities_message",
+    "map_clicked",
+    "proposal_lines",
+    "remove_all_proposals",
+    "remove_proposal",
+    "request_suggestion",
+    "reset_for_inputs",
+    "run_suggestion",
+    "session_watch",
+    "upload_key",
+]
+
+State = MutableMapping[Any, Any]
+LOG = logging.getLogger("radius.app")
+DEFAULT_SUGGESTIONS = 2
+MAX_SUGGESTIONS = 20
+MAX_PROPOSALS = 40
+"""Most what-if facilities one session holds (a click or suggestion beyond is refused)."""
+
+
+def _categories() -> dict[str, Category]:
+    return {c.id: c for c in load_categories()}
+
+
+def chosen_category(state: State) -> Category | None:
+    """The category chosen in the what-if panel."""
+    # The widget's own state holds this run's choice even before the widget is drawn.
+    lang = str(state.get("lang", "zh"))
+    category_id = state.get(f"whatif_category.{lang}", state.get("whatif_category"))
+    return _categories().get(str(category_id)) if category_id else None
+
+
+def chosen_capacity(state: State, category: Category) -> tuple[tuple[str, float], ...]:
+    """The capacity entered in the what-if panel, for the fields of ``category``."""
+    return tuple(
+        (column, float(state.get(f"capacity_{column}", DEFAULT_CAPACITY[column])))
+        for column in category.capacity_fields
+    )
+
+
+def _room(state: State, wanted: int) -> int:
+    """How many of ``wanted`` new what-if facilities fit under :data:`MAX_PROPOSALS`.
+
+    When fewer fit, the what-if panel's message says so (``whatif_message``).
+    """
+    free = max(0, MAX_PROPOSALS - len(state.get("proposals", [])))
+    if free < wanted:
+        lang = str(state.get("lang", "zh"))
+        state["whatif_message"] = t("whatif_too_many", lang, n=MAX_PROPOSALS)
+    return min(free, wanted)
+
+
+def add_proposal_at(state: State, lat: float, lng: float, system: str = "wgs84") -> None:
+    """Add a what-if facility at a clicked point, with the category and capacity chosen.
+
+    ``lat``/``lng`` are in the map's coordinate system (``system``: GCJ-02 on Gaode
+    basemaps), converted to WGS-84 here. Refused (with a message) beyond
+    :data:`MAX_PROPOSALS`.
+    """
+    if not state.get("whatif_place", True):
+        return
+    category = chosen_category(state)
+    if category is None:
+        return
+    if state.get("last_click") == (lat, lng):
+        return  # the same click reported again
+    state["last_click"] = (lat, lng)
+    state.pop("whatif_message", None)
+    if not _room(state, 1):
+        return
+    pid = int(state.get("next_pid", 1))
+    state["next_pid"] = pid + 1
+    name = str(state.get("whatif_name") or "").strip() or f"P{pid}"
+    lon_wgs, lat_wgs = to_wgs84(lng, lat, system)
+    capacity = chosen_capacity(state, category)
+    proposal = Proposal(pid, category.id, float(lon_wgs), float(lat_wgs), name, capacity)
+    state["proposals"] = [*state.get("proposals", []), proposal]
+
+
+def map_clicked(state: State, value: Any) -> None:
+    """The map's click (``{"last_clicked": {"lat", "lng"}}``) becomes ``pending_click``."""
+    clicked = value.get("last_clicked") if isinstance(value, dict) else None
+    if clicked:
+        basemap = available_basemaps().get(str(state.get("basemap", "osm")))
+        state["pending_click"] = {
+            "lat": clicked["lat"],
+            "lng": clicked["lng"],
+            "system": basemap.overlay_system if basemap is not None else "wgs84",
+        }
+
+
+def take_pending_click(state: State) -> None:
+    """Handle a map click not handled yet (``pending_click``)."""
+    pending = state.pop("pending_click", None)
+    if pending:
+        add_proposal_at(
+            state, float(pending["lat"]), float(pending["lng"]), str(pending.get("system", "wgs84"))
+        )
+
+
+def remove_proposal(state: State, pid: int) -> None:
+    """Remove one what-if facility."""
+    state["proposals"] = [p for p in state.get("proposals", []) if p.pid != pid]
+    state.pop("whatif_message", None)
+
+
+def remove_all_proposals(state: State) -> None:
+    """Remove every what-if facility."""
+    state["proposals"] = []
+    for key in ("suggest_message", "whatif_message"):
+        state.pop(key, None)
+
+
+def reset_for_inputs(state: State, input_key: Hashable) -> None:
+    """Other inputs (an upload, the default district again): the what-ifs start afresh."""
+    if state.get("proposals_for") != input_key:
+        state["proposals_for"] = input_key
+        state["proposals"] = []
+        for key in ("suggest_message", "whatif_message"):
+            state.pop(key, None)
+
+
+def request_suggestion(state: State) -> None:
+    """ "Suggest sites" button: remember the request; the page runs it (:func:`run_suggestion`)."""
+    category = chosen_category(state)
+    if category is not None:
+        count = int(state.get("suggest_count", DEFAULT_SUGGESTIONS))
+        state["suggest_request"] = (category.id, min(max(count, 1), MAX_SUGGESTIONS))
+
+
+def run_suggestion(state: State, loaded: Loaded, settings: Settings, lang: str) -> None:
+    """Run a pending "suggest sites" request; add its sites to the what-if facilities.
+
+    A failure is kept as the what-if panel's message (where the planner clicked); the page
+    goes on.
+    """
+    request = state.pop("suggest_request", None)
+    if request is None:
+        return
+    category_id, count = request
+    category = _categories()[category_id]
+    for key in ("suggest_message", "suggest_error", "whatif_message"):
+        state.pop(key, None)
+    count = _room(state, int(count))
+    if not count:
+        return
+    proposals = list(state.get("proposals", []))
+    first_pid = int(state.get("next_pid", 1))
+    try:
+        added, summary = suggest_sites(
+            loaded.inputs,
+            loaded.network_label,
+            settings,
+            proposals,
+            category=category_id,
+            count=count,
+            capacity=chosen_capacity(state, category),
+            first_pid=first_pid,
+            name=lambda pid: t("suggest_name", lang, pid=pid),
+        )
+    except Exception as exc:
+        if not isinstance(exc, RadiusError):
+            LOG.exception("suggesting sites failed")
+        state["suggest_error"] = error_text(exc, lang, "error_suggest", loaded.clean)
+        return
+    state["proposals"] = proposals + added
+    state["next_pid"] = first_pid + len(added)
+    state["suggest_message"] = suggestion_message(
+        summary, category, len(added), settings.threshold_basis, lang
+    )
+
+
+def error_text(
+    exc: BaseException,
+    lang: str,
+    key: str = "error_input",
+    clean: Callable[[str], str] = str,
+    **params: Any,
+) -> str:
+    """What the page says about a failure, in ``lang``, never a traceback.
+
+    A limit with the limit's own message; an input error under ``key`` (its text rewritten
+    by ``clean``, e.g. :meth:`Loaded.clean`; ``params`` fill the key's other placeholders);
+    anything else as a bug (``error_unexpected`` for the page's own steps).
+    """
+    if isinstance(exc, LimitError):
+        return t("error_limit", lang, message=limit_message(exc, lang))
+    if isinstance(exc, RadiusError):
+        return t(key, lang, message=clean(str(exc)), **params)
+    if key == "error_input":
+        return t("error_unexpected", lang)
+    return t(key, lang, message=t("error_bug", lang), **params)
+
+
+def proposal_lines(proposals: Sequence[Proposal], lang: str) -> list[str]:
+    """One line per what-if facility: name, category, position and size, in ``lang``."""
+    categories = _categories()
+    lines = []
+    for proposal in proposals:
+        capacity = ", ".join(
+            t(f"capacity_short_{column}", lang, value=value) for column, value in proposal.capacity
+        )
+        text = t(
+            "proposal_item",
+            lang,
+            name=proposal.name,
+            category=name_of(categories[proposal.category], lang),
+            lon=proposal.lon,
+            lat=proposal.lat,
+        )
+        lines.append(f"{text}{' · ' + capacity if capacity else ''}")
+    return lines
+
+
+def facilities_message(loaded: Loaded, lang: str) -> str | None:
+    """Which categories an uploaded facility file replaced and which it kept, or None."""
+    if not loaded.replaced:
+        return None
+    if not loaded.kept:
+        return t("facilities_replaced", lang, replaced=t("all_categories", lang))
+    categories = _categories()
+    sep = "、" if lang == "zh" else ", "
+
+    def names(ids: Sequence[str]) -> str:
+        return sep.join(name_of(categories[c], lang) for c in ids)
+
+    return (
+        t("facilities_replaced", lang, replaced=names(loaded.replaced))
+        + " "
+        + t("facilities_kept", lang, kept=names(loaded.kept))
+    )
+
+
+def upload_key(
+    default_path: str, uploads: Sequence[Upload], coord_system: str, replace_all: bool
+) -> tuple[Any, ...]:
+    """What a session's inputs are made of: the cache key of its uploads (or the default)."""
+    if not uploads:
+        return ("default", default_path)
+    files = tuple((u.role, u.name, u.digest) for u in uploads)
+    return ("upload", default_path, files, coord_system, replace_all)
+
+
+def session_watch(
+    is_active: Callable[[], bool], tick: Callable[[], object] | None = None
+) -> Callable[[], bool]:
+    """A ``cancelled`` callback for :func:`radius.bounded.run_bounded`: true once the
+    session has ended (``is_active()`` false: the browser tab closed, its websocket gone).
+
+    ``tick`` is called on each poll first (the page shows the seconds spent); a session
+    that ends while its job runs has the job killed at the next poll, whether or not the
+    page can still draw.
+    """
+
+    def cancelled() -> bool:
+        if tick is not None:
+            tick()
+        return not is_active()
+
+    return cancelled

@@ -1,0 +1,137 @@
+"""The app's session logic without Streamlit (:mod:`radius.app_state`), on a plain dict."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from radius.app_state import (
+    MAX_PROPOSALS,
+    MAX_SUGGESTIONS,
+    add_proposal_at,
+    error_text,
+    map_clicked,
+    proposal_lines,
+    remove_all_proposals,
+    remove_proposal,
+    request_suggestion,
+    reset_for_inputs,
+    session_watch,
+    take_pending_click,
+    upload_key,
+)
+from radius.bounded import LimitError, run_bounded
+from radius.i18n import t
+
+LON, LAT = 118.7894, 32.0407
+
+
+def _state(**more):
+    return {"lang": "zh", "whatif_category.zh": "elderly_care", "capacity_beds": 80.0, **more}
+
+
+def test_a_click_adds_a_facility_of_the_chosen_category_and_size():
+    state = _state()
+    add_proposal_at(state, LAT, LON)
+    (proposal,) = state["proposals"]
+    assert (proposal.category, proposal.name) == ("elderly_care", "P1")
+    assert ("beds", 80.0) in proposal.capacity
+    assert (proposal.lon, proposal.lat) == (LON, LAT)
+    add_proposal_at(state, LAT, LON)  # the same click reported again
+    assert len(state["proposals"]) == 1
+    state["whatif_place"] = False
+    add_proposal_at(state, LAT + 0.001, LON)
+    assert len(state["proposals"]) == 1
+
+
+def test_a_map_click_goes_through_pending_click_in_the_basemap_system():
+    state = _state(basemap="gaode")
+    map_clicked(state, {"last_clicked": {"lat": LAT, "lng": LON}})
+    assert state["pending_click"]["system"] == "gcj02"
+    take_pending_click(state)
+    assert "pending_click" not in state
+    (proposal,) = state["proposals"]
+    assert abs(proposal.lon - LON) > 1e-4  # GCJ-02 converted to WGS-84
+
+
+def test_what_ifs_are_bounded_in_number_with_a_message():
+    state = _state()
+    for k in range(MAX_PROPOSALS + 3):
+        add_proposal_at(state, LAT + k * 1e-4, LON)
+    assert len(state["proposals"]) == MAX_PROPOSALS
+    assert state["whatif_message"] == t("whatif_too_many", "zh", n=MAX_PROPOSALS)
+    remove_proposal(state, state["proposals"][0].pid)
+    assert "whatif_message" not in state
+    state["suggest_count"] = 10_000
+    request_suggestion(state)
+    assert state["suggest_request"] == ("elderly_care", MAX_SUGGESTIONS)
+    remove_all_proposals(state)
+    assert state["proposals"] == []
+
+
+def test_other_inputs_start_the_what_ifs_afresh():
+    state = _state()
+    key = upload_key("default.pbf", (), "wgs84", False)
+    reset_for_inputs(state, key)
+    add_proposal_at(state, LAT, LON)
+    reset_for_inputs(state, key)
+    assert len(state["proposals"]) == 1
+    reset_for_inputs(state, ("upload", "x"))
+    assert state["proposals"] == []
+    assert proposal_lines([], "en") == []
+
+
+def test_errors_are_told_in_the_users_language_never_as_a_traceback():
+    limit = LimitError("reading the uploads took longer than the limit of 1 s", "seconds")
+    assert error_text(limit, "zh").startswith(t("error_limit", "zh", message="")[:4])
+    assert error_text(ValueError("boom"), "en") == t("error_unexpected", "en")
+    bug = error_text(ValueError("boom"), "en", "error_upload")
+    assert bug == t("error_upload", "en", message=t("error_bug", "en"))
+
+
+def _sleep(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_a_job_is_cancelled_when_its_session_ends():
+    """The browser tab closes (the session is no longer active): its running job is killed
+    at the next poll, without the page drawing anything."""
+    active = threading.Event()
+    active.set()
+    ticks = []
+    outcome: list[BaseException] = []
+
+    def job() -> None:
+        try:
+            run_bounded(
+                _sleep, 60.0, cancelled=session_watch(active.is_set, lambda: ticks.append(1))
+            )
+        except LimitError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    time.sleep(1.0)
+    ended = time.monotonic()
+    active.clear()  # the session ends
+    thread.join(30)
+    assert not thread.is_alive()
+    assert time.monotonic() - ended < 10
+    (error,) = outcome
+    assert isinstance(error, LimitError)
+    assert error.limit == "cancelled"
+    assert ticks
+
+
+def test_an_unknown_session_end_does_not_cancel():
+    assert session_watch(lambda: True)() is False
+    assert session_watch(lambda: False)() is True
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_cap_message_exists_in_both_languages(lang):
+    assert str(MAX_PROPOSALS) in t("whatif_too_many", lang, n=MAX_PROPOSALS)
