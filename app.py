@@ -31,14 +31,11 @@ Session state
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any, NamedTuple, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import folium
 import streamlit as st  # noqa: TID251 (app.py is where Streamlit belongs)
@@ -67,11 +64,18 @@ from radius.app_state import (
     take_pending_click,
     upload_key,
 )
-from radius.bounded import run_bounded, stop_all
+from radius.bounded import run_bounded, start_service
 from radius.config import DEFAULT_THRESHOLD_BASIS, load_categories, load_speed_profiles
 from radius.coords import from_wgs84
 from radius.i18n import LANGUAGES, Language, name_of, t
-from radius.map_assets import asset_dirs, map_html, served_assets, use_local_assets
+from radius.map_assets import (
+    MapPayload,
+    asset_dirs,
+    map_html,
+    rendered_map,
+    served_assets,
+    use_local_assets,
+)
 from radius.maps import analysis_map, available_basemaps, basemap_notes, default_rule
 from radius.pipeline import AnalysisResult
 from radius.sample import default_network_path
@@ -147,45 +151,9 @@ def asset_urls() -> dict[str, str | None]:
     return served_assets(names)
 
 
-class MapPayload(NamedTuple):
-    """What ``st_folium`` sends the browser for a map, computed once per map."""
-
-    script: str
-    header: str
-    html: str
-    id: str
-    css_links: tuple[str, ...]
-    js_links: tuple[str, ...]
-
-
 def map_payload(fmap: folium.Map) -> MapPayload:
-    """The rendered map as ``st_folium`` renders it (the same steps, streamlit-folium 0.27).
-
-    Rendering a map is most of a page run's time; for the default district the payload is
-    computed once and shared (:func:`default_map`), so a new session does not render again.
-    """
-    fmap = use_local_assets(fmap, asset_urls())
-    fmap.get_root().render()
-    fmap.render()
-    html = streamlit_folium._get_html(fmap)
-    header = streamlit_folium._get_header(fmap)
-    script = streamlit_folium._get_map_string(fmap)
-    css: list[str] = []
-    js: list[str] = []
-    stack: list[Any] = [fmap]
-    while stack:  # the same depth-first order as streamlit-folium's walk
-        element = stack.pop(0)
-        css.extend(href for _, href in getattr(element, "default_css", []))
-        js.extend(src for _, src in getattr(element, "default_js", []))
-        stack[:0] = list(getattr(element, "_children", {}).values())
-    return MapPayload(
-        script,
-        header,
-        html,
-        streamlit_folium.get_full_id(fmap),
-        tuple(dict.fromkeys(css)),
-        tuple(dict.fromkeys(js)),
-    )
+    """The rendered map with this server's local scripts (:func:`rendered_map`)."""
+    return rendered_map(use_local_assets(fmap, asset_urls()))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -230,51 +198,11 @@ def show_map(payload: MapPayload, center: tuple[float, float] | None) -> None:
     )
 
 
-def _trim_memory() -> None:
-    """Give freed memory back to the system (sessions end, their caches go)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        libc = None
-    while True:
-        time.sleep(TRIM_EVERY_S)
-        gc.collect()
-        if libc is not None:
-            libc.malloc_trim(0)
-
-
-def _on_shutdown() -> None:
-    stopped = stop_all()
-    if stopped:
-        LOG.warning(
-            "shutdown: stopped %d running job(s); their upload folders are removed", stopped
-        )
-
-
 @st.cache_resource(show_spinner=False)
 def service() -> bool:
     """Once per server: the memory trimmer, the shutdown hook, a warm worker process."""
-    threading.Thread(target=_trim_memory, name="radius-trim", daemon=True).start()
-    # Runs at interpreter shutdown before threads are joined (as concurrent.futures does),
-    # so a script run waiting for a job is released when the server stops.
-    register = getattr(threading, "_register_atexit", None)
-    if register is not None:
-        register(_on_shutdown)
-    else:  # pragma: no cover (CPython has it)
-        import atexit
-
-        atexit.register(_on_shutdown)
-    threading.Thread(target=_warm, name="radius-warm", daemon=True).start()
+    start_service()
     return True
-
-
-def _warm() -> None:
-    from radius.bounded import warm_up
-
-    try:
-        warm_up()
-    except Exception:  # the first upload then starts the worker itself
-        LOG.exception("could not start the worker process")
 
 
 # --------------------------------------------------------------------------------------
@@ -641,17 +569,7 @@ def whatif_panel(settings: Settings, lang: str) -> None:
     )
 
 
-class Download(NamedTuple):
-    """One download: its kind, label key, file name, type and how its bytes are made."""
-
-    kind: str
-    file_name: str
-    mime: str
-    make: Callable[[], bytes]
-    help: str | None = None
-
-
-def downloads(items: Sequence[Download], key: Hashable, lang: str) -> None:
+def downloads(items: Sequence[files.Download], key: Hashable, lang: str) -> None:
     """One column per download: "prepare" builds the file, then it can be downloaded.
 
     The bytes are built when asked for, in this run, so a failure shows a message in the
@@ -669,14 +587,12 @@ def downloads(items: Sequence[Download], key: Hashable, lang: str) -> None:
             if st.button(
                 t("download_prepare", lang, what=what), key=f"prepare_{item.kind}", help=item.help
             ):
-                try:
-                    with st.spinner(t("analysing", lang)):
-                        prepared[item.kind] = (key, item.make())
-                except RadiusError as exc:
-                    st.error(t("error_download", lang, what=what, message=str(exc)))
-                except Exception:
-                    LOG.exception("preparing the %s download failed", item.kind)
-                    st.error(t("error_download", lang, what=what, message=t("error_bug", lang)))
+                with st.spinner(t("analysing", lang)):
+                    made, error = files.prepared(item, lang)
+                if made is not None:
+                    prepared[item.kind] = (key, made)
+                if error:
+                    st.error(error)
             if item.kind in prepared:
                 st.download_button(
                     t("download_ready", lang, what=what),
@@ -835,34 +751,15 @@ def main() -> None:
         st.dataframe(table, hide_index=True, width="stretch")
 
     downloads(
-        (
-            Download(
-                "gpkg",
-                "radius_results.gpkg",
-                "application/geopackage+sqlite3",
-                lambda: files.gpkg_bytes(result),
-            ),
-            Download(
-                "xlsx",
-                "radius_provision.xlsx",
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                lambda: files.xlsx_bytes(result),
-            ),
-            Download("html", "radius_map.html", "text/html", lambda: map_html(make_map())),
-            Download(
-                "pdf",
-                "radius_report.pdf",
-                "application/pdf",
-                lambda: files.report_pdf_bytes(
-                    base,
-                    settings,
-                    uploads,
-                    lang,
-                    sitings=files.proposal_sitings(
-                        loaded.inputs, loaded.network_label, settings, proposals
-                    ),
-                ),
-                t("download_pdf_help", lang),
+        files.page_downloads(
+            result,
+            base,
+            settings,
+            uploads,
+            lang,
+            map_bytes=lambda: map_html(make_map()),
+            sitings=lambda: files.proposal_sitings(
+                loaded.inputs, loaded.network_label, settings, proposals
             ),
         ),
         (input_key, settings, proposals, lang, basemap, rule),

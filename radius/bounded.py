@@ -18,6 +18,8 @@ Limits are settings: ``RADIUS_JOB_SECONDS``, ``RADIUS_JOB_MEMORY_MB`` and
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -43,6 +45,7 @@ __all__ = [
     "private_folder",
     "rss_bytes",
     "run_bounded",
+    "start_service",
     "stop_all",
     "warm_up",
 ]
@@ -321,3 +324,52 @@ def stop_all() -> int:
 def warm_up() -> None:
     """Start the fork server (importing radius once there) so the first job starts fast."""
     run_bounded(os.getpid, limits=Limits(seconds=120.0), what="starting the worker")
+
+
+TRIM_EVERY_S = 15.0
+"""Seconds between two returns of freed memory to the system (:func:`start_service`)."""
+
+
+def _trim_memory() -> None:
+    """Give freed memory back to the system (sessions end, their caches go)."""
+    try:
+        libc: Any = ctypes.CDLL("libc.so.6")
+    except OSError:
+        libc = None
+    while True:
+        time.sleep(TRIM_EVERY_S)
+        gc.collect()
+        if libc is not None:
+            libc.malloc_trim(0)
+
+
+def _on_shutdown() -> None:
+    stopped = stop_all()
+    if stopped:
+        LOG.warning(
+            "shutdown: stopped %d running job(s); their upload folders are removed", stopped
+        )
+
+
+def _warm() -> None:
+    try:
+        warm_up()
+    except Exception:  # the first upload then starts the worker itself
+        LOG.exception("could not start the worker process")
+
+
+def start_service() -> None:
+    """Once per server: a thread returning freed memory every :data:`TRIM_EVERY_S`, the
+    shutdown hook (:func:`stop_all`: running jobs stopped, upload folders removed) and a
+    warm worker process (:func:`warm_up`, in the background)."""
+    threading.Thread(target=_trim_memory, name="radius-trim", daemon=True).start()
+    # Runs at interpreter shutdown before threads are joined (as concurrent.futures does),
+    # so a script run waiting for a job is released when the server stops.
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        register(_on_shutdown)
+    else:  # pragma: no cover (CPython has it)
+        import atexit
+
+        atexit.register(_on_shutdown)
+    threading.Thread(target=_warm, name="radius-warm", daemon=True).start()

@@ -7,17 +7,20 @@ and renamed, as everywhere in radius), so they can be handed to a browser. No St
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
+from radius._errors import RadiusError
 from radius._io import gpkg_writer, write_outputs, xlsx_writer
 from radius._warnings import collect
 from radius.app_inputs import Upload
 from radius.facilities import CAPACITY_COLUMNS
+from radius.i18n import t
 from radius.pipeline import AnalysisInputs, AnalysisResult, AnalyzeConfig
 from radius.report import provision_sheets
 from radius.sample import default_network_path
@@ -26,7 +29,80 @@ from radius.whatif import Proposal, Settings, analyze_config, proposals_frame
 if TYPE_CHECKING:
     from radius.siting import SitingResult
 
-__all__ = ["gpkg_bytes", "proposal_sitings", "report_config", "report_pdf_bytes", "xlsx_bytes"]
+__all__ = [
+    "Download",
+    "gpkg_bytes",
+    "page_downloads",
+    "prepared",
+    "proposal_sitings",
+    "report_config",
+    "report_pdf_bytes",
+    "xlsx_bytes",
+]
+
+LOG = logging.getLogger("radius.app")
+
+
+class Download(NamedTuple):
+    """One download of the page: its kind, file name, type and how its bytes are made."""
+
+    kind: str
+    file_name: str
+    mime: str
+    make: Callable[[], bytes]
+    help: str | None = None
+
+
+def page_downloads(
+    result: AnalysisResult,
+    base: AnalysisResult,
+    settings: Settings,
+    uploads: Sequence[Upload],
+    lang: str,
+    *,
+    map_bytes: Callable[[], bytes],
+    sitings: Callable[[], Sequence[SitingResult]],
+) -> tuple[Download, ...]:
+    """The page's downloads: results GeoPackage, provision workbook, map, PDF report.
+
+    ``result`` is the analysis shown (with the what-if facilities), ``base`` the one
+    without them: the report counts only existing facilities as existing and shows the
+    what-ifs (``sitings()``, :func:`proposal_sitings`) as proposed sites.
+    """
+    return (
+        Download(
+            "gpkg",
+            "radius_results.gpkg",
+            "application/geopackage+sqlite3",
+            lambda: gpkg_bytes(result),
+        ),
+        Download(
+            "xlsx",
+            "radius_provision.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            lambda: xlsx_bytes(result),
+        ),
+        Download("html", "radius_map.html", "text/html", map_bytes),
+        Download(
+            "pdf",
+            "radius_report.pdf",
+            "application/pdf",
+            lambda: report_pdf_bytes(base, settings, uploads, lang, sitings=sitings()),
+            t("download_pdf_help", lang),
+        ),
+    )
+
+
+def prepared(item: Download, lang: str) -> tuple[bytes | None, str | None]:
+    """The download's bytes, or the message (in ``lang``) saying why they could not be made."""
+    what = t(f"download_{item.kind}", lang)
+    try:
+        return item.make(), None
+    except RadiusError as exc:
+        return None, t("error_download", lang, what=what, message=str(exc))
+    except Exception:
+        LOG.exception("preparing the %s download failed", item.kind)
+        return None, t("error_download", lang, what=what, message=t("error_bug", lang))
 
 
 def report_config(settings: Settings, uploads: Sequence[Upload]) -> AnalyzeConfig:

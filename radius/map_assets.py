@@ -18,7 +18,7 @@ import importlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import branca.colormap
 import branca.utilities
@@ -30,9 +30,11 @@ __all__ = [
     "ASSET_FILES",
     "ASSET_PACKAGES",
     "ColorScale",
+    "MapPayload",
     "asset_dirs",
     "inline_assets",
     "map_html",
+    "rendered_map",
     "served_assets",
     "use_local_assets",
 ]
@@ -192,3 +194,46 @@ def use_local_assets(fmap: folium.Map, assets: dict[str, str | None]) -> folium.
 def map_html(fmap: folium.Map) -> bytes:
     """A self-contained HTML page of the map (scripts inlined when available)."""
     return use_local_assets(fmap, inline_assets()).get_root().render().encode("utf-8")
+
+
+class MapPayload(NamedTuple):
+    """What ``st_folium`` sends the browser for a map, computed once per map."""
+
+    script: str
+    header: str
+    html: str
+    id: str
+    css_links: tuple[str, ...]
+    js_links: tuple[str, ...]
+
+
+def rendered_map(fmap: folium.Map) -> MapPayload:
+    """The rendered map as ``st_folium`` renders it (the same steps, streamlit-folium 0.27).
+
+    Rendering a map is most of a page run's time; the app renders the default district's
+    map once and hands the payload to every session, so a new session does not render
+    again. (``streamlit_folium``'s HTML helpers are imported on first use.)
+    """
+    import streamlit_folium
+
+    fmap.get_root().render()
+    fmap.render()
+    html = streamlit_folium._get_html(fmap)
+    header = streamlit_folium._get_header(fmap)
+    script = streamlit_folium._get_map_string(fmap)
+    css: list[str] = []
+    js: list[str] = []
+    stack: list[Any] = [fmap]
+    while stack:  # the same depth-first order as streamlit-folium's walk
+        element = stack.pop(0)
+        css.extend(href for _, href in getattr(element, "default_css", []))
+        js.extend(src for _, src in getattr(element, "default_js", []))
+        stack[:0] = list(getattr(element, "_children", {}).values())
+    return MapPayload(
+        script,
+        header,
+        html,
+        streamlit_folium.get_full_id(fmap),
+        tuple(dict.fromkeys(css)),
+        tuple(dict.fromkeys(js)),
+    )
