@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+SERIAL_LOCK = Path(tempfile.gettempdir()) / (
+    "radius-pytest-serial-" + hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:12] + ".lock"
+)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """A test marked ``serial`` runs alone, also under ``pytest -n 2``: every other test of
+    this checkout holds a shared lock around its setup, call and teardown, a serial test the
+    exclusive one, so it waits for the test running beside it and none starts beside it.
+    For tests that compare timings on the machine's cores (tests/test_browser.py)."""
+    exclusive = item.get_closest_marker("serial") is not None
+    with SERIAL_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def shared_file(name: str) -> Path:
