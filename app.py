@@ -224,18 +224,28 @@ def keep(key: Hashable, compute: Callable[[], T]) -> T:
     return session_cache().get(key, compute)
 
 
-def watch(lang: str) -> Callable[[], bool]:
+def session_active() -> Callable[[], bool]:
+    """Whether this session is still open (false once its browser tab closed)."""
+    ctx = get_script_run_ctx()
+    runtime = Runtime.instance() if Runtime.exists() else None
+    if ctx is None or runtime is None:  # a bare run (AppTest): never ends by itself
+        return lambda: True
+    session_id = ctx.session_id
+    return lambda: runtime.is_active_session(session_id)
+
+
+def watch(lang: str | None) -> Callable[[], bool]:
     """A ``cancelled`` callback for a job: true once this session has ended (its browser
-    tab closed), so the job is killed then; shows the seconds spent, once a second.
+    tab closed), so the job is killed then; with ``lang``, shows the seconds spent.
 
     Drawing also gives Streamlit the chance to stop this run when the session reruns; it
     does so by raising, and :func:`radius.bounded.run_bounded` then kills the job.
     """
+    if lang is None:
+        return session_watch(session_active())
     placeholder = st.empty()
     started = time.monotonic()
     shown = [0]
-    ctx = get_script_run_ctx()
-    runtime = Runtime.instance() if Runtime.exists() else None
 
     def tick() -> None:
         seconds = int(time.monotonic() - started)
@@ -243,10 +253,7 @@ def watch(lang: str) -> Callable[[], bool]:
             shown[0] = seconds
             placeholder.caption(t("reading_seconds", lang, seconds=seconds))
 
-    def active() -> bool:
-        return ctx is None or runtime is None or runtime.is_active_session(ctx.session_id)
-
-    return session_watch(active, tick)
+    return session_watch(session_active(), tick)
 
 
 def fail(message: str) -> NoReturn:
@@ -646,7 +653,8 @@ def analysis(
 
     The default district without proposals: shared by all sessions. With proposals: this
     session's, recomputing only what they change against ``base``. Uploaded data: analysed
-    in a bounded job (:func:`radius.bounded.run_bounded`); the uploader's session waits.
+    in a bounded job (:func:`radius.bounded.run_bounded`); the uploader's session waits,
+    and the job is killed if the session ends meanwhile.
     """
     if input_key[0] == "default" and not proposals:
         return default_analysis(str(input_key[1]), settings)
@@ -655,7 +663,12 @@ def analysis(
         return keep((input_key, settings, proposals), lambda: whatif_analysis(*args, base=base))
     return keep(
         (input_key, settings, proposals),
-        lambda: run_bounded(whatif_analysis, *args, what="the analysis of the uploaded files"),
+        lambda: run_bounded(
+            whatif_analysis,
+            *args,
+            cancelled=watch(None),
+            what="the analysis of the uploaded files",
+        ),
     )
 
 

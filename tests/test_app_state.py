@@ -135,3 +135,25 @@ def test_an_unknown_session_end_does_not_cancel():
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_cap_message_exists_in_both_languages(lang):
     assert str(MAX_PROPOSALS) in t("whatif_too_many", lang, n=MAX_PROPOSALS)
+
+
+def test_a_download_that_fails_says_so_in_its_own_words():
+    from radius._errors import InputError
+    from radius.downloads import Download, prepared
+
+    def bad_input() -> bytes:
+        raise InputError("no font for Chinese text")
+
+    def bug() -> bytes:
+        raise ValueError("boom")
+
+    what = t("download_pdf", "zh")
+    assert prepared(Download("pdf", "r.pdf", "application/pdf", lambda: b"%PDF"), "zh") == (
+        b"%PDF",
+        None,
+    )
+    made, error = prepared(Download("pdf", "r.pdf", "application/pdf", bad_input), "zh")
+    assert made is None
+    assert error == t("error_download", "zh", what=what, message="no font for Chinese text")
+    _, error = prepared(Download("pdf", "r.pdf", "application/pdf", bug), "zh")
+    assert error == t("error_download", "zh", what=what, message=t("error_bug", "zh"))

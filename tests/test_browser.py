@@ -364,6 +364,22 @@ def _median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
 
+def _descendants(pid: int) -> set[int]:
+    """Processes started under ``pid`` (its worker processes), from ``/proc``."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
 def _lattice_osm(path: Path, side: int) -> None:
     """A street lattice of ``side`` × ``side`` nodes as OSM XML (slow to read when large)."""
     with path.open("w", encoding="utf-8") as out:
@@ -456,6 +472,15 @@ def test_a_slow_upload_in_one_session_does_not_hold_up_another(
                     re.compile(r"正在读取上传的文件（\d+ 秒）")
                 ).count()
                 _no_exception(other)
+                # The uploader closes the tab: its running job is stopped (session end,
+                # not a redraw), and the worker processes go back to those before it.
+                with_job = _descendants(process.pid)
+                uploader_page.context.close()
+                _wait_until(
+                    lambda: len(_descendants(process.pid)) < len(with_job),
+                    30,
+                    "the closed session's job to be stopped",
+                )
             finally:
                 browser.close()
     finally:
