@@ -2,16 +2,20 @@
 
 The page only (see ``STYLE.md``): layout, widgets and Streamlit caching. What it computes
 lives in :mod:`radius`: uploads and their limits in :mod:`radius.app_inputs` and
-:mod:`radius.bounded`, what-if facilities and the page's figures in :mod:`radius.whatif`,
-downloads as bytes in :mod:`radius.downloads`, the map's scripts in
-:mod:`radius.map_assets`, each session's results in :mod:`radius.session_cache`.
+:mod:`radius.bounded`, what a click or button does to the session (what-ifs, suggestions,
+messages) in :mod:`radius.app_state`, what-if analyses and the page's figures in
+:mod:`radius.whatif`, downloads as bytes in :mod:`radius.downloads`, the map's scripts and
+rendered payload in :mod:`radius.map_assets`, each session's results in
+:mod:`radius.session_cache`.
 
 Many planners share one server: nothing on a page's path takes a process-wide lock. The
 default district's inputs and analyses are computed once and shared read-only
 (``st.cache_resource``); what a session uploads is read in a child process with limits
 (seconds, memory, bytes unpacked) and kept, with its analyses, in that session's own
-byte-bounded cache, dropped when the session ends. On shutdown (SIGTERM) running jobs are
-stopped and upload folders removed.
+byte-bounded cache, dropped when the session ends; a session's running job is killed when
+the session ends (its tab closed). What-ifs on the default district run here, bounded by
+construction (see :mod:`radius.app_state`). On shutdown (SIGTERM) running jobs are stopped
+and upload folders removed.
 
 Session state
 -------------
@@ -22,6 +26,8 @@ Session state
     the map or by the siting suggestion.
 ``suggest_request``
     A click of "suggest sites" not handled yet: ``(category id, count)``.
+``suggest_message``, ``suggest_error``, ``whatif_message``
+    What the last suggestion did or why it failed; why a what-if was refused (the cap).
 ``pending_click``
     A map click (``{"lat": ..., "lng": ...}``) not handled yet. A click on the map goes
     through exactly this path (:func:`radius.app_state.map_clicked`); tests may set it.
