@@ -59,6 +59,7 @@ from radius.app_state import (
     MAX_SUGGESTIONS,
     error_text,
     facilities_message,
+    map_center,
     map_clicked,
     proposal_lines,
     remove_all_proposals,
@@ -72,7 +73,6 @@ from radius.app_state import (
 )
 from radius.bounded import run_bounded, start_service
 from radius.config import DEFAULT_THRESHOLD_BASIS, load_categories, load_speed_profiles
-from radius.coords import from_wgs84
 from radius.i18n import LANGUAGES, Language, name_of, t
 from radius.map_assets import (
     MapPayload,
@@ -743,13 +743,7 @@ def main() -> None:
             with collect():
                 return analysis_map(result, lang=lang, basemap=basemap, rule=rule, proposals=frame)
 
-        center = None
-        if proposals:
-            payload = guarded(lambda: map_payload(make_map()), lang, "error_map")
-            system = available_basemaps()[basemap].overlay_system
-            x, y = from_wgs84(proposals[-1].lon, proposals[-1].lat, system)
-            center = (float(y), float(x))
-        elif input_key[0] == "default":
+        if input_key[0] == "default" and not proposals:  # rendered once for every session
             payload = guarded(
                 lambda: default_map(str(input_key[1]), settings, lang, basemap, rule),
                 lang,
@@ -757,7 +751,7 @@ def main() -> None:
             )
         else:
             payload = guarded(lambda: map_payload(make_map()), lang, "error_map")
-        show_map(payload, center)
+        show_map(payload, map_center(proposals, basemap))
     with whatif_column:
         whatif_panel(settings, lang)
 

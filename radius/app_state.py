@@ -26,7 +26,7 @@ from radius._errors import RadiusError
 from radius.app_inputs import Loaded, Upload, limit_message
 from radius.bounded import LimitError
 from radius.config import Category, load_categories
-from radius.coords import to_wgs84
+from radius.coords import from_wgs84, to_wgs84
 from radius.i18n import name_of, t
 from radius.maps import available_basemaps
 from radius.whatif import DEFAULT_CAPACITY, Proposal, Settings, suggest_sites, suggestion_message
@@ -40,6 +40,7 @@ __all__ = [
     "chosen_category",
     "error_text",
     "facilities_message",
+    "map_center",
     "map_clicked",
     "proposal_lines",
     "remove_all_proposals",
@@ -48,6 +49,7 @@ __all__ = [
     "reset_for_inputs",
     "run_suggestion",
     "session_watch",
+    "take_pending_click",
     "upload_key",
 ]
 
@@ -116,6 +118,16 @@ def add_proposal_at(state: State, lat: float, lng: float, system: str = "wgs84")
     capacity = chosen_capacity(state, category)
     proposal = Proposal(pid, category.id, float(lon_wgs), float(lat_wgs), name, capacity)
     state["proposals"] = [*state.get("proposals", []), proposal]
+
+
+def map_center(proposals: Sequence[Proposal], basemap: str) -> tuple[float, float] | None:
+    """Where the map centres: the last what-if facility, in the basemap's system
+    (``(lat, lng)``), or None (the map's own view)."""
+    if not proposals:
+        return None
+    system = available_basemaps()[basemap].overlay_system
+    x, y = from_wgs84(proposals[-1].lon, proposals[-1].lat, system)
+    return (float(y), float(x))
 
 
 def map_clicked(state: State, value: Any) -> None:

@@ -13,6 +13,7 @@ from radius.app_state import (
     MAX_SUGGESTIONS,
     add_proposal_at,
     error_text,
+    map_center,
     map_clicked,
     proposal_lines,
     remove_all_proposals,
@@ -55,6 +56,12 @@ def test_a_map_click_goes_through_pending_click_in_the_basemap_system():
     assert "pending_click" not in state
     (proposal,) = state["proposals"]
     assert abs(proposal.lon - LON) > 1e-4  # GCJ-02 converted to WGS-84
+    center = map_center(state["proposals"], "gaode")  # centred back in GCJ-02
+    assert center is not None
+    lat, lng = center
+    assert abs(lat - LAT) < 1e-5
+    assert abs(lng - LON) < 1e-5
+    assert map_center([], "osm") is None
 
 
 def test_what_ifs_are_bounded_in_number_with_a_message():
