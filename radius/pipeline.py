@@ -1148,10 +1148,20 @@ def _warn_if_offset(path: Path, facilities: gpd.GeoDataFrame, network: StreetNet
         points = points.iloc[np.linspace(0, len(points) - 1, _SIGNATURE_SAMPLE).astype(int)]
     # Only the streets near the points: on a county network, reprojecting every edge twice
     # cost more than the whole reach.
+    # The streets of the grid cells (as wide as that distance) holding points, and of the
+    # cells around them: a superset of the streets within that distance of any point (so
+    # the nearest street of each point is the same), found by one box query per cell
+    # instead of a distance query per point (0.12 s for 1,000 points on Shanghai's centre).
+    xy = shapely.get_coordinates(np.asarray(points.to_crs(network.crs).array, dtype=object))
+    size = _SIGNATURE_STREETS_M
+    cells = np.unique(np.floor(xy / size), axis=0)
     near = network.edge_tree.query(
-        np.asarray(points.to_crs(network.crs).array, dtype=object),
-        predicate="dwithin",
-        distance=_SIGNATURE_STREETS_M,
+        shapely.box(
+            (cells[:, 0] - 1) * size,
+            (cells[:, 1] - 1) * size,
+            (cells[:, 0] + 2) * size,
+            (cells[:, 1] + 2) * size,
+        )
     )[1]
     streets = network.edges.geometry.iloc[np.unique(near)]
     signature = offset_signature(points, streets)
