@@ -157,20 +157,21 @@ def regular_file(path: str | os.PathLike[str], what: str = "input") -> Path:
     InputError
         If the path is missing, a folder, or not a regular file.
     """
+    from radius.i18n import message
+
     file = Path(path)
     try:
         mode = file.stat().st_mode
     except FileNotFoundError:
-        raise InputError(f"{file}: {what} not found; check the path") from None
+        raise InputError(message("file_not_found", file=str(file), what=what)) from None
     except PermissionError:
-        raise InputError(
-            f"{file}: permission denied reading the {what}; make it readable "
-            f"(chmod u+r {file}) or copy it somewhere you can read"
-        ) from None
+        raise InputError(message("file_permission_denied", file=str(file), what=what)) from None
     except OSError as exc:
-        raise InputError(f"{file}: cannot read the {what} ({exc.strerror})") from None
+        raise InputError(
+            message("file_unreadable", file=str(file), what=what, reason=exc.strerror)
+        ) from None
     if stat.S_ISDIR(mode):
-        raise InputError(f"{file}: is a folder, not a file; give the path of the {what}")
+        raise InputError(message("file_is_folder", file=str(file), what=what))
     if not stat.S_ISREG(mode):
         kind = (
             "a FIFO (named pipe)"

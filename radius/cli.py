@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from radius import __version__
 from radius._errors import InputError, RadiusError
+from radius.i18n import message
 
 if TYPE_CHECKING:
     from radius._io import Writer
@@ -338,28 +339,53 @@ def _add_reach_arguments(command: argparse.ArgumentParser, *, service_areas_defa
         )
 
 
-def _print_summary(result: ReachResult, out: Path, stream: TextIO) -> None:
+def _shares(shares: dict[str, float], lang: str) -> str:
+    from radius.i18n import t
+
+    return t("cli_list_sep", lang).join(
+        t("cli_share", lang, label=label, share=share) for label, share in shares.items()
+    )
+
+
+def _wrote(out: Path, lang: str, files: Sequence[str] | None = None) -> str:
+    from radius.i18n import t
+
+    names = sorted(files) if files is not None else sorted(p.name for p in out.iterdir())
+    return t("cli_wrote", lang, files=", ".join(names), out=out)
+
+
+def _print_summary(result: ReachResult, out: Path, stream: TextIO, lang: str = "zh") -> None:
+    from radius.i18n import category_label, t
+
     summary = result.summary()
     network = summary["network"]
     print(
-        f"network: {network['nodes']} nodes, {network['edges']} edges, "
-        f"{network['length_km']} km, {network['components']} component(s) "
-        f"[{network['crs']}] from {network['source']}",
+        t(
+            "cli_network",
+            lang,
+            nodes=network["nodes"],
+            edges=network["edges"],
+            km=network["length_km"],
+            components=network["components"],
+            crs=network["crs"],
+            source=network["source"],
+        ),
         file=stream,
     )
-    print(
-        f"walking speed {result.speed_m_s} m/s, thresholds by {result.threshold_basis}", file=stream
-    )
+    print(t(f"cli_speed_{result.threshold_basis}", lang, speed=result.speed_m_s), file=stream)
     for cid, item in summary["categories"].items():
-        shares = ", ".join(
-            f"{label}: {share:.1%}" for label, share in item["share_of_nodes_within"].items()
-        )
         print(
-            f"  {cid:<18} {item['facilities']:>4} facilities "
-            f"({item['unroutable_facilities']} unroutable)  nodes within {shares}",
+            t(
+                "cli_category_nodes",
+                lang,
+                category=category_label(cid, lang),
+                n=item["facilities"],
+                unroutable=item["unroutable_facilities"],
+                shares=_shares(item["share_of_nodes_within"], lang),
+            ),
             file=stream,
         )
-    print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} in {out}", file=stream)
+    print(_wrote(out, lang), file=stream)
 
 
 def _reach_config(args: argparse.Namespace, *, service_areas: bool) -> ReachConfig:
@@ -420,7 +446,7 @@ def _reach(args: argparse.Namespace) -> int:
     write_started = time.perf_counter()
     files["summary.json"] = _timed_summary(result.summary(), started, write_started)
     write_outputs(args.out, files)
-    _print_summary(result, args.out, sys.stdout)
+    _print_summary(result, args.out, sys.stdout, args.lang)
     return 0
 
 
@@ -451,10 +477,7 @@ def _group_rasters(specs: list[str]) -> tuple[tuple[str, tuple[Path, ...]], ...]
     for spec in specs:
         group_id, sep, files = spec.partition("=")
         if not sep or not files.strip():
-            raise InputError(
-                f"--group-raster {spec!r}: write GROUP=FILE[,FILE...], e.g. "
-                "aged_60_plus=pop_60_f.tif,pop_60_m.tif"
-            )
+            raise InputError(message("cli_group_raster_syntax", spec=repr(spec)))
         groups.group(group_id.strip())  # raises naming the known groups
         parsed.append(
             (group_id.strip(), tuple(Path(f.strip()) for f in files.split(",") if f.strip()))
@@ -502,59 +525,108 @@ def _analyze(args: argparse.Namespace) -> int:
     write_started = time.perf_counter()
     files["summary.json"] = _timed_summary(result.summary(), started, write_started)
     write_outputs(args.out, files)
-    _print_analysis(result, args.out, sys.stdout)
+    _print_analysis(result, args.out, sys.stdout, args.lang)
     return 0
 
 
-def _print_analysis(result: AnalysisResult, out: Path, stream: TextIO) -> None:
+def _print_analysis(result: AnalysisResult, out: Path, stream: TextIO, lang: str = "zh") -> None:
+    from radius.i18n import category_label, group_label, localize, t
+
     summary = result.summary()
     residents = summary["residents"]
     print(
-        f"{residents['population']:.0f} residents ({residents['households']:.0f} households) "
-        f"at {residents['points']} points in {summary['districts']} districts; "
-        f"standard {summary['standard']}",
+        t(
+            "cli_residents",
+            lang,
+            population=residents["population"],
+            households=residents["households"],
+            points=residents["points"],
+            districts=summary["districts"],
+            standard=summary["standard"],
+        ),
         file=stream,
     )
     for cid, shares in summary["share_of_residents_within"].items():
-        text = ", ".join(f"{label}: {share:.1%}" for label, share in shares.items())
-        print(f"  {cid:<18} residents within {text}", file=stream)
-    print(f"  units: {summary['units']['formed']}", file=stream)
+        print(
+            t(
+                "cli_residents_within",
+                lang,
+                category=category_label(cid, lang),
+                shares=_shares(shares, lang),
+            ),
+            file=stream,
+        )
+    print(t("cli_units", lang, text=localize(summary["units"]["formed"], lang)), file=stream)
     for gid, group in summary["residents"]["groups"].items():
+        name = group_label(gid, lang)
         if group["origin"] in ("share", "partly_share"):
-            how = f"estimated from a share of {group['share']:g} % of residents (census)"
-            if group["origin"] == "partly_share":
-                how = f"given in the data where known, elsewhere {how}"
-            print(f"  {gid:<18} {group['total']:.0f}, {how}", file=stream)
+            key = "cli_group_share" if group["origin"] == "share" else "cli_group_partly"
+            print(t(key, lang, group=name, total=group["total"], share=group["share"]), file=stream)
         elif group["origin"] == "raster":
-            print(f"  {gid:<18} {group['total']:.0f}, from the age/sex rasters", file=stream)
+            print(t("cli_group_raster", lang, group=name, total=group["total"]), file=stream)
     for rid, item in summary["share_of_group_within"].items():
         if item["group"] != "residents" and item["share"] is not None:
-            estimated = " (estimated from a share)" if item["estimated_from_share"] else ""
+            key = (
+                "cli_group_within_estimated" if item["estimated_from_share"] else "cli_group_within"
+            )
             print(
-                f"  {rid:<32} {item['group']} within {item['threshold']}: "
-                f"{item['share']:.1%}{estimated}",
+                t(
+                    key,
+                    lang,
+                    rule=rid,
+                    group=group_label(str(item["group"]), lang),
+                    threshold=item["threshold"],
+                    share=item["share"],
+                ),
                 file=stream,
             )
     for rid, item in summary["rules"].items():
         rate = "-" if item["attainment_rate"] is None else f"{item['attainment_rate']:g} %"
         print(
-            f"  {rid:<32} [{item['group']}] {item['districts_passing']}/"
-            f"{item['districts_applicable']} units "
-            f"meet it ({rate}), {item['districts_not_applicable']} not applicable "
-            f"(不适用); shortfall {item['shortfall']:g} ({item['unit']})",
+            t(
+                "cli_rule",
+                lang,
+                rule=rid,
+                group=group_label(str(item["group"]), lang),
+                passing=item["districts_passing"],
+                applicable=item["districts_applicable"],
+                rate=rate,
+                na=item["districts_not_applicable"],
+                shortfall=item["shortfall"],
+                unit=_text_or(f"cli_unit_{item['unit']}", lang, str(item["unit"])),
+            ),
             file=stream,
         )
     for rid, item in summary["unit_shares"].items():
         share = "-" if item["share"] is None else f"{item['share']:g} %"
+        level = str(item["unit_level"])
+        verdict = str(item["verdict"])
         print(
-            f"  {rid:<32} {item['meeting']}/{item['applicable']} {item['unit_level']} units "
-            f"({share}; target {item['target']:g} %): {item['verdict']}",
+            t(
+                "cli_unit_share",
+                lang,
+                rule=rid,
+                meeting=item["meeting"],
+                applicable=item["applicable"],
+                level=_text_or(f"cli_level_{level}", lang, level),
+                share=share,
+                target=item["target"],
+                verdict=_text_or(f"cli_verdict_{verdict}", lang, verdict),
+            ),
             file=stream,
         )
     plausibility = summary.get("plausibility")
-    for warning in (plausibility or {}).get("warnings", []):
-        print(f"  warning: {warning}", file=stream)
-    print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} in {out}", file=stream)
+    warned = "warnings_zh" if lang == "zh" else "warnings"
+    for warning in (plausibility or {}).get(warned, []):
+        print(t("cli_plausibility", lang, text=localize(warning, lang)), file=stream)
+    print(_wrote(out, lang), file=stream)
+
+
+def _text_or(key: str, lang: str, default: str) -> str:
+    """The text of ``key`` in ``lang``, or ``default`` when there is no such key."""
+    from radius.i18n import keys, t
+
+    return t(key, lang) if key in keys() else default
 
 
 def _site_size(values: Sequence[str] | None) -> float | dict[str, float] | None:
@@ -569,17 +641,19 @@ def _site_size(values: Sequence[str] | None) -> float | dict[str, float] | None:
         try:
             value = float(number)
         except ValueError:
-            raise InputError(
-                f"--size {text}: give a number, or SUPPLY=NUMBER such as floor_area_m2=300"
-            ) from None
+            raise InputError(message("cli_size_number", text=text)) from None
         if not supply:
             if len(values) > 1:
-                raise InputError(f"--size {text}: a plain number cannot be combined with others")
+                raise InputError(message("cli_size_alone", text=text))
             return value
         if supply.strip() not in CAPACITY_COLUMNS:
             raise InputError(
-                f"--size {text}: unknown supply {supply.strip()!r}; give one of "
-                + ", ".join(CAPACITY_COLUMNS)
+                message(
+                    "cli_size_supply",
+                    text=text,
+                    supply=repr(supply.strip()),
+                    known=", ".join(CAPACITY_COLUMNS),
+                )
             )
         sizes[supply.strip()] = value
     return sizes
@@ -636,13 +710,22 @@ def _site(args: argparse.Namespace) -> int:
     files["summary.json"] = _timed_summary(summary, started, write_started)
     write_outputs(args.out, files)
     solution = result.solution
+    from radius.i18n import category_label, t
+
     print(
-        f"{len(result.sites)} site(s) for {args.category} by {solution.method} "
-        f"({solution.status}); residents covered {solution.covered_before:.0f} -> "
-        f"{solution.covered_after:.0f}",
+        t(
+            "cli_sites",
+            args.lang,
+            n=len(result.sites),
+            category=category_label(args.category, args.lang),
+            method=solution.method,
+            status=solution.status,
+            before=solution.covered_before,
+            after=solution.covered_after,
+        ),
         file=sys.stdout,
     )
-    print(f"wrote {', '.join(sorted(p.name for p in args.out.iterdir()))} in {args.out}")
+    print(_wrote(args.out, args.lang))
     return 0
 
 
@@ -673,8 +756,7 @@ def _report_job(args: argparse.Namespace) -> ReportJob:
         ]
         if given:
             raise InputError(
-                f"--job {args.job}: give the analysis either in the job file or as flags, not "
-                f"both; move {', '.join(given)} into the job file"
+                message("cli_job_and_flags", job=str(args.job), given=", ".join(given))
             )
         job = load_report_job(args.job)
     else:
@@ -725,8 +807,12 @@ def _report(args: argparse.Namespace) -> int:
     unknown = sorted(set(formats) - set(_FORMATS))
     if unknown or not formats:
         raise InputError(
-            f"--formats {args.formats}: unknown {', '.join(unknown) or 'empty list'}; choose "
-            f"among {', '.join(_FORMATS)}"
+            message(
+                "cli_formats",
+                formats=args.formats,
+                unknown=", ".join(unknown) or "-",
+                known=", ".join(_FORMATS),
+            )
         )
     job = _report_job(args)
     config = job.analyze_config()
@@ -751,16 +837,30 @@ def _report(args: argparse.Namespace) -> int:
         files["map.html"] = map_writer(analysis_map(result, lang=job.lang, basemap=args.basemap))
     write_outputs(args.out, files)
     seconds = time.perf_counter() - started
+    from radius.i18n import category_label, t
+
     for siting in sitings:
         summary = siting.summary
         print(
-            f"{len(siting.sites)} site(s) for {summary['category']} "
-            f"({siting.solution.method}, {siting.solution.status}): "
-            f"{summary['residents_gained']:.0f} residents newly covered",
+            t(
+                "cli_report_sites",
+                job.lang,
+                n=len(siting.sites),
+                category=category_label(str(summary["category"]), job.lang),
+                method=siting.solution.method,
+                status=siting.solution.status,
+                gained=summary["residents_gained"],
+            ),
             file=sys.stdout,
         )
     print(
-        f"wrote {', '.join(sorted(files))} in {args.out} ({seconds:.1f} s)",
+        t(
+            "cli_wrote_seconds",
+            job.lang,
+            files=", ".join(sorted(files)),
+            out=args.out,
+            seconds=seconds,
+        ),
         file=sys.stdout,
     )
     return 0
@@ -786,11 +886,11 @@ _NUMBERS = (
 )
 """Numeric flags (argparse dest, flag, parameter of radius._validate) checked before a run."""
 _PATHS = (
-    ("network", "--network", "network file"),
-    ("facilities", "--facilities", "facility inventory"),
-    ("districts", "--districts", "districts file"),
-    ("candidates", "--candidates", "candidates file"),
-    ("job", "--job", "job file"),
+    ("network", "--network", "network"),
+    ("facilities", "--facilities", "facilities"),
+    ("districts", "--districts", "districts"),
+    ("candidates", "--candidates", "candidates"),
+    ("job", "--job", "job"),
 )
 
 
@@ -801,11 +901,20 @@ def _check_args(args: argparse.Namespace) -> None:
 
     for dest, flag, name in _NUMBERS:
         check_number(flag, getattr(args, dest, None), name)
-    inputs = [
-        (getattr(args, dest, None), f"{args.command} {what}" if dest == "job" else what)
-        for dest, _, what in _PATHS
+    from radius.i18n import Message
+
+    inputs: list[tuple[Any, Message]] = [
+        (
+            getattr(args, dest, None),
+            message("file_kind_job", command=args.command)
+            if kind == "job"
+            else message(f"file_kind_{kind}"),
+        )
+        for dest, _, kind in _PATHS
     ]
-    inputs += [(path, "residents file") for path in getattr(args, "population", ()) or ()]
+    inputs += [
+        (path, message("file_kind_residents")) for path in getattr(args, "population", ()) or ()
+    ]
     for path, what in inputs:
         if path is not None and not Path(path).is_dir():  # a folder is the readers' to judge
             regular_file(path, what)
@@ -825,7 +934,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     parser = _build_parser(_command_of(words))
     args = parser.parse_args(words)
-    from radius.i18n import language_from_locale
+    from radius.i18n import language_from_locale, localize, t
 
     lang = getattr(args, "lang", None) or language_from_locale()
     if args.command in ("reach", "analyze", "site"):
@@ -839,45 +948,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             _flush_warnings(caught, lang)
             if args.debug:
                 raise
-            print(f"radius: error: {exc}", file=sys.stderr)
+            text = localize(exc.args[0], lang) if exc.args else str(exc)
+            print(t("cli_error", lang, text=text), file=sys.stderr)
             return 2
         except KeyboardInterrupt as exc:
             _flush_warnings(caught, lang)
             written = getattr(exc, "written", None)
-            print(f"radius: interrupted; {written or 'no output was written'}", file=sys.stderr)
+            text = localize(written, lang) if written else t("cli_nothing_written", lang)
+            print(t("cli_interrupted", lang, text=text), file=sys.stderr)
             return 130
         except MemoryError:
             _flush_warnings(caught, lang)
             if args.debug:
                 raise
-            print(
-                "radius: error: ran out of memory; the inputs are too large for this machine: "
-                "cut the area down (a smaller extract, a bbox, fewer districts), or lower the "
-                "limits (RADIUS_MAX_* environment variables, see the README). No output was "
-                "written",
-                file=sys.stderr,
-            )
+            print(t("cli_out_of_memory", lang), file=sys.stderr)
             return 2
         except OSError as exc:
             _flush_warnings(caught, lang)
             if args.debug:
                 raise
             where = f"{exc.filename}: " if exc.filename else ""
-            print(
-                f"radius: error: {where}{exc.strerror or exc}; check that the path exists and "
-                "that you may read it (and write the --out folder). No output was written",
-                file=sys.stderr,
-            )
+            print(t("cli_os_error", lang, where=where, text=exc.strerror or exc), file=sys.stderr)
             return 2
         except Exception as exc:
             _flush_warnings(caught, lang)
             if args.debug:
                 raise
-            print(
-                f"radius: internal error: {type(exc).__name__}: {exc}\n"
-                "No output was written. Rerun with --debug for the traceback and report it.",
-                file=sys.stderr,
-            )
+            print(t("cli_internal_error", lang, kind=type(exc).__name__, text=exc), file=sys.stderr)
             return 1
         _flush_warnings(caught, lang)
     return code

@@ -27,6 +27,12 @@ LAYERS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _english_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the command line's English lines (tests/test_language.py: both)."""
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+
+
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = main(argv)
     captured = capsys.readouterr()
@@ -41,7 +47,7 @@ def test_reach_on_nanjing_writes_every_layer(
         ["reach", "--network", str(nanjing_osm), "--lang", "en", "--out", str(out)], capsys
     )
     assert code == 0, stderr
-    assert "convenience_store" in stdout
+    assert "Convenience store" in stdout
     assert {name for name, _ in pyogrio.list_layers(out / "reach.gpkg")} == LAYERS
     assert sorted(p.name for p in out.iterdir()) == ["reach.gpkg", "summary.json"]
 
@@ -361,7 +367,7 @@ def test_site_command_adds_coverage(
         capsys,
     )
     assert code == 0, stderr
-    assert "2 site(s) for convenience_store" in stdout
+    assert "2 site(s) for Convenience store" in stdout
     sites = gpd.read_file(out / "sites.gpkg", layer="sites")
     assert len(sites) == 2
     assert (sites["residents_gained"] > 0).all()
@@ -383,7 +389,7 @@ def test_site_command_for_one_district(
         [*base, "--count", "1", "--district", "block-016", "--out", str(out)], capsys
     )
     assert code == 0, stderr
-    assert "1 site(s) for convenience_store" in stdout
+    assert "1 site(s) for Convenience store" in stdout
     sites = gpd.read_file(out / "sites.gpkg", layer="sites")
     districts = gpd.read_file(out / "sites.gpkg", layer="districts_before")
     block = districts.set_index("district_id").geometry.loc["block-016"]

@@ -79,6 +79,12 @@ Role = Literal["network", "facilities", "residents", "districts"]
 # --------------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _english_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These checks read the command line's English messages (tests/test_language.py: both)."""
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+
+
 def _zip(entries: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -266,3 +266,54 @@ def test_web_map_speaks_one_language(analysed, lang) -> None:
     else:
         assert "Legend" in text
         assert _chinese_words(text, proper) == [], text
+
+
+# --------------------------------------------------------------------------------------
+# The command line: every line it prints in the chosen language
+# --------------------------------------------------------------------------------------
+
+_CLI_ENGLISH_ALLOWED = {"radius", "national", "min", "km", "OSM", "building", "levels", "pbf"}
+_CLI_ENGLISH_ALLOWED |= {"milp", "greedy", "optimal", "feasible", "time_limit", "MILP", "HiGHS"}
+
+
+def _cli_english(text: str) -> list[str]:
+    words = []
+    for token in text.split():
+        if any(mark in token for mark in ("/", "_", ".", "=", "--", "[", "]")) or re.search(
+            r"\d", token
+        ):
+            continue  # paths, ids, file names, flags, numbers with units
+        for word in re.findall(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]", token):
+            if word not in _CLI_ENGLISH_ALLOWED:
+                words.append(word)
+    return words
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["reach", "--no-service-areas"],
+        ["analyze"],
+        ["site", "--category", "convenience_store", "--count", "1"],
+        ["reach", "--network", "no-such-file.osm.pbf"],
+        ["site", "--category", "convenience_store", "--size", "x1"],
+    ],
+    ids=["reach", "analyze", "site", "missing-file", "bad-size"],
+)
+def test_command_line_speaks_one_language(
+    command: list[str], lang: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([*command, "--lang", lang, "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert text.strip()
+    if code == 0:
+        assert ("已写入" if lang == "zh" else "wrote ") in captured.out
+    else:
+        assert ("radius：错误：" if lang == "zh" else "radius: error: ") in captured.err
+    if lang == "zh":
+        assert _cli_english(text) == [], text
+    else:
+        assert not _CJK.findall(text), text
