@@ -305,6 +305,7 @@ def compute_reach(
     demand: gpd.GeoSeries | None = None,
     timings: dict[str, float] | None = None,
     threads: int | None = None,
+    streets: bool = True,
 ) -> ReachResult:
     """Compute reach for categories on an already loaded network and facilities.
 
@@ -334,6 +335,10 @@ def compute_reach(
         Filled with seconds per stage.
     threads : int, optional
         Threads for the path searches.
+    streets : bool
+        Whether the service areas include the reached street pieces as lines
+        (``ReachResult.reached_streets``); an analysis writes only the polygons, and at a
+        county's size the lines cost seconds and gigabytes.
 
     Returns
     -------
@@ -392,12 +397,18 @@ def compute_reach(
 
     with _timed(timings, "service_areas"):
         if service_areas:
-            areas, streets = _service_areas(
-                network, graph, facilities, reaches, buffer_m, facility_areas=facility_areas
+            areas, reached = _service_areas(
+                network,
+                graph,
+                facilities,
+                reaches,
+                buffer_m,
+                facility_areas=facility_areas,
+                streets=streets,
             )
         else:
             areas = _empty_areas()
-            streets = _empty_streets()
+            reached = _empty_streets()
     unroutable_mask = ~facilities["routable"].to_numpy(dtype=bool)
     unroutable = facilities.loc[
         unroutable_mask, ["facility_id", "name", "category", "unroutable_reason", "geometry"]
@@ -419,7 +430,7 @@ def compute_reach(
         facilities=facilities,
         nodes=nodes,
         service_areas=areas,
-        reached_streets=streets,
+        reached_streets=reached,
         unroutable=gpd.GeoDataFrame(unroutable, geometry="geometry", crs=facilities.crs),
         speed_m_s=speed_m_s,
         threshold_basis=threshold_basis,
@@ -476,8 +487,10 @@ def _service_areas(
     buffer_m: float,
     *,
     facility_areas: bool = False,
+    streets: bool = True,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Polygons per category and threshold (and per facility when asked), reached streets.
+    """Polygons per category and threshold (and per facility when asked), reached streets
+    (none unless ``streets``).
 
     A category's polygon is built from the pieces of its nearest-facility field, each
     reached street piece once, so its cost follows the reached street length and not the
@@ -528,6 +541,8 @@ def _service_areas(
                 }
             )
         )
+        if not streets:
+            continue
         union_lines = gpd.GeoSeries(reached_lines(edges, category_pieces), crs=network.crs)
         street_frames.append(
             pd.DataFrame(
@@ -552,10 +567,12 @@ def _service_areas(
     areas = gpd.GeoDataFrame(
         pd.concat(area_frames, ignore_index=True), geometry="geometry", crs=WGS84
     )
-    streets = gpd.GeoDataFrame(
+    if not street_frames:
+        return areas, _empty_streets()
+    reached = gpd.GeoDataFrame(
         pd.concat(street_frames, ignore_index=True), geometry="geometry", crs=WGS84
     )
-    return areas, streets
+    return areas, reached
 
 
 def _facility_areas(
@@ -1056,6 +1073,7 @@ def analyze(
             facility_areas=reach_config.facility_areas,
             demand=inputs.residents.geometry,
             timings=timings,
+            streets=False,  # an analysis shows and writes the polygons only
         )
         with _timed(timings, "provision"):
             analysis = _provision(config, standard, result, residents, districts, subdistricts)
