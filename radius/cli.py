@@ -489,7 +489,8 @@ def _analyze(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from radius._io import gpkg_writer, uncovered_view, write_outputs, xlsx_writer
     from radius.pipeline import run_analysis
-    from radius.report import displayable_facilities, provision_sheets
+    from radius.report import displayable_facilities
+    from radius.report_document import provision_workbook
 
     result = run_analysis(_analyze_config(args))
     layers = {
@@ -516,7 +517,7 @@ def _analyze(args: argparse.Namespace) -> int:
     views = {"shortfall": uncovered} if uncovered is not None else {}
     files: dict[str, Writer] = {
         "results.gpkg": gpkg_writer(layers, views),
-        "provision.xlsx": xlsx_writer(provision_sheets(result)),
+        "provision.xlsx": xlsx_writer(provision_workbook(result, args.lang)),
     }
     if args.map:
         from radius.maps import analysis_map, map_writer

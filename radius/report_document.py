@@ -1046,9 +1046,30 @@ def report_sheets(
         category = _category_name(result, str(siting.summary["category"]), lang)
         title = _t("sites_sheet", lang, category=category)
         sheets[_sheet_title(title, sheets)] = _sites_sheet(sites_table(siting.sites), lang)
+    return provision_workbook(result, lang, sheets)
+
+
+def provision_workbook(
+    result: AnalysisResult, lang: Language, sheets: Mapping[str, pd.DataFrame] | None = None
+) -> dict[str, pd.DataFrame]:
+    """The provision sheets (rules, attainment, one per rule) in ``lang`` only.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+        The analysis.
+    lang : {"zh", "en"}
+        The language of sheet names, headers and notes.
+    sheets : mapping, optional
+        Sheets that come first (their names are kept unique against the new ones).
+    """
+    out = dict(sheets or {})
     for name, frame in provision_sheets(result).items():
-        sheets[_sheet_title(one_language(name, lang), sheets)] = _one_language_frame(frame, lang)
-    return sheets
+        group = "服务对象 Group"
+        if group in frame.columns:  # demand group ids, shown by their names
+            frame = frame.assign(**{group: [group_label(str(g), lang) for g in frame[group]]})
+        out[_sheet_title(one_language(name, lang), out)] = _one_language_frame(frame, lang)
+    return out
 
 
 _SITE_COLUMNS = (

@@ -87,12 +87,12 @@ def test_analyze_default_district_writes_results(
     uncovered = residents[~residents["convenience_store_covered_5min"].astype(bool)]
     assert (shortfall["category"] == "convenience_store").sum() == len(uncovered)
     book = openpyxl.load_workbook(out / "provision.xlsx", read_only=True)
-    assert book.sheetnames[0] == "规则 Rules"
+    assert book.sheetnames[0] == "规则"
     assert "elderly_rooms_per_100hh" in book.sheetnames
     rows = sheet_rows(out / "provision.xlsx", "elderly_rooms_per_100hh")
     assert len(rows) == 18
-    assert "区域编号 District ID" in rows[0]
-    assert "缺口 Shortfall (m²)" in rows[0]
+    assert "区域编号" in rows[0]
+    assert "缺口（m²）" in rows[0]
     assert "elderly_rooms_per_100hh" in stdout
 
 
@@ -141,7 +141,7 @@ def new_district(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize(
     ("area_type", "required", "shortfall", "passed"),
-    [(None, 600.0, 100.0, "未达标 fail"), ("old", 400.0, 0.0, "达标 pass")],
+    [(None, 600.0, 100.0, "未达标"), ("old", 400.0, 0.0, "达标")],
 )
 def test_new_district_of_2000_households_through_the_cli(
     new_district: dict[str, Path],
@@ -175,13 +175,13 @@ def test_new_district_of_2000_households_through_the_cli(
     rows = sheet_rows(out / "provision.xlsx", "elderly_rooms_per_100hh")
     assert len(rows) == 1
     row = rows[0]
-    assert row["区域编号 District ID"] == "新区A"
-    assert row["户数 Households"] == pytest.approx(2000.0)
-    assert row["常住人口 Residents"] == pytest.approx(5240.0)
-    assert row["需求 Required (m²)"] == pytest.approx(required)
-    assert row["供给 Supplied (m²)"] == pytest.approx(500.0)
-    assert row["缺口 Shortfall (m²)"] == pytest.approx(shortfall)
-    assert row["是否达标 Pass"] == passed
+    assert row["区域编号"] == "新区A"
+    assert row["户数"] == pytest.approx(2000.0)
+    assert row["常住人口"] == pytest.approx(5240.0)
+    assert row["需求（m²）"] == pytest.approx(required)
+    assert row["供给（m²）"] == pytest.approx(500.0)
+    assert row["缺口（m²）"] == pytest.approx(shortfall)
+    assert row["是否达标"] == passed
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     # Every plot point lies within 15 minutes (900 m) of the room in the middle.
     assert summary["share_of_residents_within"]["elderly_daycare"]["15min"] == 1.0

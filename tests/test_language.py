@@ -317,3 +317,32 @@ def test_command_line_speaks_one_language(
         assert _cli_english(text) == [], text
     else:
         assert not _CJK.findall(text), text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_analyze_workbook_speaks_one_language(
+    lang: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import openpyxl
+
+    assert main(["analyze", "--lang", lang, "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    workbook = openpyxl.load_workbook(tmp_path / "provision.xlsx", read_only=True)
+    cells = list(workbook.sheetnames)
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            cells += [v for v in row if isinstance(v, str)]
+    text = "\n".join(cells)
+    proper = "".join(
+        "".join(str(v) for v in row)
+        for sheet in workbook.worksheets
+        for row in sheet.iter_rows(min_col=0, max_col=0, values_only=True)
+    )
+    if lang == "zh":
+        assert "规则" in text
+        cited = {"GB", "B", "m"}  # the standard's citation (GB 50180-2018 附录 B), metres
+        assert [w for w in _cli_english(text) if w not in cited] == [], text
+    else:
+        assert "Rules" in text or "Rule" in text
+        assert _chinese_words(text, proper) == [], text

@@ -166,11 +166,11 @@ def test_radius_analyze_from_the_plan(
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
     row = _sheet(out / "provision.xlsx", "elderly_rooms_per_100hh")[0]
-    assert row["户数 Households"] == pytest.approx(HH_A + HH_B, abs=0.05)
-    assert row["常住人口 Residents"] == pytest.approx((HH_A + HH_B) * 2.62, abs=0.05)
+    assert row["户数"] == pytest.approx(HH_A + HH_B, abs=0.05)
+    assert row["常住人口"] == pytest.approx((HH_A + HH_B) * 2.62, abs=0.05)
     # 30 m² per 100 households in a new area (the national profile): 126.4 m² for 421.3 户.
-    assert row["需求 Required (m²)"] == pytest.approx(0.3 * (HH_A + HH_B), abs=0.05)
-    assert row["供给 Supplied (m²)"] == pytest.approx(500.0)
+    assert row["需求（m²）"] == pytest.approx(0.3 * (HH_A + HH_B), abs=0.05)
+    assert row["供给（m²）"] == pytest.approx(500.0)
     facilities = gpd.read_file(out / "results.gpkg", layer="facilities")
     assert sorted(facilities["category"]) == ["childcare", "elderly_daycare"]
 

@@ -252,7 +252,10 @@ def test_osm_data_date_reads_headers_only(tmp_path):
         (["--categories", "shop"], "categories.0: unknown category 'shop'"),
     ],
 )
-def test_bad_report_flags_are_clear_errors_and_write_nothing(tmp_path, capsys, argv, message):
+def test_bad_report_flags_are_clear_errors_and_write_nothing(
+    tmp_path, capsys, monkeypatch, argv, message
+):
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")  # the English messages (both: test_language)
     out = tmp_path / "out"
     assert main(["report", *argv, "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -297,7 +300,8 @@ def test_missing_job_files_are_named_with_their_keys(tmp_path):
     assert f"population.0: file not found: {tmp_path / 'a.tif'}" in message
 
 
-def test_job_and_analysis_flags_together_are_refused(tmp_path, capsys):
+def test_job_and_analysis_flags_together_are_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")  # the English message (both: test_language)
     job = tmp_path / "job.yaml"
     job.write_text("lang: en\n", encoding="utf-8")
     assert (
