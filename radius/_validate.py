@@ -11,7 +11,6 @@ the zones that fit.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Final
 
@@ -189,10 +188,18 @@ def check_crs_fits(crs: pyproj.CRS, lon: float, lat: float, given: str) -> None:
             f"--crs {given} ({crs.name}) {stretch} {where}{meant}; use {fitting_crs(lon, lat)}"
         )
     if not inside and scale > _WARNED_SCALE_ERROR:
-        warnings.warn(
-            f"--crs {given} ({crs.name}): the data ({lon:.3f}, {lat:.3f}) lie outside its "
-            f"area of use{meant}, and distances are off by {scale:.2%}; {fitting_crs(lon, lat)} "
-            "fits better",
-            UserWarning,
+        from radius.i18n import message, warn
+
+        warn(
+            "crs_outside_area",
             stacklevel=3,
+            given=given,
+            name=crs.name,
+            lon=lon,
+            lat=lat,
+            meant=message("crs_meant_for", west=area.west, east=area.east)
+            if area is not None
+            else "",
+            scale=scale,
+            fitting=fitting_crs(lon, lat),
         )

@@ -20,6 +20,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, milp
 
 from radius._errors import InfeasibleError, InputError
+from radius.i18n import message
 from radius.paths import CostMatrix, bounded_distances, restrict_to_nodes
 from radius.snap import (
     RoutingGraph,
@@ -867,9 +868,9 @@ def _solve(
             greedy_better = comparable and found.objective < solved.objective
         if not greedy_better:
             return done(solved, "milp", "time_limit", bound, notes=notes)
-        notes.append("the greedy solution is better than the MILP's best and is returned")
+        notes.append(message("greedy_better_than_milp"))
     else:
-        notes = [f"the MILP found no solution ({result.message}); the greedy one is returned"]
+        notes = [message("milp_no_solution", reason=str(result.message))]
     return done(found, "greedy", "time_limit", bound, notes=notes)
 
 

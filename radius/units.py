@@ -22,7 +22,6 @@ were formed.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -48,7 +47,7 @@ from radius._residents import (
     load_population_defaults,
 )
 from radius.districts import _assign, districts_from_frame
-from radius.i18n import message
+from radius.i18n import message, warn
 from radius.network import choose_metric_crs
 from radius.population import _grid_points
 
@@ -272,12 +271,8 @@ def nest_units(communities: gpd.GeoDataFrame, subdistricts: gpd.GeoDataFrame) ->
     names = communities["district_id"].astype(str).to_numpy()
     loose = [f"{names[i]!r} ({share[i]:.0%} inside)" for i in np.flatnonzero(share < 0.95)]
     if loose:
-        warnings.warn(
-            f"{len(loose)} community(ies) lie partly or wholly outside the sub-districts: "
-            f"{', '.join(loose[:_MAX_LISTED])}; each belongs to the sub-district it overlaps "
-            "most. Check that the two layers use the same boundaries",
-            UserWarning,
-            stacklevel=2,
+        warn(
+            "communities_outside_subdistricts", n=len(loose), listed=", ".join(loose[:_MAX_LISTED])
         )
     return pd.Series(parent, index=communities.index, name="parent_id", dtype="str")
 
@@ -359,14 +354,17 @@ def spread_unit_totals(
         frame = gpd.GeoDataFrame(
             pd.concat([frame, *added], ignore_index=True), geometry="geometry", crs=WGS84
         )
-    notes = []
+    notes: list[str] = []
     with_figures = int(units["population"].notna().sum())
     if with_figures:
         notes.append(
-            f"the residents of {with_figures} unit(s) with statistics are their given totals, "
-            f"spread over the resident points inside {by_buildings} of them in proportion to "
-            f"their estimated residents and over a {spacing:g} m grid of the land of "
-            f"{by_land} without any (dasymetric; each unit's totals kept exactly)"
+            message(
+                "unit_totals_spread",
+                n=with_figures,
+                by_buildings=by_buildings,
+                spacing=spacing,
+                by_land=by_land,
+            )
         )
     return frame, notes
 
