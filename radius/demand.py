@@ -240,34 +240,38 @@ def _units(
 ) -> tuple[gpd.GeoDataFrame, str]:
     if communities is not None:
         units = communities.copy()
-        name = districts_path.name if districts_path is not None else "the districts file"
-        note = f"{len(units)} 社区 community unit(s) from {name}"
+        name = districts_path.name if districts_path is not None else "--districts"
+        nested: str = ""
         if subdistricts is not None:
             units["parent_id"] = nest_units(communities, subdistricts).to_numpy()
-            note += f", nested in {len(subdistricts)} 街道 sub-district unit(s)"
-        return units.reset_index(drop=True), note + _outside_note(residents, units)
+            nested = message("units_nested", n=len(subdistricts))
+        note = message(
+            "units_communities",
+            n=len(units),
+            name=name,
+            nested=nested,
+            outside=_outside_note(residents, units),
+        )
+        return units.reset_index(drop=True), note
     if subdistricts is not None:
         units = subdistricts.copy()
-        note = f"{len(units)} 街道 sub-district unit(s)"
-        return units.reset_index(drop=True), note + _outside_note(residents, units)
+        note = message("units_subdistricts", n=len(units), outside=_outside_note(residents, units))
+        return units.reset_index(drop=True), note
     if district_mode == "hexagons":
         base = hexagon_districts(residents.geometry, size_m=hexagon_size_m)
     else:
         base = block_districts(network)
-    units, note = cover_residents(base, residents)
-    return units.reset_index(drop=True), note
+    covered, covered_note = cover_residents(base, residents)
+    return covered.reset_index(drop=True), covered_note
 
 
 def _outside_note(residents: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> str:
     outside = _assign(np.asarray(residents.to_crs(WGS84).geometry.array, dtype=object), units)
     mask = outside == ""
     if not mask.any():
-        return "; every resident lies in one of them"
+        return message("units_all_inside")
     population = residents["population"].to_numpy(dtype=np.float64)[mask].sum()
-    return (
-        f"; {int(mask.sum())} resident point(s) with {population:,.0f} residents lie outside "
-        "every unit and are left out of the unit figures"
-    )
+    return message("units_some_outside", points=int(mask.sum()), population=f"{population:,.0f}")
 
 
 def _study_area_km2(network: StreetNetwork) -> float:

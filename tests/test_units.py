@@ -304,7 +304,8 @@ def test_hand_worked_communities_give_the_hand_figures(hand_case: AnalyzeConfig)
     html = render_html(build_report(result, lang="zh", maps=False))
     assert "各规则单位达标率" in html
     assert "1/2" in html
-    assert "社区 community unit(s)" in html
+    assert "个社区单元" in html
+    assert "community unit(s)" not in html
 
 
 def test_groups_are_data_with_sources() -> None:
