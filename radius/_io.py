@@ -317,9 +317,38 @@ def _disk_full(out_dir: Path, exc: BaseException) -> bool:
     return usage.free < max(1024 * 1024, usage.total // 100)
 
 
+def _file_size_limit() -> int | None:
+    """This process's limit on the size of a file it writes (bytes; ``ulimit -f``), if any."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    except (ImportError, OSError, ValueError):
+        return None
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _past_file_size_limit(exc: BaseException) -> int | None:
+    """The file size limit a failed write ran into (EFBIG, or SQLite's I/O error), if any."""
+    size_limit = _file_size_limit()
+    if size_limit is None:
+        return None
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return size_limit
+    text = str(exc).lower()
+    return size_limit if "file too large" in text or "disk i/o error" in text else None
+
+
 def file_system_error(out_dir: Path, name: str | None, exc: BaseException) -> InputError:
     """The error of an output that could not be written, naming the path and the fix."""
     path = out_dir / name if name else out_dir
+    if (size_limit := _past_file_size_limit(exc)) is not None:
+        return InputError(
+            f"{path}: no space left for it under this process's file size limit "
+            f"({format_size(size_limit)}, ulimit -f); raise the limit (ulimit -f unlimited), "
+            f"free some space or give --out a folder on another disk. The outputs already in "
+            f"{out_dir} were left as they were"
+        )
     if (isinstance(exc, OSError) and exc.errno == errno.EROFS) or _read_only(out_dir):
         return InputError(
             f"{path}: the file system is read-only; give --out a folder on a writable disk"
@@ -403,7 +432,12 @@ def _write_all(out_dir: Path, files: Mapping[str, Writer]) -> list[Path]:
             except RadiusError:
                 raise
             except Exception as exc:
-                if isinstance(exc, OSError) or _disk_full(out_dir, exc) or _read_only(out_dir):
+                if (
+                    isinstance(exc, OSError)
+                    or _disk_full(out_dir, exc)
+                    or _read_only(out_dir)
+                    or _past_file_size_limit(exc) is not None
+                ):
                     raise file_system_error(out_dir, name, exc) from None
                 raise
             _fsync(temp_path)

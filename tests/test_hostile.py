@@ -36,6 +36,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import stat
@@ -1379,3 +1380,32 @@ def test_bad_numbers_in_a_batch_job_name_the_key(
     assert str(job) in stderr
     assert re.search(said, stderr), stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_full_disk_by_a_file_size_limit(tmp_path: Path) -> None:
+    """A full disk without mounting anything: RLIMIT_FSIZE makes writes past 200 KB fail
+    (EFBIG; Python ignores SIGXFSZ), as a full disk would. Runs where a tmpfs cannot be
+    mounted too, so the disk-full path is always tested."""
+    import resource
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text("previous\n", encoding="utf-8")
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200 * 1024, 200 * 1024))
+
+    done = subprocess.run(
+        shlex.split(_reach_command(str(out))), capture_output=True, text=True, timeout=300,
+        check=False, preexec_fn=small_files, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "internal error" not in done.stderr
+    for pattern in (r"out/reach\.gpkg: no space left for it under this process's file size "
+                    r"limit \(200\.0 KB, ulimit -f\); raise the limit \(ulimit -f unlimited\)",
+                    r"free some space or give --out a folder on another disk",
+                    r"outputs already in .*out were left as they were"):  # fmt: skip
+        assert re.search(pattern, done.stderr), (pattern, done.stderr)
+    assert (out / "summary.json").read_text(encoding="utf-8") == "previous\n"
+    assert not [p.name for p in out.iterdir() if ".partial" in p.name]
