@@ -105,6 +105,7 @@ _OVERRIDABLE = (
     "source",
     "status",
     "note",
+    "note_zh",
 )
 _VALUE_FIELDS = frozenset({"value_new", "value_old", "value_max"})
 _CONTEXT_KEY = "radius_standard"
@@ -202,8 +203,8 @@ class Level(_Frozen):
         Document and clause.
     status : {"confirmed", "unverified", "assumed"}
         How sure the figures and the clause are.
-    note : str or None
-        Remarks.
+    note, note_zh : str or None
+        Remarks in English and in Chinese (both or neither).
     """
 
     id: str = Field(pattern=_LEVEL_ID_PATTERN)
@@ -216,9 +217,11 @@ class Level(_Frozen):
     source: Source
     status: Status
     note: str | None = None
+    note_zh: str | None = None
 
     @model_validator(mode="after")
     def _distance_within_walk(self) -> Level:
+        _both_languages(self.note, self.note_zh)
         if self.distance_m is not None:
             if self.walk_m is None:
                 raise ValueError(f"level {self.id} has no walk_m, so it cannot set distance_m")
@@ -291,8 +294,9 @@ class Rule(_Frozen):
         ``confirmed``: the quote is found in the cited plan text (``source.plan``);
         ``unverified``: value believed right but not checked against the text; ``assumed``:
         a planning choice of this profile.
-    note : str or None
-        Remarks: caveats, the reasoning behind a choice.
+    note, note_zh : str or None
+        Remarks (caveats, the reasoning behind a choice) in English and in Chinese: a
+        report or app in either language prints its own, so a rule with a note has both.
     """
 
     id: str = Field(pattern=_ID_PATTERN)
@@ -317,6 +321,7 @@ class Rule(_Frozen):
     source: Source
     status: Status
     note: str | None = None
+    note_zh: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -410,6 +415,7 @@ class Rule(_Frozen):
 
     @model_validator(mode="after")
     def _fields_fit_metric(self) -> Rule:
+        _both_languages(self.note, self.note_zh)
         share_fields = {"unit_level": self.unit_level, "of_rule": self.of_rule}
         share_fields["presence"] = self.presence
         if self.metric == "unit_share":
@@ -509,14 +515,20 @@ class Conversion(_Frozen):
         Where it comes from (census bulletin, plan).
     status : {"confirmed", "unverified", "assumed"}
         How sure it is.
-    note : str or None
-        Remarks.
+    note, note_zh : str or None
+        Remarks in English and in Chinese (both or neither).
     """
 
     value: float = Field(gt=0, allow_inf_nan=False)
     source: Source
     status: Status
     note: str | None = None
+    note_zh: str | None = None
+
+    @model_validator(mode="after")
+    def _notes(self) -> Conversion:
+        _both_languages(self.note, self.note_zh)
+        return self
 
 
 class Conversions(_Frozen):
@@ -556,6 +568,7 @@ class _Override(_Frozen):
     source: Source | None = None
     status: Status | None = None
     note: str | None = None
+    note_zh: str | None = None
 
     @field_validator("id")
     @classmethod
@@ -573,6 +586,10 @@ class _Override(_Frozen):
 
     @model_validator(mode="after")
     def _values_carry_source(self) -> _Override:
+        if ("note" in self.model_fields_set) != ("note_zh" in self.model_fields_set):
+            raise ValueError(
+                "an override that changes the note gives it in both languages: note and note_zh"
+            )
         changed = _VALUE_FIELDS & self.model_fields_set
         if changed and not {"source", "status"} <= self.model_fields_set:
             raise ValueError(
@@ -716,6 +733,16 @@ class StandardProfile(_Frozen):
     def rules_for(self, category: str) -> tuple[Rule, ...]:
         """The rules of one facility category."""
         return tuple(rule for rule in self.rules if rule.category == category)
+
+
+def _both_languages(note: str | None, note_zh: str | None) -> None:
+    """Raise unless a note is given in both languages or in neither."""
+    if (note is None) != (note_zh is None):
+        missing, given = ("note_zh", "note") if note_zh is None else ("note", "note_zh")
+        raise ValueError(
+            f"{given} is given without {missing}: a note is printed in the report's and the "
+            "app's language, so give it in English (note) and Chinese (note_zh)"
+        )
 
 
 def _duplicates(kind: str, ids: Iterable[str]) -> list[str]:

@@ -516,7 +516,7 @@ def test_the_profile_conversions_estimate_households_and_residents(
     profile.write_text(
         "name_zh: 测试\nname_en: Test\nextends: national\nconversions:\n"
         "  persons_per_household:\n    value: 2.0\n    source: {document: 测试}\n"
-        "    status: assumed\n    note: a test value\n"
+        "    status: assumed\n    note: a test value\n    note_zh: 测试值\n"
         "  floor_area_per_person_m2:\n    value: 18.26\n    source: {document: 测试}\n"
         "    status: assumed\n",
         encoding="utf-8",

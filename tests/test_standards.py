@@ -310,7 +310,8 @@ def test_guangdong_inherits_everything_else(national, guangdong):
             assert guangdong.rule(rule.id) == rule
     national_rooms = national.rule("elderly_rooms_per_100hh")
     guangdong_rooms = guangdong.rule("elderly_rooms_per_100hh")
-    keep = set(Rule.model_fields) - {"value_new", "value_old", "source", "status", "note"}
+    changed = {"value_new", "value_old", "source", "status", "note", "note_zh"}
+    keep = set(Rule.model_fields) - changed
     assert guangdong_rooms.model_dump(include=keep) == national_rooms.model_dump(include=keep)
 
 
@@ -898,3 +899,88 @@ def test_the_profile_chooses_the_walking_distance_within_gb50180s_range(tmp_path
     data["levels"][0]["distance_m"] = 1200
     with pytest.raises(ConfigError, match=r"distance_m \(1200\) must lie within walk_m"):
         load_standard(_write(tmp_path, "long", data))
+
+
+# ---- both languages, includes -------------------------------------------------------------
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("name", list_standards())
+def test_every_rule_has_its_texts_in_chinese_and_english(name):
+    # A Chinese report or app page prints name_zh and note_zh, an English one name_en and
+    # note: no rule may leave one language to the other.
+    profile = load_standard(name)
+    for rule in profile.rules:
+        assert CJK.search(rule.name_zh), rule.id
+        assert rule.name_en.strip(), rule.id
+        assert not CJK.search(rule.name_en), rule.id
+        assert rule.note, f"{name}: rule {rule.id} lacks note"
+        assert rule.note_zh, f"{name}: rule {rule.id} lacks note_zh"
+        assert CJK.search(rule.note_zh), rule.id
+        assert rule.note_zh != rule.note, rule.id
+    for level in profile.levels:
+        assert CJK.search(level.name_zh), level.id
+        assert not CJK.search(level.name_en), level.id
+        assert (level.note is None) == (level.note_zh is None), level.id
+    for key in ("persons_per_household", "floor_area_per_person_m2"):
+        conversion = getattr(profile.conversions, key)
+        assert conversion is not None, key
+        assert conversion.note, key
+        assert conversion.note_zh, key
+        assert CJK.search(conversion.note_zh), key
+
+
+def test_an_inherited_rule_keeps_its_chinese_note_where_the_override_keeps_the_note():
+    national, anhui = load_standard("national"), load_standard("anhui")
+    base = national.rule("kindergarten_within_5min")
+    assert anhui.rule("kindergarten_within_5min").note_zh == base.note_zh
+    changed = anhui.rule("elderly_rooms_per_100hh")
+    assert changed.note_zh != national.rule("elderly_rooms_per_100hh").note_zh
+    assert "350" in str(changed.note_zh)
+    assert "未核实" in str(changed.note_zh)
+
+
+def test_a_note_in_one_language_only_is_refused(tmp_path):
+    path = _write(tmp_path, "half", _profile(_rule(note="English only")))
+    with pytest.raises(ConfigError, match="note is given without note_zh"):
+        load_standard(path)
+    child = _write(
+        tmp_path,
+        "child",
+        _child(overrides=[_override(id="elderly_rooms_per_100hh", note="English only")]),
+    )
+    with pytest.raises(ConfigError, match="note and note_zh"):
+        load_standard(child)
+    both = _child(overrides=[_override(id="elderly_rooms_per_100hh", note="A.", note_zh="备注。")])
+    assert load_standard(_write(tmp_path, "both", both)).rule("elderly_rooms_per_100hh").note_zh
+
+
+@pytest.mark.parametrize("name", list_standards())
+def test_included_tiers_carry_the_rules_threshold(name):
+    # A catchment rule counts included categories within its own threshold: each must have
+    # a threshold of that label (after the profile's walking distances), at the same metres.
+    profile = load_standard(name)
+    categories = {c.id: c for c in profile.with_distances(load_categories())}
+    checked = 0
+    for rule in profile.rules:
+        if rule.scope != "catchment" or not rule.includes:
+            continue
+        own = {t.label: t.metres for t in categories[rule.category].thresholds}
+        for included in rule.includes:
+            theirs = {t.label: t.metres for t in categories[included].thresholds}
+            assert rule.threshold in theirs, (rule.id, included)
+            assert theirs[rule.threshold] == own[rule.threshold], (rule.id, included)
+            checked += 1
+    if name in ("national", "anhui", "ningxia"):
+        assert checked  # elderly_land_per_capita (and anhui's 15-minute circle) include tiers
+
+
+def test_an_included_tier_without_the_threshold_is_refused(tmp_path):
+    # elderly_daycare has 5min and 15min thresholds; convenience_store only 5min.
+    bad = _child(overrides=[{"id": "elderly_care_within_15min", "includes": ["convenience_store"]}])
+    with pytest.raises(ConfigError, match=r"category convenience_store has no threshold '15min'"):
+        load_standard(_write(tmp_path, "bad", bad))
+    rule = _rule(category="elderly_care", includes=["childcare"], threshold="15min")
+    with pytest.raises(ConfigError, match=r"category childcare has no threshold '15min'"):
+        load_standard(_write(tmp_path, "bad_rule", _profile(rule)))
