@@ -126,6 +126,11 @@ def test_every_key_the_app_asks_for_exists_and_every_key_is_used():
         *(f"upload_{role}_help" for role in ("network", "facilities", "residents", "districts")),
         *(f"coord_{s}" for s in ("wgs84", "gcj02", "bd09", "cgcs2000")),
         *(f"basis_{b}" for b in ("time", "distance")),
+        *(f"cli_speed_{b}" for b in ("time", "distance")),  # radius/cli.py: t(f"cli_...")
+        *(f"cli_group_{k}" for k in ("share", "partly", "within", "within_estimated")),
+        *(f"cli_level_{k}" for k in ("community", "subdistrict")),
+        *(f"cli_verdict_{k}" for k in ("pass", "fail", "not_applicable")),
+        *(f"cli_unit_{k}" for k in ("residents", "places", "beds", "households")),
         *(f"area_{a}" for a in ("from_data", "new", "old")),
         *(f"method_{m}" for m in ("2sfca", "inside")),
         *(f"capacity_{c}" for c in CAPACITY_COLUMNS),
