@@ -1,9 +1,10 @@
 """radius in the browser: ``streamlit run app.py``.
 
 The page only (see ``STYLE.md``): layout, widgets and Streamlit caching. What it computes
-lives in :mod:`radius`: uploads and their limits in :mod:`radius.app_inputs` and
+lives in :mod:`radius`: what the page shows (its choices, figures, messages) in
+:mod:`radius.app_view`, uploads and their limits in :mod:`radius.app_inputs` and
 :mod:`radius.bounded`, what a click or button does to the session (what-ifs, suggestions,
-messages) in :mod:`radius.app_state`, what-if analyses and the page's figures in
+messages; its keys are documented there) in :mod:`radius.app_state`, what-if analyses in
 :mod:`radius.whatif`, downloads as bytes in :mod:`radius.downloads`, the map's scripts and
 rendered payload in :mod:`radius.map_assets`, each session's results in
 :mod:`radius.session_cache`.
@@ -16,30 +17,11 @@ byte-bounded cache, dropped when the session ends; a session's running job is ki
 the session ends (its tab closed). What-ifs on the default district run here, bounded by
 construction (see :mod:`radius.app_state`). On shutdown (SIGTERM) running jobs are stopped
 and upload folders removed.
-
-Session state
--------------
-``lang``
-    ``"zh"`` (default) or ``"en"``, set by the language switch.
-``proposals``
-    The what-if facilities (a list of :class:`~radius.whatif.Proposal`), added by clicking
-    the map or by the siting suggestion.
-``suggest_request``
-    A click of "suggest sites" not handled yet: ``(category id, count)``.
-``suggest_message``, ``suggest_error``, ``whatif_message``
-    What the last suggestion did or why it failed; why a what-if was refused (the cap).
-``pending_click``
-    A map click (``{"lat": ..., "lng": ...}``) not handled yet. A click on the map goes
-    through exactly this path (:func:`radius.app_state.map_clicked`); tests may set it.
-``downloads``
-    Prepared downloads: ``{kind: (key, bytes)}``, the key naming what they were made from.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, NoReturn, TypeVar
 
@@ -50,30 +32,15 @@ import streamlit_folium
 from streamlit.runtime import Runtime  # noqa: TID251
 from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: TID251
 
+from radius import app_state as session
+from radius import app_view as view
 from radius import downloads as files
 from radius._errors import RadiusError
 from radius._warnings import collect
-from radius.app_inputs import ROLES, Loaded, Upload, load_bounded, load_inputs
-from radius.app_state import (
-    DEFAULT_SUGGESTIONS,
-    MAX_SUGGESTIONS,
-    error_text,
-    facilities_message,
-    map_center,
-    map_clicked,
-    proposal_lines,
-    remove_all_proposals,
-    remove_proposal,
-    request_suggestion,
-    reset_for_inputs,
-    run_suggestion,
-    session_watch,
-    take_pending_click,
-    upload_key,
-)
+from radius.app_inputs import ROLES, Loaded, Upload, load_inputs, received, upload_types
+from radius.app_state import map_center, map_clicked
 from radius.bounded import run_bounded, start_service
-from radius.config import DEFAULT_THRESHOLD_BASIS, load_categories, load_speed_profiles
-from radius.i18n import LANGUAGES, Language, name_of, t
+from radius.i18n import LANGUAGES, Language, t
 from radius.map_assets import (
     MapPayload,
     asset_dirs,
@@ -82,41 +49,14 @@ from radius.map_assets import (
     served_assets,
     use_local_assets,
 )
-from radius.maps import analysis_map, available_basemaps, basemap_notes, default_rule
+from radius.maps import analysis_map
 from radius.pipeline import AnalysisResult
-from radius.sample import default_network_path
 from radius.session_cache import ByteLRU, session_cache_bytes
-from radius.standards import list_standards, load_standard
-from radius.uploads import UPLOAD_SUFFIXES
-from radius.whatif import (
-    DEFAULT_CAPACITY,
-    Proposal,
-    Settings,
-    attainment_lines,
-    headline_tiles,
-    page_notes,
-    proposals_frame,
-    shortfall_table,
-    whatif_analysis,
-)
+from radius.whatif import Proposal, Settings, proposals_frame, shortfall_table, whatif_analysis
 
 LOG = logging.getLogger("radius.app")
 T = TypeVar("T")
-
-COORD_SYSTEMS = ("wgs84", "gcj02", "bd09", "cgcs2000")
-AREA_TYPES: tuple[str | None, ...] = (None, "new", "old")
-METHODS = ("2sfca", "inside")
-BASES = ("distance", "time")
 MAP_HEIGHT = 560
-LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
-TRIM_EVERY_S = 15.0
-UPLOADER_ZH_CSS = """<style>
-[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"],
-[data-testid="stFileUploaderDropzoneInstructions"] > div > span {display: none;}
-[data-testid="stFileUploaderDropzone"] button [data-has-shortcut]::after {content: "上传";}
-[data-testid="stFileUploaderDropzoneInstructions"] > div::after {
-  content: "单个文件不超过 200 MB"; font-size: 0.8em; opacity: 0.7;}
-</style>"""
 
 
 # --------------------------------------------------------------------------------------
@@ -137,14 +77,7 @@ def default_analysis(path: str, settings: Settings) -> AnalysisResult:
     return whatif_analysis(loaded.inputs, settings, (), loaded.network_label)
 
 
-@st.cache_resource(show_spinner=False)
-def standard_names() -> dict[str, tuple[str, str]]:
-    """Chinese and English name of every standard profile."""
-    names = {}
-    for name in list_standards():
-        profile = load_standard(name)
-        names[name] = (profile.name_zh, profile.name_en)
-    return names
+standard_names = st.cache_resource(show_spinner=False)(view.standard_names)
 
 
 @st.cache_resource(show_spinner=False)
@@ -248,24 +181,24 @@ def watch(lang: str | None) -> Callable[[], bool]:
     does so by raising, and :func:`radius.bounded.run_bounded` then kills the job.
     """
     if lang is None:
-        return session_watch(session_active())
+        return session.session_watch(session_active())
     placeholder = st.empty()
-    started = time.monotonic()
-    shown = [0]
-
-    def tick() -> None:
-        seconds = int(time.monotonic() - started)
-        if seconds > shown[0]:
-            shown[0] = seconds
-            placeholder.caption(t("reading_seconds", lang, seconds=seconds))
-
-    return session_watch(session_active(), tick)
+    shown = session.seconds_ticker(
+        lambda seconds: placeholder.caption(t("reading_seconds", lang, seconds=seconds))
+    )
+    return session.session_watch(session_active(), shown)
 
 
 def fail(message: str) -> NoReturn:
     """Show an error and stop this run of the page."""
     st.error(message)
     st.stop()
+
+
+def say(messages: Sequence[view.Said]) -> None:
+    """Show each message as its kind says (``st.success``, ``st.info``, ...)."""
+    for kind, text in messages:
+        getattr(st, kind)(text)
 
 
 def guarded(
@@ -280,7 +213,7 @@ def guarded(
     except Exception as exc:
         if not isinstance(exc, RadiusError):
             LOG.exception("unexpected error in the radius app")
-        fail(error_text(exc, lang, key, clean))
+        fail(session.error_text(exc, lang, key, clean))
 
 
 # --------------------------------------------------------------------------------------
@@ -288,65 +221,47 @@ def guarded(
 # --------------------------------------------------------------------------------------
 
 
-def choice(
-    widget: Callable[..., Any],
-    name: str,
-    label: str,
-    options: Sequence[Any],
-    lang: str,
-    *,
-    default: Any,
-    **kwargs: Any,
-) -> Any:
-    """A radio, selectbox or multiselect whose choice survives a language switch.
-
-    The options' labels change with the language, and Streamlit keeps a widget's choice
-    by its label, so each language has its own widget (key ``"{name}.{lang}"``); the choice
-    itself is kept under ``name`` in session state and handed to the widget shown.
-    """
-    state = st.session_state
-    current = state.get(name, default)
-    key = f"{name}.{lang}"
-    if widget is st.multiselect:
-        kept = [option for option in current if option in options]
-        value = widget(label, options, default=kept, key=key, **kwargs)
-    else:
-        if current not in options:
-            current = default if default in options else options[0]
-        value = widget(label, options, index=list(options).index(current), key=key, **kwargs)
-    state[name] = value
+def choice(option: view.Choice, lang: str, values: dict[str, Any] | None = None) -> Any:
+    """Draw a :class:`~radius.app_view.Choice` (its widget of ``lang``) and keep its value,
+    also in ``values`` (the choices made before it on the page: one may disable it)."""
+    widget: dict[str, Callable[..., Any]] = {
+        "radio": st.radio,
+        "selectbox": st.selectbox,
+        "multiselect": st.multiselect,
+    }
+    args = option.widget_args(st.session_state, lang, values or {})
+    value = widget[option.kind](option.label, option.options, **args)
+    st.session_state[option.name] = value
+    if values is not None:
+        values[option.name] = value
     return value
 
 
 def sidebar(lang_default: str) -> tuple[Language, list[Upload], str, Settings, str]:
     """The sidebar: language, data, settings. Returns what the page needs."""
     with st.sidebar:
-        lang = st.radio(
+        chosen = st.radio(
             t("language", lang_default),
             LANGUAGES,
-            format_func=LANGUAGE_NAMES.__getitem__,
+            format_func=view.LANGUAGE_NAMES.__getitem__,
             key="lang",
             horizontal=True,
         )
+        lang: Language = "en" if chosen == "en" else "zh"
         st.header(t("data_header", lang))
         st.caption(t("data_hint", lang))
         uploads: list[Upload] = []
         digests: dict[str, str] = st.session_state.setdefault("upload_digests", {})
         coord_system = "wgs84"
         for role in ROLES:
-            types = sorted({suffix.rsplit(".", 1)[-1] for suffix in UPLOAD_SUFFIXES[role]})
             uploaded = st.file_uploader(
                 t(f"upload_{role}", lang),
-                type=types,
+                type=upload_types(role),
                 key=f"upload_{role}",
                 help=t(f"upload_{role}_help", lang),
             )
             if uploaded is not None:
-                data = uploaded.getvalue()
-                file_id = str(getattr(uploaded, "file_id", uploaded.name))
-                digest = digests.get(file_id) or hashlib.sha256(data).hexdigest()
-                digests[file_id] = digest
-                uploads.append(Upload(role, uploaded.name, digest, data))
+                uploads.append(received(role, uploaded, digests))
             if role == "facilities":
                 st.toggle(
                     t("replace_all_facilities", lang),
@@ -354,231 +269,87 @@ def sidebar(lang_default: str) -> tuple[Language, list[Upload], str, Settings, s
                     key="replace_all",
                     help=t("replace_all_help", lang),
                 )
-                coord_system = choice(
-                    st.selectbox,
-                    "coord_system",
-                    t("coord_system", lang),
-                    COORD_SYSTEMS,
-                    lang,
-                    default="wgs84",
-                    format_func=lambda s: t(f"coord_{s}", lang),
-                    help=t("coord_system_help", lang),
-                )
+                coord_system = choice(view.coord_system_choice(lang), lang)
 
         st.header(t("settings_header", lang))
-        categories = load_categories()
-        by_id = {c.id: c for c in categories}
-        chosen = choice(
-            st.multiselect,
-            "categories",
-            t("categories", lang),
-            list(by_id),
-            lang,
-            default=list(by_id),
-            format_func=lambda cid: name_of(by_id[cid], lang),
-        )
-        basis = choice(
-            st.radio,
-            "threshold_basis",
-            t("threshold_basis", lang),
-            BASES,
-            lang,
-            default=DEFAULT_THRESHOLD_BASIS,
-            format_func=lambda b: t(f"basis_{b}", lang),
-            help=t("threshold_basis_help", lang),
-        )
-        profiles = load_speed_profiles()
-        names = list(profiles.profiles)
-        speed_profile = choice(
-            st.selectbox,
-            "speed_profile",
-            t("speed_profile", lang),
-            names,
-            lang,
-            default=profiles.default,
-            format_func=lambda p: t(
-                "speed_option",
-                lang,
-                name=name_of(profiles.profiles[p], lang),
-                speed=profiles.profiles[p].speed_m_s,
-            ),
-            disabled=basis == "distance",
-        )
-        standards = standard_names()
-        standard_ids = list(standards)
-        standard = choice(
-            st.selectbox,
-            "standard",
-            t("standard", lang),
-            standard_ids,
-            lang,
-            default="national",
-            format_func=lambda s: standards[s][0 if lang == "zh" else 1],
-        )
-        area_type = choice(
-            st.selectbox,
-            "area_type",
-            t("area_type", lang),
-            AREA_TYPES,
-            lang,
-            default=None,
-            format_func=lambda a: t(f"area_{a or 'from_data'}", lang),
-            help=t("area_type_help", lang),
-        )
-        method = choice(
-            st.radio,
-            "method",
-            t("method", lang),
-            METHODS,
-            lang,
-            default="2sfca",
-            format_func=lambda m: t(f"method_{m}", lang),
-            help=t("method_help", lang),
-        )
-        basemaps = available_basemaps()
-        basemap = choice(
-            st.selectbox,
-            "basemap",
-            t("basemap", lang),
-            list(basemaps),
-            lang,
-            default="osm",
-            format_func=lambda b: basemaps[b].name(lang),
-            help="\n\n".join(basemap_notes(lang=lang)) or None,
-        )
+        values: dict[str, Any] = {}
+        for option in view.setting_choices(lang, standard_names()):
+            choice(option, lang, values)
         st.caption(t("attribution", lang))
-    settings = Settings(
-        categories=tuple(chosen),
-        threshold_basis=str(basis),
-        speed_profile=str(speed_profile),
-        standard=str(standard),
-        area_type=area_type,
-        method=str(method),
-    )
-    language: Language = "en" if lang == "en" else "zh"
-    return language, uploads, str(coord_system), settings, str(basemap)
+    return lang, uploads, str(coord_system), view.settings_from(values), str(values["basemap"])
 
 
-def headline(
-    result: AnalysisResult,
-    base: AnalysisResult,
-    settings: Settings,
-    lang: str,
-    *,
-    changed: bool,
-    network: str,
-) -> None:
-    """Coverage per category and threshold, and districts missing a target (st.metric).
-
-    With what-if facilities each figure shows its change against the run without them.
-    """
+def headline(shown: view.Headline, lang: str) -> None:
+    """The headline figures (st.metric) and, beside them, where the residents come from,
+    whether they are plausible, and the share of units meeting each rule."""
     st.subheader(t("headline_header", lang))
-    tiles = headline_tiles(result, base, settings, lang, changed=changed)
-    per_row = 5
-    for start in range(0, len(tiles), per_row):
-        columns = st.columns(per_row)
-        for column, tile in zip(columns, tiles[start : start + per_row], strict=False):
-            still = tile.change == 0
+    for row in shown.rows:
+        for column, figure in zip(st.columns(view.TILES_PER_ROW), row, strict=False):
             column.metric(
-                tile.label,
-                tile.value,
-                delta=tile.delta,
-                delta_color="off" if still else "inverse" if tile.lower_is_better else "normal",
-                delta_arrow="off" if still else "auto",
-                help=t("metric_help", lang),
+                figure.label,
+                figure.value,
+                delta=figure.delta,
+                delta_color=figure.delta_color,
+                delta_arrow=figure.delta_arrow,
+                help=shown.help,
             )
-    summary = result.summary()["residents"]
-    st.caption(
-        t(
-            "residents_summary",
-            lang,
-            network=network,
-            population=summary["population"],
-            points=summary["points"],
-            districts=len(result.districts),
-        )
-    )
-    # Beside the headline figures: whether the residents behind them are plausible, and the
-    # share of units meeting each rule (units without any of its group counted apart).
-    if result.plausibility is not None:
-        for warning in result.plausibility.messages(lang):
-            st.warning(warning)
-    lines = attainment_lines(result, lang)
-    if lines:
+    st.caption(shown.caption)
+    for warning in shown.warnings:
+        st.warning(warning)
+    if shown.attainment:
         with st.expander(t("attainment_title", lang)):
-            st.markdown("\n".join(f"- {line}" for line in lines))
+            st.markdown(shown.attainment)
 
 
 def whatif_panel(settings: Settings, lang: str) -> None:
     """Category and capacity for the next click, and the list of proposals."""
+    state = st.session_state
     st.subheader(t("whatif_header", lang))
     st.caption(t("whatif_hint", lang))
-    categories = {c.id: c for c in load_categories()}
     st.toggle(t("whatif_place", lang), value=True, key="whatif_place")
-    options = list(settings.categories)
-    category_id = choice(
-        st.selectbox,
-        "whatif_category",
-        t("whatif_category", lang),
-        options,
-        lang,
-        default=options[0],
-        format_func=lambda cid: name_of(categories[cid], lang),
-    )
+    category_id = choice(view.whatif_category_choice(settings, lang), lang)
     st.text_input(
         t("whatif_name", lang), key="whatif_name", placeholder=t("whatif_name_hint", lang)
     )
-    if category_id is not None:
-        for column in categories[category_id].capacity_fields:
-            st.number_input(
-                t(f"capacity_{column}", lang),
-                min_value=0.0,
-                value=DEFAULT_CAPACITY[column],
-                step=10.0,
-                key=f"capacity_{column}",
-            )
+    for field in view.capacity_inputs(category_id, lang):
+        st.number_input(field.label, min_value=0.0, value=field.default, step=10.0, key=field.key)
     st.number_input(
         t("suggest_count", lang),
         min_value=1,
-        max_value=MAX_SUGGESTIONS,
-        value=DEFAULT_SUGGESTIONS,
+        max_value=session.MAX_SUGGESTIONS,
+        value=session.DEFAULT_SUGGESTIONS,
         step=1,
         key="suggest_count",
     )
     st.button(
         t("suggest_button", lang),
         key="suggest",
-        on_click=request_suggestion,
-        args=(st.session_state,),
+        on_click=session.request_suggestion,
+        args=(state,),
         help=t("suggest_help", lang),
         icon=":material/add_location_alt:",
     )
-    state = st.session_state
-    if state.get("suggest_message"):
-        st.success(state["suggest_message"])
-    for key in ("suggest_error", "whatif_message"):
-        if state.get(key):
-            st.error(state[key])
+    say(view.panel_messages(state))
     proposals: list[Proposal] = state.get("proposals", [])
     if not proposals:
         st.caption(t("whatif_none", lang))
         return
     st.markdown(t("whatif_list", lang, n=len(proposals)))
-    for proposal, line in zip(proposals, proposal_lines(proposals, lang), strict=True):
+    for proposal, line in zip(proposals, session.proposal_lines(proposals, lang), strict=True):
         st.markdown(line)
         st.button(
             t("remove", lang),
             key=f"remove_{proposal.pid}",
-            on_click=remove_proposal,
-            args=(st.session_state, proposal.pid),
+            on_click=session.remove_proposal,
+            args=(state, proposal.pid),
             icon=":material/delete:",
             type="tertiary",
         )
     st.button(
         t("remove_all", lang),
         key="remove_all",
-        on_click=remove_all_proposals,
-        args=(st.session_state,),
+        on_click=session.remove_all_proposals,
+        args=(state,),
     )
 
 
@@ -591,9 +362,7 @@ def downloads(items: Sequence[files.Download], key: Hashable, lang: str) -> None
     """
     st.subheader(t("downloads_header", lang))
     state = st.session_state
-    prepared: dict[str, tuple[Hashable, bytes]] = {
-        kind: value for kind, value in state.get("downloads", {}).items() if value[0] == key
-    }
+    prepared = view.kept_downloads(state.get("downloads"), key)
     for column, item in zip(st.columns(len(items)), items, strict=True):
         what = t(f"download_{item.kind}", lang)
         with column:
@@ -622,30 +391,21 @@ def downloads(items: Sequence[files.Download], key: Hashable, lang: str) -> None
 def read_uploads(
     uploads: list[Upload], coord_system: str, lang: str
 ) -> tuple[Loaded, tuple[Any, ...]]:
-    """The inputs: the shared default district, or this session's uploads read with limits.
+    """The inputs (:func:`radius.app_state.inputs_for`): the shared default district, or
+    this session's uploads read with limits and kept in its cache. A failing upload shows
+    its message in the sidebar beside the uploaders; the page goes on with the default."""
 
-    A failing upload shows its message in the sidebar beside the uploaders and the page
-    goes on with the default district.
-    """
-    default_path = str(default_network_path())
-    replace_all = bool(st.session_state.get("replace_all", False))
-    key = upload_key(default_path, uploads, coord_system, replace_all)
-    if not uploads:
-        return default_inputs(default_path), key
-    try:
+    def read(key: Hashable, load: Callable[[Callable[[], bool]], Loaded]) -> Loaded:
         with st.spinner(t("loading", lang)):
-            loaded = keep(
-                key,
-                lambda: load_bounded(
-                    uploads, coord_system, replace_all=replace_all, cancelled=watch(lang)
-                ),
-            )
-        return loaded, key
-    except Exception as exc:
-        if not isinstance(exc, RadiusError):
-            LOG.exception("reading the uploads failed")
-        st.sidebar.error(error_text(exc, lang, "error_upload"))
-    return default_inputs(default_path), upload_key(default_path, (), coord_system, False)
+            return keep(key, lambda: load(watch(lang)))
+
+    replace_all = bool(st.session_state.get("replace_all", False))
+    loaded, key, error = session.inputs_for(
+        uploads, coord_system, replace_all, lang, shared=default_inputs, read=read
+    )
+    if error:
+        st.sidebar.error(error)
+    return loaded, key
 
 
 def analysis(
@@ -684,8 +444,9 @@ def main() -> None:
     lang_default = str(st.session_state.get("lang", "zh"))
     st.set_page_config(page_title=t("app_title", lang_default), page_icon="🗺️", layout="wide")
     lang, uploads, coord_system, settings, basemap = sidebar(lang_default)
-    if lang == "zh":  # Streamlit's uploader speaks English: its words, in Chinese
-        st.html(UPLOADER_ZH_CSS)
+    css = view.uploader_css(lang)  # Streamlit's uploader speaks English: its words, in Chinese
+    if css:
+        st.html(css)
     st.title(t("app_title", lang))
     st.caption(t("app_subtitle", lang))
     if not settings.categories:
@@ -694,49 +455,31 @@ def main() -> None:
 
     loaded, input_key = read_uploads(uploads, coord_system, lang)
     state = st.session_state
-    reset_for_inputs(state, input_key)
-    if loaded.likely_system is not None:
-        st.warning(t("coord_hint", lang, system=t(f"coord_{loaded.likely_system}", lang)))
-    replaced = facilities_message(loaded, lang)
-    if replaced:
-        st.info(replaced)
-    take_pending_click(state)
+    session.reset_for_inputs(state, input_key)
+    say(view.input_messages(loaded, lang))
+    session.take_pending_click(state)
     with st.spinner(t("suggesting", lang)):
-        run_suggestion(state, loaded, settings, lang)
-    proposals = tuple(st.session_state.get("proposals", []))
+        session.run_suggestion(state, loaded, settings, lang)
+    proposals = tuple(state.get("proposals", []))
+
+    def analysed(added: tuple[Proposal, ...], base: AnalysisResult | None) -> AnalysisResult:
+        return guarded(
+            lambda: analysis(loaded, input_key, settings, added, base), lang, clean=loaded.clean
+        )
 
     with st.spinner(t("analysing", lang)):
-        base = guarded(lambda: analysis(loaded, input_key, settings, ()), lang, clean=loaded.clean)
-        result = (
-            guarded(
-                lambda: analysis(loaded, input_key, settings, proposals, base),
-                lang,
-                clean=loaded.clean,
-            )
-            if proposals
-            else base
-        )
+        base = analysed((), None)
+        result = analysed(proposals, base) if proposals else base
 
-    headline(result, base, settings, lang, changed=bool(proposals), network=loaded.network_label)
+    network = loaded.network_label
+    headline(
+        view.headline(result, base, settings, lang, changed=bool(proposals), network=network), lang
+    )
 
-    rules = {rule.id: rule for rule in result.standard.rules}
-    rule_ids = [str(r) for r in result.rules["id"]]
-    default = default_rule(result)
+    rule_option = view.rule_choice(result, lang)
     map_column, whatif_column = st.columns([3, 1])
     with map_column:
-        rule = (
-            choice(
-                st.selectbox,
-                "map_rule",
-                t("map_rule", lang),
-                rule_ids,
-                lang,
-                default=default,
-                format_func=lambda r: name_of(rules[r], lang),
-            )
-            if rule_ids
-            else None
-        )
+        rule = choice(rule_option, lang) if rule_option else None
         frame = proposals_frame(proposals) if proposals else None
 
         def make_map() -> folium.Map:
@@ -779,12 +522,12 @@ def main() -> None:
         lang,
     )
 
-    notes = page_notes(result, lang)
+    notes = view.notes(result, lang, loaded.clean)
     if notes:
         with st.expander(t("notes_header", lang, n=len(notes))):
             st.caption(t("notes_hint", lang))
             for note in notes:
-                st.text(loaded.clean(note))
+                st.text(note)
 
 
 if __name__ == "__main__":  # `streamlit run app.py` and AppTest; a plain import defines only

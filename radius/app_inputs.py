@@ -13,10 +13,12 @@ keeps the others (``replace_all=False``); with ``replace_all=True`` it replaces 
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -53,7 +55,9 @@ __all__ = [
     "limit_message",
     "load_bounded",
     "load_inputs",
+    "received",
     "replace_paths",
+    "upload_types",
 ]
 
 ROLES = ("network", "facilities", "residents", "districts")
@@ -90,6 +94,33 @@ class Loaded:
     def clean(self, text: str) -> str:
         """``text`` with every temporary upload path replaced by the uploaded file's name."""
         return replace_paths(text, self.names)
+
+
+class UploadedFile(Protocol):
+    """A file as the page's uploader hands it over (Streamlit's ``UploadedFile``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def getvalue(self) -> bytes: ...
+
+
+def upload_types(role: str) -> list[str]:
+    """The file name endings the uploader of ``role`` accepts (without the dot), sorted."""
+    return sorted({suffix.rsplit(".", 1)[-1] for suffix in UPLOAD_SUFFIXES[role]})
+
+
+def received(role: str, file: UploadedFile, digests: dict[str, str]) -> Upload:
+    """An uploaded ``file`` as an :class:`Upload` of ``role``.
+
+    ``digests`` keeps each file's SHA-256 by its upload id (``file_id``, else its name), so
+    a file is hashed once, not at every rerun of the page.
+    """
+    data = file.getvalue()
+    file_id = str(getattr(file, "file_id", file.name))
+    digest = digests.get(file_id) or hashlib.sha256(data).hexdigest()
+    digests[file_id] = digest
+    return Upload(role, file.name, digest, data)
 
 
 def replace_paths(text: str, names: Sequence[tuple[str, str]]) -> str:

@@ -2,10 +2,7 @@
 
 ``app.py`` draws the page; what a click or a button does to a session lives here, on the
 session's state as a plain mapping (Streamlit's ``st.session_state`` is one), so it is
-tested directly (``tests/test_app_state.py``). The keys are those documented in
-``app.py``: ``proposals``, ``next_pid``, ``pending_click``, ``suggest_request``,
-``suggest_message``, ``suggest_error``, ``whatif_message``, ``proposals_for`` and the
-widgets' own keys (``whatif_category.{lang}``, ``capacity_{field}``, ``whatif_name``).
+tested directly (``tests/test_app_state.py``).
 
 What-ifs on the shared default district run in the server process, bounded by
 construction: the district is the one shipped (its size is fixed), a what-if recomputes
@@ -14,21 +11,50 @@ holds at most :data:`MAX_PROPOSALS` of them (more are refused with a message), a
 suggestion picks at most ``MAX_SUGGESTIONS`` sites with the solver's time limit
 (:func:`radius.siting.site_facilities`, 30 s, then greedy). Uploaded data is analysed in
 bounded worker processes (:mod:`radius.bounded`).
+
+Session state
+-------------
+``lang``
+    ``"zh"`` (default) or ``"en"``, set by the language switch.
+``proposals``, ``next_pid``, ``proposals_for``
+    The what-if facilities (a list of :class:`~radius.whatif.Proposal`), added by clicking
+    the map or by the siting suggestion; the id of the next one; the inputs they were
+    placed on (:func:`reset_for_inputs`).
+``suggest_request``
+    A click of "suggest sites" not handled yet: ``(category id, count)``.
+``suggest_message``, ``suggest_error``, ``whatif_message``
+    What the last suggestion did or why it failed; why a what-if was refused (the cap).
+``pending_click``, ``last_click``
+    A map click (``{"lat": ..., "lng": ...}``) not handled yet; the last one handled. A
+    click on the map goes through exactly this path (:func:`map_clicked`); tests may set it.
+``downloads``
+    Prepared downloads: ``{kind: (key, bytes)}``, the key naming what they were made from
+    (:func:`radius.app_view.kept_downloads`).
+``upload_digests``
+    Each upload's SHA-256 by its upload id (:func:`radius.app_inputs.received`).
+``_cache``
+    The session's cache of inputs and analyses (:class:`radius.session_cache.ByteLRU`).
+``{name}``, ``{name}.{lang}``
+    A choice's value and its widget in each language (:class:`radius.app_view.Choice`);
+    the what-if panel's own widgets: ``whatif_place``, ``whatif_name``,
+    ``capacity_{field}``, ``suggest_count``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Hashable, MutableMapping, Sequence
 from typing import Any
 
 from radius._errors import RadiusError
-from radius.app_inputs import Loaded, Upload, limit_message
+from radius.app_inputs import Loaded, Upload, limit_message, load_bounded
 from radius.bounded import LimitError
 from radius.config import Category, load_categories
 from radius.coords import from_wgs84, to_wgs84
 from radius.i18n import name_of, t
 from radius.maps import available_basemaps
+from radius.sample import default_network_path
 from radius.whatif import DEFAULT_CAPACITY, Proposal, Settings, suggest_sites, suggestion_message
 
 __all__ = [
@@ -40,6 +66,7 @@ __all__ = [
     "chosen_category",
     "error_text",
     "facilities_message",
+    "inputs_for",
     "map_center",
     "map_clicked",
     "proposal_lines",
@@ -48,6 +75,7 @@ __all__ = [
     "request_suggestion",
     "reset_for_inputs",
     "run_suggestion",
+    "seconds_ticker",
     "session_watch",
     "take_pending_click",
     "upload_key",
@@ -292,6 +320,74 @@ def upload_key(
         return ("default", default_path)
     files = tuple((u.role, u.name, u.digest) for u in uploads)
     return ("upload", default_path, files, coord_system, replace_all)
+
+
+def inputs_for(
+    uploads: Sequence[Upload],
+    coord_system: str,
+    replace_all: bool,
+    lang: str,
+    *,
+    shared: Callable[[str], Loaded],
+    read: Callable[[Hashable, Callable[[Callable[[], bool]], Loaded]], Loaded],
+) -> tuple[Loaded, tuple[Any, ...], str | None]:
+    """A session's inputs: the shared default district, or its uploads read with limits.
+
+    Parameters
+    ----------
+    uploads : sequence of Upload
+        The session's uploads (none: the default district).
+    coord_system : str
+        The coordinate system of an uploaded facility file.
+    replace_all : bool
+        Whether an uploaded inventory replaces every OSM facility.
+    lang : str
+        The language of the message on a failing upload.
+    shared : callable
+        ``shared(path)``: the default district's inputs, read once for every session.
+    read : callable
+        ``read(key, load)``: the uploads' inputs kept under ``key`` (:func:`upload_key`),
+        ``load(cancelled)`` reading them (:func:`radius.app_inputs.load_bounded`) if they
+        are not kept yet; ``cancelled`` ends the job (the session closed).
+
+    Returns
+    -------
+    tuple
+        The inputs, their key and None; on a failing upload the default district, its key
+        and the message (``error_upload``, or the limit reached), so the page goes on.
+    """
+    default_path = str(default_network_path())
+    key = upload_key(default_path, uploads, coord_system, replace_all)
+    if not uploads:
+        return shared(default_path), key, None
+
+    def load(cancelled: Callable[[], bool]) -> Loaded:
+        return load_bounded(uploads, coord_system, replace_all=replace_all, cancelled=cancelled)
+
+    try:
+        return read(key, load), key, None
+    except Exception as exc:
+        if not isinstance(exc, RadiusError):
+            LOG.exception("reading the uploads failed")
+        message = error_text(exc, lang, "error_upload")
+    return shared(default_path), upload_key(default_path, (), coord_system, False), message
+
+
+def seconds_ticker(
+    show: Callable[[int], object], clock: Callable[[], float] = time.monotonic
+) -> Callable[[], None]:
+    """A ``tick`` for :func:`session_watch`: ``show(seconds)``, the whole seconds spent
+    since the ticker was made, at each poll where that number has grown."""
+    started = clock()
+    shown = [0]
+
+    def tick() -> None:
+        seconds = int(clock() - started)
+        if seconds > shown[0]:
+            shown[0] = seconds
+            show(seconds)
+
+    return tick
 
 
 def session_watch(

@@ -110,7 +110,15 @@ def test_every_key_the_app_asks_for_exists_and_every_key_is_used():
             APP,
             *(
                 REPO / "radius" / f"{name}.py"
-                for name in ("whatif", "downloads", "app_inputs", "app_state", "map_assets", "cli")
+                for name in (
+                    "whatif",
+                    "downloads",
+                    "app_inputs",
+                    "app_state",
+                    "app_view",
+                    "map_assets",
+                    "cli",
+                )
             ),
         )
     )
