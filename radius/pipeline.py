@@ -1182,7 +1182,7 @@ def _warn_if_offset(path: Path, facilities: gpd.GeoDataFrame, network: StreetNet
         )
     )[1]
     streets = network.edges.geometry.iloc[np.unique(near)]
-    signature = offset_signature(points, streets)
+    signature = offset_signature(points, streets, metric_crs=network.crs)
     likely = signature.get("likely_system")
     if likely in CHINESE_SYSTEMS:
         warn(

@@ -404,6 +404,23 @@ def test_offset_signature_spots_unconverted_bd09(beijing_stores_and_streets) -> 
     assert signature["median_m_as_bd09"] == pytest.approx(truth["median_m_as_given"], abs=1e-3)
 
 
+def test_offset_signature_in_the_network_crs(beijing_stores_and_streets) -> None:
+    """Streets given in the metric CRS named are measured there: the same medians."""
+    stores, streets = beijing_stores_and_streets
+    metric = streets.estimate_utm_crs()
+    as_gaode = convert_frame(stores, "wgs84", "gcj02")
+    for points in (stores, as_gaode):
+        truth = offset_signature(points, streets)
+        fast = offset_signature(points, streets.to_crs(metric), metric_crs=metric)
+        assert fast["likely_system"] == truth["likely_system"]
+        for key in ("median_m_as_given", "median_m_as_gcj02", "median_m_as_bd09"):
+            assert fast[key] == pytest.approx(truth[key], abs=1e-3)
+    # Another metric CRS than the streets': they are reprojected into it.
+    other = offset_signature(stores, streets.to_crs(metric), metric_crs="EPSG:3857")
+    assert other["likely_system"] == "wgs84"
+    assert other["median_m_as_given"] > offset_signature(stores, streets)["median_m_as_given"]
+
+
 def test_offset_signature_edge_cases(beijing_stores_and_streets) -> None:
     stores, streets = beijing_stores_and_streets
     few = offset_signature(stores.iloc[:3], streets)
