@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import folium
 import streamlit as st  # noqa: TID251 (app.py is where Streamlit belongs)
@@ -51,7 +51,6 @@ from radius.map_assets import (
 )
 from radius.maps import analysis_map
 from radius.pipeline import AnalysisResult
-from radius.session_cache import ByteLRU, session_cache_bytes
 from radius.whatif import Proposal, Settings, proposals_frame, shortfall_table, whatif_analysis
 
 LOG = logging.getLogger("radius.app")
@@ -149,18 +148,9 @@ def service() -> bool:
 # --------------------------------------------------------------------------------------
 
 
-def session_cache() -> ByteLRU:
-    """This session's cache of inputs and analyses (``RADIUS_SESSION_CACHE_MB``)."""
-    cache = st.session_state.get("_cache")
-    if not isinstance(cache, ByteLRU):
-        cache = ByteLRU(session_cache_bytes())
-        st.session_state["_cache"] = cache
-    return cache
-
-
 def keep(key: Hashable, compute: Callable[[], T]) -> T:
-    """``compute()`` kept in this session's cache under ``key``."""
-    return session_cache().get(key, compute)
+    """``compute()`` kept in this session's cache under ``key`` (bounded by bytes)."""
+    return session.session_cache(st.session_state).get(key, compute)
 
 
 def session_active() -> Callable[[], bool]:
@@ -189,12 +179,6 @@ def watch(lang: str | None) -> Callable[[], bool]:
     return session.session_watch(session_active(), shown)
 
 
-def fail(message: str) -> NoReturn:
-    """Show an error and stop this run of the page."""
-    st.error(message)
-    st.stop()
-
-
 def say(messages: Sequence[view.Said]) -> None:
     """Show each message as its kind says (``st.success``, ``st.info``, ...)."""
     for kind, text in messages:
@@ -213,7 +197,8 @@ def guarded(
     except Exception as exc:
         if not isinstance(exc, RadiusError):
             LOG.exception("unexpected error in the radius app")
-        fail(session.error_text(exc, lang, key, clean))
+        st.error(session.error_text(exc, lang, key, clean))
+        st.stop()
 
 
 # --------------------------------------------------------------------------------------

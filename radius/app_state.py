@@ -55,6 +55,7 @@ from radius.coords import from_wgs84, to_wgs84
 from radius.i18n import name_of, t
 from radius.maps import available_basemaps
 from radius.sample import default_network_path
+from radius.session_cache import ByteLRU, session_cache_bytes
 from radius.whatif import DEFAULT_CAPACITY, Proposal, Settings, suggest_sites, suggestion_message
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "reset_for_inputs",
     "run_suggestion",
     "seconds_ticker",
+    "session_cache",
     "session_watch",
     "take_pending_click",
     "upload_key",
@@ -371,6 +373,16 @@ def inputs_for(
             LOG.exception("reading the uploads failed")
         message = error_text(exc, lang, "error_upload")
     return shared(default_path), upload_key(default_path, (), coord_system, False), message
+
+
+def session_cache(state: State) -> ByteLRU:
+    """The session's cache of inputs and analyses (``_cache``), made on first use, bounded
+    by ``RADIUS_SESSION_CACHE_MB`` (:func:`radius.session_cache.session_cache_bytes`)."""
+    cache = state.get("_cache")
+    if not isinstance(cache, ByteLRU):
+        cache = ByteLRU(session_cache_bytes())
+        state["_cache"] = cache
+    return cache
 
 
 def seconds_ticker(

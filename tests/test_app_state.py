@@ -164,3 +164,16 @@ def test_a_download_that_fails_says_so_in_its_own_words():
     assert error == t("error_download", "zh", what=what, message="no font for Chinese text")
     _, error = prepared(Download("pdf", "r.pdf", "application/pdf", bug), "zh")
     assert error == t("error_download", "zh", what=what, message=t("error_bug", "zh"))
+
+
+def test_a_session_keeps_one_cache_bounded_by_the_setting(monkeypatch):
+    from radius.app_state import session_cache
+
+    monkeypatch.setenv("RADIUS_SESSION_CACHE_MB", "2")
+    state: dict = {"_cache": "not a cache"}
+    cache = session_cache(state)
+    assert state["_cache"] is cache
+    assert session_cache(state) is cache  # the same on the next run
+    assert cache.max_bytes == 2 * 1024 * 1024
+    assert cache.get("key", lambda: 7) == 7
+    assert cache.get("key", lambda: 8) == 7  # kept
