@@ -62,6 +62,7 @@ __all__ = [
     "gcj02_to_wgs84",
     "in_mainland_china",
     "offset_signature",
+    "offset_signature_on_tree",
     "to_wgs84",
     "wgs84_to_bd09",
     "wgs84_to_gcj02",
@@ -550,6 +551,55 @@ def offset_signature(
     if metric is None:
         metric = streets.estimate_utm_crs()
     tree = shapely.STRtree(np.asarray(streets.to_crs(metric).array, dtype=object))
+    return _signature(points, tree, metric, result)
+
+
+def offset_signature_on_tree(
+    points_wgs84: gpd.GeoDataFrame | gpd.GeoSeries, streets: shapely.STRtree, crs: Any
+) -> dict[str, Any]:
+    """:func:`offset_signature` against streets already indexed in a metric CRS.
+
+    A loaded network has its edges in a metric CRS and their spatial index built for
+    snapping; testing the points against that index spares reprojecting the streets twice
+    (on a county network, seconds and a gigabyte).
+
+    Parameters
+    ----------
+    points_wgs84 : geopandas.GeoDataFrame or geopandas.GeoSeries
+        Facility or resident locations, taken to be WGS-84 (any CRS; converted first).
+    streets : shapely.STRtree
+        Index of the street centre lines, in ``crs``.
+    crs : pyproj.CRS or CRS-like
+        The projected metric CRS of ``streets``.
+
+    Returns
+    -------
+    dict
+        As :func:`offset_signature`.
+
+    Raises
+    ------
+    CRSError
+        If the points have no CRS.
+    """
+    points = _geographic(points_wgs84, "points_wgs84")
+    points = points[(points.geom_type == "Point") & ~points.is_empty]
+    result: dict[str, Any] = {
+        "n_points": len(points),
+        "median_m_as_given": math.nan,
+        "median_m_as_gcj02": math.nan,
+        "median_m_as_bd09": math.nan,
+        "likely_system": None,
+    }
+    if len(points) == 0 or len(streets) == 0:
+        return result
+    return _signature(points, streets, crs, result)
+
+
+def _signature(
+    points: gpd.GeoSeries, tree: shapely.STRtree, metric: Any, result: dict[str, Any]
+) -> dict[str, Any]:
+    """Fill ``result`` with the medians and the likely system (points in EPSG:4326)."""
     lon = points.x.to_numpy()
     lat = points.y.to_numpy()
     medians: dict[str, float] = {}

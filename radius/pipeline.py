@@ -26,7 +26,7 @@ from radius.config import (
     load_speed_profiles,
     resolve_speed,
 )
-from radius.coords import convert_frame, offset_signature
+from radius.coords import convert_frame, offset_signature_on_tree
 from radius.demand import load_demand, units_summary
 from radius.districts import assign_residents, district_totals
 from radius.facilities import empty_facilities, facilities_from_osm, read_inventory
@@ -1150,8 +1150,6 @@ def _read_facilities(
 
 _SIGNATURE_SAMPLE = 1000
 """Facilities (evenly spread through the inventory) whose distances to the streets are tested."""
-_SIGNATURE_STREETS_M = 1500.0
-"""Streets within this of a tested facility are searched: offsets move points 300–700 m."""
 
 CHINESE_SYSTEMS = ("gcj02", "bd09")
 """Coordinate systems of Chinese map services accepted for inventories (no EPSG code)."""
@@ -1164,25 +1162,10 @@ def _warn_if_offset(path: Path, facilities: gpd.GeoDataFrame, network: StreetNet
     points = facilities.geometry
     if len(points) > _SIGNATURE_SAMPLE:
         points = points.iloc[np.linspace(0, len(points) - 1, _SIGNATURE_SAMPLE).astype(int)]
-    # Only the streets near the points: on a county network, reprojecting every edge twice
-    # cost more than the whole reach.
-    # The streets of the grid cells (as wide as that distance) holding points, and of the
-    # cells around them: a superset of the streets within that distance of any point (so
-    # the nearest street of each point is the same), found by one box query per cell
-    # instead of a distance query per point (0.12 s for 1,000 points on Shanghai's centre).
-    xy = shapely.get_coordinates(np.asarray(points.to_crs(network.crs).array, dtype=object))
-    size = _SIGNATURE_STREETS_M
-    cells = np.unique(np.floor(xy / size), axis=0)
-    near = network.edge_tree.query(
-        shapely.box(
-            (cells[:, 0] - 1) * size,
-            (cells[:, 1] - 1) * size,
-            (cells[:, 0] + 2) * size,
-            (cells[:, 1] + 2) * size,
-        )
-    )[1]
-    streets = network.edges.geometry.iloc[np.unique(near)]
-    signature = offset_signature(points, streets, metric_crs=network.crs)
+    # Against the network's own edge index (in its metric CRS, built once for snapping):
+    # on a county network, reprojecting the streets near the points twice (to WGS-84 and to
+    # the UTM zone again) cost more than the whole reach.
+    signature = offset_signature_on_tree(points, network.edge_tree, network.crs)
     likely = signature.get("likely_system")
     if likely in CHINESE_SYSTEMS:
         warn(

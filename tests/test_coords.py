@@ -25,12 +25,13 @@ from radius.coords import (
     gcj02_to_wgs84,
     in_mainland_china,
     offset_signature,
+    offset_signature_on_tree,
     to_wgs84,
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
 from radius.facilities import facilities_from_osm
-from radius.network import load_network
+from radius.network import StreetNetwork, load_network
 
 
 def ground_m(lon_a, lat_a, lon_b, lat_b) -> np.ndarray:
@@ -362,17 +363,27 @@ def test_convert_frame_refuses_projected_coordinates() -> None:
 
 
 @pytest.fixture(scope="module")
-def beijing_stores_and_streets() -> tuple[gpd.GeoDataFrame, gpd.GeoSeries]:
+def beijing_network() -> StreetNetwork:
+    from tests.conftest import shared_file
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # islands and similar notes of the loader
+        return load_network(shared_file("cn_beijing_haidian_cau.osm"))
+
+
+@pytest.fixture(scope="module")
+def beijing_stores_and_streets(
+    beijing_network: StreetNetwork,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoSeries]:
     from tests.conftest import shared_file
 
     path = shared_file("cn_beijing_haidian_cau.osm")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # islands and similar notes of the loaders
-        network = load_network(path)
+        warnings.simplefilter("ignore")
         facilities = facilities_from_osm(path, load_categories(ids=["convenience_store"]))
     stores = facilities[facilities.geom_type == "Point"].reset_index(drop=True)
     assert len(stores) >= 10
-    return stores, network.edges.geometry.to_crs("EPSG:4326")
+    return stores, beijing_network.edges.geometry.to_crs("EPSG:4326")
 
 
 def test_offset_signature_of_correct_points(beijing_stores_and_streets) -> None:
@@ -419,6 +430,29 @@ def test_offset_signature_in_the_network_crs(beijing_stores_and_streets) -> None
     other = offset_signature(stores, streets.to_crs(metric), metric_crs="EPSG:3857")
     assert other["likely_system"] == "wgs84"
     assert other["median_m_as_given"] > offset_signature(stores, streets)["median_m_as_given"]
+
+
+@pytest.mark.parametrize("system", ["wgs84", "gcj02", "bd09"])
+def test_offset_signature_on_the_network_index_agrees(
+    beijing_network: StreetNetwork, beijing_stores_and_streets, system: str
+) -> None:
+    # What the pipeline runs: the points against the network's own metric edge index.
+    stores, streets = beijing_stores_and_streets
+    network = beijing_network
+    points = convert_frame(stores, "wgs84", system) if system != "wgs84" else stores
+    reference = offset_signature(points, streets)
+    signature = offset_signature_on_tree(points, network.edge_tree, network.crs)
+    assert signature["likely_system"] == reference["likely_system"] == system
+    assert signature["n_points"] == reference["n_points"]
+    for key in ("median_m_as_given", "median_m_as_gcj02", "median_m_as_bd09"):
+        assert signature[key] == pytest.approx(reference[key], abs=0.01)
+    few = offset_signature_on_tree(points.iloc[:3], network.edge_tree, network.crs)
+    assert few["likely_system"] is None
+    assert math.isfinite(few["median_m_as_given"])
+    with pytest.raises(CRSError, match="no CRS"):
+        offset_signature_on_tree(
+            stores.set_crs(None, allow_override=True), network.edge_tree, network.crs
+        )
 
 
 def test_offset_signature_edge_cases(beijing_stores_and_streets) -> None:
