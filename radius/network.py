@@ -217,12 +217,7 @@ def network_from_segments(
         raise InputError(f"{source}: no walkable street found; check the file covers streets")
     # The bounds are reprojected, not the lines: at a million segments a WGS-84 copy of
     # every line costs seconds and a gigabyte only to find the centre.
-    to_lonlat = pyproj.Transformer.from_crs(segments.crs, WGS84, always_xy=True)
-    x_min, y_min, x_max, y_max = (float(b) for b in segments.total_bounds)
-    lon_min, lat_min, lon_max, lat_max = to_lonlat.transform_bounds(
-        x_min, y_min, x_max, y_max, densify_pts=21
-    )
-    metric = choose_metric_crs((lon_min + lon_max) / 2.0, (lat_min + lat_max) / 2.0, crs)
+    metric = _metric_crs_of_bounds(segments.crs, segments.total_bounds, crs)
     if pyproj.CRS(segments.crs).equals(metric):
         geometry = segments.geometry.to_numpy()
     else:
@@ -328,6 +323,18 @@ def network_from_segments(
     )
 
 
+def _metric_crs_of_bounds(
+    source_crs: Any, bounds: Sequence[float], crs: str | pyproj.CRS | None
+) -> pyproj.CRS:
+    """:func:`choose_metric_crs` for data within ``bounds`` (in ``source_crs``)."""
+    to_lonlat = pyproj.Transformer.from_crs(source_crs, WGS84, always_xy=True)
+    x_min, y_min, x_max, y_max = (float(b) for b in bounds)
+    lon_min, lat_min, lon_max, lat_max = to_lonlat.transform_bounds(
+        x_min, y_min, x_max, y_max, densify_pts=21
+    )
+    return choose_metric_crs((lon_min + lon_max) / 2.0, (lat_min + lat_max) / 2.0, crs)
+
+
 def _keys_are_osm(keys: np.ndarray) -> bool:
     return bool(keys.dtype.kind in "iu" and keys.size and keys.min() >= 0)
 
@@ -391,14 +398,24 @@ def read_osm_network(
     file_path = Path(path)
     rules = walk_rules or load_walk_rules()
     ways = _osm.read_walkable_ways(file_path, rules)
-    if not ways.refs:
+    if len(ways.refs) == 0:
         raise InputError(
             f"{file_path}: no walkable street (highway=* way a pedestrian may use) in this "
             "OSM file; check that it covers the district and holds highway ways"
         )
-    segments, u_keys, v_keys = _osm.split_ways_at_junctions(ways)
+    # The metric CRS is chosen from the node coordinates (the bounds of the segments, the
+    # same choice network_from_segments makes) and the lines are built in it directly: at a
+    # county's two million segments a WGS-84 set of lines made only to be reprojected cost
+    # seconds and a gigabyte.
+    lon = np.asarray(ways.lon, dtype=np.float64)
+    lat = np.asarray(ways.lat, dtype=np.float64)
+    bounds = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+    metric = _metric_crs_of_bounds(WGS84, bounds, crs)
+    del lon, lat
+    segments, u_keys, v_keys = _osm.split_ways_at_junctions(ways, crs=metric)
+    del ways
     return network_from_segments(
-        segments, source=str(file_path), crs=crs, u_keys=u_keys, v_keys=v_keys
+        segments, source=str(file_path), crs=metric, u_keys=u_keys, v_keys=v_keys
     )
 
 

@@ -246,6 +246,44 @@ def test_cgcs2000_zone_of_real_extracts(name: str, epsg: int) -> None:
 
 
 @pytest.mark.parametrize("name", list(REAL_EXTRACTS))
+def test_ways_read_whole_equal_the_ways_read_node_by_node(name: str) -> None:
+    # The OPL + Arrow reader against one Python object per way node: the same runs, ids,
+    # classes and coordinates bit for bit (fi_helsinki_center has 722 way nodes without a
+    # location, so runs split at the gaps are compared too).
+    path = shared_file(name)
+    whole = _osm.read_walkable_ways(path, load_walk_rules())
+    by_node = _osm._read_walkable_ways_by_node(path, load_walk_rules())
+    for column in ("refs", "lon", "lat", "way_start", "way_id", "highway"):
+        np.testing.assert_array_equal(
+            np.asarray(getattr(whole, column)), np.asarray(getattr(by_node, column)), column
+        )
+
+
+def test_ways_with_missing_nodes_split_alike(tmp_path: Path) -> None:
+    # Node 3 and 6 are not in the file: way 10 splits into 1-2 and 4-5, way 11 keeps 7-8
+    # (its lone node 9 after the gap is no run), way 12 is a single located node.
+    nodes = {1: (118.0, 32.0), 2: (118.001, 32.0), 4: (118.003, 32.0), 5: (118.004, 32.0)}
+    nodes |= {7: (118.0, 32.001), 8: (118.001, 32.001), 9: (118.002, 32.001)}
+    path = write_osm(
+        tmp_path / "gaps.osm",
+        nodes,
+        [
+            (10, [1, 2, 3, 4, 5], {"highway": "residential"}),
+            (11, [7, 8, 6, 9], {"highway": "footway", "name": "a b=c,d"}),
+            (12, [1], {"highway": "path"}),
+        ],
+    )
+    whole = _osm.read_walkable_ways(path, load_walk_rules())
+    by_node = _osm._read_walkable_ways_by_node(path, load_walk_rules())
+    assert list(whole.refs) == [1, 2, 4, 5, 7, 8]
+    assert list(whole.way_id) == [10, 10, 11]
+    for column in ("refs", "lon", "lat", "way_start", "way_id", "highway"):
+        np.testing.assert_array_equal(
+            np.asarray(getattr(whole, column)), np.asarray(getattr(by_node, column)), column
+        )
+
+
+@pytest.mark.parametrize("name", list(REAL_EXTRACTS))
 def test_main_plus_islands_is_every_walkable_way(name: str) -> None:
     path = shared_file(name)
     net = load_with_islands(lambda: read_osm_network(path))
