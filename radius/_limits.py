@@ -22,6 +22,14 @@ The limits (name: environment variable, default):
 - ``nesting``: ``RADIUS_MAX_NESTING``, 64 levels of nested lists and mappings per YAML or
   JSON file.
 - ``text_bytes``: ``RADIUS_MAX_TEXT_BYTES``, 16 MiB per YAML/JSON job or configuration file.
+- ``reach_bytes``: ``RADIUS_MAX_REACH_BYTES``, 2 GiB of walking distances (the cost
+  matrices: every facility-node pair within the thresholds) one run may hold, estimated
+  before the searches from a sample of facilities (:func:`radius.reach.check_reach_memory`).
+  A county of 4,000 facilities holds 0.7 M pairs (34 MB); 20,000 rehabilitation facilities
+  (1,800 m) on the Nanjing extract would hold 150 M (7.2 GB measured).
+- ``worker_wait_s``: ``RADIUS_MAX_WORKER_WAIT_S``, 30 seconds a batch waits for a dask worker:
+  the first one of a running scheduler (``--scheduler``), and any live one while it runs
+  (workers that die at start are never replaced).
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ __all__ = [
     "count_lines",
     "limit",
     "limit_error",
+    "limit_message_error",
     "load_yaml",
     "raster_strips",
     "read_limited_text",
@@ -84,6 +93,12 @@ LIMITS: Final[dict[str, LimitSpec]] = {
     "nesting": LimitSpec("RADIUS_MAX_NESTING", 64, "levels", "nesting of a YAML/JSON file"),
     "text_bytes": LimitSpec(
         "RADIUS_MAX_TEXT_BYTES", 16 * _MIB, "bytes", "size of a YAML/JSON job or config file"
+    ),
+    "reach_bytes": LimitSpec(
+        "RADIUS_MAX_REACH_BYTES", 2048 * _MIB, "bytes", "bytes of walking distances of a run"
+    ),
+    "worker_wait_s": LimitSpec(
+        "RADIUS_MAX_WORKER_WAIT_S", 30, "seconds", "seconds a batch waits for a dask worker"
     ),
 }
 
@@ -141,6 +156,33 @@ def limit_error(subject: str, found: str, name: str, fix: str) -> InputError:
         f"{subject}: {found}, more than the {_amount(value, spec.unit)} allowed (limit "
         f"{spec.env}); {fix}, or raise the limit, e.g. {spec.env}={value * 4} (environment "
         "variable)"
+    )
+
+
+def limit_message_error(key: str, name: str, **params: Any) -> InputError:
+    """The error of a limit whose text is a message id (``configs/messages.yaml``).
+
+    Parameters
+    ----------
+    key : str
+        The message id; its text may use ``{allowed}`` (the limit in force), ``{env}`` (its
+        variable) and ``{example}`` (four times the limit), besides ``params``.
+    name : str
+        The limit's key in :data:`LIMITS`.
+    **params
+        The message's other values; whole numbers are written with thousands separators
+        and ``estimate`` (bytes, or the limit's unit) as an amount.
+    """
+    from radius.i18n import message
+
+    spec = LIMITS[name]
+    value = limit(name)
+    shown = {
+        k: _amount(v, spec.unit) if k == "estimate" else f"{v:,}" if isinstance(v, int) else v
+        for k, v in params.items()
+    }
+    return InputError(
+        message(key, allowed=_amount(value, spec.unit), env=spec.env, example=value * 4, **shown)
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -43,7 +44,13 @@ from radius.provision import (
     district_provision,
     unit_share_verdicts,
 )
-from radius.reach import CategoryReach, reach_category
+from radius.reach import (
+    FACILITY_AREA_BYTES_PER_PAIR,
+    CategoryReach,
+    ReachPlan,
+    check_reach_memory,
+    reach_category,
+)
 from radius.service_areas import (
     DEFAULT_BUFFER_M,
     EdgeCoordinates,
@@ -283,6 +290,7 @@ def run_reach(config: ReachConfig) -> ReachResult:
             service_areas=config.service_areas,
             facility_areas=config.facility_areas,
             timings=timings,
+            source=config.facilities or config.network,
         )
     for item in caught:
         warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
@@ -306,6 +314,7 @@ def compute_reach(
     timings: dict[str, float] | None = None,
     threads: int | None = None,
     streets: bool = True,
+    source: str | os.PathLike[str] | None = None,
 ) -> ReachResult:
     """Compute reach for categories on an already loaded network and facilities.
 
@@ -339,10 +348,19 @@ def compute_reach(
         Whether the service areas include the reached street pieces as lines
         (``ReachResult.reached_streets``); an analysis writes only the polygons, and at a
         county's size the lines cost seconds and gigabytes.
+    source : str or Path, optional
+        The file the facilities came from, named when the run would take more memory than
+        ``RADIUS_MAX_REACH_BYTES`` allows.
 
     Returns
     -------
     ReachResult
+
+    Raises
+    ------
+    InputError
+        If the walking distances would take more memory than ``RADIUS_MAX_REACH_BYTES``
+        (estimated before the searches: :func:`radius.reach.check_reach_memory`).
     """
     timings = {} if timings is None else timings
     notes: list[str] = []
@@ -369,6 +387,7 @@ def compute_reach(
     reaches: list[CategoryReach] = []
     with _timed(timings, "reach"):
         category_values = facilities["category"].to_numpy()
+        plans: list[ReachPlan] = []
         for category in categories:
             rows = np.flatnonzero(category_values == category.id)
             if len(rows) == 0:
@@ -378,14 +397,34 @@ def compute_reach(
             position_of_row = np.full(len(facilities), -1, dtype=np.int64)
             position_of_row[rows] = np.arange(len(rows))
             mine = position_of_row[snapped.owner] >= 0
+            plans.append(
+                ReachPlan(
+                    category,
+                    rows,
+                    graph.set_nodes[0][mine],
+                    position_of_row[snapped.owner[mine]],
+                    snapped.access_m[mine],
+                    max(t.distance_m(speed_m_s, threshold_basis) for t in category.thresholds),
+                )
+            )
+        # Refused before the searches spend the memory (RADIUS_MAX_REACH_BYTES).
+        check_reach_memory(
+            graph,
+            plans,
+            source=None if source is None else str(source),
+            facility_bytes_per_pair=FACILITY_AREA_BYTES_PER_PAIR
+            if service_areas and facility_areas
+            else 0,
+        )
+        for plan in plans:
             reaches.append(
                 reach_category(
                     graph,
-                    category,
-                    facility_rows=rows,
-                    access_nodes=graph.set_nodes[0][mine],
-                    access_owner=position_of_row[snapped.owner[mine]],
-                    access_m=snapped.access_m[mine],
+                    plan.category,
+                    facility_rows=plan.facility_rows,
+                    access_nodes=plan.access_nodes,
+                    access_owner=plan.access_owner,
+                    access_m=plan.access_m,
                     speed_m_s=speed_m_s,
                     basis=threshold_basis,
                     demand_nodes=graph.set_nodes[1] if demand_snapped is not None else None,
@@ -1074,6 +1113,7 @@ def analyze(
             demand=inputs.residents.geometry,
             timings=timings,
             streets=False,  # an analysis shows and writes the polygons only
+            source=reach_config.facilities,
         )
         with _timed(timings, "provision"):
             analysis = _provision(config, standard, result, residents, districts, subdistricts)

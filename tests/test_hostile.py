@@ -355,6 +355,27 @@ def million_rows(folder: Path) -> Path:
     return path
 
 
+def rehabilitation_facilities(folder: Path, n: int = 20_000) -> Path:
+    """``n`` rehabilitation facilities (1,800 m circles) spread over the Xinjiekou extract.
+
+    20,000 rows (0.8 MB) are well under the row limit, yet their walking distances would
+    hold 150 M facility-node pairs: 7.2 GB at the peak of the searches (measured before the
+    limit; the 10⁶-row case of the issue is bounded by the row limit, this one by
+    ``RADIUS_MAX_REACH_BYTES``).
+    """
+    import numpy as np
+
+    path = folder / f"rehabilitation_{n}.csv"
+    random = np.random.default_rng(16)
+    lon = random.uniform(118.7647, 118.7965, n)
+    lat = random.uniform(32.0277, 32.0517, n)
+    rows = [
+        f"康复{i},康复设施,{x:.6f},{y:.6f}" for i, (x, y) in enumerate(zip(lon, lat, strict=True))
+    ]
+    path.write_text("名称,类别,经度,纬度\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
 def fifo_network(folder: Path) -> Path:
     path = folder / "streets.osm"
     os.mkfifo(path)
@@ -394,7 +415,8 @@ class Case:
     ``st.error``), ``"warning"`` (exit code 0, the analysis runs, the warning is shown) or
     ``"ok"``. A channel where the case means nothing is skipped with the reason given;
     ``app_max_bytes`` lowers the app's upload limit; ``facilities`` are the counts per
-    category a successful command line run must report.
+    category a successful command line run must report; ``app_names_file`` is false where
+    the app's message cannot name the upload (its analysis gets the facilities loaded).
     """
 
     id: str
@@ -407,6 +429,7 @@ class Case:
     app_max_bytes: int | None = None
     facilities: dict[str, int] = field(default_factory=dict)
     app_said: tuple[str, ...] | None = None
+    app_names_file: bool = True
 
 
 CASES = [
@@ -612,6 +635,20 @@ CASES = [
         app_skip="27 MB is over the app's upload limit, a case of its own above",
     ),
     Case(
+        "facility CSV of 20,000 rows whose walking distances need 7 GB",
+        "facilities",
+        rehabilitation_facilities,
+        "error",
+        (
+            r"[Tt]he walking distances of 20,\d{3} facilities in \d+ category\(ies\) would take "
+            r"about [67]\.\d GB of memory \(about 1[45]\d,\d{3},\d{3} facility-node pairs",
+            r"more than the 2\.0 GB allowed \(limit RADIUS_MAX_REACH_BYTES\)",
+            r"give only the facilities of the study area",
+            r"RADIUS_MAX_REACH_BYTES=8589934592",
+        ),
+        app_names_file=False,
+    ),
+    Case(
         "FIFO as the network",
         "network",
         fifo_network,
@@ -799,7 +836,7 @@ def _check_app(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         # A file refused as it is read keeps the default district; one refused later stops
         # the analysis: either way the message says so first.
         assert message.startswith(("无法读取上传的文件：", "无法完成分析：")), message
-        _says(message, case, path.name, app=True)
+        _says(message, case, path.name if case.app_names_file else "", app=True)
     else:
         assert not at.error, shown
         assert at.metric, "the analysis did not run"
@@ -1231,6 +1268,57 @@ def test_a_large_raster_is_read_in_strips_under_1_gib(tmp_path: Path) -> None:
     peak, _stderr = _peak_of(code, str(path))
     assert peak < PEAK_BYTES, f"peak {peak / GIB:.2f} GiB"
     print(f"49 M-pixel raster: peak RSS {peak / 2**20:.0f} MiB")
+
+
+@pytest.mark.slow
+def test_20000_facilities_with_service_areas_are_refused_under_1_gib(tmp_path: Path) -> None:
+    """The 2×10⁴-row inventory with service areas (7.2 GB peak before the limit; 9 GB in
+    the issue's session): refused from an estimate before the searches, under 1 GiB."""
+    case = next(c for c in CASES if c.build is rehabilitation_facilities)
+    path = rehabilitation_facilities(tmp_path)
+    assert path.stat().st_size < 1_000_000
+    argv = ["reach", "--network", str(shared_file(NANJING)), "--facilities", str(path),
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    peak, stderr = _peak_of(_CLI, *argv, env={"LC_ALL": "en_US.UTF-8"})
+    assert stderr.count("radius: error:") == 1, stderr
+    assert f"radius: error: {path}: the walking distances of 20,000 facilities" in stderr
+    for pattern in case.said:
+        assert re.search(pattern, stderr), (pattern, stderr)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert peak < PEAK_BYTES, f"peak {peak / GIB:.2f} GiB"
+    print(f"20,000 facilities: peak RSS {peak / 2**20:.0f} MiB")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # islands, unroutable facilities
+def test_the_reach_memory_estimate_is_close_and_its_limit_can_be_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1,000 facilities: refused under a 10 MB limit with an estimate within 10 % of the
+    pairs the run then stores once the limit is raised."""
+    from radius._errors import InputError
+    from radius.pipeline import ReachConfig, run_reach
+
+    path = rehabilitation_facilities(tmp_path, 1000)
+    config = ReachConfig(
+        network=shared_file(NANJING),
+        facilities=path,
+        categories=("rehabilitation",),
+        service_areas=False,
+    )
+    monkeypatch.setenv("RADIUS_MAX_REACH_BYTES", "10000000")
+    with pytest.raises(InputError) as refused:
+        run_reach(config)
+    text = str(refused.value)
+    assert text.startswith(f"{path}: the walking distances of 1,000 facilities in 1 "), text
+    assert "more than the 9.5 MB allowed (limit RADIUS_MAX_REACH_BYTES)" in text
+    assert "RADIUS_MAX_REACH_BYTES=40000000 (environment variable)" in text
+    found = re.search(r"about ([\d,]+) facility-node pairs", text)
+    assert found, text
+    estimate = int(found.group(1).replace(",", ""))
+    monkeypatch.setenv("RADIUS_MAX_REACH_BYTES", "1000000000")
+    result = run_reach(config)
+    stored = sum(len(reach.matrix.node) for reach in result.categories)
+    assert abs(estimate / stored - 1) < 0.1, (estimate, stored)
 
 
 def test_the_raster_limit_names_the_window_without_a_bbox(tmp_path: Path) -> None:
