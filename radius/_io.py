@@ -40,14 +40,17 @@ Writer = Callable[[Path], None]
 
 
 def gpkg_writer(
-    layers: Mapping[str, gpd.GeoDataFrame], views: Mapping[str, UncoveredView] | None = None
+    layers: Mapping[str, gpd.GeoDataFrame | Callable[[], gpd.GeoDataFrame]],
+    views: Mapping[str, UncoveredView] | None = None,
 ) -> Writer:
     """A writer that puts each frame in its own layer of one GeoPackage, with QGIS styles.
 
     Parameters
     ----------
-    layers : mapping of str to GeoDataFrame
-        Layer name -> features.
+    layers : mapping of str to GeoDataFrame or callable
+        Layer name -> features, in the order they are written; a callable is called for
+        its frame when that layer's turn comes (e.g. the service areas of ``radius reach``,
+        built while the layers before them are written).
     views : mapping of str to UncoveredView, optional
         Layers of ``layers`` stored as a view of another layer instead of as a table of
         their own (same features and fields; see :func:`uncovered_view`).
@@ -57,12 +60,14 @@ def gpkg_writer(
     def write(path: Path) -> None:
         from radius.gis_styles import add_layer_styles
 
-        for name, frame in layers.items():
+        frames: dict[str, gpd.GeoDataFrame] = {}
+        for name, layer in layers.items():
+            frames[name] = frame = layer() if callable(layer) else layer
             if name not in views:
                 _write_layer(frame, path, name)
         for name, view in views.items():
             _create_view(path, name, view)
-        add_layer_styles(path, layers)  # QGIS opens every layer styled
+        add_layer_styles(path, frames)  # QGIS opens every layer styled
 
     return write
 

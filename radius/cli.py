@@ -410,12 +410,24 @@ def _reach_config(args: argparse.Namespace, *, service_areas: bool) -> ReachConf
     )
 
 
-def _timed_summary(summary: dict[str, Any], started: float, write_started: float) -> Writer:
-    """A summary writer that records the write and total times when it runs (last)."""
+def _timed_summary(
+    summary: dict[str, Any],
+    started: float,
+    write_started: float,
+    *,
+    timings: dict[str, float] | None = None,
+) -> Writer:
+    """A summary writer that records the write and total times when it runs (last).
+
+    ``timings``, when given, are the run's stage times as they are then (a stage that ran
+    beside the writing, such as ``radius reach``'s service areas, is known only by then).
+    """
     from radius._io import json_writer
 
     def write(path: Path) -> None:
         now = time.perf_counter()
+        if timings is not None:
+            summary["timings_s"].update({k: round(v, 3) for k, v in timings.items()})
         summary["timings_s"]["write"] = round(now - write_started, 3)
         summary["timings_s"]["total"] = round(now - started, 3)
         json_writer(summary)(path)
@@ -426,11 +438,16 @@ def _timed_summary(summary: dict[str, Any], started: float, write_started: float
 def _reach(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from radius._io import gpkg_writer, write_outputs
-    from radius.pipeline import run_reach
+    from radius.pipeline import run_reach, start_service_areas
     from radius.report import displayable_facilities
 
-    result = run_reach(_reach_config(args, service_areas=not args.no_service_areas))
-    layers = {
+    # The service areas are built while the other layers are written: on two cores the
+    # unions and the writing share the machine. Not with a map (it needs them first) nor
+    # with per-facility polygons (their memory is checked with the searches').
+    deferred = not args.no_service_areas and not args.map and not args.facility_areas
+    config = _reach_config(args, service_areas=not args.no_service_areas and not deferred)
+    result = run_reach(config)
+    layers: dict[str, Any] = {
         "facilities": displayable_facilities(result.facilities),
         "nodes": result.nodes,
         "service_areas": result.service_areas,
@@ -438,13 +455,26 @@ def _reach(args: argparse.Namespace) -> int:
         "unroutable": result.unroutable,
         "islands": result.network.island_edges.to_crs("EPSG:4326"),
     }
+    if deferred:
+        pending = start_service_areas(
+            result,
+            buffer_m=config.buffer_m,
+            facility_areas=config.facility_areas,
+            timings=result.timings,
+        )
+        # Written last, each when it is ready.
+        del layers["service_areas"], layers["reached_streets"]
+        layers["reached_streets"] = pending.streets
+        layers["service_areas"] = pending.areas
     files: dict[str, Writer] = {"reach.gpkg": gpkg_writer(layers)}
     if args.map:
         from radius.maps import map_writer, reach_map
 
         files["map.html"] = map_writer(reach_map(result, lang=args.lang, basemap=args.basemap))
     write_started = time.perf_counter()
-    files["summary.json"] = _timed_summary(result.summary(), started, write_started)
+    files["summary.json"] = _timed_summary(
+        result.summary(), started, write_started, timings=result.timings
+    )
     write_outputs(args.out, files)
     _print_summary(result, args.out, sys.stdout, args.lang)
     return 0

@@ -59,6 +59,19 @@ def test_a_whole_reach_run_imports_no_heavy_library(nanjing_osm: Path, tmp_path:
     assert (tmp_path / "reach.gpkg").exists()
 
 
+ANALYSIS_ONLY = ("radius.demand", "radius.districts", "radius.provision", "radius.standards")
+"""Modules of ``radius analyze`` that a reach run does not need (about 0.14 s of CPU)."""
+
+
+def test_a_whole_reach_run_loads_no_analysis_module(nanjing_osm: Path, tmp_path: Path) -> None:
+    code, loaded = _loaded(
+        ["reach", "--network", str(nanjing_osm), "--out", str(tmp_path)], ("radius",)
+    )
+    assert code == 0
+    assert "radius.pipeline" in loaded  # the probe sees radius's own modules
+    assert [name for name in loaded if name in ANALYSIS_ONLY] == []
+
+
 def test_the_probe_sees_what_a_map_imports(nanjing_osm: Path, tmp_path: Path) -> None:
     # The same probe on `--map`, which does need folium: the check can fail.
     argv = ["reach", "--network", str(nanjing_osm), "--no-service-areas", "--map"]
