@@ -86,6 +86,8 @@ from radius._batch_job import (
 )
 from radius._errors import InputError, RadiusError
 from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
+from radius._limits import limit, limit_message_error
+from radius.i18n import message
 from radius.report import rule_sheets, sites_table
 
 if TYPE_CHECKING:  # the report modules load matplotlib: imported when reports are asked for
@@ -249,12 +251,11 @@ def _connect(
                 "--scheduler to run on this machine"
             ) from None
         try:
-            client.wait_for_workers(1, timeout=_CONNECT_TIMEOUT_S)
+            client.wait_for_workers(1, timeout=limit("worker_wait_s"))
         except TimeoutError:
             client.close()
-            raise InputError(
-                f"the dask scheduler at {scheduler} has no worker; start one with "
-                f"`dask worker {scheduler}`"
+            raise limit_message_error(
+                "batch_no_worker", "worker_wait_s", scheduler=scheduler
             ) from None
         try:
             n = len(client.scheduler_info(n_workers=-1)["workers"])
@@ -262,8 +263,10 @@ def _connect(
         finally:
             client.close()
         return
-    with (
-        LocalCluster(
+    errors = _WorkerErrors()
+    logging.getLogger("distributed.nanny").addHandler(errors)
+    try:
+        cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
@@ -272,10 +275,27 @@ def _connect(
             # The scheduler serves /health on HTTP even without a dashboard: any free port.
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+        )
+    except RuntimeError as exc:  # "Nanny failed to start.": a worker failed at start
+        raise WorkersDiedError(
+            message("batch_workers_failed_start", error=errors.last or str(exc))
+        ) from None
+    finally:
+        logging.getLogger("distributed.nanny").removeHandler(errors)
+    with cluster, Client(cluster) as client:
         yield client, f"LocalCluster ({workers} worker process(es), memory {memory_limit})", workers
+
+
+class _WorkerErrors(logging.Handler):
+    """The last error a worker's nanny logged as it started (the worker's own exception)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.last = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.last = _short(record.exc_info[1])
 
 
 def run_batch(
@@ -445,9 +465,6 @@ class WorkersDiedError(RadiusError, RuntimeError):
     """Every dask worker died and none came back: the batch cannot go on."""
 
 
-_NO_WORKER_S: Final = 20.0
-"""A batch with no live worker for this long (seconds) ends with :class:`WorkersDiedError`."""
-
 _POLL_S: Final = 0.25
 
 
@@ -464,13 +481,15 @@ def _run_tasks(
     """Submit every task and collect the outcomes as they come, with a progress bar.
 
     The scheduler is asked for its live workers every few seconds: when none has been alive
-    for :data:`_NO_WORKER_S` (workers that die at start, over a too small memory limit or
-    on an import error, are never replaced), the batch ends with :class:`WorkersDiedError`
-    instead of waiting forever.
+    for ``RADIUS_MAX_WORKER_WAIT_S`` seconds (workers that die at start, over a too small
+    memory limit, are never replaced), the batch ends with :class:`WorkersDiedError`
+    instead of waiting forever. So does a district whose worker cannot import radius (every
+    other district would fail the same way).
     """
     from distributed import as_completed
     from tqdm import tqdm
 
+    _check_workers_import(client, len(tasks))
     futures = {
         client.submit(
             _run_district,
@@ -483,6 +502,7 @@ def _run_tasks(
     outcomes: dict[int, _Outcome] = {}
     failed = 0
     queue = as_completed(futures)
+    wait_s = limit("worker_wait_s")
     alive_at = time.monotonic()
     checked_at = 0.0
     with tqdm(
@@ -496,15 +516,28 @@ def _run_tasks(
                     checked_at = now
                     if _live_workers(client):
                         alive_at = now
-                    elif now - alive_at > _NO_WORKER_S:
+                    elif now - alive_at > wait_s:
                         client.cancel(list(futures))
-                        raise WorkersDiedError(_died_message(memory_limit, outcomes, len(tasks)))
+                        raise WorkersDiedError(
+                            _died_message(memory_limit, outcomes, len(tasks), wait_s)
+                        )
                 time.sleep(_POLL_S)
                 continue
             for future in ready:
                 task = futures[future]
                 try:
                     outcome: _Outcome = future.result()
+                except ImportError as exc:  # the worker's environment lacks radius
+                    client.cancel(list(futures))
+                    done = sum(o.status == "ok" for o in outcomes.values())
+                    raise WorkersDiedError(
+                        message(
+                            "batch_worker_import_error",
+                            error=_short(exc),
+                            done=done,
+                            total=len(tasks),
+                        )
+                    ) from None
                 except Exception as exc:  # the worker died (e.g. over its memory limit)
                     outcome = _Outcome(
                         task.index, "failed", _killed_message(exc, memory_limit), 0.0, (), {}, ""
@@ -518,6 +551,27 @@ def _run_tasks(
     return outcomes
 
 
+def _check_workers_import(client: Any, n: int) -> None:
+    """Refuse workers that cannot import radius before they are sent a district.
+
+    A worker that cannot unpickle a task (its environment lacks radius, or holds another
+    version) drops its connection and dies: the scheduler only sees it go, and the error
+    stays in that worker's log. ``exec`` of an import is pickled by reference to the
+    builtins, so the workers run it whatever they have installed and send back the error.
+
+    Raises
+    ------
+    WorkersDiedError
+        Naming the worker's import error and the fix.
+    """
+    answers = client.run(exec, "import radius._batch_district", on_error="return")
+    for answer in answers.values():
+        if isinstance(answer, ImportError):
+            raise WorkersDiedError(
+                message("batch_worker_import_error", error=_short(answer), done=0, total=n)
+            )
+
+
 def _memory_fix(memory_limit: str | int | None) -> str:
     given = f" (--memory-limit {memory_limit} per worker)" if memory_limit is not None else ""
     return (
@@ -527,10 +581,12 @@ def _memory_fix(memory_limit: str | int | None) -> str:
     )
 
 
-def _died_message(memory_limit: str | int | None, outcomes: Mapping[int, _Outcome], n: int) -> str:
+def _died_message(
+    memory_limit: str | int | None, outcomes: Mapping[int, _Outcome], n: int, wait_s: int
+) -> str:
     done = sum(o.status == "ok" for o in outcomes.values())
     return (
-        f"the dask workers died and none was alive for {_NO_WORKER_S:.0f} s, "
+        f"the dask workers died and none was alive for {wait_s} s (RADIUS_MAX_WORKER_WAIT_S), "
         f"{_memory_fix(memory_limit)}. "
         f"{done} of {n} district(s) were written before; rerun the same command to compute "
         "the rest"

@@ -1394,9 +1394,7 @@ def test_workers_that_die_end_the_batch_with_a_message(
 ) -> None:
     """50 MiB: workers die at start, none comes back (it hung forever); 150 MiB: they die
     at start or while running. Either way the batch ends and says to raise the limit."""
-    import radius.batch
-
-    monkeypatch.setattr(radius.batch, "_NO_WORKER_S", 4.0)
+    monkeypatch.setenv("RADIUS_MAX_WORKER_WAIT_S", "4")
     job = _batch_job(tmp_path / "job", ["block-002"])
     started = time.monotonic()
     code = main(["batch", str(job), "--out", str(tmp_path / "out"), "--workers", "1",
@@ -1406,14 +1404,112 @@ def test_workers_that_die_end_the_batch_with_a_message(
     said = f"most likely over their memory limit \\(--memory-limit {memory} per worker\\): give "
     said += "--memory-limit 2GiB or more"
     if code == 2:
-        assert re.search(r"radius: error: the dask workers died and none was alive for 4 s, "
-                         + said, stderr), stderr  # fmt: skip
+        assert re.search(r"radius: error: the dask workers died and none was alive for 4 s "
+                         r"\(RADIUS_MAX_WORKER_WAIT_S\), " + said, stderr), stderr  # fmt: skip
         assert "0 of 1 district(s) were written" in stderr
     else:
         assert code == 3, (stdout, stderr)
         assert re.search(r"failed block-002: the worker running this district died, " + said,
                          stdout), stdout  # fmt: skip
     assert "Traceback" not in stdout + stderr
+
+
+@pytest.mark.slow
+def test_a_scheduler_without_workers_ends_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real scheduler (a LocalCluster of 0 workers): the batch waits
+    RADIUS_MAX_WORKER_WAIT_S for the first worker, then exit 2 and how to start one."""
+    from distributed import LocalCluster
+
+    monkeypatch.setenv("RADIUS_MAX_WORKER_WAIT_S", "3")
+    job = _batch_job(tmp_path / "job", ["block-002"])
+    with LocalCluster(n_workers=0, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        started = time.monotonic()
+        code = main(["batch", str(job), "--out", str(tmp_path / "out"), "--scheduler", address,
+                     "--no-progress"])  # fmt: skip
+        waited = time.monotonic() - started
+    stderr = capsys.readouterr().err
+    assert code == 2, stderr
+    assert waited < 60, waited
+    assert (
+        f"radius: error: the dask scheduler at {address} had no worker for 3 seconds (limit "
+        f"RADIUS_MAX_WORKER_WAIT_S); start one with `dask worker {address}`, or leave out "
+        "--scheduler to run on this machine, or wait longer, e.g. RADIUS_MAX_WORKER_WAIT_S=12"
+    ) in stderr, stderr
+    assert not list((tmp_path / "out").glob("districts/*/done.json"))
+
+
+@pytest.mark.slow
+def test_workers_that_cannot_import_radius_end_the_batch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real `dask worker` whose environment's radius fails to import: the first district
+    ends the batch (exit 2) with the import error and the fix, instead of failing each one."""
+    from distributed import LocalCluster
+
+    broken = tmp_path / "site" / "radius"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(
+        "raise ImportError('radius is not installed here (test)')\n", encoding="utf-8"
+    )
+    job = _batch_job(tmp_path / "job", ["block-002", "block-003"])
+    dask = Path(sys.executable).with_name("dask")
+    with LocalCluster(n_workers=0, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        worker = subprocess.Popen(
+            [str(dask), "worker", address, "--nthreads", "1", "--no-dashboard"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(broken.parent)},
+        )  # fmt: skip
+        try:
+            started = time.monotonic()
+            code = main(["batch", str(job), "--out", str(tmp_path / "out"), "--scheduler",
+                         address, "--no-progress"])  # fmt: skip
+            waited = time.monotonic() - started
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+    stdout, stderr = capsys.readouterr()
+    assert code == 2, (stdout, stderr)
+    assert waited < 120, waited
+    assert re.search(
+        r"radius: error: a dask worker cannot import what a district needs \(ImportError: "
+        r"radius is not installed here \(test\)\): install radius in the workers' environment",
+        stderr,
+    ), stderr
+    assert "the batch was stopped, 0 of 2 district(s) were written before" in stderr
+    assert "Traceback" not in stdout + stderr
+
+
+@pytest.mark.slow
+def test_a_worker_preload_that_fails_ends_the_batch(tmp_path: Path) -> None:
+    """Local workers whose preload module raises ImportError at start (LocalCluster: "Nanny
+    failed to start"): exit 2 with the worker's own error and the fix, not a hang or an
+    internal error."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "radius_broken_preload.py").write_text(
+        "raise ImportError('No module named radius_missing_dependency')\n", encoding="utf-8"
+    )
+    job = _batch_job(tmp_path / "job", ["block-002"])
+    done = subprocess.run(
+        [sys.executable, "-m", "radius.cli", "batch", str(job), "--out", str(tmp_path / "out"),
+         "--workers", "1", "--no-progress"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", "LC_ALL": "en_US.UTF-8",
+             "PYTHONPATH": str(site),
+             "DASK_DISTRIBUTED__WORKER__PRELOAD": '["radius_broken_preload"]'},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert re.search(
+        r"radius: error: the dask workers failed to start \(ImportError: No module named "
+        r"radius_missing_dependency\); a worker that cannot import radius, or whose preload",
+        done.stderr,
+    ), done.stderr[-3000:]
+    assert "fix or remove the preload; no district was computed" in done.stderr
+    assert "internal error" not in done.stderr
 
 
 @pytest.mark.slow
