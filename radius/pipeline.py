@@ -1379,6 +1379,19 @@ def _merged_pairs(
     return merged, np.concatenate(list(rows)), threshold_m
 
 
+def _unit_positions(unit_ids: pd.Series, assigned: pd.Series) -> np.ndarray:
+    """The row of each resident's unit among ``unit_ids`` (-1 when none).
+
+    A repeated id stands for its last row (as a dict of the ids would). One index lookup
+    instead of a Python loop over the residents (1 s for 125,000 of them).
+    """
+    ids = pd.Index(unit_ids.astype(str).to_numpy(dtype=object))
+    rows = pd.Series(np.arange(len(ids), dtype=np.int64), index=ids)
+    rows = rows[~ids.duplicated(keep="last")]
+    found = rows.index.get_indexer(pd.Index(assigned.astype(str).to_numpy(dtype=object)))
+    return np.where(found >= 0, rows.to_numpy()[np.maximum(found, 0)], -1).astype(np.int64)
+
+
 def _provision(
     config: AnalyzeConfig,
     standard: StandardProfile,
@@ -1396,8 +1409,7 @@ def _provision(
     resident_table = residents.copy()
     district_id = assign_residents(residents, districts)
     resident_table["district_id"] = district_id.to_numpy()
-    position_of_id = {d: k for k, d in enumerate(districts["district_id"].astype(str))}
-    resident_district = np.array([position_of_id.get(d, -1) for d in district_id], dtype=np.int64)
+    resident_district = _unit_positions(districts["district_id"], district_id)
     totals = district_totals(residents, districts)
 
     pairs_by_category: dict[str, CostMatrix] = {}
@@ -1505,12 +1517,11 @@ def _provision(
     sub_provided = None
     if subdistricts is not None and len(subdistricts):
         sub_id = assign_residents(residents, subdistricts)
-        sub_position = {d: k for k, d in enumerate(subdistricts["district_id"].astype(str))}
         sub_provided, _, _ = district_provision(
             rules,
             district_totals(residents, subdistricts),
             residents,
-            np.array([sub_position.get(d, -1) for d in sub_id], dtype=np.int64),
+            _unit_positions(subdistricts["district_id"], sub_id),
             reach.facilities,
             pairs_by_rule,
             method=config.method,
