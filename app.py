@@ -39,7 +39,7 @@ from radius._errors import RadiusError
 from radius._warnings import collect
 from radius.app_inputs import ROLES, Loaded, Upload, load_inputs, received, upload_types
 from radius.app_state import map_center, map_clicked
-from radius.bounded import run_bounded, start_service
+from radius.bounded import start_service
 from radius.i18n import LANGUAGES, Language, t
 from radius.map_assets import (
     MapPayload,
@@ -393,36 +393,6 @@ def read_uploads(
     return loaded, key
 
 
-def analysis(
-    loaded: Loaded,
-    input_key: tuple[Any, ...],
-    settings: Settings,
-    proposals: tuple[Proposal, ...] = (),
-    base: AnalysisResult | None = None,
-) -> AnalysisResult:
-    """The analysis of the inputs with ``proposals``.
-
-    The default district without proposals: shared by all sessions. With proposals: this
-    session's, recomputing only what they change against ``base``. Uploaded data: analysed
-    in a bounded job (:func:`radius.bounded.run_bounded`); the uploader's session waits,
-    and the job is killed if the session ends meanwhile.
-    """
-    if input_key[0] == "default" and not proposals:
-        return default_analysis(str(input_key[1]), settings)
-    args = (loaded.inputs, settings, proposals, loaded.network_label)
-    if input_key[0] == "default":
-        return keep((input_key, settings, proposals), lambda: whatif_analysis(*args, base=base))
-    return keep(
-        (input_key, settings, proposals),
-        lambda: run_bounded(
-            whatif_analysis,
-            *args,
-            cancelled=watch(None),
-            what="the analysis of the uploaded files",
-        ),
-    )
-
-
 def main() -> None:
     """Build the page."""
     service()
@@ -449,7 +419,18 @@ def main() -> None:
 
     def analysed(added: tuple[Proposal, ...], base: AnalysisResult | None) -> AnalysisResult:
         return guarded(
-            lambda: analysis(loaded, input_key, settings, added, base), lang, clean=loaded.clean
+            lambda: session.analysis_for(
+                loaded,
+                input_key,
+                settings,
+                added,
+                base,
+                shared=default_analysis,
+                keep=keep,
+                watch=lambda: watch(None),
+            ),
+            lang,
+            clean=loaded.clean,
         )
 
     with st.spinner(t("analysing", lang)):

@@ -49,20 +49,29 @@ from typing import Any
 
 from radius._errors import RadiusError
 from radius.app_inputs import Loaded, Upload, limit_message, load_bounded
-from radius.bounded import LimitError
+from radius.bounded import LimitError, run_bounded
 from radius.config import Category, load_categories
 from radius.coords import from_wgs84, to_wgs84
 from radius.i18n import name_of, t
 from radius.maps import available_basemaps
+from radius.pipeline import AnalysisResult
 from radius.sample import default_network_path
 from radius.session_cache import ByteLRU, session_cache_bytes
-from radius.whatif import DEFAULT_CAPACITY, Proposal, Settings, suggest_sites, suggestion_message
+from radius.whatif import (
+    DEFAULT_CAPACITY,
+    Proposal,
+    Settings,
+    suggest_sites,
+    suggestion_message,
+    whatif_analysis,
+)
 
 __all__ = [
     "DEFAULT_SUGGESTIONS",
     "MAX_PROPOSALS",
     "MAX_SUGGESTIONS",
     "add_proposal_at",
+    "analysis_for",
     "chosen_capacity",
     "chosen_category",
     "error_text",
@@ -373,6 +382,59 @@ def inputs_for(
             LOG.exception("reading the uploads failed")
         message = error_text(exc, lang, "error_upload")
     return shared(default_path), upload_key(default_path, (), coord_system, False), message
+
+
+def analysis_for(
+    loaded: Loaded,
+    input_key: tuple[Any, ...],
+    settings: Settings,
+    proposals: tuple[Proposal, ...],
+    base: AnalysisResult | None,
+    *,
+    shared: Callable[[str, Settings], AnalysisResult],
+    keep: Callable[[Hashable, Callable[[], AnalysisResult]], AnalysisResult],
+    watch: Callable[[], Callable[[], bool]],
+) -> AnalysisResult:
+    """The analysis of a session's inputs with its what-if facilities, and where it runs.
+
+    The default district without proposals: ``shared(path, settings)``, computed once for
+    every session. The default district with proposals: this session's (``keep``), in this
+    process, recomputing only what they change against ``base``
+    (:func:`radius.whatif.whatif_analysis`). Uploaded data: this session's, analysed in a
+    bounded job (:func:`radius.bounded.run_bounded`) cancelled by ``watch()`` (the session
+    ended), so the uploader's session waits and no other.
+
+    Parameters
+    ----------
+    loaded : Loaded
+        The session's inputs.
+    input_key : tuple
+        What they are made of (:func:`upload_key`).
+    settings : Settings
+        The sidebar's settings.
+    proposals : tuple of Proposal
+        The what-if facilities.
+    base : AnalysisResult or None
+        The analysis without them (None: not computed yet).
+    shared : callable
+        ``shared(path, settings)``: the default district's analysis, shared read-only.
+    keep : callable
+        ``keep(key, compute)``: ``compute()`` kept in the session's cache under ``key``.
+    watch : callable
+        ``watch()``: a new ``cancelled`` callback for a job.
+    """
+    if input_key[0] == "default" and not proposals:
+        return shared(str(input_key[1]), settings)
+    args = (loaded.inputs, settings, proposals, loaded.network_label)
+    key = (input_key, settings, proposals)
+    if input_key[0] == "default":
+        return keep(key, lambda: whatif_analysis(*args, base=base))
+    return keep(
+        key,
+        lambda: run_bounded(
+            whatif_analysis, *args, cancelled=watch(), what="the analysis of the uploaded files"
+        ),
+    )
 
 
 def session_cache(state: State) -> ByteLRU:

@@ -177,3 +177,56 @@ def test_a_session_keeps_one_cache_bounded_by_the_setting(monkeypatch):
     assert cache.max_bytes == 2 * 1024 * 1024
     assert cache.get("key", lambda: 7) == 7
     assert cache.get("key", lambda: 8) == 7  # kept
+
+
+def test_each_analysis_runs_where_it_belongs(monkeypatch):
+    """The default district: shared without what-ifs, this session's in this process with
+    them (recomputed against the base); uploaded data: this session's, in a bounded job."""
+    from typing import Any, cast
+
+    from radius.app_inputs import Loaded
+    from radius.app_state import analysis_for
+    from radius.whatif import Proposal, Settings
+
+    calls: list[tuple[Any, ...]] = []
+
+    def here(*args, base=None):
+        calls.append(("here", args, base))
+        return "what-if"
+
+    def job(function, *args, cancelled, what):
+        calls.append(("job", args, cancelled))
+        return "uploaded"
+
+    monkeypatch.setattr("radius.app_state.whatif_analysis", here)
+    monkeypatch.setattr("radius.app_state.run_bounded", job)
+    kept: dict[Any, Any] = {}
+
+    def keep(key, compute):
+        if key not in kept:
+            kept[key] = compute()
+        return kept[key]
+
+    loaded = Loaded(inputs=cast(Any, "inputs"), network_label="OSM")
+    settings = Settings(("elderly_care",), "time", "adult", "national", None, "2sfca")
+    proposal = (Proposal(1, "elderly_care", LON, LAT, "P1", (("beds", 50.0),)),)
+    default = upload_key("d.osm", (), "wgs84", False)
+    stop = lambda: False  # noqa: E731
+    run: dict[str, Any] = {
+        "shared": lambda path, s: ("shared", path, s),
+        "keep": keep,
+        "watch": lambda: stop,
+    }
+    base = cast(Any, "base")
+
+    shared: Any = analysis_for(loaded, default, settings, (), None, **run)
+    assert shared == ("shared", "d.osm", settings)
+    assert calls == []
+    assert cast(Any, analysis_for(loaded, default, settings, proposal, base, **run)) == "what-if"
+    assert calls == [("here", ("inputs", settings, proposal, "OSM"), "base")]
+    assert cast(Any, analysis_for(loaded, default, settings, proposal, base, **run)) == "what-if"
+    assert len(calls) == 1  # kept in the session's cache
+    uploaded = ("upload", "d.osm", (("facilities", "a.csv", "d1"),), "wgs84", False)
+    assert cast(Any, analysis_for(loaded, uploaded, settings, (), None, **run)) == "uploaded"
+    assert calls[-1] == ("job", ("inputs", settings, (), "OSM"), stop)
+    assert set(kept) == {(default, settings, proposal), (uploaded, settings, ())}
