@@ -168,9 +168,12 @@ def use_local_assets(fmap: folium.Map, assets: dict[str, str | None]) -> folium.
     """Point the map's scripts and styles at ``assets`` (in place); no-op when empty.
 
     Assets mapped to None are left out; assets not in the mapping keep their CDN link.
+    jQuery and the awesome-markers shim are left out when no element of the map calls them
+    (:func:`_unused_scripts`); d3 is linked only by a colour-scale legend.
     """
     if not assets:
         return fmap
+    assets = dict(assets) | dict.fromkeys(_unused_scripts(fmap))
     d3 = assets.get("d3")
     stack: list[Any] = [fmap]
     while stack:
@@ -189,6 +192,26 @@ def use_local_assets(fmap: folium.Map, assets: dict[str, str | None]) -> folium.
             else:
                 stack.append(child)
     return fmap
+
+
+def _unused_scripts(fmap: folium.Map) -> set[str]:
+    """Scripts folium links into every map that this map's elements do not call.
+
+    jQuery is called only by ``folium.Popup`` (it builds each popup's DOM with ``$``) and by
+    objects kept in front; the Leaflet.awesome-markers shim only by ``folium.Icon``. The
+    radius maps use neither (:mod:`radius.maps` binds popups as strings), so a page does
+    not load, parse and run 87 KB of jQuery it never calls.
+    """
+    used = set()
+    stack: list[Any] = [fmap]
+    while stack:
+        element = stack.pop()
+        if isinstance(element, folium.Popup) or getattr(element, "objects_to_stay_in_front", None):
+            used.add("jquery")
+        if isinstance(element, folium.Icon):
+            used.add("awesome_markers")
+        stack.extend(getattr(element, "_children", {}).values())
+    return {"jquery", "awesome_markers"} - used
 
 
 def map_html(fmap: folium.Map) -> bytes:

@@ -22,7 +22,7 @@ import html
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +58,7 @@ __all__ = [
     "map_writer",
     "reach_map",
     "save_map",
+    "uncovered_layers",
 ]
 
 Language = Literal["zh", "en"]
@@ -231,6 +232,7 @@ _TEXT: dict[str, dict[Language, str]] = {
         "zh": "未覆盖居民 · {name} {minutes}分钟",
         "en": "Uncovered residents · {name} {minutes} min",
     },
+    "uncovered_what": {"zh": "{name} {minutes}分钟", "en": "{name} {minutes} min"},
     "districts": {"zh": "片区达标 · {rule}", "en": "Districts · {rule}"},
     "name": {"zh": "名称", "en": "Name"},
     "category": {"zh": "类别", "en": "Category"},
@@ -258,6 +260,7 @@ _TEXT: dict[str, dict[Language, str]] = {
     "legend_title": {"zh": "图例", "en": "Legend"},
     "legend_caption": {"zh": "缺口 ({unit})", "en": "Shortfall ({unit})"},
     "legend_fail": {"zh": "未达标（颜色越深缺口越大）", "en": "fail (darker: larger shortfall)"},
+    "legend_scale": {"zh": "{caption}：0 – {top}", "en": "{caption}: 0 – {top}"},
     "uncovered_legend": {
         "zh": "未覆盖居民（圆越大人越多）",
         "en": "uncovered residents (size: people)",
@@ -343,7 +346,7 @@ class _Attribution(MacroElement):
     def __init__(self, text: str) -> None:
         super().__init__()
         self._name = "Attribution"
-        self.text_js = json.dumps(text, ensure_ascii=False).replace("</", "<\\/")
+        self.text_js = _js_string(text)
 
 
 class _ScaleBar(MacroElement):
@@ -361,6 +364,33 @@ class _ScaleBar(MacroElement):
     def __init__(self) -> None:
         super().__init__()
         self._name = "ScaleBar"
+
+
+class _Popup(MacroElement):
+    """A popup bound to its parent marker as an HTML string.
+
+    Leaflet builds the popup's DOM when it is first opened; ``folium.Popup`` builds every
+    popup's DOM when the map loads, with jQuery (which the map then does not need at all).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            {{ this._parent.get_name() }}.bindPopup({{ this.html_js }}, {{ this.options_js }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, html_text: str, max_width: int) -> None:
+        super().__init__()
+        self._name = "Popup"
+        self.html_js = _js_string(html_text)
+        self.options_js = json.dumps({"maxWidth": max_width})
+
+
+def _js_string(text: str) -> str:
+    """``text`` as a JavaScript string literal that is safe inside an HTML ``<script>``."""
+    return json.dumps(text, ensure_ascii=False).replace("</", "<\\/")
 
 
 class _Legend(MacroElement):
@@ -387,6 +417,19 @@ class _Legend(MacroElement):
         self._name = "Legend"
         self.title = _escape(title)
         self.items = list(items)
+
+
+def _gradient(colours: Sequence[str]) -> str:
+    """A colour bar from the first colour (left) to the last, as the districts are filled.
+
+    Drawn with CSS: branca's colour-scale legend would need d3 in every page.
+    """
+    stops = ", ".join(colours)
+    return (
+        f'<span class="radius-scale" style="display: inline-block; width: 48px; height: 12px; '
+        f"background: linear-gradient(to right, {stops}); border: 1px solid #555; "
+        f'vertical-align: middle;"></span>'
+    )
 
 
 def _swatch(colour: str, *, round_: bool = False, symbol: str | None = None) -> str:
@@ -560,7 +603,7 @@ def _add_facilities(
         records = rows.drop(columns=["geometry"]).to_dict("records")
         for x, y, record in zip(lon, lat, records, strict=True):
             proposed = bool(record["_proposed"])
-            popup = folium.Popup(_facility_popup(record, ctx, proposed), max_width=320)
+            popup = _Popup(_facility_popup(record, ctx, proposed), max_width=320)
             name = record.get("name")
             named = isinstance(name, str) and name.strip() != ""  # NaN or empty: unnamed
             tooltip = _escape(name if named else ctx.category_name(cid))
@@ -577,13 +620,13 @@ def _add_facilities(
                     icon_anchor=(size // 2, size // 2),
                     class_name="radius-proposed",
                 )
-                folium.Marker([float(y), float(x)], icon=icon, popup=popup, tooltip=tooltip).add_to(
-                    group
-                )
+                marker = folium.Marker([float(y), float(x)], icon=icon, tooltip=tooltip)
+                popup.add_to(marker)
+                marker.add_to(group)
                 continue
             routable = record.get("routable")
             on_network = routable is None or bool(routable)
-            folium.CircleMarker(
+            marker = folium.CircleMarker(
                 [float(y), float(x)],
                 radius=style.facility.radius_px,
                 color=style.facility.outline if on_network else style.facility.unroutable_outline,
@@ -592,9 +635,10 @@ def _add_facilities(
                 fill=True,
                 fill_color=colour,
                 fill_opacity=style.facility.fill_opacity,
-                popup=popup,
                 tooltip=tooltip,
-            ).add_to(group)
+            )
+            popup.add_to(marker)
+            marker.add_to(group)
         group.add_to(fmap)
 
 
@@ -662,11 +706,23 @@ def _constant_style(style: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
 
 
 def _add_uncovered(
-    fmap: folium.Map, shortfall: gpd.GeoDataFrame, shown: tuple[str, str] | None, ctx: _Context
+    fmap: folium.Map,
+    shortfall: gpd.GeoDataFrame,
+    shown: tuple[str, str] | None,
+    ctx: _Context,
+    only: Collection[tuple[str, str]] | None = None,
 ) -> None:
+    """One layer of uncovered residents per category and threshold (``only``: just those)."""
     needed = {"category", "threshold", "population"}
     if len(shortfall) == 0 or not needed <= set(shortfall.columns):
         return
+    if only is not None:
+        pairs = pd.MultiIndex.from_arrays(
+            [shortfall["category"].astype(str), shortfall["threshold"].astype(str)]
+        )
+        shortfall = shortfall[pairs.isin(list(only))]
+        if len(shortfall) == 0:
+            return
     style = ctx.style.uncovered
     display = _display(shortfall, ctx.system)
     population = display["population"].to_numpy(dtype=np.float64)
@@ -693,7 +749,8 @@ def _add_uncovered(
         name = _text(
             "uncovered", ctx.lang, name=ctx.category_name(str(cid)), minutes=_minutes(label)
         )
-        group = folium.FeatureGroup(name=name, show=(str(cid), str(label)) == shown)
+        show = only is not None or (str(cid), str(label)) == shown
+        group = folium.FeatureGroup(name=name, show=show)
         data = _feature_collection(rows, ["radius", "people", "district", "walk"])
         folium.GeoJson(
             data,
@@ -942,6 +999,7 @@ def analysis_map(
     basemap: str = "osm",
     rule: str | None = None,
     proposals: gpd.GeoDataFrame | None = None,
+    uncovered: Collection[tuple[str, str]] | None = None,
 ) -> folium.Map:
     """An interactive map of an analysis: districts, uncovered residents, facilities.
 
@@ -970,6 +1028,13 @@ def analysis_map(
         Proposed sites to draw as stars (``category`` and geometry, optional ``name`` and
         capacity columns), e.g. the output of a siting run. Sites already in the result
         (analysed with ``analyze(..., proposals=...)``) are drawn once.
+    uncovered : collection of (str, str), optional
+        Which layers of uncovered residents to draw, as (category id, threshold label)
+        pairs such as ``("convenience_store", "5min")`` (see :func:`uncovered_layers`).
+        Default: every one, ``rule``'s shown at first and the others listed in the layer
+        control. When given, only ``rule``'s layer and these are drawn, all shown: a page
+        that lets its user pick them sends the browser a fraction of the map (on the
+        default district the 16 hidden layers were three quarters of it).
 
     Returns
     -------
@@ -978,7 +1043,8 @@ def analysis_map(
     Raises
     ------
     InputError
-        For an unknown language, basemap or rule, or a basemap whose key is not set.
+        For an unknown language, basemap, rule or uncovered layer, or a basemap whose key
+        is not set.
     """
     _check_lang(lang)
     chosen, key = _resolve_basemap(basemap, os.environ)
@@ -1000,15 +1066,19 @@ def analysis_map(
         row = result.rules[result.rules["id"].astype(str) == rule_id].iloc[0]
         shown = (str(row["category"]), str(row["threshold"]))
         colormap, _ = _add_districts(fmap, result, rule_id, ctx)
-        colormap.add_to(fmap)
         style = ctx.style.districts
+        scale = _text(
+            "legend_scale", lang, caption=colormap.caption, top=_number(float(colormap.vmax))
+        )
         legend += [
             (_swatch(style.pass_colour), _text("pass", lang)),
-            (_swatch(style.fail_colours[-1]), _text("legend_fail", lang)),
+            (_gradient(style.fail_colours), _text("legend_fail", lang)),
+            ("", _escape(scale)),
             (_swatch(style.no_residents_colour), _text("no_residents", lang)),
         ]
     _add_service_areas(fmap, reach.service_areas, shown, ctx)
-    _add_uncovered(fmap, result.shortfall, shown, ctx)
+    only = None if uncovered is None else _uncovered_pairs(result, uncovered, shown)
+    _add_uncovered(fmap, result.shortfall, shown, ctx, only)
     if len(result.shortfall):
         legend.append(
             (_swatch(ctx.style.uncovered.colour, round_=True), _text("uncovered_legend", lang))
@@ -1019,6 +1089,62 @@ def analysis_map(
     proposed = bool((source == "proposed").any()) or (proposals is not None and len(proposals) > 0)
     legend += _facility_legend(with_facilities, proposed, ctx)
     return _finish(fmap, legend, ctx)
+
+
+def uncovered_layers(
+    result: AnalysisResult, *, lang: Language = "zh"
+) -> dict[tuple[str, str], str]:
+    """The layers of uncovered residents an analysis map can draw (``uncovered=``).
+
+    Parameters
+    ----------
+    result : AnalysisResult
+        The analysis.
+    lang : {"zh", "en"}
+        Language of the labels.
+
+    Returns
+    -------
+    dict
+        (category id, threshold label) -> its category and walking time (e.g.
+        ``"便利店 5分钟"``; the layer is named ``"未覆盖居民 · 便利店 5分钟"``), for every
+        category and threshold with uncovered residents, in the result's order.
+    """
+    _check_lang(lang)
+    shortfall = result.shortfall
+    if len(shortfall) == 0 or not {"category", "threshold"} <= set(shortfall.columns):
+        return {}
+    ctx = _context(lang, "wgs84", [])
+    pairs = dict.fromkeys(
+        zip(shortfall["category"].astype(str), shortfall["threshold"].astype(str), strict=True)
+    )
+    return {
+        (cid, label): _text(
+            "uncovered_what", lang, name=ctx.category_name(cid), minutes=_minutes(label)
+        )
+        for cid, label in pairs
+    }
+
+
+def _uncovered_pairs(
+    result: AnalysisResult,
+    uncovered: Collection[tuple[str, str]],
+    shown: tuple[str, str] | None,
+) -> set[tuple[str, str]]:
+    """The uncovered layers asked for plus ``rule``'s; an unknown pair is refused."""
+    known = set(uncovered_layers(result))
+    if len(result.rules):  # a rule's layer may have no uncovered residents; some have none
+        pairs = zip(result.rules["category"], result.rules["threshold"], strict=True)
+        known |= {(c, t) for c, t in pairs if isinstance(c, str) and isinstance(t, str)}
+    asked = {(str(cid), str(label)) for cid, label in uncovered}
+    unknown = sorted(asked - known)
+    if unknown:
+        names = ", ".join(f"{c}/{t}" for c, t in unknown)
+        choices = ", ".join(f"{c}/{t}" for c, t in sorted(known)) or "none"
+        raise InputError(
+            f"no uncovered-residents layer {names} in this analysis; it has: {choices}"
+        )
+    return asked | ({shown} if shown is not None else set())
 
 
 def save_map(fmap: folium.Map, path: str | Path) -> Path:

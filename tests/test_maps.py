@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import folium
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ from radius.maps import (
     load_map_style,
     reach_map,
     save_map,
+    uncovered_layers,
 )
 from radius.pipeline import (
     AnalysisResult,
@@ -190,8 +192,13 @@ def test_facility_markers_per_category(analysis: AnalysisResult) -> None:
     for cid, count in counts.items():
         layer = names[f"设施 · {categories[cid].name_zh}"]
         assert len(circle_markers(html, layer)) == count, cid
-    # Every marker's popup names its category.
-    assert html.count("<th>类别</th>") == len(analysis.reach.facilities)
+    # Every marker's popup names its category, bound as a string: Leaflet builds its DOM
+    # when it opens (folium.Popup built all of them at load, with jQuery).
+    popups = re.findall(r"\.bindPopup\((\"(?:[^\"\\]|\\.)*\"), \{\"maxWidth\": 320\}\);", html)
+    assert len(popups) == len(analysis.reach.facilities)
+    assert all("<th>类别</th>" in json.loads(p) for p in popups)
+    assert "L.popup(" not in html
+    assert "$(`" not in html
 
 
 def test_facility_colours_are_distinct_and_from_the_style(reach: ReachResult) -> None:
@@ -251,6 +258,67 @@ def test_uncovered_residents_layers(analysis: AnalysisResult) -> None:
     assert load_map_style().uncovered.colour in html
     assert shown_at_first(html, layer)
     assert not shown_at_first(html, names["未覆盖居民 · 阅读设施 15分钟"])
+
+
+def test_only_the_uncovered_layers_asked_for(analysis: AnalysisResult) -> None:
+    rule = "convenience_store_within_5min"
+    every = overlays(render(analysis_map(analysis, rule=rule)))
+    assert sum(n.startswith("未覆盖居民") for n in every) == len(uncovered_layers(analysis)) > 2
+    # Only the rule's layer, shown, and the map a fraction of the one with every layer
+    # (55 % here, with service areas; 25 % of the app's map, which has none).
+    html = render(analysis_map(analysis, rule=rule, uncovered=()))
+    names = overlays(html)
+    assert [n for n in names if n.startswith("未覆盖居民")] == ["未覆盖居民 · 便利店 5分钟"]
+    assert shown_at_first(html, names["未覆盖居民 · 便利店 5分钟"])
+    assert len(html) < 0.6 * len(render(analysis_map(analysis, rule=rule)))
+    # One more asked for: drawn and shown, with all its residents.
+    html = render(analysis_map(analysis, rule=rule, uncovered=[("reading", "15min")]))
+    names = overlays(html)
+    assert {n for n in names if n.startswith("未覆盖居民")} == {
+        "未覆盖居民 · 便利店 5分钟",
+        "未覆盖居民 · 阅读设施 15分钟",
+    }
+    layer = names["未覆盖居民 · 阅读设施 15分钟"]
+    assert shown_at_first(html, layer)
+    reading = analysis.shortfall[
+        (analysis.shortfall["category"] == "reading") & (analysis.shortfall["threshold"] == "15min")
+    ]
+    assert len(geojson_data(html, layer)) == len(reading) > 0
+    # The facilities, districts and legend are all still there.
+    assert {n for n in names if n.startswith("设施")} == {n for n in every if n.startswith("设施")}
+    assert any(n.startswith("片区达标") for n in names)
+    with pytest.raises(InputError, match=r"no uncovered-residents layer reading/99min.*has: "):
+        analysis_map(analysis, rule=rule, uncovered=[("reading", "99min")])
+
+
+def test_uncovered_layers_are_labelled_in_both_languages(analysis: AnalysisResult) -> None:
+    zh = uncovered_layers(analysis)
+    en = uncovered_layers(analysis, lang="en")
+    pairs = list(
+        dict.fromkeys(
+            zip(analysis.shortfall["category"], analysis.shortfall["threshold"], strict=True)
+        )
+    )
+    assert list(zh) == list(en) == pairs
+    assert zh[("convenience_store", "5min")] == "便利店 5分钟"
+    assert en[("convenience_store", "5min")] == "Convenience store 5 min"
+    with pytest.raises(InputError, match="unknown map language"):
+        uncovered_layers(analysis, lang="fr")  # type: ignore[arg-type]
+
+
+def test_the_map_needs_no_jquery_or_d3(analysis: AnalysisResult) -> None:
+    from radius.map_assets import rendered_map, served_assets, use_local_assets
+
+    served = served_assets({"leaflet": "L", "jquery": "J", "d3": "D"})
+    payload = rendered_map(use_local_assets(analysis_map(analysis), served))
+    assert payload.js_links == ("../L/leaflet.js",)
+    assert payload.css_links == ("../L/leaflet.css",)
+    assert "$(" not in payload.script
+    assert "d3." not in payload.script
+    # A map holding a folium.Popup still gets jQuery (it calls $).
+    fmap = analysis_map(analysis, uncovered=())
+    folium.Marker([32.04, 118.78], popup=folium.Popup("<b>x</b>")).add_to(fmap)
+    assert "../J/jquery.min.js" in rendered_map(use_local_assets(fmap, served)).js_links
 
 
 # --- districts ----------------------------------------------------------------------------------
@@ -313,14 +381,18 @@ def test_district_tooltips_and_legend(analysis: AnalysisResult) -> None:
     assert props["status"] == "未达标"
     for alias in ("片区编号", "名称", "需求", "供给", "缺口", "是否达标"):
         assert json.dumps(alias) in html
-    # The colour legend (branca) with its caption, and the symbol legend.
-    assert "color_map_" in html
-    assert ".legend.leaflet-control" in html
-    assert json.dumps("缺口 (m²)") in html
+    # The colour scale in the legend box: a CSS gradient of the fail colours from no
+    # shortfall to the largest one (branca's legend would need d3), and the symbols.
+    fail = load_map_style().districts.fail_colours
+    assert f"linear-gradient(to right, {', '.join(fail)})" in html
+    top = float(analysis.districts[f"{rule}_shortfall"].max())
+    assert f"缺口 (m²)：0 – {top:,.0f}</div>" in html
+    assert "color_map_" not in html
+    assert "d3." not in html
     assert 'class="radius-legend"' in html
     assert "达标</div>" in html
     en = render(analysis_map(analysis, lang="en", rule="convenience_store_within_5min"))
-    assert json.dumps("Shortfall (residents)") in en
+    assert "Shortfall (residents): 0 – " in en
     assert json.dumps("District ID") in en
 
 
@@ -438,7 +510,7 @@ def test_proposals_drawn_as_stars(analysis: AnalysisResult) -> None:
     existing = int((analysis.reach.facilities["category"] == "convenience_store").sum())
     assert len(circle_markers(html, layer)) == existing
     assert html.count("radius-proposed") >= 2
-    assert "<td>拟建</td>" in html
+    assert "<td>拟建<\\/td>" in html  # in a popup string (see _js_string)
     # Names are escaped, also for the JavaScript template literals folium writes.
     assert "<b>`${x}`</b>" not in html
     assert "&lt;b&gt;&#96;&#36;{x}&#96;&lt;/b&gt;" in html
