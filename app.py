@@ -56,6 +56,12 @@ from radius.whatif import Proposal, Settings, proposals_frame, shortfall_table, 
 LOG = logging.getLogger("radius.app")
 T = TypeVar("T")
 MAP_HEIGHT = 560
+QUIET_PLACEHOLDERS = """<style>
+[data-testid="stSkeleton"] {animation: none !important;}
+</style>"""
+"""Streamlit's placeholders (the map's frame, 560 px high, until the map has loaded) pulse
+at every frame; without a GPU (a server's headless Chromium) each frame is drawn in
+software. Still grey boxes cost nothing (bench/README.md, the app's section)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -504,6 +510,7 @@ def main() -> None:
         else:
             payload = guarded(lambda: map_payload(make_map()), lang, "error_map")
         with map_slot:
+            st.html(QUIET_PLACEHOLDERS)  # style only: takes no room on the page
             show_map(payload, map_center(proposals, basemap))
     with whatif_column:
         whatif_panel(settings, lang)
