@@ -430,6 +430,35 @@ def _complete(folder: Path, fingerprint: str) -> dict[str, Any] | None:
     return marker
 
 
+def _damaged(folder: Path, fingerprint: str) -> tuple[str, int | None, int] | None:
+    """The first file a done record of this fingerprint lists that no longer matches it.
+
+    Returns
+    -------
+    tuple or None
+        The file's name, its size now (bytes; None when it is missing) and the size the
+        record holds; None when there is no such record or every file matches.
+    """
+    marker = _read_marker(folder)
+    if marker is None or marker.get("fingerprint") != fingerprint:
+        return None
+    files = marker.get("files")
+    if not isinstance(files, dict):
+        return None
+    for name, record in files.items():
+        recorded = record.get("bytes") if isinstance(record, dict) else None
+        if not isinstance(recorded, int):
+            continue
+        path = folder / str(name)
+        try:
+            size = path.stat().st_size
+            if size != recorded or _sha256(path) != record.get("sha256"):
+                return str(name), size, recorded
+        except OSError:
+            return str(name), None, recorded
+    return None
+
+
 def _read_marker(folder: Path) -> dict[str, Any] | None:
     """A district's done record, or None when it is absent or damaged."""
     path = folder / MARKER

@@ -57,6 +57,7 @@ from radius._batch_district import (
     SITES_SHEET,
     Status,
     _complete,
+    _damaged,
     _fingerprint,
     _Outcome,
     _read_marker,
@@ -87,7 +88,7 @@ from radius._batch_job import (
 from radius._errors import InputError, RadiusError
 from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
 from radius._limits import limit, limit_message_error
-from radius.i18n import message
+from radius.i18n import message, warn
 from radius.report import rule_sheets, sites_table
 
 if TYPE_CHECKING:  # the report modules load matplotlib: imported when reports are asked for
@@ -364,6 +365,7 @@ def run_batch(
 
     statuses: dict[int, DistrictStatus] = {}
     tasks: list[_Task] = []
+    damaged: list[str] = []  # done districts whose files no longer match their record
     for index, district in enumerate(chosen):
         folder = out / "districts" / district_folder_name(district.district_id)
         if district.geometry_wkb is None:
@@ -377,6 +379,17 @@ def run_batch(
                 district.district_id, district.name, "skipped", folder=folder
             )
             continue
+        if resume and (damage := _damaged(folder, fingerprint)) is not None:
+            name, size, recorded = damage
+            damaged.append(
+                warn(
+                    "batch_district_damaged" if size is not None else "batch_district_missing",
+                    district=district.district_id,
+                    file=str(folder / name),
+                    size=f"{size or 0:,}",
+                    recorded=f"{recorded:,}",
+                )
+            )
         tasks.append(
             _Task(
                 index=index,
@@ -428,7 +441,7 @@ def run_batch(
         cluster=cluster_name,
         workers=n_workers,
         input_loads=dict(loads),
-        notes=plan_notes,
+        notes=plan_notes + tuple(damaged),
         job_name=job.name,
     )
     _write_batch(job, report, chosen, rules, started)

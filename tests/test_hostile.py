@@ -1371,7 +1371,13 @@ def test_the_rerun_of_a_damaged_district_recomputes_it(tmp_path: Path) -> None:
     stale = [folder / ".results.x1.partial.gpkg", folder / ".results.x1.partial.gpkg-journal"]
     for path in stale:
         path.write_bytes(b"left by a killed run")
-    second = run_batch(job, out, workers=1, progress=False)
+    said = (
+        r"block-002: \S+/block-002/results\.gpkg is 0 bytes and does not match its done "
+        r"record \([\d,]+ bytes and their SHA-256\): the district is computed again"
+    )
+    with pytest.warns(UserWarning, match=said):
+        second = run_batch(job, out, workers=1, progress=False)
+    assert sum(re.search(said, note) is not None for note in second.notes) == 1  # in the summary
     assert {d.district_id: d.status for d in second.districts} == {
         "block-002": "ok",  # recomputed
         "block-003": "skipped",  # intact
