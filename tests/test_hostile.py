@@ -14,9 +14,11 @@ Files are tiny and built in ``tmp_path``; where a street network is needed it is
 real Nanjing Xinjiekou extract of ../shared/data, read in place (the cases skip when it
 is absent).
 
-Beyond the input files of :data:`CASES` (among them the rows of issue #16: a 67 KB GeoTIFF
-declaring 60,000 × 36,000 pixels, a facility CSV of 10⁶ rows, a FIFO as network, an OSM node
-at lat=1000, GeoJSON nested 10,000 deep), each with the message it must give:
+:data:`ISSUE_16` lists every row of issue #16's table, the tests that run it and the
+message they check. Beyond the input files of :data:`CASES` (among them the rows of issue
+#16: a 67 KB GeoTIFF declaring 60,000 × 36,000 pixels, facility CSVs of 10⁶ and of 2×10⁴
+rows, a FIFO as network, an OSM node at lat=1000, GeoJSON nested 10,000 deep), each with the
+message it must give:
 
 - :data:`ARGUMENT_CASES`: bad flags and job files on the command line (``--buffer -1``,
   ``--buffer nan``, ``--max-snap nan``, ``--max-snap -5``, ``--speed``, ``--crs EPSG:32601`` on
@@ -24,10 +26,11 @@ at lat=1000, GeoJSON nested 10,000 deep), each with the message it must give:
 - :data:`FILE_SYSTEM_CASES`: a read-only ``--out`` and a full disk, on real tmpfs mounts in
   a mount namespace of their own; permission denied (as ``nobody``); the hidden partial
   files a SIGKILL leaves, removed by the next run;
-- peak memory of the raster and table cases, and of a 49 M-pixel raster read in strips, in
-  a subprocess under RLIMIT_AS, below 1 GiB;
+- peak memory of the raster and table cases (the 2×10⁴ rows with service areas too), and of
+  a 49 M-pixel raster read in strips, in a subprocess under RLIMIT_AS, below 1 GiB;
 - batches on a real local Dask cluster: a damaged district recomputed on rerun, workers
-  that die ending the batch with a message, Ctrl-C reporting the districts written.
+  that die ending the batch with a message, a scheduler without workers, workers that
+  cannot import radius or whose preload fails, Ctrl-C reporting the districts written.
 """
 
 from __future__ import annotations
@@ -73,6 +76,107 @@ HOMES = [(118.7841, 32.0416, 120), (118.7880, 32.0390, 80), (118.7800, 32.0450, 
 BLOCK = shapely.box(118.775, 32.035, 118.795, 32.050)
 
 Role = Literal["network", "facilities", "residents", "districts"]
+
+
+# --------------------------------------------------------------------------------------
+# Issue #16, row by row: the input, the tests (pytest ids in this module) and what must be said
+# --------------------------------------------------------------------------------------
+
+ISSUE_16: list[tuple[str, tuple[str, ...], str]] = [
+    ("a 67 KB GeoTIFF declaring 60000 × 36000 pixels as residents (16.1 GiB; also the app)",
+     ("test_hostile_input[raster declaring 60000 x 36000 pixels-cli]",
+      "test_hostile_input[raster declaring 60000 x 36000 pixels-app]",
+      "test_peak_memory_of_huge_inputs_stays_under_1_gib[raster declaring 60000 x 36000 pixels]",
+      "test_the_raster_limit_names_the_window_without_a_bbox",
+      "test_a_large_raster_is_read_in_strips_under_1_gib"),
+     "people.tif: the raster window is 60,000 × 36,000 = 2,160,000,000 pixels, more than the "
+     "50,000,000 pixels allowed (limit RADIUS_MAX_RASTER_PIXELS); give a bbox ... "
+     "gdal_translate -projwin ...; peak RSS < 1 GiB"),
+    ("a facility CSV of 10⁶ rows (MemoryError after 118 s at 6 GB)",
+     ("test_hostile_input[facility CSV of a million rows-cli]",
+      "test_peak_memory_of_huge_inputs_stays_under_1_gib[facility CSV of a million rows]",
+      "test_a_limit_is_raised_by_its_environment_variable"),
+     "the facilities table has 1,000,000 rows, more than the 200,000 rows allowed (limit "
+     "RADIUS_MAX_TABLE_ROWS); keep only the facilities of the area studied, or raise the limit; "
+     "peak RSS < 1 GiB"),
+    ("2×10⁴ facility rows (under the row limit) with service areas (2.2 GB, 7.2 GB measured)",
+     ("test_hostile_input[facility CSV of 20,000 rows whose walking distances need 7 GB-cli]",
+      "test_hostile_input[facility CSV of 20,000 rows whose walking distances need 7 GB-app]",
+      "test_20000_facilities_with_service_areas_are_refused_under_1_gib",
+      "test_the_reach_memory_estimate_is_close_and_its_limit_can_be_raised"),
+     "FILE: the walking distances of 20,000 facilities in 1 category(ies) would take about "
+     "6.1 GB of memory (about 135,337,109 facility-node pairs ...), more than the 2.0 GB allowed "
+     "(limit RADIUS_MAX_REACH_BYTES); ... or raise the limit, e.g. "
+     "RADIUS_MAX_REACH_BYTES=8589934592; peak RSS < 1 GiB"),
+    ("a job file that is /dev/zero (read without bound, 8.7 GB)",
+     ("test_bad_argument[report job file that is /dev/zero]",
+      "test_bad_argument[batch job file that is /dev/zero]"),
+     "/dev/zero: is a device, not a regular file; ... save the data to a file"),
+    ("a FIFO as network (waited forever)",
+     ("test_hostile_input[FIFO as the network-cli]",),
+     "FILE: is a FIFO (named pipe), not a regular file; ... save the data to a file"),
+    ("an existing read-only --out (internal error)",
+     ("test_file_system_failure[read-only --out]",),
+     "disk/out/reach.gpkg: the file system is read-only ... give --out a folder on a "
+     "writable disk"),
+    ("a full disk (internal error)",
+     ("test_file_system_failure[full disk]", "test_a_full_disk_by_a_file_size_limit"),
+     "disk/out/reach.gpkg: no space left on the disk (N KB free) ... free some space or give "
+     "--out a folder on another disk; outputs already in disk/out were left as they were"),
+    ("permission denied (item 3 of the issue)",
+     ("test_permission_denied_names_the_folder_and_the_fix",),
+     "locked/out: permission denied ... chmod u+w"),
+    ("an OSM node with lat=1000 (internal error)",
+     ("test_hostile_input[OSM node with lat=1000-cli]",
+      "test_hostile_input[OSM node with lat=1000-app]"),
+     "FILE: ... coordinates are out of range ('1000') ... latitudes lie within -90 to 90 ... "
+     "correct that node"),
+    ("--max-snap -5 (internal error)",
+     ("test_bad_argument[--max-snap -5]",),
+     "--max-snap -5 metres: out of range ... (the default is 200)"),
+    ("YAML nested 10,000 deep (internal error); GeoJSON too",
+     ("test_bad_argument[report job YAML nested 10,000 deep]",
+      "test_bad_argument[batch job YAML nested 10,000 deep]",
+      "test_hostile_input[GeoJSON nested 10,000 deep-cli]",
+      "test_hostile_input[GeoJSON nested 10,000 deep-app]"),
+     "deep.yaml: lists and mappings are nested 65 levels deep (line 1, column N), more than the "
+     "64 levels allowed (limit RADIUS_MAX_NESTING); check the brackets ..."),
+    ("--buffer -1, --buffer nan, --max-snap nan (accepted, every service area empty)",
+     ("test_bad_argument[--buffer -1]", "test_bad_argument[--buffer nan]",
+      "test_bad_argument[--max-snap nan]", "test_bad_numbers_in_a_batch_job_name_the_key"),
+     "--buffer -1 metres: out of range ... greater than 0 and at most 1,000 / --buffer nan: not "
+     "a finite number; give metres greater than 0 ... / --max-snap nan: not a finite number"),
+    ("--crs EPSG:32601 (UTM zone 1) on the Nanjing extract (accepted silently)",
+     ("test_bad_argument[--crs EPSG:32601 (UTM zone 1) on Nanjing]",
+      "test_a_crs_just_outside_its_zone_is_warned_about"),
+     "--crs EPSG:32601 (WGS 84 / UTM zone 1N) stretches distances by 54.x% ... meant for "
+     "longitudes -180° to -174° ... use EPSG:32650 (WGS 84 / UTM zone 50N) or EPSG:4549"),
+    ("radius batch --memory-limit 150MiB (hangs forever, workers die at start)",
+     ("test_workers_that_die_end_the_batch_with_a_message[50MiB]",
+      "test_workers_that_die_end_the_batch_with_a_message[150MiB]",
+      "test_a_scheduler_without_workers_ends_the_batch",
+      "test_workers_that_cannot_import_radius_end_the_batch",
+      "test_a_worker_preload_that_fails_ends_the_batch"),
+     "the dask workers died and none was alive for 4 s (RADIUS_MAX_WORKER_WAIT_S), most likely "
+     "over their memory limit (--memory-limit 150MiB per worker): give --memory-limit 2GiB or "
+     "more / the dask scheduler at ADDRESS had no worker for 3 seconds ... / a dask worker "
+     "cannot import what a district needs (ImportError: ...) / the dask workers failed to "
+     "start (ImportError: ...)"),
+    ("Ctrl-C then says 'no output was written' although districts were",
+     ("test_an_interrupted_batch_reports_what_it_wrote",),
+     "radius: interrupted; N of 3 districts are complete in .../districts (N computed in this "
+     "run: block-...) ... Rerun the same command; exit 130"),
+    ("a finished district whose results.gpkg was truncated to 0 bytes (skipped forever)",
+     ("test_the_rerun_of_a_damaged_district_recomputes_it",),
+     "block-002: .../results.gpkg is 0 bytes and does not match its done record (N bytes and "
+     "their SHA-256): the district is computed again"),
+    ("SIGKILL during a write: hidden .partial and -journal files stay",
+     ("test_a_killed_runs_partial_files_are_removed_by_the_next_run",
+      "test_a_real_sigkill_leaves_no_damaged_visible_file"),
+     "(no message: the earlier output stays whole and the next run removes the partial files)"),
+]  # fmt: skip
+"""Every row of issue #16's table with the tests that run it and the message they check
+(``test_issue_16_lists_every_row_with_its_tests`` checks that each test exists)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -1599,3 +1703,31 @@ def test_a_full_disk_by_a_file_size_limit(tmp_path: Path) -> None:
         assert re.search(pattern, done.stderr), (pattern, done.stderr)
     assert (out / "summary.json").read_text(encoding="utf-8") == "previous\n"
     assert not [p.name for p in out.iterdir() if ".partial" in p.name]
+
+
+def test_issue_16_lists_every_row_with_its_tests() -> None:
+    """Each test named in :data:`ISSUE_16` is a test of this module, run on that channel."""
+    cases = {case.id for case in CASES}
+    arguments = {case.id for case in ARGUMENT_CASES}
+    for row, tests, said in ISSUE_16:
+        assert tests, row
+        assert said, row
+        for test in tests:
+            name, _, param = test.partition("[")
+            assert name.startswith("test_"), (row, test)
+            assert callable(globals().get(name)), (row, test)
+            param = param.rstrip("]")
+            if not param:
+                continue
+            if name == "test_hostile_input":
+                case_id, _, channel = param.rpartition("-")
+                assert case_id in cases, (row, test)
+                assert channel in ("cli", "app"), (row, test)
+                skip = next(c for c in CASES if c.id == case_id)
+                assert (skip.cli_skip if channel == "cli" else skip.app_skip) is None, test
+            elif name == "test_bad_argument":
+                assert param in arguments, (row, test)
+            elif name == "test_file_system_failure":
+                assert param in FILE_SYSTEM_CASES, (row, test)
+            elif name == "test_peak_memory_of_huge_inputs_stays_under_1_gib":
+                assert param in cases, (row, test)
