@@ -14,7 +14,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import time
 import warnings
 from collections import Counter
@@ -47,6 +46,7 @@ from radius._batch_job import (
 from radius._errors import InfeasibleError, InputError
 from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
 from radius._limits import check_json_depth, limit
+from radius.i18n import Language, error_message, localize_all, message, message_of
 from radius.pipeline import (
     AnalysisInputs,
     AnalysisResult,
@@ -55,7 +55,7 @@ from radius.pipeline import (
     analyze,
     append_facilities,
 )
-from radius.report import displayable_facilities, provision_sheets, sites_table
+from radius.report import displayable_facilities
 from radius.siting import SitingResult, run_site_request
 
 if TYPE_CHECKING:  # the report modules load matplotlib: imported when reports are asked for
@@ -103,7 +103,7 @@ def _run_district(task: _Task) -> _Outcome:
             notes = _analyse_district(task, started)
         except Exception as exc:
             status, error = "failed", _short(exc)
-            notes.extend(str(w.message) for w in caught)
+            notes.extend(message_of(w.message) for w in caught)
     loads = Counter(_LOADS)
     loads.subtract(loads_before)
     return _Outcome(
@@ -145,7 +145,7 @@ def _analyse_district(task: _Task, started: float) -> list[str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         inputs, planned, reach_m = _district_inputs(task, notes)
-    notes.extend(str(w.message) for w in caught)
+    notes.extend(message_of(w.message) for w in caught)
     inputs = replace(inputs, notes=list(dict.fromkeys(notes)))
     network_path = job.network.path_for(district.district_id)
     config = _analysis_config(job, network_path)
@@ -154,7 +154,7 @@ def _analyse_district(task: _Task, started: float) -> list[str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sitings = _district_sitings(task, inputs, planned, config, siting_notes)
-    siting_notes += [str(w.message) for w in caught]
+    siting_notes += [message_of(w.message) for w in caught]
     result = replace(result, notes=[*result.notes, *siting_notes])
     return _write_district(task, result, inputs, planned, reach_m, started, sitings)
 
@@ -182,7 +182,11 @@ def _district_sitings(
         try:
             sitings.append(run_site_request(inputs, config, request.model_copy(update=scope)))
         except InfeasibleError as exc:
-            notes.append(f"sites.{k} ({request.category}): no siting in this district: {exc}")
+            notes.append(
+                message(
+                    "batch_no_siting", k=k, category=request.category, reason=error_message(exc)
+                )
+            )
     return sitings
 
 
@@ -198,10 +202,17 @@ def _sites_layer(sitings: Sequence[SitingResult], district_id: str) -> gpd.GeoDa
 # ===================================================================== outputs and the done record
 
 
-SITES_SHEET: Final = "选址 Sites"
-"""Workbook sheet of the suggested sites, in the district's and the batch's workbook."""
+def sites_sheet(
+    sites: gpd.GeoDataFrame, lang: Language, sheets: Mapping[str, Any]
+) -> dict[str, pd.DataFrame]:
+    """The suggested sites as a workbook sheet in ``lang`` (its name unique among ``sheets``),
+    in the district's and the batch's workbook."""
+    from radius.report_document import sites_sheet_of  # loads the report modules
 
-_OUTSIDE_NOTE = re.compile(r"lie outside every district")
+    return sites_sheet_of(sites, message("batch_sites_sheet").text(lang), lang, sheets)
+
+
+_OUTSIDE_NOTE = "residents_outside_districts"
 
 
 def _write_district(
@@ -218,11 +229,8 @@ def _write_district(
     own_shortfall = result.shortfall["district_id"].astype(str).to_numpy() == district_id
     # Residents around the district take part (they share facilities in 2SFCA) but are
     # outside its one-row districts frame; that is by design, not a data problem.
-    notes = [n for n in result.notes if not _OUTSIDE_NOTE.search(n)]
-    notes.append(
-        f"{int((~mine).sum())} resident point(s) within {reach_m:,.0f} m around the district "
-        "share its facilities but are not counted in it"
-    )
+    notes = [n for n in result.notes if getattr(n, "key", None) != _OUTSIDE_NOTE]
+    notes.append(message("batch_residents_around", n=int((~mine).sum()), metres=f"{reach_m:,.0f}"))
     own = replace(
         result,
         residents=result.residents[mine].reset_index(drop=True),
@@ -256,12 +264,16 @@ def _write_district(
             layers["sites"] = sites
         files[OUTPUT_FILES["gpkg"][0]] = gpkg_writer(layers)
     if "xlsx" in job.outputs:
-        sheets = provision_sheets(own)
+        from radius.report_document import provision_workbook  # loads the report modules
+
+        sheets = provision_workbook(own, job.lang)
         if sites is not None:
-            sheets[SITES_SHEET] = sites_table(sites)
+            sheets.update(sites_sheet(sites, job.lang, sheets))
         files[OUTPUT_FILES["xlsx"][0]] = xlsx_writer(sheets)
     if "summary" in job.outputs:
-        files[OUTPUT_FILES["summary"][0]] = json_writer(summary)
+        files[OUTPUT_FILES["summary"][0]] = json_writer(
+            {"lang": job.lang, **localize_all(summary, job.lang)}
+        )
     if "report" in job.outputs:
         files.update(_report_writers(task, own, sitings))
     write_outputs(task.folder, files)

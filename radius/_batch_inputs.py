@@ -36,6 +36,7 @@ from radius._errors import ConfigError, InputError, RadiusError
 from radius.config import load_categories
 from radius.districts import _ID_COLUMNS, block_districts, districts_from_frame
 from radius.facilities import empty_facilities, facilities_from_osm, read_inventory
+from radius.i18n import Message, RadiusWarning, error_message, message, message_of
 from radius.network import (
     StreetNetwork,
     _is_osm_file,
@@ -96,6 +97,10 @@ class _District:
 
 
 def _short(exc: BaseException) -> str:
+    """What a district's error says: the message of a RadiusError (a :class:`Message` is
+    kept whole, to be written in the job's language), else the exception's type and text."""
+    if isinstance(exc, RadiusError) and isinstance(error_message(exc), Message):
+        return error_message(exc)
     text = str(exc) if isinstance(exc, RadiusError) else f"{type(exc).__name__}: {exc}"
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
 
@@ -107,7 +112,9 @@ def _read_district_file(spec: DistrictsSpec) -> list[_District]:
     assert spec.file is not None
     path = spec.file
     if not path.exists():
-        raise InputError(f"{path}: districts file not found; check the path")
+        raise InputError(
+            message("file_not_found", file=str(path), what=message("file_kind_districts"))
+        )
     frame = read_vector_layer(path, spec.layer, what="districts", geometry_kind="Polygon")
     options: dict[str, Any] = {
         "default_area_type": spec.default_area_type,
@@ -155,7 +162,9 @@ def _read_rows(
             warnings.simplefilter("ignore")
             try:
                 one = districts_from_frame(
-                    frame.iloc[[k]], source=f"{spec.file} (row {k + 1})", **options
+                    frame.iloc[[k]],
+                    source=message("batch_district_row", file=str(spec.file), row=k + 1),
+                    **options,
                 )
             except InputError as exc:
                 out.append(_District(k, label, "", "", "user", None, error=_short(exc)))
@@ -178,7 +187,10 @@ def _plan_districts(job: BatchJob) -> tuple[list[_District], pyproj.CRS | None]:
         assert job.network.file is not None
         network = _cached_network(job.network.file, job.crs, job.network.layer)
         for note in network.notes:
-            warnings.warn(note, UserWarning, stacklevel=2)
+            if isinstance(note, Message):
+                warnings.warn(RadiusWarning(note), stacklevel=2)
+            else:
+                warnings.warn(note, UserWarning, stacklevel=2)
         blocks = block_districts(
             network.value,
             min_area_m2=job.districts.blocks.min_area_m2,
@@ -197,9 +209,12 @@ def _selected(job: BatchJob, districts: list[_District]) -> list[_District]:
         unknown = [i for i in job.only if i not in ids]
         if unknown:
             raise ConfigError(
-                f"only: unknown district id(s) {', '.join(map(repr, unknown))}; the districts "
-                f"are {', '.join(d.district_id for d in districts[:20])}"
-                + (" ..." if len(districts) > 20 else "")
+                message(
+                    "batch_unknown_ids",
+                    unknown=", ".join(map(repr, unknown)),
+                    known=", ".join(d.district_id for d in districts[:20])
+                    + (" ..." if len(districts) > 20 else ""),
+                )
             )
         wanted = set(job.only)
         chosen = [d for d in districts if d.district_id in wanted]
@@ -271,7 +286,7 @@ def _cached(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             value = load()
-        entry = _Cached(value, tuple(dict.fromkeys(str(w.message) for w in caught)))
+        entry = _Cached(value, tuple(dict.fromkeys(message_of(w.message) for w in caught)))
         _LOADS[kind] += 1
         _CACHE[key] = entry
         while len(_CACHE) > _CACHE_SIZE:
@@ -324,10 +339,7 @@ def clip_network(
     edges = network.edges
     hits = np.sort(edges.sindex.query(area, predicate="intersects"))
     if len(hits) == 0:
-        raise InputError(
-            f"{label}: no walkable street within the district and its surroundings; check "
-            "that the district lies on the network (same place, right CRS)"
-        )
+        raise InputError(message("batch_no_street", source=str(label)))
     osmid = network.nodes["osmid"].to_numpy()
     if len(osmid) and osmid.min() >= 0 and len(np.unique(osmid)) == len(osmid):
         keys = osmid.astype(np.int64)
@@ -382,7 +394,7 @@ def _district_inputs(
     network = clip_network(
         full,
         shape.buffer(reach_m + job.max_snap_m),
-        source=f"{full.source} around district {district.district_id}",
+        source=f"{full.source} [{district.district_id}]",
     )
     area = gpd.GeoSeries([shape.buffer(reach_m)], crs=full.crs).to_crs(WGS84).iloc[0]
     residents = _clip(_residents(task, full, area, notes), area)
@@ -391,8 +403,12 @@ def _district_inputs(
     inside = residents.sindex.query(shape_wgs, predicate="intersects") if len(residents) else []
     if len(inside) == 0:
         raise InputError(
-            f"district {district.district_id!r}: no residents inside it ({len(residents)} "
-            f"within {reach_m:,.0f} m around it); check that the residents cover the district"
+            message(
+                "batch_no_residents_inside",
+                district=repr(district.district_id),
+                n=len(residents),
+                metres=f"{reach_m:,.0f}",
+            )
         )
     one = gpd.GeoDataFrame(
         {
@@ -425,10 +441,7 @@ def _residents(
     if spec is None:
         path = job.network.path_for(district_id)
         if not _is_osm_file(path):
-            raise InputError(
-                f"{path}: residents can only be estimated from an OSM network file's "
-                "buildings; give 'residents' in the job (a file, per_district or density_per_ha)"
-            )
+            raise InputError(message("batch_residents_need_osm", file=str(path)))
         loaded = _cached(
             "residents",
             [path],
@@ -444,10 +457,7 @@ def _residents(
         bbox = tuple(float(v) for v in shapely.bounds(area_wgs))
         return residents_from_raster(paths, bbox=bbox, household_size=job.household_size)
     if len(paths) > 1:
-        raise InputError(
-            f"{', '.join(map(str, paths))}: several residents files are only accepted as "
-            "population raster bands on one grid (summed); give one file otherwise"
-        )
+        raise InputError(message("batch_residents_one_file", files=", ".join(map(str, paths))))
     loaded = _cached(
         "residents",
         paths,
@@ -490,7 +500,14 @@ def _facilities(
     for spec in specs:
         path = spec.path_for(district_id)
         if spec.per_district is not None and not path.exists():
-            notes.append(f"{path}: no {kind} facilities inventory for district {district_id!r}")
+            notes.append(
+                message(
+                    "batch_no_inventory",
+                    file=str(path),
+                    kind=message(f"batch_kind_{kind}"),
+                    district=repr(district_id),
+                )
+            )
             continue
         loaded = _cached(
             "facilities",

@@ -54,7 +54,6 @@ import shapely
 
 from radius import __version__
 from radius._batch_district import (
-    SITES_SHEET,
     Status,
     _complete,
     _damaged,
@@ -62,6 +61,7 @@ from radius._batch_district import (
     _Outcome,
     _read_marker,
     _run_district,
+    sites_sheet,
 )
 from radius._batch_inputs import (
     WGS84,
@@ -88,8 +88,8 @@ from radius._batch_job import (
 from radius._errors import InputError, RadiusError
 from radius._io import Writer, gpkg_writer, json_writer, write_outputs, xlsx_writer
 from radius._limits import limit, limit_message_error
-from radius.i18n import message, warn
-from radius.report import rule_sheets, sites_table
+from radius.i18n import Language, Message, localize, localize_all, message, message_of, warn
+from radius.report import rule_sheets
 
 if TYPE_CHECKING:  # the report modules load matplotlib: imported when reports are asked for
     pass
@@ -183,6 +183,8 @@ class BatchReport:
         Notes raised while planning (reading districts, the network for blocks).
     job_name : str
         The job's name.
+    lang : {"zh", "en"}
+        The language ``batch_summary.json`` and the workbook are written in (the job's).
     """
 
     out_dir: Path
@@ -196,6 +198,7 @@ class BatchReport:
     input_loads: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     job_name: str = ""
+    lang: Language = "zh"
 
     def count(self, status: Status) -> int:
         """Number of districts with this status."""
@@ -210,9 +213,10 @@ class BatchReport:
         return done / (self.compute_s / 60.0)
 
     def summary(self) -> dict[str, Any]:
-        """The content of ``batch_summary.json``."""
-        return {
+        """The content of ``batch_summary.json``: notes and errors in :attr:`lang`."""
+        data = {
             "job": self.job_name,
+            "lang": self.lang,
             "radius_version": __version__,
             "cluster": self.cluster,
             "workers": self.workers,
@@ -230,6 +234,7 @@ class BatchReport:
             ],
             "notes": list(self.notes),
         }
+        return dict(localize_all(data, self.lang))
 
 
 # =========================================================================== scheduling
@@ -247,9 +252,7 @@ def _connect(
             client = Client(scheduler, timeout=_CONNECT_TIMEOUT_S)
         except OSError as exc:
             raise InputError(
-                f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with "
-                "`dask scheduler` and workers with `dask worker ADDRESS`, or leave out "
-                "--scheduler to run on this machine"
+                message("batch_scheduler_unreachable", address=scheduler, reason=str(exc))
             ) from None
         try:
             client.wait_for_workers(1, timeout=limit("worker_wait_s"))
@@ -260,7 +263,7 @@ def _connect(
             ) from None
         try:
             n = len(client.scheduler_info(n_workers=-1)["workers"])
-            yield client, f"scheduler {scheduler}", n
+            yield client, message("batch_cluster_scheduler", address=scheduler), n
         finally:
             client.close()
         return
@@ -283,8 +286,9 @@ def _connect(
         ) from None
     finally:
         logging.getLogger("distributed.nanny").removeHandler(errors)
+    memory = message("batch_memory_auto") if memory_limit == "auto" else str(memory_limit)
     with cluster, Client(cluster) as client:
-        yield client, f"LocalCluster ({workers} worker process(es), memory {memory_limit})", workers
+        yield client, message("batch_cluster_local", n=workers, memory=memory), workers
 
 
 class _WorkerErrors(logging.Handler):
@@ -350,7 +354,7 @@ def run_batch(
         job = load_job(job_path_or_model)
     out = Path(out_dir)
     if workers is not None and workers < 1:
-        raise InputError(f"workers must be at least 1, not {workers}")
+        raise InputError(message("batch_workers_at_least_one", workers=workers))
     limit_m = job.limit_m()
 
     with warnings.catch_warnings(record=True) as caught:
@@ -361,7 +365,7 @@ def run_batch(
         if job.residents is not None and job.residents.density is not None:
             crs = network_crs or _crs_of(every, job.crs)
             neighbours = _neighbours(chosen, every, crs, limit_m * job.buffer_factor * 1.05 + 50.0)
-    plan_notes = tuple(dict.fromkeys(str(w.message) for w in caught))
+    plan_notes = tuple(dict.fromkeys(message_of(w.message) for w in caught))
 
     statuses: dict[int, DistrictStatus] = {}
     tasks: list[_Task] = []
@@ -403,7 +407,8 @@ def run_batch(
         )
 
     loads: Counter[str] = Counter()
-    cluster_name, n_workers = "none (nothing to run)", 0
+    cluster_name: str = message("batch_cluster_none")
+    n_workers = 0
     compute_started = time.perf_counter()
     if tasks:
         wanted = workers or max(1, min(os.cpu_count() or 1, len(tasks)))
@@ -411,7 +416,7 @@ def run_batch(
         try:
             with _connect(scheduler, wanted, limit) as (client, cluster_name, n_workers):
                 compute_started = time.perf_counter()
-                outcomes = _run_tasks(client, tasks, progress, limit)
+                outcomes = _run_tasks(client, tasks, progress, limit, job.lang)
         except KeyboardInterrupt:
             raise BatchInterrupted(_written_before(out, chosen, tasks)) from None
         for task in tasks:
@@ -443,12 +448,13 @@ def run_batch(
         input_loads=dict(loads),
         notes=plan_notes + tuple(damaged),
         job_name=job.name,
+        lang=job.lang,
     )
     _write_batch(job, report, chosen, rules, started)
     return replace(report, elapsed_s=time.perf_counter() - started)
 
 
-def _written_before(out: Path, chosen: Sequence[_District], tasks: Sequence[_Task]) -> str:
+def _written_before(out: Path, chosen: Sequence[_District], tasks: Sequence[_Task]) -> Message:
     """Which districts were complete on disk when a batch was interrupted."""
     complete = [
         district.district_id
@@ -458,11 +464,16 @@ def _written_before(out: Path, chosen: Sequence[_District], tasks: Sequence[_Tas
     listed = ", ".join(complete[:10]) + (" ..." if len(complete) > 10 else "")
     computed = {task.district.district_id for task in tasks}
     new = sum(d in computed for d in complete)
-    return (
-        f"{len(complete)} of {len(chosen)} districts are complete in {out / 'districts'} "
-        f"({new} computed in this run{': ' + listed if complete else ''}); batch.gpkg, "
-        "batch.xlsx and batch_summary.json were not written. Rerun the same command to "
-        "compute the rest and the combined tables"
+    folder = str(out / "districts")
+    if not complete:
+        return message("batch_interrupted_none", folder=folder, total=len(chosen))
+    return message(
+        "batch_interrupted_written",
+        folder=folder,
+        complete=len(complete),
+        total=len(chosen),
+        new=new,
+        listed=listed,
     )
 
 
@@ -489,7 +500,11 @@ def _live_workers(client: Any) -> int:
 
 
 def _run_tasks(
-    client: Any, tasks: list[_Task], progress: bool, memory_limit: str | int | None = None
+    client: Any,
+    tasks: list[_Task],
+    progress: bool,
+    memory_limit: str | int | None = None,
+    lang: Language = "zh",
 ) -> dict[int, _Outcome]:
     """Submit every task and collect the outcomes as they come, with a progress bar.
 
@@ -518,9 +533,8 @@ def _run_tasks(
     wait_s = limit("worker_wait_s")
     alive_at = time.monotonic()
     checked_at = 0.0
-    with tqdm(
-        total=len(tasks), desc="districts", unit="district", disable=not progress, file=sys.stderr
-    ) as bar:
+    label = message("cli_batch_progress").text(lang)
+    with tqdm(total=len(tasks), desc=label, unit="", disable=not progress, file=sys.stderr) as bar:
         while not queue.is_empty():
             ready = queue.next_batch(block=False)
             if not ready:
@@ -585,30 +599,28 @@ def _check_workers_import(client: Any, n: int) -> None:
             )
 
 
-def _memory_fix(memory_limit: str | int | None) -> str:
-    given = f" (--memory-limit {memory_limit} per worker)" if memory_limit is not None else ""
-    return (
-        f"most likely over their memory limit{given}: give --memory-limit 2GiB or more (a "
-        "district needs about 1 GiB), fewer --workers, or check the workers' logs for an "
-        "import error"
-    )
+def _memory_fix(memory_limit: str | int | None) -> Message:
+    if memory_limit is None:
+        return message("batch_memory_fix")
+    return message("batch_memory_fix_given", limit=str(memory_limit))
 
 
 def _died_message(
     memory_limit: str | int | None, outcomes: Mapping[int, _Outcome], n: int, wait_s: int
-) -> str:
+) -> Message:
     done = sum(o.status == "ok" for o in outcomes.values())
-    return (
-        f"the dask workers died and none was alive for {wait_s} s (RADIUS_MAX_WORKER_WAIT_S), "
-        f"{_memory_fix(memory_limit)}. "
-        f"{done} of {n} district(s) were written before; rerun the same command to compute "
-        "the rest"
+    return message(
+        "batch_workers_died",
+        seconds=wait_s,
+        fix=_memory_fix(memory_limit),
+        done=done,
+        n=n,
     )
 
 
 def _killed_message(exc: BaseException, memory_limit: str | int | None) -> str:
     if type(exc).__name__ == "KilledWorker":
-        return f"the worker running this district died, {_memory_fix(memory_limit)}"
+        return message("batch_worker_killed", fix=_memory_fix(memory_limit))
     return _short(exc)
 
 
@@ -663,6 +675,7 @@ def _typed(values: pd.Series) -> pd.Series:
 
 
 def _status_frame(report: BatchReport, chosen: Sequence[_District]) -> gpd.GeoDataFrame:
+    """The ``status`` layer: one row per district, its error in the job's language."""
     geometry = [
         shapely.from_wkb(d.geometry_wkb) if d.geometry_wkb is not None else None for d in chosen
     ]
@@ -671,7 +684,7 @@ def _status_frame(report: BatchReport, chosen: Sequence[_District]) -> gpd.GeoDa
             "district_id": [d.district_id for d in report.districts],
             "name": [d.name for d in report.districts],
             "status": [d.status for d in report.districts],
-            "error": [d.error for d in report.districts],
+            "error": [localize(d.error, report.lang) for d in report.districts],
             "seconds": [round(d.seconds, 3) for d in report.districts],
             "folder": [str(d.folder) for d in report.districts],
         },
@@ -680,22 +693,30 @@ def _status_frame(report: BatchReport, chosen: Sequence[_District]) -> gpd.GeoDa
 
 
 def _batch_sheets(
-    status: gpd.GeoDataFrame, combined: gpd.GeoDataFrame, rules: list[dict[str, Any]]
+    status: gpd.GeoDataFrame,
+    combined: gpd.GeoDataFrame,
+    rules: list[dict[str, Any]],
+    lang: Language = "zh",
 ) -> dict[str, pd.DataFrame]:
-    """Workbook: the batch status, the rules, then one sheet per rule over every district."""
-    sheets: dict[str, pd.DataFrame] = {
-        "批次 Batch": pd.DataFrame(
-            {
-                "区域编号 District ID": status["district_id"],
-                "名称 Name": status["name"],
-                "状态 Status": status["status"],
-                "错误 Error": status["error"],
-                "用时 Seconds": status["seconds"],
-            }
-        )
-    }
-    sheets.update(rule_sheets(pd.DataFrame(rules), combined))
-    return sheets
+    """Workbook in ``lang``: the batch status, the rules, then one sheet per rule over every
+    district."""
+    from radius.report_document import one_language_sheets  # loads the report modules
+
+    def text(key: str) -> str:
+        return message(key).text(lang)
+
+    batch = pd.DataFrame(
+        {
+            text("batch_column_district_id"): status["district_id"],
+            text("batch_column_name"): status["name"],
+            text("batch_column_status"): [text(f"batch_status_{s}") for s in status["status"]],
+            text("batch_column_error"): status["error"],
+            text("batch_column_seconds"): status["seconds"],
+        }
+    )
+    return one_language_sheets(
+        rule_sheets(pd.DataFrame(rules), combined), lang, {text("batch_sheet"): batch}
+    )
 
 
 def _write_batch(
@@ -713,9 +734,9 @@ def _write_batch(
             layers["sites"] = report.sites
         files["batch.gpkg"] = gpkg_writer(layers)
     if "xlsx" in job.outputs:
-        sheets = _batch_sheets(status, report.combined, rules)
+        sheets = _batch_sheets(status, report.combined, rules, job.lang)
         if job.sites:
-            sheets[SITES_SHEET] = sites_table(report.sites)
+            sheets.update(sites_sheet(report.sites, job.lang, sheets))
         files["batch.xlsx"] = xlsx_writer(sheets)
 
     def summary(path: Path) -> None:
@@ -757,10 +778,20 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
         "--rerun", action="store_true", help="recompute every district, even complete ones"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--lang",
+        choices=["zh", "en"],
+        default=None,
+        help="language of the lines, workbooks, summaries and reports (default: the job's "
+        "lang, else the locale, LC_ALL/LANG: English for an en_* locale, else Chinese)",
+    )
 
 
 def batch_command(args: argparse.Namespace) -> int:
     """Run ``radius batch`` from parsed arguments and print a summary.
+
+    The language is ``--lang``, else the job file's ``lang``, else the locale's; it is set on
+    ``args.lang`` for the command line's error lines.
 
     Returns
     -------
@@ -768,8 +799,16 @@ def batch_command(args: argparse.Namespace) -> int:
         0 when no district failed, 3 when some failed (they are listed in
         ``batch_summary.json``). Invalid jobs raise :class:`~radius._errors.RadiusError`.
     """
+    from radius.i18n import language_from_locale
+
+    job = load_job(args.job)
+    if getattr(args, "lang", None) is None and "lang" in job.model_fields_set:
+        args.lang = job.lang
+    lang: Language = getattr(args, "lang", None) or language_from_locale()
+    args.lang = lang
+    job = job.model_copy(update={"lang": lang})
     report = run_batch(
-        args.job,
+        job,
         args.out,
         workers=args.workers,
         scheduler=args.scheduler,
@@ -777,20 +816,30 @@ def batch_command(args: argparse.Namespace) -> int:
         memory_limit=args.memory_limit,
         resume=not args.rerun,
     )
+
+    def text(key: str, **values: Any) -> str:
+        return message(key, **values).text(lang)
+
     speed = (
-        f"{report.districts_per_minute:.1f} districts per minute on {report.cluster}"
+        text("cli_batch_speed", rate=report.districts_per_minute, cluster=report.cluster)
         if report.workers
-        else "nothing left to compute"
+        else text("cli_batch_nothing")
     )
     print(
-        f"{len(report.districts)} districts: {report.count('ok')} ok, "
-        f"{report.count('failed')} failed, {report.count('skipped')} skipped (complete "
-        f"earlier) in {report.elapsed_s:.1f} s; {speed}"
+        text(
+            "cli_batch_summary",
+            n=len(report.districts),
+            ok=report.count("ok"),
+            failed=report.count("failed"),
+            skipped=report.count("skipped"),
+            seconds=report.elapsed_s,
+            speed=speed,
+        )
     )
     for district in report.districts:
         if district.status == "failed":
-            print(f"  failed {district.district_id}: {district.error}")
+            print(text("cli_batch_failed", district=district.district_id, error=district.error))
     names = ("batch.gpkg", "batch.xlsx", "batch_summary.json")
     written = [name for name in names if (report.out_dir / name).exists()]
-    print(f"wrote {', '.join(written)} and districts/ in {report.out_dir}")
+    print(text("cli_batch_wrote", files=", ".join(written), out=str(report.out_dir)))
     return 3 if report.count("failed") else 0

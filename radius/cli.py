@@ -414,15 +414,18 @@ def _timed_summary(
     summary: dict[str, Any],
     started: float,
     write_started: float,
+    lang: str = "zh",
     *,
     timings: dict[str, float] | None = None,
 ) -> Writer:
-    """A summary writer that records the write and total times when it runs (last).
+    """A summary writer that records the write and total times when it runs (last); its
+    notes in ``lang``.
 
     ``timings``, when given, are the run's stage times as they are then (a stage that ran
     beside the writing, such as ``radius reach``'s service areas, is known only by then).
     """
     from radius._io import json_writer
+    from radius.i18n import localize_all
 
     def write(path: Path) -> None:
         now = time.perf_counter()
@@ -430,7 +433,7 @@ def _timed_summary(
             summary["timings_s"].update({k: round(v, 3) for k, v in timings.items()})
         summary["timings_s"]["write"] = round(now - write_started, 3)
         summary["timings_s"]["total"] = round(now - started, 3)
-        json_writer(summary)(path)
+        json_writer({"lang": lang, **localize_all(summary, lang)})(path)
 
     return write
 
@@ -473,7 +476,7 @@ def _reach(args: argparse.Namespace) -> int:
         files["map.html"] = map_writer(reach_map(result, lang=args.lang, basemap=args.basemap))
     write_started = time.perf_counter()
     files["summary.json"] = _timed_summary(
-        result.summary(), started, write_started, timings=result.timings
+        result.summary(), started, write_started, args.lang, timings=result.timings
     )
     write_outputs(args.out, files)
     _print_summary(result, args.out, sys.stdout, args.lang)
@@ -554,7 +557,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
         files["map.html"] = map_writer(analysis_map(result, lang=args.lang, basemap=args.basemap))
     write_started = time.perf_counter()
-    files["summary.json"] = _timed_summary(result.summary(), started, write_started)
+    files["summary.json"] = _timed_summary(result.summary(), started, write_started, args.lang)
     write_outputs(args.out, files)
     _print_analysis(result, args.out, sys.stdout, args.lang)
     return 0
@@ -738,7 +741,7 @@ def _site(args: argparse.Namespace) -> int:
     summary = dict(result.summary)
     summary["timings_s"] = {}
     write_started = time.perf_counter()
-    files["summary.json"] = _timed_summary(summary, started, write_started)
+    files["summary.json"] = _timed_summary(summary, started, write_started, args.lang)
     write_outputs(args.out, files)
     solution = result.solution
     from radius.i18n import category_label, t
@@ -819,6 +822,11 @@ def _report_job(args: argparse.Namespace) -> ReportJob:
     updates: dict[str, Any] = {}
     if args.lang is not None:
         updates["lang"] = args.lang
+    elif "lang" not in job.model_fields_set:  # neither --lang nor the job's: the locale's
+        from radius.i18n import language_from_locale
+
+        updates["lang"] = language_from_locale()
+    args.lang = updates.get("lang", job.lang)  # the error lines in the report's language
     if args.title is not None:
         updates["title"] = args.title
     for key in ("author", "study_area"):
@@ -976,6 +984,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _check_args(args)
             code = COMMANDS[args.command](args)
         except RadiusError as exc:
+            lang = getattr(args, "lang", None) or lang  # a batch job's own
             _flush_warnings(caught, lang)
             if args.debug:
                 raise
@@ -983,18 +992,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(t("cli_error", lang, text=text), file=sys.stderr)
             return 2
         except KeyboardInterrupt as exc:
+            lang = getattr(args, "lang", None) or lang  # a batch job's own
             _flush_warnings(caught, lang)
             written = getattr(exc, "written", None)
             text = localize(written, lang) if written else t("cli_nothing_written", lang)
             print(t("cli_interrupted", lang, text=text), file=sys.stderr)
             return 130
         except MemoryError:
+            lang = getattr(args, "lang", None) or lang  # a batch job's own
             _flush_warnings(caught, lang)
             if args.debug:
                 raise
             print(t("cli_out_of_memory", lang), file=sys.stderr)
             return 2
         except OSError as exc:
+            lang = getattr(args, "lang", None) or lang  # a batch job's own
             _flush_warnings(caught, lang)
             if args.debug:
                 raise
@@ -1002,11 +1014,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(t("cli_os_error", lang, where=where, text=exc.strerror or exc), file=sys.stderr)
             return 2
         except Exception as exc:
+            lang = getattr(args, "lang", None) or lang  # a batch job's own
             _flush_warnings(caught, lang)
             if args.debug:
                 raise
             print(t("cli_internal_error", lang, kind=type(exc).__name__, text=exc), file=sys.stderr)
             return 1
+        lang = getattr(args, "lang", None) or lang
         _flush_warnings(caught, lang)
     return code
 

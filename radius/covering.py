@@ -847,10 +847,7 @@ def _solve(
         settings.mip_rel_gap,
     )
     if result.status == 2:
-        raise InfeasibleError(
-            "no set of new sites the minimum spacing apart covers every coverable point (or "
-            "serves all the servable demand); lower the spacing, add candidates, or give a count"
-        )
+        raise InfeasibleError(message("covering_spacing_infeasible"))
     dual = float(result.mip_dual_bound) if result.mip_dual_bound is not None else math.nan
     dual = (-dual if maximise else dual) + 0.0  # no -0.0
     bound = greedy_bound

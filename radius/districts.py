@@ -38,7 +38,7 @@ import shapely
 from radius._errors import CRSError, InputError
 from radius._files import read_vector_layer
 from radius._residents import GROUP_COLUMNS
-from radius.i18n import warn
+from radius.i18n import message, warn
 from radius.network import StreetNetwork, choose_metric_crs
 
 __all__ = [
@@ -177,13 +177,12 @@ def read_districts(
     """
     file_path = Path(path)
     if not file_path.exists():
-        raise InputError(f"{file_path}: districts file not found; check the path")
+        raise InputError(message("districts_not_found", file=str(file_path)))
     if file_path.is_dir():
-        raise InputError(f"{file_path}: is a folder; give a districts file")
+        raise InputError(message("districts_is_folder", file=str(file_path)))
     if file_path.suffix.lower() not in _SUFFIXES:
         raise InputError(
-            f"{file_path}: unknown districts file type {file_path.suffix!r}; save the "
-            "districts as GeoPackage (.gpkg), GeoJSON (.geojson) or a zipped Shapefile (.zip)"
+            message("districts_file_type", file=str(file_path), suffix=repr(file_path.suffix))
         )
     frame = read_vector_layer(file_path, layer, what="districts", geometry_kind="Polygon")
     return _districts_from_frame(
@@ -261,11 +260,7 @@ def _districts_from_frame(
     if not isinstance(frame, gpd.GeoDataFrame):
         raise InputError(f"{source}: districts must be a GeoDataFrame of polygons")
     if len(frame) == 0:
-        raise InputError(
-            f"{source}: the districts layer is empty; draw at least one district polygon, "
-            "or give no districts to use automatic blocks or hexagons (block_districts, "
-            "hexagon_districts)"
-        )
+        raise InputError(message("districts_empty", source=source))
     default = _area_type_word(default_area_type)
     if default is None:
         raise InputError(
@@ -275,10 +270,7 @@ def _districts_from_frame(
     problems: list[str] = []
     crs_problem = False
     if frame.crs is None:
-        problems.append(
-            "the layer has no coordinate reference system (CRS); fix: set it in the file "
-            "(e.g. in QGIS: Layer ▸ Set CRS, or ship the .prj), e.g. EPSG:4326 or EPSG:4547"
-        )
+        problems.append(message("districts_no_crs"))
         crs_problem = True
 
     columns = {str(c).lower(): c for c in frame.columns if c != frame.geometry.name}
@@ -343,7 +335,15 @@ def _find_column(
         if given.lower() in columns:
             return columns[given.lower()]
         available = ", ".join(str(c) for c in columns.values()) or "none"
-        raise InputError(f"{source}: has no {what} column {given!r}; its columns are {available}")
+        raise InputError(
+            message(
+                "districts_no_column",
+                source=source,
+                what=message(f"districts_column_{what}"),
+                given=repr(given),
+                available=available,
+            )
+        )
     for candidate in candidates:
         if candidate.lower() in columns:
             return columns[candidate.lower()]
@@ -364,18 +364,18 @@ def _district_ids(
     rows_of: dict[str, list[int]] = {}
     for row, value in enumerate(ids):
         if value == "":
-            problems.append(
-                f"row {row + 1}, column {column!r}: the district id is empty; fix: give every "
-                "district an id"
-            )
+            problems.append(message("districts_id_empty", row=row + 1, column=repr(column)))
         else:
             rows_of.setdefault(value, []).append(row + 1)
     for value, rows in rows_of.items():
         if len(rows) > 1:
             problems.append(
-                f"rows {', '.join(map(str, rows))}, column {column!r}: duplicate district id "
-                f"{value!r}; fix: give each district its own id (or merge the rows into one "
-                "MultiPolygon)"
+                message(
+                    "districts_id_duplicate",
+                    rows=", ".join(map(str, rows)),
+                    column=repr(column),
+                    value=repr(value),
+                )
             )
     return ids
 
@@ -428,8 +428,14 @@ def _area_types(
         word = _area_type_word(value)
         if word is None:
             problems.append(
-                f"row {row + 1}, column {column!r}: unknown area type {value!r}; fix: use one "
-                f"of {accepted} (or leave it blank for {default!r})"
+                message(
+                    "districts_area_type",
+                    row=row + 1,
+                    column=repr(column),
+                    value=repr(value),
+                    accepted=accepted,
+                    default=repr(default),
+                )
             )
             out.append(default)
         else:
@@ -456,29 +462,19 @@ def _check_geometry(frame: gpd.GeoDataFrame, problems: list[str]) -> tuple[np.nd
     repaired: list[str] = []
     for row, geom in enumerate(frame.geometry.array):
         geometry[row] = None
-        where = f"row {row + 1}, column {column!r}"
+        where = {"row": row + 1, "column": repr(column)}
         if geom is None or shapely.is_missing(geom) or geom.is_empty:
-            problems.append(
-                f"{where}: the geometry is empty; fix: draw the district's boundary or "
-                "delete the row"
-            )
+            problems.append(message("districts_geometry_empty", **where))
             continue
         geom = shapely.force_2d(geom)
         if shapely.get_type_id(geom) not in _POLYGON_TYPE_IDS:
-            problems.append(
-                f"{where}: a {geom.geom_type}, not a polygon; fix: districts must be "
-                "Polygons or MultiPolygons (draw the boundary as a polygon, not as points "
-                "or lines)"
-            )
+            problems.append(message("districts_not_polygon", **where, kind=geom.geom_type))
             continue
         if not shapely.is_valid(geom):
             reason = shapely.is_valid_reason(geom)
             fixed = _polygonal_part(shapely.make_valid(geom))
             if fixed is None:
-                problems.append(
-                    f"{where}: invalid polygon ({reason}) that cannot be repaired (it has "
-                    "no area); fix: redraw the district's boundary"
-                )
+                problems.append(message("districts_unrepairable", **where, reason=reason))
                 continue
             repaired.append(f"row {row + 1} ({reason})")
             geom = fixed
@@ -511,22 +507,22 @@ def _check_crs_extent(frame: gpd.GeoDataFrame, geometry: np.ndarray, problems: l
     if minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90:
         return False
     problems.append(
-        f"the layer says its CRS is {crs.to_string()} (degrees) but its coordinates reach "
-        f"({minx:.0f}, {miny:.0f})–({maxx:.0f}, {maxy:.0f}), which are not longitudes and "
-        "latitudes; fix: set the CRS the coordinates were drawn in (e.g. EPSG:4547 or a UTM "
-        "zone) instead of EPSG:4326"
+        message(
+            "districts_crs_not_degrees",
+            crs=crs.to_string(),
+            extent=f"({minx:.0f}, {miny:.0f})–({maxx:.0f}, {maxy:.0f})",
+        )
     )
     return True
 
 
 def _raise_problems(source: str, problems: list[str], crs_problem: bool) -> NoReturn:
-    listed = problems[:_MAX_LISTED]
+    listed = [message("problem_line", text=p) for p in problems[:_MAX_LISTED]]
     more = len(problems) - len(listed)
-    lines = "\n".join(f"  - {p}" for p in listed)
     if more:
-        lines += f"\n  - ... and {more} more problem(s) of the same kinds"
-    message = f"{source}: {len(problems)} problem(s) in the districts:\n{lines}"
-    raise (CRSError if crs_problem else InputError)(message)
+        listed.append(message("problems_more", n=more))
+    said = message("districts_problems", source=source, n=len(problems), lines=tuple(listed))
+    raise (CRSError if crs_problem else InputError)(said)
 
 
 def _overlapping_pairs(geometry_wgs: np.ndarray) -> list[tuple[int, int, float]]:

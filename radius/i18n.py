@@ -35,11 +35,13 @@ __all__ = [
     "Named",
     "RadiusWarning",
     "category_label",
+    "error_message",
     "group_label",
     "keys",
     "language_from_locale",
     "load_strings",
     "localize",
+    "localize_all",
     "message",
     "message_of",
     "name_of",
@@ -250,8 +252,18 @@ def message(key: str, /, **params: Any) -> Message:
     return Message(key, **params)
 
 
+def _param_text(value: Any, lang: str) -> Any:
+    """A value of a placeholder in ``lang``: a :class:`Message` as its text, a tuple as its
+    items' texts, one a line (the problems of a file, listed)."""
+    if isinstance(value, Message):
+        return value.text(lang)
+    if isinstance(value, tuple):
+        return "\n".join(str(_param_text(item, lang)) for item in value)
+    return value
+
+
 def _message_text(key: str, lang: str, params: Mapping[str, Any]) -> str:
-    values = {k: v.text(lang) if isinstance(v, Message) else v for k, v in params.items()}
+    values = {k: _param_text(v, lang) for k, v in params.items()}
     category = values.get("category")
     if isinstance(category, str) and _language(lang) == "zh":
         values["category"] = _category_name(category, "zh")
@@ -299,6 +311,25 @@ def group_label(group_id: str, lang: str) -> str:
 def localize(note: str, lang: str) -> str:
     """A note in ``lang``: a :class:`Message` in that language, any other text as it is."""
     return note.text(lang) if isinstance(note, Message) else str(note)
+
+
+def error_message(exc: BaseException) -> str:
+    """What an error says: its :class:`Message` when it was raised with one, else its text."""
+    if exc.args and isinstance(exc.args[0], Message):
+        return exc.args[0]
+    return str(exc)
+
+
+def localize_all(data: Any, lang: str) -> Any:
+    """``data`` (JSON-like: mappings, lists, tuples, text) with every :class:`Message` in it
+    written in ``lang``; what a ``summary.json`` holds, in the user's language."""
+    if isinstance(data, Message):
+        return data.text(lang)
+    if isinstance(data, Mapping):
+        return {key: localize_all(value, lang) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [localize_all(value, lang) for value in data]
+    return data
 
 
 class RadiusWarning(UserWarning):

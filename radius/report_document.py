@@ -51,11 +51,15 @@ __all__ = [
     "Section",
     "build_report",
     "input_files",
+    "one_language",
+    "one_language_sheets",
+    "provision_workbook",
     "render_html",
     "render_pdf",
     "report_layers",
     "report_sheets",
     "report_writers",
+    "sites_sheet_of",
 ]
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -264,6 +268,17 @@ def _share(value: float) -> str:
 
 def _minutes(label: str) -> str:
     return label.removesuffix("min")
+
+
+def _within(threshold: Any, lang: Language) -> str:
+    """A rule's walking threshold (``"10min"``) as text; ``-`` for a rule without one
+    (a per-capita or per-household ratio)."""
+    if threshold is None or (isinstance(threshold, float) and not np.isfinite(threshold)):
+        return "-"
+    label = str(threshold).strip()
+    if not label or label.lower() in ("nan", "none"):
+        return "-"
+    return _t("within", lang, minutes=_minutes(label))
 
 
 def build_report(
@@ -510,7 +525,7 @@ def _attainment(b: _Builder, summary: Mapping[str, Any]) -> None:
         rows.append(
             [
                 _rule_name(rules[rid], lang),
-                str(item.get("group", "")),
+                group_label(str(item.get("group", "")), lang),
                 f"{item['districts_passing']}/{item['districts_applicable']}",
                 "-" if rate is None else f"{rate:g} %",
                 str(item["districts_not_applicable"]),
@@ -662,7 +677,7 @@ def _data_method(b: _Builder, config: AnalyzeConfig | None, inputs: Sequence[Inp
             f"{rule['value_new']:g}",
             f"{rule['value_old']:g}",
             _target_unit(rule, lang),
-            _t("within", lang, minutes=_minutes(str(rule["threshold"]))),
+            _within(rule["threshold"], lang),
             str(rule["source"]),
             _t(f"status_{rule['status']}", lang),
         ]
@@ -1070,6 +1085,35 @@ def provision_workbook(
             frame = frame.assign(**{group: [group_label(str(g), lang) for g in frame[group]]})
         out[_sheet_title(one_language(name, lang), out)] = _one_language_frame(frame, lang)
     return out
+
+
+def one_language_sheets(
+    sheets: Mapping[str, pd.DataFrame],
+    lang: Language,
+    first: Mapping[str, pd.DataFrame] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Bilingual provision sheets (:func:`radius.report.rule_sheets`) in ``lang`` only.
+
+    Parameters
+    ----------
+    sheets : mapping
+        Sheets with bilingual names, headers and labels (``"规则 Rules"``).
+    lang : {"zh", "en"}
+        The language.
+    first : mapping, optional
+        Sheets that come first, already in ``lang``.
+    """
+    out = dict(first or {})
+    for name, frame in sheets.items():
+        out[_sheet_title(one_language(name, lang), out)] = _one_language_frame(frame, lang)
+    return out
+
+
+def sites_sheet_of(
+    sites: gpd.GeoDataFrame, title: str, lang: Language, sheets: Mapping[str, Any]
+) -> dict[str, pd.DataFrame]:
+    """The suggested sites as one sheet named ``title`` (unique among ``sheets``), in ``lang``."""
+    return {_sheet_title(title, sheets): _sites_sheet(sites_table(sites), lang)}
 
 
 _SITE_COLUMNS = (

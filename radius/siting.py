@@ -58,7 +58,7 @@ from radius.covering import (
     spacing_conflicts,
 )
 from radius.facilities import CAPACITY_COLUMNS, FACILITY_COLUMNS
-from radius.i18n import warn
+from radius.i18n import message, warn
 from radius.network import StreetNetwork
 from radius.paths import bounded_distances, restrict_to_nodes
 from radius.pipeline import AnalysisInputs, AnalysisResult, AnalyzeConfig, analyze
@@ -853,11 +853,15 @@ def _district_scope(
     known_ids = set(known)
     unknown = [d for d in wanted if d not in known_ids]
     if not wanted or unknown:
-        named = _listed([repr(d) for d in unknown]) if unknown else "(none given)"
-        raise InputError(
-            f"siting for districts {named}: no such district; the districts are "
-            + _listed(known.tolist())
-        )
+        if unknown:
+            raise InputError(
+                message(
+                    "siting_unknown_districts",
+                    named=_listed([repr(d) for d in unknown]),
+                    known=_listed(known.tolist()),
+                )
+            )
+        raise InputError(message("siting_no_districts", known=_listed(known.tolist())))
     chosen = before.districts[known.isin(wanted).to_numpy()]
     area = shapely.union_all(chosen.to_crs(WGS84).geometry.to_numpy())
     counted = before.residents["district_id"].astype(str).isin(wanted).to_numpy()
@@ -873,9 +877,11 @@ def _inside(
     touching = frame.geometry.to_crs(WGS84).intersects(area).to_numpy()
     if not touching.any():
         raise InfeasibleError(
-            f"none of the {len(frame)} candidates lies in district(s) "
-            f"{_listed(list(districts or ()))}; give candidates inside them, or none to use "
-            "street locations near uncovered residents"
+            message(
+                "siting_no_candidate_inside",
+                n=len(frame),
+                districts=_listed(list(districts or ())),
+            )
         )
     return frame[touching]
 

@@ -560,3 +560,88 @@ def test_the_chinese_page_shows_no_english_word(app_url: str, tmp_path: Path) ->
         if _english_words(line):
             print("English on the Chinese page:", line[:300])
     assert found == set(), sorted(found)
+
+
+OPEN_EXPANDERS = """
+() => {
+  const folded = '[data-testid="stExpander"] details:not([open]) summary';
+  const closed = document.querySelectorAll(folded);
+  closed.forEach((s) => s.click());
+  return closed.length;
+}
+"""
+
+
+def _chinese_page_text(page, frame) -> tuple[str, str]:
+    """The page's text and the map's, with every folded part (data notes, per-rule
+    attainment, what-if lists) open; icons and the skip link removed."""
+    _wait_idle(page)
+    if page.evaluate(OPEN_EXPANDERS):
+        _wait_idle(page)
+    page.evaluate(STRIP_UNREAD)
+    return (
+        str(page.locator('[data-testid="stApp"]').inner_text()),
+        str(frame.locator("body").inner_text()),
+    )
+
+
+def _english_lines(text: str) -> list[str]:
+    return [line[:300] for line in text.splitlines() if _english_words(line)]
+
+
+def test_the_chinese_page_after_an_upload_and_a_what_if_shows_no_english_word(
+    app_url: str, tmp_path: Path
+) -> None:
+    """Issue #14, point 4: in Chinese, the data notes and the messages an upload and a
+    what-if bring (which categories the upload replaced, the what-if list, notes about the
+    uploaded rows) are Chinese too, not only the first page."""
+    from playwright.sync_api import sync_playwright
+
+    csv = tmp_path / "设施.csv"
+    csv.write_bytes(FACILITIES_CSV.encode("gbk"))
+    found: dict[str, list[str]] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100}, locale="zh-CN")
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            page.goto(app_url, wait_until="domcontentloaded")
+            _wait_idle(page, 300)  # the first analysis, slow on a loaded machine
+            frame = _wait_for_map(page)
+
+            # After an upload: its message says which categories it replaced.
+            uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="设施清单")
+            uploader.locator('input[type="file"]').set_input_files(str(csv))
+            page.get_by_text("上传的设施清单替换了以下类别", exact=False).first.wait_for(
+                timeout=240_000  # read and analysed in bounded worker processes
+            )
+            _wait_idle(page, 300)
+            frame = _wait_for_map(page)
+            shown, in_map = _chinese_page_text(page, frame)
+            assert "数据说明" in shown
+            assert "互不连通" in shown, "the data notes are not open"  # the islands note
+            found["upload"] = _english_lines(shown + "\n" + in_map)
+            page.screenshot(path=str(tmp_path / "zh-upload.png"), full_page=True)
+
+            # After a what-if: a rehabilitation centre in the middle of the map.
+            category = page.locator('[data-testid="stSelectbox"]').filter(has_text="类别")
+            _choose(page, category, "康复设施")
+            _wait_idle(page)
+            container = frame.locator(".leaflet-container")
+            container.scroll_into_view_if_needed()
+            box = container.bounding_box()
+            assert box is not None
+            container.click(position={"x": box["width"] / 2, "y": box["height"] / 2})
+            page.get_by_text("试放设施（1 个）：").wait_for()
+            frame = _wait_for_map(page)
+            _no_exception(page)
+            shown, in_map = _chinese_page_text(page, frame)
+            assert "互不连通" in shown
+            found["what-if"] = _english_lines(shown + "\n" + in_map)
+            page.screenshot(path=str(tmp_path / "zh-what-if.png"), full_page=True)
+        finally:
+            browser.close()
+    for moment, lines in found.items():
+        for line in lines:
+            print(f"English on the Chinese page after the {moment}:", line)
+    assert {m: lines for m, lines in found.items() if lines} == {}

@@ -289,6 +289,9 @@ def _cli_english(text: str) -> list[str]:
     return words
 
 
+_REPORT = ["report", "--site", "convenience_store:1", "--formats", "html,xlsx"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize(
@@ -297,10 +300,11 @@ def _cli_english(text: str) -> list[str]:
         ["reach", "--no-service-areas"],
         ["analyze"],
         ["site", "--category", "convenience_store", "--count", "1"],
+        _REPORT,
         ["reach", "--network", "no-such-file.osm.pbf"],
         ["site", "--category", "convenience_store", "--size", "x1"],
     ],
-    ids=["reach", "analyze", "site", "missing-file", "bad-size"],
+    ids=["reach", "analyze", "site", "report", "missing-file", "bad-size"],
 )
 def test_command_line_speaks_one_language(
     command: list[str], lang: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -317,6 +321,55 @@ def test_command_line_speaks_one_language(
         assert _cli_english(text) == [], text
     else:
         assert not _CJK.findall(text), text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["reach", "--no-service-areas"],
+        ["analyze"],
+        ["site", "--category", "convenience_store", "--count", "1"],
+        _REPORT,
+        ["report", "--formats", "docx"],
+    ],
+    ids=["reach", "analyze", "site", "report", "bad-format"],
+)
+def test_command_line_follows_the_locale_alone(
+    command: list[str],
+    lang: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No --lang: LANG=zh_CN.UTF-8 gives Chinese lines, LANG=en_US.UTF-8 English ones, and
+    summary.json's notes follow (the lines the same checks as with --lang)."""
+    import json
+
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8" if lang == "zh" else "en_US.UTF-8")
+    out = tmp_path / "out"
+    code = main([*command, "--out", str(out)])
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    if code == 0:
+        assert ("已写入" if lang == "zh" else "wrote ") in captured.out
+    else:
+        assert code == 2
+        assert ("radius：错误：" if lang == "zh" else "radius: error: ") in captured.err
+    if lang == "zh":
+        assert _cli_english(text) == [], text
+    else:
+        assert not _CJK.findall(text), text
+    if (out / "summary.json").exists():
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        assert summary["lang"] == lang
+        notes = "\n".join(_said(summary))
+        assert notes
+        if lang == "zh":
+            assert _cli_english(notes) == [], notes
+        else:
+            assert not _CJK.findall(notes), notes
 
 
 @pytest.mark.slow
@@ -346,3 +399,168 @@ def test_analyze_workbook_speaks_one_language(
     else:
         assert "Rules" in text or "Rule" in text
         assert _chinese_words(text, proper) == [], text
+
+
+# --------------------------------------------------------------------------------------
+# A batch: its lines, summaries, workbooks and district reports in one language
+# --------------------------------------------------------------------------------------
+
+_BATCH_BLOCKS = ["block-002", "block-003"]
+"""Blocks of the default district holding residential buildings."""
+
+
+@pytest.fixture(scope="module")
+def batch_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A batch of two blocks of the default district (shipped in data/, so it runs on any
+    machine), residents at a density, a siting request whose one candidate lies in the
+    first block only, so the second says why it has no sites; and the proper names its
+    outputs may show in either language (street and facility names, the candidate's)."""
+    import warnings
+
+    import geopandas as gpd
+    import yaml
+
+    from radius.config import load_categories
+    from radius.districts import block_districts
+    from radius.facilities import facilities_from_osm
+    from radius.network import load_network
+    from radius.sample import default_network_path
+
+    folder = tmp_path_factory.mktemp("batch_job")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        network = load_network(default_network_path())
+        facilities = facilities_from_osm(default_network_path(), load_categories())
+    block = block_districts(network).set_index("district_id").geometry.loc[_BATCH_BLOCKS[0]]
+    inside = block.representative_point()  # a plot inside, within reach of its streets
+    gpd.GeoDataFrame({"name": ["地块甲"]}, geometry=[inside], crs="EPSG:4326").to_file(
+        folder / "plots.geojson", driver="GeoJSON", engine="pyogrio"
+    )
+    job = {
+        "name": "新街口两个街区",
+        "network": str(default_network_path()),
+        "districts": "blocks",
+        "only": _BATCH_BLOCKS,
+        "categories": ["convenience_store", "supermarket", "fitness"],
+        "residents": {"density_per_ha": 150},
+        "sites": [{"category": "fitness", "count": 1, "candidates": "plots.geojson"}],
+        "outputs": ["gpkg", "xlsx", "summary", "report"],
+    }
+    path = folder / "job.yaml"
+    path.write_text(yaml.safe_dump(job, allow_unicode=True), encoding="utf-8")
+    names = [str(v) for v in network.edges.get("name", []) if isinstance(v, str)]
+    names += [str(v) for v in facilities["name"]]
+    from radius.standards import load_standard
+
+    # the profile's notes, as written (they name other profiles by id: "见 anhui 配置")
+    rules = load_standard("national", categories=load_categories()).rules
+    names += [f"{r.note or ''}{r.note_zh or ''}" for r in rules]
+    # the rules' sources, cited as published (Chinese document titles in English too)
+    names += [f"{r.source.document} {r.source.clause} {r.source.quote}" for r in rules]
+    from radius.groups import load_demand_groups
+
+    names += [g.share_source or "" for g in load_demand_groups().groups]
+    return path, "".join("".join([*names, "地块甲", str(job["name"])]).split())
+
+
+def _said(data, keys=("notes", "error", "warnings", "formed", "cluster")) -> list[str]:
+    """The texts of a summary a reader takes for sentences: notes, errors, warnings."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in keys:
+                found += [v for v in (value if isinstance(value, list) else [value]) if v]
+            else:
+                found += _said(value, keys)
+    elif isinstance(data, list):
+        for value in data:
+            found += _said(value, keys)
+    return [str(v) for v in found]
+
+
+def _workbook_text(path: Path) -> str:
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    cells = list(workbook.sheetnames)
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            cells += [v for v in row if isinstance(v, str)]
+    return "\n".join(cells)
+
+
+def _html_text(path: Path) -> str:
+    import html as html_module
+
+    page = path.read_text(encoding="utf-8")
+    page = re.sub(r"(?s)<(style|script)\b.*?</\1>", " ", page)
+    page = re.sub(r"(?s)<img\b[^>]*>", " ", page)  # figures are base64 PNGs
+    return html_module.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("lang", "how"), [("zh", "--lang"), ("en", "--lang"), ("en", "locale")])
+def test_a_batch_speaks_one_language(
+    batch_job: tuple[Path, str],
+    lang: str,
+    how: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    import yaml
+
+    job, proper = batch_job
+    out = tmp_path / "out"
+    if how == "locale":  # the lines only: one block, no siting, no report
+        small = yaml.safe_load(job.read_text(encoding="utf-8"))
+        small.update(only=_BATCH_BLOCKS[:1], sites=[], outputs=["summary"])
+        job = job.with_name("small.yaml")
+        job.write_text(yaml.safe_dump(small, allow_unicode=True), encoding="utf-8")
+    argv = ["batch", str(job), "--out", str(out), "--workers", "1", "--no-progress"]
+    if how == "--lang":
+        # the other language's locale: --lang wins over it
+        monkeypatch.setenv("LC_ALL", "en_US.UTF-8" if lang == "zh" else "zh_CN.UTF-8")
+        argv += ["--lang", lang]
+    else:
+        monkeypatch.setenv("LANG", "zh_CN.UTF-8" if lang == "zh" else "en_US.UTF-8")
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    lines = captured.out + captured.err
+    assert ("已写入" if lang == "zh" else "wrote ") in captured.out
+    if how == "locale":  # (the Chinese default of no locale is the --lang zh run's)
+        assert not _CJK.findall(lines.replace(str(job.parent), "")), lines
+        return
+    summary = json.loads((out / "batch_summary.json").read_text(encoding="utf-8"))
+    assert summary["lang"] == lang
+    texts = {"lines": lines, "batch_summary.json": "\n".join(_said(summary))}
+    texts["batch.xlsx"] = _workbook_text(out / "batch.xlsx")
+    for district in _BATCH_BLOCKS:
+        folder = out / "districts" / district
+        data = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        texts[f"{district}/summary.json"] = "\n".join(_said(data))
+        texts[f"{district}/provision.xlsx"] = _workbook_text(folder / "provision.xlsx")
+        texts[f"{district}/report.html"] = _html_text(folder / "report.html")
+    # The second block has no candidate: its note says so, in the run's language.
+    no_siting = texts[f"{_BATCH_BLOCKS[1]}/summary.json"]
+    assert ("本区域未选址" if lang == "zh" else "no siting in this district") in no_siting
+    assert ("共用其设施" if lang == "zh" else "share its facilities") in no_siting
+    sheets = texts["batch.xlsx"].splitlines()[:3]
+    assert sheets[0] == ("批次" if lang == "zh" else "Batch")
+    assert ("选址" if lang == "zh" else "Sites") in texts["batch.xlsx"].splitlines()
+    cited = {"GB", "B", "m"}  # the standard's citation (GB 50180-2018 附录 B), metres
+    cited |= {"dask"}  # the name of the scheduler software, as in `dask scheduler`
+    found = {}
+    for name, text in texts.items():
+        text = text.replace(str(job.parent), "")
+        assert text.strip(), name
+        if lang == "zh":
+            found[name] = [w for w in _english_words(text, proper) if w not in cited]
+        else:
+            found[name] = _chinese_words(text, proper)
+        if found[name]:
+            print(name, found[name], text)
+    assert {name: words for name, words in found.items() if words} == {}
