@@ -572,6 +572,23 @@ OPEN_EXPANDERS = """
 """
 
 
+# After an upload, Streamlit's uploader draws an "add" button whose icon reads "add icon"
+# to a screen reader (its own label, not the app's text; the English page shows the same).
+STRIP_UPLOADER_ICONS = """
+() => {
+  const removed = [];
+  document.querySelectorAll('[data-testid="stFileUploader"] *').forEach((e) => {
+    const text = (e.innerText || '').trim();
+    if (e.children.length === 0 && /^(add|add icon|icon)$/.test(text)) {
+      removed.push(e.outerHTML.slice(0, 200));
+      e.remove();
+    }
+  });
+  return removed;
+}
+"""
+
+
 def _chinese_page_text(page, frame) -> tuple[str, str]:
     """The page's text and the map's, with every folded part (data notes, per-rule
     attainment, what-if lists) open; icons and the skip link removed."""
@@ -579,6 +596,8 @@ def _chinese_page_text(page, frame) -> tuple[str, str]:
     if page.evaluate(OPEN_EXPANDERS):
         _wait_idle(page)
     page.evaluate(STRIP_UNREAD)
+    for html in page.evaluate(STRIP_UPLOADER_ICONS):
+        print("the uploader's icon, not read:", html)
     return (
         str(page.locator('[data-testid="stApp"]').inner_text()),
         str(frame.locator("body").inner_text()),
