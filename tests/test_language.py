@@ -357,15 +357,22 @@ def test_command_line_follows_the_locale_alone(
     else:
         assert code == 2
         assert ("radius：错误：" if lang == "zh" else "radius: error: ") in captured.err
+    formats = {"docx", "html", "pdf", "xlsx", "gpkg"}  # the format ids the error lists
     if lang == "zh":
-        assert _cli_english(text) == [], text
+        assert [w for w in _cli_english(text) if w not in formats] == [], text
     else:
         assert not _CJK.findall(text), text
     if (out / "summary.json").exists():
+        from radius.groups import load_demand_groups
+
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         assert summary["lang"] == lang
         notes = "\n".join(_said(summary))
-        assert notes
+        if command[0] == "analyze":
+            assert notes
+        # the sources of the group shares, cited as published (a Chinese survey's title)
+        for group in load_demand_groups().groups:
+            notes = notes.replace(group.share_source or "\0", "")
         if lang == "zh":
             assert _cli_english(notes) == [], notes
         else:
