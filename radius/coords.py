@@ -539,13 +539,7 @@ def offset_signature(
         streets = _geographic(street_lines_wgs84, "street_lines_wgs84")
     points = points[(points.geom_type == "Point") & ~points.is_empty]
     streets = streets[~(streets.isna() | streets.is_empty)]
-    result: dict[str, Any] = {
-        "n_points": len(points),
-        "median_m_as_given": math.nan,
-        "median_m_as_gcj02": math.nan,
-        "median_m_as_bd09": math.nan,
-        "likely_system": None,
-    }
+    result = _no_signature(len(points))
     if len(points) == 0 or len(streets) == 0:
         return result
     if metric is None:
@@ -584,16 +578,21 @@ def offset_signature_on_tree(
     """
     points = _geographic(points_wgs84, "points_wgs84")
     points = points[(points.geom_type == "Point") & ~points.is_empty]
-    result: dict[str, Any] = {
-        "n_points": len(points),
+    result = _no_signature(len(points))
+    if len(points) == 0 or len(streets) == 0:
+        return result
+    return _signature(points, streets, crs, result)
+
+
+def _no_signature(n_points: int) -> dict[str, Any]:
+    """The signature before any distance is measured: NaN medians, no likely system."""
+    return {
+        "n_points": n_points,
         "median_m_as_given": math.nan,
         "median_m_as_gcj02": math.nan,
         "median_m_as_bd09": math.nan,
         "likely_system": None,
     }
-    if len(points) == 0 or len(streets) == 0:
-        return result
-    return _signature(points, streets, crs, result)
 
 
 def _signature(
