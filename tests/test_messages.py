@@ -1,0 +1,133 @@
+"""Every error a user can meet is written from data (a message id with zh and en texts).
+
+Issue #14: with Chinese chosen, an error about a bad file must be Chinese too. An error raised
+with an English f-string cannot be, so this test reads radius's source and lists every raise
+of a radius error (and every call of ``_limits.limit_error``) whose text is not a
+:func:`radius.i18n.message`. ``STILL_ENGLISH`` names the modules not yet converted and how
+many such calls each holds; the count may only go down.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "radius"
+
+#: The errors a user can trigger (radius/_errors.py) and the helper that builds limit errors.
+ERROR_CALLS = {
+    "RadiusError",
+    "ConfigError",
+    "InputError",
+    "CRSError",
+    "UnroutableError",
+    "NetworkUnavailableError",
+    "InfeasibleError",
+    "limit_error",
+}
+
+#: Errors that stay English on purpose: the UI strings file itself cannot be read, so its
+#: own errors cannot be looked up in it.
+ENGLISH_BY_DESIGN = {"i18n.py"}
+
+#: Modules with English error texts left, and how many; lower a count as you convert.
+STILL_ENGLISH: dict[str, int] = {
+    "_batch_job.py": 4,
+    "_files.py": 21,
+    "_io.py": 6,
+    "_limits.py": 11,
+    "_osm.py": 2,
+    "_residents.py": 7,
+    "_validate.py": 6,
+    "bounded.py": 1,
+    "config.py": 4,
+    "coords.py": 3,
+    "covering.py": 16,
+    "demand.py": 3,
+    "districts.py": 23,
+    "facilities.py": 10,
+    "groups.py": 1,
+    "maps.py": 7,
+    "network.py": 36,
+    "pipeline.py": 2,
+    "poi_exports.py": 4,
+    "population.py": 25,
+    "regulatory_plan.py": 4,
+    "report_job.py": 4,
+    "sample.py": 1,
+    "siting.py": 19,
+    "standards.py": 10,
+    "units.py": 2,
+    "uploads.py": 25,
+}
+
+
+def _called_name(call: ast.Call) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _is_message(node: ast.expr) -> bool:
+    """Whether an error's first argument is a message id (``message(...)``) or a value that
+    may hold one (a name, an attribute, a call of a helper that returns a Message)."""
+    if isinstance(node, ast.Constant | ast.JoinedStr | ast.BinOp):
+        return False  # a literal, an f-string or a concatenation: English text
+    if isinstance(node, ast.Call):
+        name = _called_name(node)
+        return name not in {"join", "format"}
+    return True
+
+
+def english_errors(source: str) -> list[int]:
+    """Line numbers of the error calls in ``source`` whose text is written in English."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or _called_name(node) not in ERROR_CALLS:
+            continue
+        if _called_name(node) == "limit_error" or not node.args or not _is_message(node.args[0]):
+            lines.append(node.lineno)
+    return lines
+
+
+def _counts() -> dict[str, list[int]]:
+    found = {}
+    for path in sorted(PACKAGE.glob("*.py")):
+        if path.name in ENGLISH_BY_DESIGN:
+            continue
+        lines = english_errors(path.read_text(encoding="utf-8"))
+        if lines:
+            found[path.name] = lines
+    return found
+
+
+def test_the_finder_sees_english_and_passes_messages() -> None:
+    english = 'raise InputError(f"{path}: bad")\nraise CRSError("no crs")\n'
+    english += "raise limit_error(a, b, c, d)\nraise InputError('; '.join(problems))\n"
+    assert english_errors(english) == [1, 2, 3, 4]
+    translated = 'raise InputError(message("file_not_found", file=f, what=w))\n'
+    translated += "raise InputError(note)\nraise ConfigError(i18n.message('x'))\n"
+    assert english_errors(translated) == []
+
+
+@pytest.mark.parametrize("module", sorted(STILL_ENGLISH))
+def test_english_errors_only_go_down(module: str) -> None:
+    lines = _counts().get(module, [])
+    assert len(lines) <= STILL_ENGLISH[module], (
+        f"radius/{module} has {len(lines)} error texts in English (lines {lines}), more than "
+        f"the {STILL_ENGLISH[module]} left; write new errors as message ids "
+        "(configs/messages.yaml, radius.i18n.message)"
+    )
+
+
+def test_no_new_module_raises_english_errors() -> None:
+    new = {name: lines for name, lines in _counts().items() if name not in STILL_ENGLISH}
+    assert new == {}, (
+        "these modules raise errors with English text; use message ids "
+        "(configs/messages.yaml, radius.i18n.message)"
+    )
