@@ -174,18 +174,11 @@ def candidates_from_frame(
         For rows without a location, or missing or repeated ids.
     """
     if frame.crs is None:
-        raise CRSError(
-            "the candidate layer has no coordinate reference system; save it with one "
-            "(e.g. EPSG:4326) or set it with GeoDataFrame.set_crs"
-        )
+        raise CRSError(message("siting_candidates_no_crs"))
     geometry = frame.geometry.to_numpy()
     missing = np.flatnonzero(shapely.is_missing(geometry) | shapely.is_empty(geometry))
     if len(missing):
-        raise InputError(
-            "candidate rows without a location (empty or missing geometry): "
-            + _listed(missing + 1)
-            + "; remove them or give them a point or plot"
-        )
+        raise InputError(message("siting_candidates_no_location", rows=_listed(missing + 1)))
     types = shapely.get_type_id(geometry)
     points = np.where(types == 0, geometry, shapely.point_on_surface(geometry))
     data = pd.DataFrame(frame.drop(columns=frame.geometry.name)).reset_index(drop=True)
@@ -201,16 +194,22 @@ def candidates_from_frame(
 
 
 def _listed(values: np.ndarray | list[str]) -> str:
+    """The first :data:`_MAX_LISTED` values, comma-separated; a message saying how many
+    more there are when there are more (it is localised with the error it is part of)."""
     items = [str(v) for v in values]
     more = len(items) - _MAX_LISTED
-    return ", ".join(items[:_MAX_LISTED]) + (f" ... and {more} more" if more > 0 else "")
+    shown = ", ".join(items[:_MAX_LISTED])
+    return message("siting_listed_more", items=shown, more=more) if more > 0 else shown
 
 
 def _candidate_ids(frame: gpd.GeoDataFrame, id_column: str | None) -> list[str]:
     if id_column is not None and id_column not in frame.columns:
         raise InputError(
-            f"the candidate layer has no column {id_column!r}; its columns are "
-            + ", ".join(str(c) for c in frame.columns)
+            message(
+                "siting_candidates_no_id_column",
+                column=repr(id_column),
+                available=", ".join(str(c) for c in frame.columns),
+            )
         )
     names = ("candidate_id", "site_id", "id", "编号")
     column = id_column or next((c for c in names if c in frame.columns), None)
@@ -219,12 +218,13 @@ def _candidate_ids(frame: gpd.GeoDataFrame, id_column: str | None) -> list[str]:
     ids = [str(v).strip() if pd.notna(v) else "" for v in frame[column]]
     blank = [str(k + 1) for k, i in enumerate(ids) if not i]
     if blank:
-        raise InputError(f"candidate ids missing in column {column!r} at rows {_listed(blank)}")
+        raise InputError(
+            message("siting_candidate_ids_missing", column=repr(column), rows=_listed(blank))
+        )
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise InputError(
-            f"candidate ids repeated in column {column!r}: {_listed(repeated)}; give each "
-            "candidate its own id"
+            message("siting_candidate_ids_repeated", column=repr(column), ids=_listed(repeated))
         )
     return ids
 
@@ -270,15 +270,15 @@ def candidates_from_network(
         In node order.
     """
     if max_candidates < 1:
-        raise InputError(f"max_candidates must be at least 1, got {max_candidates}")
+        raise InputError(message("siting_max_candidates", given=max_candidates))
     if not threshold_m > 0:
-        raise InputError(f"threshold_m must be positive metres, got {threshold_m}")
+        raise InputError(message("siting_threshold_not_positive", given=threshold_m))
     n_points = len(uncovered_points)
     if uncovered_points.crs is None and n_points:
-        raise CRSError("the uncovered demand points have no coordinate reference system")
+        raise CRSError(message("siting_demand_no_crs"))
     w = np.ones(n_points) if weights is None else np.asarray(weights, np.float64).reshape(-1)
     if len(w) != n_points:
-        raise InputError(f"{len(w)} weights given for {n_points} demand points")
+        raise InputError(message("siting_weights_length", n=len(w), points=n_points))
     n_nodes = network.n_nodes
     potential: np.ndarray = np.zeros(n_nodes)
     reached = np.zeros(n_nodes, dtype=bool)
@@ -462,13 +462,13 @@ def site_facilities(
     """
     started = time.perf_counter()
     if objective not in ("max_cover", "set_cover"):
-        raise InputError(f"objective must be 'max_cover' or 'set_cover', got {objective!r}")
+        raise InputError(message("siting_objective", given=repr(objective)))
     if objective == "max_cover":
         check_count(count)
     elif count is not None:
-        raise InputError("set covering finds the number of sites itself: give no count")
+        raise InputError(message("siting_count_with_set_cover"))
     if min_spacing_m is not None and not min_spacing_m >= 0:
-        raise InputError(f"min_spacing_m must be non-negative metres, got {min_spacing_m}")
+        raise InputError(message("siting_spacing_negative", given=min_spacing_m))
     run_config = dataclasses.replace(
         config, reach=dataclasses.replace(config.reach, categories=(category,))
     )
@@ -624,8 +624,12 @@ def _resolve_threshold(
         label = threshold.strip() if isinstance(threshold, str) else f"{float(threshold):g}min"
     if label not in labels:
         raise InputError(
-            f"category {category} has no threshold {label!r}; its thresholds are "
-            + ", ".join(labels)
+            message(
+                "siting_unknown_threshold",
+                category=category,
+                threshold=repr(label),
+                known=", ".join(labels),
+            )
         )
     return label, float(reach.thresholds_m[labels.index(label)])
 
@@ -638,27 +642,30 @@ def _capacities(
     """Capacity of each candidate in persons; None when uncapacitated."""
     if capacity is None:
         if per_resident is not None:
-            raise InputError("per_resident converts a capacity: give the capacity too")
+            raise InputError(message("siting_per_resident_without_capacity"))
         return None
     n = len(candidates)
     if isinstance(capacity, str):
         if capacity not in candidates.sites.columns:
             raise InputError(
-                f"the candidates have no capacity column {capacity!r}; their columns are "
-                + ", ".join(str(c) for c in candidates.sites.columns if c != "geometry")
+                message(
+                    "siting_no_capacity_column",
+                    column=repr(capacity),
+                    available=", ".join(
+                        str(c) for c in candidates.sites.columns if c != "geometry"
+                    ),
+                )
             )
         values = pd.to_numeric(candidates.sites[capacity], errors="coerce").to_numpy(np.float64)
     else:
         values = np.broadcast_to(np.asarray(capacity, dtype=np.float64), (n,)).copy()
     bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
     if len(bad):
-        raise InputError(
-            "capacities must be non-negative numbers; check candidates "
-            + _listed(list(candidates.sites["candidate_id"].astype(str).to_numpy()[bad]))
-        )
+        ids = list(candidates.sites["candidate_id"].astype(str).to_numpy()[bad])
+        raise InputError(message("siting_capacities_invalid", ids=_listed(ids)))
     if per_resident is not None:
         if not per_resident > 0:
-            raise InputError(f"per_resident must be positive, got {per_resident}")
+            raise InputError(message("siting_per_resident_not_positive", given=per_resident))
         values = values / float(per_resident)
     return values
 
@@ -732,8 +739,11 @@ def _site_sizes(
         unknown = sorted(set(size) - set(CAPACITY_COLUMNS))
         if unknown:
             raise InputError(
-                f"site size: unknown supply {', '.join(unknown)}; give one of "
-                + ", ".join(CAPACITY_COLUMNS)
+                message(
+                    "siting_size_unknown_supply",
+                    unknown=", ".join(unknown),
+                    known=", ".join(CAPACITY_COLUMNS),
+                )
             )
         supplies = {**{c: supplies.get(c, []) for c in size}, **supplies}
     n = len(sites)
@@ -745,7 +755,7 @@ def _site_sizes(
         given = size.get(column) if isinstance(size, Mapping) else size
         if given is not None:
             if not (math.isfinite(float(given)) and float(given) >= 0):
-                raise InputError(f"site size {column}: give a number ≥ 0, not {given}")
+                raise InputError(message("siting_size_negative", supply=column, given=given))
             values[:] = float(given)
             basis[:] = "user"
         else:

@@ -57,7 +57,6 @@ STILL_ENGLISH: dict[str, int] = {
     "regulatory_plan.py": 4,
     "report_job.py": 4,
     "sample.py": 1,
-    "siting.py": 19,
     "standards.py": 10,
     "units.py": 2,
     "uploads.py": 25,

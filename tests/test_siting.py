@@ -32,6 +32,7 @@ from radius.siting import (
 )
 from radius.snap import build_routing_graph, snap_points
 from radius.synthetic import LATTICE_CRS, LATTICE_ORIGIN, lattice_network
+from tests.language_checks import ALLOWED_IN_CHINESE, assert_chinese_error
 
 X0, Y0 = LATTICE_ORIGIN
 SEEDS = range(12)
@@ -706,3 +707,204 @@ rules:
         warnings.simplefilter("always")
         site_facilities(inputs, config, category="elderly_care", count=1, size=100.0)
     assert any("below the standard's minimum site of 5000" in str(w.message) for w in caught)
+
+
+# --------------------------------------------------------------------------------------
+# Errors in the user's language (issue #14): each bad input, with real data
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default_district():
+    """The default district (Xinjiekou, shipped in data/), loaded once for these tests."""
+    from radius.sample import default_network_path
+
+    return nanjing(default_network_path())
+
+
+def test_bad_siting_arguments_are_refused_in_both_languages(default_district) -> None:
+    config, inputs = default_district
+
+    def refused(match: str, **options) -> str:
+        with pytest.raises(InputError, match=match) as excinfo:
+            site_facilities(inputs, config, category="convenience_store", **options)
+        return assert_chinese_error(excinfo.value, allowed={"cover"})  # the value given
+
+    text = refused(r"objective must be 'max_cover' or 'set_cover', got 'cover'", objective="cover")
+    assert "'cover'" in text
+    assert "集合覆盖" in text
+    text = refused("set covering finds the number of sites itself", objective="set_cover", count=2)
+    assert "不要给出选址数量" in text
+    text = refused("min_spacing_m must be non-negative metres, got -50", count=1, min_spacing_m=-50)
+    assert "-50" in text
+
+
+def test_a_threshold_the_category_lacks_is_named_with_its_thresholds(default_district) -> None:
+    config, inputs = default_district
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(
+            InputError, match=r"category convenience_store has no threshold '7min'"
+        ) as excinfo:
+            site_facilities(inputs, config, category="convenience_store", count=1, threshold="7min")
+    assert "its thresholds are 5min" in str(excinfo.value)
+    text = assert_chinese_error(excinfo.value)
+    assert text.startswith("“便利店”类没有阈值 '7min'")
+    assert "5min" in text
+
+
+def test_bad_capacities_and_sizes_name_the_candidates_and_supplies(
+    default_district, tmp_path: Path
+) -> None:
+    config, inputs = default_district
+    nodes = inputs.network.nodes.iloc[::40]
+    layer = gpd.GeoDataFrame(
+        {"id": [f"c{k}" for k in range(len(nodes))], "places": -1.0},
+        geometry=nodes.geometry.to_numpy(),
+        crs=inputs.network.crs,
+    )
+    path = tmp_path / "candidates.geojson"
+    layer.to_crs(4326).to_file(path)
+    from_file = gpd.read_file(path)
+
+    def refused(match: str, **options) -> str:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(InputError, match=match) as excinfo:
+                site_facilities(
+                    inputs, config, category="convenience_store", candidates=from_file, **options
+                )
+        # the candidates' columns and the supplies asked for are the user's words
+        words = {"id", "places", "source", "routable", "beds", "volume"}
+        return assert_chinese_error(excinfo.value, allowed=words)
+
+    text = refused(
+        "no capacity column 'beds'; their columns are candidate_id", count=1, capacity="beds"
+    )
+    assert "没有容量列 'beds'" in text
+    assert "places" in text
+    text = refused(
+        r"capacities must be non-negative numbers; check candidates c0, c1",
+        count=1,
+        capacity="places",
+    )
+    assert "c0, c1" in text
+    text = refused("per_resident converts a capacity", count=1, per_resident=0.1)
+    assert "请同时给出容量" in text
+    text = refused("per_resident must be positive, got 0", count=1, capacity=5.0, per_resident=0)
+    assert "正数" in text
+    text = refused(
+        "site size: unknown supply volume; give one of floor_area_m2, land_area_m2",
+        count=1,
+        size={"volume": 1.0},
+    )
+    assert "未知的供给 volume" in text
+    text = refused(
+        "site size floor_area_m2: give a number ≥ 0, not -5", count=1, size={"floor_area_m2": -5.0}
+    )
+    assert text.startswith("新址的建筑面积（平方米）")
+    assert "-5" in text
+
+
+def test_bad_candidate_layers_name_their_rows_and_ids(default_district, tmp_path: Path) -> None:
+    _, inputs = default_district
+    network = inputs.network
+    nodes = network.nodes.iloc[:30]
+    path = tmp_path / "candidates.geojson"
+    ids = [f"地块{k % 25}" for k in range(30)]  # 地块0 ... 地块4 twice
+    gpd.GeoDataFrame({"编号": ids}, geometry=nodes.geometry.to_numpy(), crs=network.crs).to_crs(
+        4326
+    ).to_file(path)
+    layer = gpd.read_file(path)
+
+    with pytest.raises(
+        InputError, match="candidate ids repeated in column '编号': 地块0, 地块1"
+    ) as excinfo:
+        candidates_from_frame(network, layer)
+    text = assert_chinese_error(excinfo.value)
+    assert "'编号' 列中的候选点编号重复：地块0, 地块1, 地块2, 地块3, 地块4" in text
+
+    blank = layer.assign(编号=[""] * 25 + ids[25:])
+    with pytest.raises(
+        InputError, match=r"missing in column '编号' at rows 1, 2, .*and 5 more"
+    ) as excinfo:
+        candidates_from_frame(network, blank)
+    text = assert_chinese_error(excinfo.value)
+    assert "第 1, 2, 3" in text
+    assert "等（另有 5 个）" in text
+
+    with pytest.raises(
+        InputError, match="no column 'site'; its columns are 编号, geometry"
+    ) as excinfo:
+        candidates_from_frame(network, layer, id_column="site")
+    assert_chinese_error(excinfo.value, allowed={"site", "geometry"})  # the layer's words
+
+    holes = layer.copy()
+    holes.loc[[2, 7], "geometry"] = None
+    with pytest.raises(InputError, match=r"without a location .*: 3, 8; remove them") as excinfo:
+        candidates_from_frame(network, holes)
+    assert "第 3, 8 行候选点没有位置" in assert_chinese_error(excinfo.value)
+
+    with pytest.raises(
+        CRSError, match="candidate layer has no coordinate reference system"
+    ) as excinfo:
+        candidates_from_frame(network, layer.set_crs(None, allow_override=True))
+    assert "EPSG:4326" in assert_chinese_error(excinfo.value)
+
+
+def test_bad_network_candidate_options_are_refused_in_both_languages(default_district) -> None:
+    _config, inputs = default_district
+    residents = inputs.residents.geometry.iloc[:50]
+    with pytest.raises(InputError, match="max_candidates must be at least 1, got 0") as excinfo:
+        candidates_from_network(inputs.network, residents, threshold_m=300.0, max_candidates=0)
+    assert "至少为 1，当前为 0" in assert_chinese_error(excinfo.value)
+    with pytest.raises(
+        InputError, match="threshold_m must be positive metres, got -300"
+    ) as excinfo:
+        candidates_from_network(inputs.network, residents, threshold_m=-300.0)
+    assert "-300" in assert_chinese_error(excinfo.value)
+    with pytest.raises(InputError, match="3 weights given for 50 demand points") as excinfo:
+        candidates_from_network(inputs.network, residents, threshold_m=300.0, weights=[1, 2, 3])
+    assert "给出了 3 个权重，但需求点有 50 个" in assert_chinese_error(excinfo.value)
+    no_crs = gpd.GeoSeries(residents.to_numpy())
+    with pytest.raises(CRSError, match="uncovered demand points have no coordinate") as excinfo:
+        candidates_from_network(inputs.network, no_crs, threshold_m=300.0)
+    assert_chinese_error(excinfo.value)
+
+
+@pytest.mark.parametrize("bad", ["threshold", "candidates"])
+def test_radius_site_says_a_bad_input_in_one_language(
+    bad: str, default_district, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    from radius.cli import main
+    from tests.language_checks import english_words
+
+    argv = ["site", "--category", "convenience_store", "--count", "2"]
+    if bad == "threshold":
+        argv += ["--threshold", "7min"]
+        english, chinese = (
+            "has no threshold '7min'; its thresholds are 5min",
+            "“便利店”类没有阈值 '7min'",
+        )
+    else:
+        nodes = default_district[1].network.nodes.iloc[:3]
+        path = tmp_path / "candidates.geojson"
+        frame = gpd.GeoDataFrame({"id": ["p1", "p2", "p1"]}, geometry=nodes.geometry.to_numpy())
+        frame.set_crs(nodes.crs).to_crs(4326).to_file(path)
+        argv += ["--candidates", str(path)]
+        english, chinese = (
+            "candidate ids repeated in column 'id': p1",
+            "'id' 列中的候选点编号重复：p1",
+        )
+    assert main([*argv, "--lang", "zh", "--out", str(tmp_path / "zh")]) == 2
+    said = capsys.readouterr().err
+    assert f"radius：错误：{chinese}" in said
+    # building:levels in a warning is the OSM tag, as written; 'id' is the file's column.
+    assert english_words(said, ALLOWED_IN_CHINESE | {"building", "levels", "id"}) == [], said
+    assert main([*argv, "--lang", "en", "--out", str(tmp_path / "en")]) == 2
+    said = capsys.readouterr().err
+    assert "radius: error: " in said
+    assert english in said
+    assert not re.search(r"[\u4e00-\u9fff]", said), said
