@@ -20,7 +20,8 @@ import pandas as pd
 import pyogrio
 
 from radius._errors import InputError
-from radius._limits import LIMITS, check_json_depth, check_rows, limit, regular_file
+from radius._limits import LIMITS, check_json_depth, check_rows, data_kind, limit, regular_file
+from radius.i18n import message
 
 __all__ = [
     "COMPRESSED_OSM_LIMITS",
@@ -114,28 +115,23 @@ def check_zip_entries(
     infos = archive.infolist()
     if len(infos) > limits.max_entries:
         raise InputError(
-            f"{name}: the zip archive lists {len(infos):,} entries, more than the "
-            f"{limits.max_entries:,} allowed; zip only the Shapefile's files, or raise the "
-            f"limit ({LIMITS['zip_entries'].env}, environment variable)"
+            message(
+                "zip_too_many_entries",
+                file=name,
+                entries=f"{len(infos):,}",
+                allowed=f"{limits.max_entries:,}",
+                env=LIMITS["zip_entries"].env,
+            )
         )
     files: list[zipfile.ZipInfo] = []
     for info in infos:
+        entry = repr(info.filename)
         if _unsafe_member(info.filename):
-            raise InputError(
-                f"{name}: the zip archive holds an entry with an unsafe path "
-                f"({info.filename!r}: absolute or with '..'); it was refused. Zip the "
-                "files again from inside their folder"
-            )
+            raise InputError(message("zip_unsafe_path", file=name, entry=entry))
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise InputError(
-                f"{name}: the zip archive holds a symbolic link ({info.filename!r}); it "
-                "was refused. Zip the files themselves"
-            )
+            raise InputError(message("zip_symbolic_link", file=name, entry=entry))
         if info.flag_bits & 0x1:
-            raise InputError(
-                f"{name}: the zip archive is password-protected ({info.filename!r}); "
-                "zip the files again without a password"
-            )
+            raise InputError(message("zip_password", file=name, entry=entry))
         if not info.is_dir() and not info.filename.startswith("__MACOSX/"):
             files.append(info)
     return files
@@ -168,30 +164,37 @@ def check_zip_sizes(name: str, infos: Sequence[zipfile.ZipInfo], limits: ZipLimi
         if info.file_size > limits.ratio_floor_bytes:
             ratio = info.file_size / max(info.compress_size, 1)
             if ratio > limits.max_ratio:
-                raise _zip_bomb(name, f"the zip entry {info.filename!r} is", ratio, limits)
+                raise _zip_bomb(name, "zip_bomb_entry", repr(info.filename), ratio, limits)
     declared = sum(info.file_size for info in infos)
     if declared > limits.max_total_bytes:
         raise InputError(
-            f"{name}: the zip archive unpacks to {format_size(declared)}, more than the "
-            f"{format_size(limits.max_total_bytes)} allowed (largest entry "
-            f"{largest.filename!r}: {format_size(largest.file_size)}); cut the area down, "
-            "or save the data as a GeoPackage (.gpkg) instead, or raise the limit "
-            f"({LIMITS['unpacked_bytes'].env}, environment variable)"
+            message(
+                "zip_unpacks_too_much",
+                file=name,
+                size=format_size(declared),
+                allowed=format_size(limits.max_total_bytes),
+                entry=repr(largest.filename),
+                entry_size=format_size(largest.file_size),
+                env=LIMITS["unpacked_bytes"].env,
+            )
         )
     if declared > limits.ratio_floor_bytes:
         ratio = declared / max(sum(info.compress_size for info in infos), 1)
         if ratio > limits.max_ratio:
             listed = ", ".join(repr(info.filename) for info in infos[:5])
-            entries = f"the zip entries {listed}{' ...' if len(infos) > 5 else ''} are"
-            raise _zip_bomb(name, entries, ratio, limits)
+            entries = f"{listed}{' ...' if len(infos) > 5 else ''}"
+            raise _zip_bomb(name, "zip_bomb_entries", entries, ratio, limits)
 
 
-def _zip_bomb(name: str, subject: str, ratio: float, limits: ZipLimits) -> InputError:
+def _zip_bomb(name: str, key: str, entries: str, ratio: float, limits: ZipLimits) -> InputError:
     return InputError(
-        f"{name}: {subject} compressed {ratio:,.0f} times, more than the "
-        f"{limits.max_ratio:g} times real data reaches; it looks like a zip bomb and was "
-        "refused. Zip the Shapefile again, or if the data is genuine save it as a "
-        "GeoPackage (.gpkg) instead"
+        message(
+            key,
+            file=name,
+            entries=entries,
+            ratio=f"{ratio:,.0f}",
+            max_ratio=f"{limits.max_ratio:g}",
+        )
     )
 
 
@@ -221,7 +224,7 @@ def check_unpacked(
     limits: ZipLimits,
     *,
     stop_after: int | None = None,
-    fix: str = "get the file again",
+    fix: str = "compressed_get_again",
 ) -> None:
     """Refuse a bzip2 or gzip file that unpacks to too much or like a decompression bomb.
 
@@ -244,8 +247,9 @@ def check_unpacked(
     stop_after : int, optional
         Stop, satisfied, after this many unpacked bytes: a bomb shows itself in its first
         megabytes, so a large genuine file need not be unpacked twice.
-    fix : str
-        What to do with a damaged file, for its message.
+    fix : str, optional
+        The message id of what to do with a damaged file (``configs/messages.yaml``; by
+        default: get the file again).
 
     Raises
     ------
@@ -293,24 +297,38 @@ def check_unpacked(
                     if not buffer:
                         return  # truncated: the reader reports it
         except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(f"{name}: a damaged compressed file ({exc}); {fix}") from None
+            raise InputError(
+                message(
+                    "compressed_damaged",
+                    file=name,
+                    reason=str(exc),
+                    fix=message(fix),
+                )
+            ) from None
         buffer = head_of_next_stream(decompressor.unused_data)
 
 
 def _check_unpacked(name: str, unpacked: int, packed: int, limits: ZipLimits) -> None:
     if unpacked > limits.max_total_bytes:
         raise InputError(
-            f"{name}: unpacks to more than {format_size(limits.max_total_bytes)}, the most "
-            "allowed; use a smaller extract, or raise the limit "
-            f"({LIMITS['osm_unpacked_bytes'].env}, environment variable)"
+            message(
+                "compressed_too_big",
+                file=name,
+                allowed=format_size(limits.max_total_bytes),
+                env=LIMITS["osm_unpacked_bytes"].env,
+            )
         )
     ratio = unpacked / max(packed, 1)
     if unpacked > limits.ratio_floor_bytes and ratio > limits.max_ratio:
         raise InputError(
-            f"{name}: unpacks to more than {ratio:,.0f} times its size ({format_size(packed)} "
-            f"to over {format_size(unpacked)}), more than the {limits.max_ratio:g} times OSM "
-            "data reaches; it looks like a decompression bomb and was refused. Export the "
-            "area again from openstreetmap.org, Overpass or Geofabrik"
+            message(
+                "compressed_bomb",
+                file=name,
+                ratio=f"{ratio:,.0f}",
+                packed=format_size(packed),
+                unpacked=format_size(unpacked),
+                max_ratio=f"{limits.max_ratio:g}",
+            )
         )
 
 
@@ -337,24 +355,29 @@ def check_workbook(path: Path, limits: ZipLimits = WORKBOOK_LIMITS) -> None:
         with zipfile.ZipFile(path) as archive:
             infos = [info for info in archive.infolist() if not info.is_dir()]
     except (OSError, zipfile.BadZipFile) as exc:
-        raise InputError(
-            f"{path}: not a readable XLSX workbook ({exc}); save it from Excel or WPS as .xlsx"
-        ) from None
-    fix = "if the table is genuine, save it as CSV (UTF-8 or GBK) instead"
+        raise InputError(message("workbook_unreadable", file=str(path), reason=str(exc))) from None
     if len(infos) > limits.max_entries:
         raise InputError(
-            f"{path}: the workbook holds {len(infos):,} parts, more than the "
-            f"{limits.max_entries:,} allowed; {fix}"
+            message(
+                "workbook_too_many_parts",
+                file=str(path),
+                parts=f"{len(infos):,}",
+                allowed=f"{limits.max_entries:,}",
+            )
         )
     declared = sum(info.file_size for info in infos)
     ratio = declared / max(sum(info.compress_size for info in infos), 1)
     too_big = declared > limits.max_total_bytes
     if too_big or (declared > limits.ratio_floor_bytes and ratio > limits.max_ratio):
         raise InputError(
-            f"{path}: the workbook unpacks to {format_size(declared)} ({ratio:,.0f} times its "
-            f"packed size; at most {format_size(limits.max_total_bytes)} and "
-            f"{limits.max_ratio:g} times are allowed); it looks like a decompression bomb and "
-            f"was refused; {fix}"
+            message(
+                "workbook_bomb",
+                file=str(path),
+                size=format_size(declared),
+                ratio=f"{ratio:,.0f}",
+                allowed=format_size(limits.max_total_bytes),
+                max_ratio=f"{limits.max_ratio:g}",
+            )
         )
 
 
@@ -392,26 +415,22 @@ def shapefile_in_zip(
         with zipfile.ZipFile(path) as archive:
             files = check_zip_entries(archive, str(path), limits)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise InputError(
-            f"{path}: not a valid zip archive ({exc}); zip the Shapefile again"
-        ) from None
+        raise InputError(message("zip_invalid", file=str(path), reason=str(exc))) from None
     members = sorted(info.filename for info in files if info.filename.lower().endswith(".shp"))
     if not members:
-        raise InputError(
-            f"{path}: the zip archive holds no Shapefile (.shp); zip the {what}' .shp together "
-            "with its .shx, .dbf, .prj (and .cpg) files"
-        )
+        raise InputError(message("zip_no_shapefile", file=str(path), what=data_kind(what)))
     if layer is not None:
         chosen = [m for m in members if Path(m).stem == layer]
         if not chosen:
             stems = ", ".join(Path(m).stem for m in members)
-            raise InputError(f"{path}: no Shapefile named {layer}.shp in the zip; it holds {stems}")
+            raise InputError(
+                message("zip_no_such_shapefile", file=str(path), layer=layer, stems=stems)
+            )
         members = chosen
     if len(members) > 1:
         stems = ", ".join(Path(m).stem for m in members)
         raise InputError(
-            f"{path}: the zip archive holds {len(members)} Shapefiles ({stems}); choose one "
-            "with layer=<name without .shp>"
+            message("zip_several_shapefiles", file=str(path), n=len(members), stems=stems)
         )
     stem = members[0][: -len(".shp")].lower()
     parts = [info for info in files if info.filename.lower().startswith(f"{stem}.")]
@@ -448,21 +467,24 @@ def read_vector_layer(
     InputError
         If the file cannot be read, holds no layer, or the layer is ambiguous or absent.
     """
-    regular_file(path, f"{what} file")
+    kind = data_kind(what)
+    regular_file(path, message("data_kind_file", what=kind))
     dataset = str(path)
     if path.suffix.lower() in (".geojson", ".json"):
         _check_geojson_depth(path)
     if path.suffix.lower() == ".zip":
         dataset = shapefile_in_zip(path, layer, what)
         layer = None
-    fix = f"save the {what} as GeoPackage, GeoJSON or a zipped Shapefile"
+    fix = message("vector_fix", what=kind)
     try:
         layers = pyogrio.list_layers(dataset)
     except pyogrio.errors.DataSourceError as exc:
-        raise InputError(f"{path}: not a readable vector file ({exc}); {fix}") from None
+        raise InputError(
+            message("vector_unreadable", file=str(path), reason=str(exc), fix=fix)
+        ) from None
     names = [str(name) for name, _ in layers]
     if not names:
-        raise InputError(f"{path}: the file holds no layer; {fix}")
+        raise InputError(message("vector_no_layer", file=str(path), fix=fix))
     if layer is None and len(names) > 1:
         fitting = [
             str(n)
@@ -475,18 +497,29 @@ def read_vector_layer(
             layer = names[0]
         else:
             raise InputError(
-                f"{path}: holds {len(names)} layers ({', '.join(names)}); choose the {what} "
-                "layer with layer=..."
+                message(
+                    "vector_several_layers",
+                    file=str(path),
+                    n=len(names),
+                    names=", ".join(names),
+                    what=kind,
+                )
             )
     elif layer is not None and layer not in names:
-        raise InputError(f"{path}: has no layer {layer!r}; its layers are {', '.join(names)}")
+        raise InputError(
+            message(
+                "vector_no_such_layer", file=str(path), layer=repr(layer), names=", ".join(names)
+            )
+        )
     try:
         features = pyogrio.read_info(dataset, layer=layer or names[0])["features"]
         if features is not None and features > 0:
             check_rows(path, int(features), what, word="features")
         return gpd.read_file(dataset, layer=layer or names[0], engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise InputError(f"{path}: cannot read the {what} ({exc}); {fix}") from None
+        raise InputError(
+            message("vector_cannot_read", file=str(path), what=kind, reason=str(exc), fix=fix)
+        ) from None
 
 
 def _check_geojson_depth(path: Path) -> None:

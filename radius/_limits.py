@@ -50,8 +50,8 @@ __all__ = [
     "check_rows",
     "check_table_file",
     "count_lines",
+    "data_kind",
     "limit",
-    "limit_error",
     "limit_message_error",
     "load_yaml",
     "raster_strips",
@@ -120,43 +120,50 @@ def limit(name: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
+        from radius.i18n import message
+
         raise InputError(
-            f"{spec.env}={os.environ[spec.env]!r}: give a whole number of {spec.unit} "
-            f"(1 or more), e.g. {spec.env}={spec.default * 2}; unset it for the default "
-            f"{spec.default:,}"
+            message(
+                "limit_not_a_number",
+                env=spec.env,
+                given=repr(os.environ[spec.env]),
+                unit=message(f"limit_unit_{spec.unit}"),
+                example=spec.default * 2,
+                default=f"{spec.default:,}",
+            )
         )
     return value
 
 
 def _amount(value: int, unit: str) -> str:
+    """``value`` of ``unit`` for people: a size (``"2.0 GB"``) or a count with its unit."""
     if unit == "bytes":
         from radius._files import format_size
 
         return format_size(value)
-    return f"{value:,} {unit}"
+    from radius.i18n import message
+
+    return message("limit_amount", value=f"{value:,}", unit=message(f"limit_unit_{unit}"))
 
 
-def limit_error(subject: str, found: str, name: str, fix: str) -> InputError:
-    """The error of an input over a limit, naming the limit and both fixes.
+def data_kind(what: str) -> str:
+    """What a file holds, for a message: a :class:`~radius.i18n.Message` as it is, the id of
+    a kind of data (``"facilities"``, ``"raster file"``: the ``data_*`` keys of
+    ``configs/messages.yaml``) as its message, any other text as it is."""
+    from radius.i18n import Message, message
 
-    Parameters
-    ----------
-    subject : str
-        The file (or ``--flag``) at fault, first in the message.
-    found : str
-        What was found, e.g. ``"the table has 1,000,001 rows"``.
-    name : str
-        The limit's key in :data:`LIMITS`.
-    fix : str
-        How to cut the input down.
-    """
-    spec = LIMITS[name]
-    value = limit(name)
-    return InputError(
-        f"{subject}: {found}, more than the {_amount(value, spec.unit)} allowed (limit "
-        f"{spec.env}); {fix}, or raise the limit, e.g. {spec.env}={value * 4} (environment "
-        "variable)"
-    )
+    if isinstance(what, Message):
+        return what
+    key = "data_" + what.lower().replace(" ", "_").replace("-", "_")
+    if key in _message_keys():
+        return message(key)
+    return what
+
+
+def _message_keys() -> frozenset[str]:
+    from radius.i18n import MESSAGES_FILE, load_strings
+
+    return frozenset(load_strings(MESSAGES_FILE))
 
 
 def limit_message_error(key: str, name: str, **params: Any) -> InputError:
@@ -178,7 +185,11 @@ def limit_message_error(key: str, name: str, **params: Any) -> InputError:
     spec = LIMITS[name]
     value = limit(name)
     shown = {
-        k: _amount(v, spec.unit) if k == "estimate" else f"{v:,}" if isinstance(v, int) else v
+        k: _amount(v, spec.unit)
+        if k == "estimate"
+        else f"{v:,}"
+        if isinstance(v, int) and not isinstance(v, bool)
+        else v
         for k, v in params.items()
     }
     return InputError(
@@ -205,28 +216,34 @@ def regular_file(path: str | os.PathLike[str], what: str = "input") -> Path:
     try:
         mode = file.stat().st_mode
     except FileNotFoundError:
-        raise InputError(message("file_not_found", file=str(file), what=what)) from None
+        raise InputError(message("file_not_found", file=str(file), what=data_kind(what))) from None
     except PermissionError:
-        raise InputError(message("file_permission_denied", file=str(file), what=what)) from None
+        raise InputError(
+            message("file_permission_denied", file=str(file), what=data_kind(what))
+        ) from None
     except OSError as exc:
         raise InputError(
-            message("file_unreadable", file=str(file), what=what, reason=exc.strerror)
+            message("file_unreadable", file=str(file), what=data_kind(what), reason=exc.strerror)
         ) from None
     if stat.S_ISDIR(mode):
-        raise InputError(message("file_is_folder", file=str(file), what=what))
+        raise InputError(message("file_is_folder", file=str(file), what=data_kind(what)))
     if not stat.S_ISREG(mode):
         kind = (
-            "a FIFO (named pipe)"
+            "fifo"
             if stat.S_ISFIFO(mode)
-            else "a device"
+            else "device"
             if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-            else "a socket"
+            else "socket"
             if stat.S_ISSOCK(mode)
-            else "not a regular file"
+            else "other"
         )
         raise InputError(
-            f"{file}: is {kind}, not a regular file; radius reads only regular files as "
-            f"the {what}: save the data to a file and give its path"
+            message(
+                "file_not_regular",
+                file=str(file),
+                kind=message(f"file_special_{kind}"),
+                what=data_kind(what),
+            )
         )
     return file
 
@@ -239,6 +256,8 @@ def read_limited_text(path: str | os.PathLike[str], what: str) -> str:
     InputError
         If the file is missing, not a regular file, larger than the limit or not UTF-8.
     """
+    from radius.i18n import message
+
     file = regular_file(path, what)
     most = limit("text_bytes")
     try:
@@ -246,31 +265,28 @@ def read_limited_text(path: str | os.PathLike[str], what: str) -> str:
             data = handle.read(most + 1)
     except PermissionError:
         raise InputError(
-            f"{file}: permission denied reading the {what}; make it readable (chmod u+r {file})"
+            message("file_permission_denied", file=str(file), what=data_kind(what))
         ) from None
     if len(data) > most:
-        raise limit_error(
-            str(file),
-            f"the {what} is larger than {_amount(most, 'bytes')}",
-            "text_bytes",
-            "a job or configuration file is a few kilobytes: check that this is the right file",
+        raise limit_message_error(
+            "limit_text_bytes", "text_bytes", file=str(file), what=data_kind(what)
         )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{file}: not UTF-8 text ({exc}); save it as UTF-8") from None
+        raise InputError(message("text_not_utf8", file=str(file), reason=str(exc))) from None
 
 
 # --------------------------------------------------------------------------- YAML and JSON
 
 
-def _too_deep(subject: str, depth: int, where: str) -> InputError:
-    return limit_error(
-        subject,
-        f"lists and mappings are nested {depth:,} levels deep{where}",
-        "nesting",
-        "a job or configuration file needs a few levels: check the brackets and indentation",
-    )
+def _too_deep(
+    subject: str, depth: int, line: int | None = None, column: int | None = None
+) -> InputError:
+    from radius.i18n import message
+
+    where = "" if line is None else message("limit_nesting_where", line=line, column=column)
+    return limit_message_error("limit_nesting", "nesting", file=subject, depth=depth, where=where)
 
 
 def load_yaml(
@@ -301,7 +317,7 @@ def load_yaml(
     try:
         text = read_limited_text(path, what)
     except InputError as exc:
-        raise error(str(exc)) from None
+        raise error(exc.args[0]) from None
     most = limit("nesting")
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
@@ -316,9 +332,11 @@ def load_yaml(
     try:
         return _load_checked(text, yaml.SafeLoader, most, str(path), error)
     except yaml.YAMLError as exc:
-        raise error(f"{path}: not valid YAML: {exc}") from None
+        from radius.i18n import message
+
+        raise error(message("yaml_invalid", file=str(path), reason=str(exc))) from None
     except RecursionError:  # pragma: no cover - the depth check comes first
-        raise error(str(_too_deep(str(path), most + 1, ""))) from None
+        raise error(_too_deep(str(path), most + 1).args[0]) from None
 
 
 def _load_checked(text: str, loader: Any, most: int, path: str, error: type[RadiusError]) -> Any:
@@ -331,8 +349,9 @@ def _load_checked(text: str, loader: Any, most: int, path: str, error: type[Radi
             depth += 1
             if depth > most:
                 mark = event.start_mark
-                where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-                raise error(str(_too_deep(path, depth, where)))
+                if mark:
+                    raise error(_too_deep(path, depth, mark.line + 1, mark.column + 1).args[0])
+                raise error(_too_deep(path, depth).args[0])
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
     return yaml.load(text, Loader=loader)
@@ -362,7 +381,7 @@ def check_json_depth(text: str, subject: str) -> None:
         elif char in "[{":
             depth += 1
             if depth > most:
-                raise _too_deep(subject, depth, "")
+                raise _too_deep(subject, depth)
         elif char in "]}":
             depth -= 1
 
@@ -389,13 +408,12 @@ def check_table_file(path: Path, what: str, *, text: bool) -> None:
     InputError
         Naming the file, the size or rows, the limit and the fix.
     """
-    size = regular_file(path, f"{what} file").stat().st_size
+    from radius.i18n import message
+
+    size = regular_file(path, message("data_kind_file", what=data_kind(what))).stat().st_size
     if size > limit("table_bytes"):
-        raise limit_error(
-            str(path),
-            f"the {what} file is {_amount(size, 'bytes')}",
-            "table_bytes",
-            f"keep only the {what} of the area studied",
+        raise limit_message_error(
+            "limit_table_bytes", "table_bytes", file=str(path), what=data_kind(what), estimate=size
         )
     if text:
         # Every line counts (a quoted cell may hold a line break: an upper bound); the
@@ -413,11 +431,9 @@ def check_rows(path: str | os.PathLike[str], rows: int, what: str, *, word: str 
         Naming the file, the count, the limit and the fix.
     """
     if rows > limit("table_rows"):
-        raise limit_error(
-            str(path),
-            f"the {what} table has {rows:,} {word}",
-            "table_rows",
-            f"keep only the {what} of the area studied",
+        key = "limit_table_rows" if word == "rows" else "limit_layer_features"
+        raise limit_message_error(
+            key, "table_rows", file=str(path), what=data_kind(what), rows=rows
         )
 
 
@@ -449,25 +465,18 @@ def check_raster_window(
         Naming the file, the window, the limit and the fixes (a bbox, a clip, the limit).
     """
     pixels = width * height
-    fix = (
-        "give a bbox around the study area, or clip the raster to it (e.g. gdal_translate "
-        "-projwin WEST NORTH EAST SOUTH in.tif out.tif)"
-    )
+    window = {"file": str(path), "width": width, "height": height}
     if pixels > limit("raster_pixels"):
-        raise limit_error(
-            str(path),
-            f"the raster window is {width:,} × {height:,} = {pixels:,} pixels",
-            "raster_pixels",
-            fix,
-        )
+        raise limit_message_error("limit_raster_pixels", "raster_pixels", pixels=pixels, **window)
     total = pixels * bytes_per_pixel * files
     if total > limit("raster_bytes"):
-        raise limit_error(
-            str(path),
-            f"the raster window holds {_amount(total, 'bytes')} of values ({files} file(s) of "
-            f"{width:,} × {height:,} pixels, {bytes_per_pixel} bytes each)",
+        raise limit_message_error(
+            "limit_raster_bytes",
             "raster_bytes",
-            fix,
+            estimate=total,
+            files=files,
+            bytes_per_pixel=bytes_per_pixel,
+            **window,
         )
 
 

@@ -121,7 +121,7 @@ def _check_compressed(path: str, size: int, modified_ns: int) -> None:
             None,
             compressed_osm_limits(),
             stop_after=CHECKED_UNPACKED_BYTES,
-            fix="export the area again from openstreetmap.org, Overpass or Geofabrik",
+            fix="compressed_export_osm_again",
         )
 
 

@@ -254,7 +254,7 @@ def check_unpacked_size(name: str, data: bytes, limits: ZipLimits) -> None:
     InputError
         Naming the file, the size reached and the fix.
     """
-    check_unpacked(name, io.BytesIO(data), len(data), limits, fix="upload it again")
+    check_unpacked(name, io.BytesIO(data), len(data), limits, fix="compressed_upload_again")
 
 
 _OSM_ELEMENTS = (b"<node", b"<way", b"<relation")

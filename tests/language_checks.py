@@ -19,7 +19,7 @@ ALLOWED_IN_CHINESE = frozenset(
         *("GCJ", "BD", "CSV", "XLSX", "XLS", "GBK", "UTF", "Excel", "WPS", "GeoPackage", "GPKG"),
         *("GeoJSON", "Shapefile", "ZIP", "PBF", "PDF", "HTML", "YAML", "JSON", "ID", "POI"),
         *("MultiPolygon", "Polygon", "Point", "LineString", "GDAL", "Dask", "MILP", "HiGHS"),
-        *("km", "min", "m²", "MB", "GiB", "MiB", "KB", "s", "m", "N"),
+        *("km", "min", "m²", "B", "KB", "MB", "GiB", "MiB", "s", "m", "N"),
     }
 )
 

@@ -27,6 +27,7 @@ from radius.districts import read_districts
 from radius.facilities import read_inventory
 from radius.network import load_network
 from radius.population import read_residents
+from tests.language_checks import assert_chinese_error, english_words
 
 BLOCK = shapely.box(118.775, 32.035, 118.795, 32.050)
 
@@ -70,8 +71,9 @@ def test_zip_bomb_is_refused_naming_the_entry(tmp_path):
         InputError,
         match=r"bomb\.zip: the zip entry 'districts\.dbf' is compressed [\d,]+ times, more "
         r"than the 100 times .*zip bomb and was refused\. Zip the Shapefile again",
-    ):
+    ) as caught:
         read_districts(path)
+    assert_chinese_error(caught.value)
 
 
 def test_parts_that_together_compress_like_a_bomb_are_refused(tmp_path):
@@ -81,8 +83,9 @@ def test_parts_that_together_compress_like_a_bomb_are_refused(tmp_path):
     path = _write_zip(tmp_path / "parts.zip", entries)
     with pytest.raises(
         InputError, match=r"parts\.zip: the zip entries 'roads\.\w+', .* are compressed"
-    ):
+    ) as caught:
         shapefile_in_zip(path, None, "road lines")
+    assert_chinese_error(caught.value)
 
 
 def test_declared_size_over_the_limit_is_refused(tmp_path):
@@ -93,8 +96,9 @@ def test_declared_size_over_the_limit_is_refused(tmp_path):
         match=r"big\.zip: the zip archive unpacks to 1\.2 MB, more than the 976\.6 KB allowed "
         r"\(largest entry 'roads\.dbf': 683\.6 KB\); cut the area down, or save the data as a "
         r"GeoPackage",
-    ):
+    ) as caught:
         shapefile_in_zip(path, None, "road lines", ZipLimits(max_total_bytes=1_000_000))
+    assert_chinese_error(caught.value)
 
 
 def test_only_the_files_of_the_chosen_shapefile_are_measured(tmp_path):
@@ -102,8 +106,9 @@ def test_only_the_files_of_the_chosen_shapefile_are_measured(tmp_path):
     parts = _districts(tmp_path)
     # GDAL may open a spatial index beside the .shp: it counts.
     sidecar = _write_zip(tmp_path / "qix.zip", {**parts, "districts.qix": zeros})
-    with pytest.raises(InputError, match=r"qix\.zip: the zip entry 'districts\.qix'"):
+    with pytest.raises(InputError, match=r"qix\.zip: the zip entry 'districts\.qix'") as caught:
         read_districts(sidecar)
+    assert_chinese_error(caught.value)
     # Another file is never read, so it is not measured (an upload drops it).
     beside = _write_zip(tmp_path / "beside.zip", {**parts, "notes/readme.txt": zeros})
     assert list(read_districts(beside)["district_id"]) == ["D1"]
@@ -116,8 +121,9 @@ def test_too_many_entries_are_refused(tmp_path):
         InputError,
         match=r"many\.zip: the zip archive lists 3\d entries, more than the 20 allowed; "
         "zip only the Shapefile's files",
-    ):
+    ) as caught:
         shapefile_in_zip(path, None, "districts", ZipLimits(max_entries=20))
+    assert_chinese_error(caught.value)
     assert list(read_districts(path)["district_id"]) == ["D1"]  # within the default 1,000
 
 
@@ -151,8 +157,11 @@ def test_unsafe_entries_are_refused(tmp_path, entry, message):
             if name != entry[0].filename:
                 archive.writestr(name, data)
         archive.writestr(*entry)
-    with pytest.raises(InputError, match=rf"unsafe\.zip: the zip archive (holds|is) .*{message}"):
+    with pytest.raises(
+        InputError, match=rf"unsafe\.zip: the zip archive (holds|is) .*{message}"
+    ) as caught:
         read_vector_layer(path, None, what="districts")
+    assert_chinese_error(caught.value)
 
 
 def test_password_protected_entry_is_refused(tmp_path):
@@ -170,8 +179,9 @@ def test_password_protected_entry_is_refused(tmp_path):
         InputError,
         match=r"locked\.zip: the zip archive is password-protected \('districts\.dbf'\); zip "
         "the files again without a password",
-    ):
+    ) as caught:
         read_districts(path)
+    assert_chinese_error(caught.value)
 
 
 def _network(path: Path) -> object:
@@ -189,8 +199,9 @@ def _inventory(path: Path) -> object:
 )
 def test_every_reader_of_a_zip_checks_it(tmp_path, reader: Callable[[Path], object]):
     path = _write_zip(tmp_path / "slip.zip", {**_districts(tmp_path), "../x.shp": b"x"})
-    with pytest.raises(InputError, match=r"slip\.zip: .*unsafe path \('\.\./x\.shp'"):
+    with pytest.raises(InputError, match=r"slip\.zip: .*unsafe path \('\.\./x\.shp'") as caught:
         reader(path)
+    assert_chinese_error(caught.value)
 
 
 def test_uploads_and_readers_share_one_implementation(tmp_path):
@@ -234,10 +245,12 @@ def test_a_plain_workbook_passes_the_workbook_check(tmp_path):
 
 def test_workbook_bomb_is_refused_before_openpyxl_reads_it(tmp_path):
     path = _workbook_with_a_bomb(tmp_path / "设施.xlsx")
-    with pytest.raises(InputError, match=r"设施\.xlsx: the workbook unpacks to 20\.0 MB"):
+    with pytest.raises(InputError, match=r"设施\.xlsx: the workbook unpacks to 20\.0 MB") as caught:
         check_workbook(path)
-    with pytest.raises(InputError, match="decompression bomb"):
+    assert_chinese_error(caught.value)
+    with pytest.raises(InputError, match="decompression bomb") as caught:
         read_inventory(path, load_categories())
+    assert_chinese_error(caught.value)
     with pytest.raises(InputError, match="save it as CSV"):
         uploads.check_point_table(path)
 
@@ -249,5 +262,73 @@ def test_workbook_over_the_size_limit_is_refused(tmp_path):
     book = openpyxl.Workbook()
     book.active.append(["x"] * 50)
     book.save(path)
-    with pytest.raises(InputError, match=r"at most 1\.0 KB"):
+    with pytest.raises(InputError, match=r"at most 1\.0 KB") as caught:
         check_workbook(path, ZipLimits(max_total_bytes=1024))
+    assert_chinese_error(caught.value)
+
+
+LAYER_NAMES = {"districts", "other", "north", "south", "roads"}
+"""The layers and Shapefiles of the files below: the user's own names, shown as they are."""
+
+
+def _two_shapefiles(folder: Path) -> Path:
+    other = gpd.GeoDataFrame({"id": ["D2"]}, geometry=[BLOCK.buffer(0.001)], crs="EPSG:4326")
+    entries = {**_districts(folder), **_parts(folder / "other", other, "other")}
+    return _write_zip(folder / "two.zip", entries)
+
+
+def _two_layers(folder: Path) -> Path:
+    path = folder / "two.gpkg"
+    for name in ("north", "south"):
+        frame = gpd.GeoDataFrame({"id": [name]}, geometry=[BLOCK], crs="EPSG:4326")
+        frame.to_file(path, layer=name, engine="pyogrio")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("build", "layer", "said"),
+    [
+        (lambda f: _write_zip(f / "empty.zip", {"notes.txt": b"x"}), None,
+         r"empty\.zip: the zip archive holds no Shapefile \(\.shp\); zip the \.shp of the "
+         r"districts together with its \.shx"),
+        (lambda f: (f / "cut.zip").write_bytes(b"PK\x03\x04 cut short") and f / "cut.zip", None,
+         r"cut\.zip: not a valid zip archive \(.+\); zip the Shapefile again"),
+        (_two_shapefiles, None,
+         r"two\.zip: the zip archive holds 2 Shapefiles \(districts, other\); choose one"),
+        (_two_shapefiles, "roads", r"two\.zip: no Shapefile named roads\.shp in the zip; it "
+         r"holds districts, other"),
+        (_two_layers, None, r"two\.gpkg: holds 2 layers \(north, south\); choose the districts "
+         r"layer with layer="),
+        (_two_layers, "roads", r"two\.gpkg: has no layer 'roads'; its layers are north, south"),
+        (lambda f: (f / "text.geojson").write_text("not json", encoding="utf-8") and
+         f / "text.geojson", None,
+         r"text\.geojson: not a readable vector file \(.+\); save the districts as GeoPackage"),
+    ],
+    ids=["no shapefile", "damaged zip", "two shapefiles", "no such shapefile", "two layers",
+         "no such layer", "not a vector file"],
+)  # fmt: skip
+def test_a_bad_vector_file_is_named_in_both_languages(tmp_path, build, layer, said):
+    """The English names the file and the fix; the Chinese has no English word but the
+    file's own layer names and, in brackets, the words of GDAL or zipfile."""
+    path = build(tmp_path)
+    with pytest.raises(InputError, match=said) as caught:
+        read_vector_layer(path, layer, what="districts")
+    params = caught.value.args[0].params
+    library = set(english_words(params.get("reason", "")))
+    text = assert_chinese_error(caught.value, allowed={*LAYER_NAMES, *library})
+    assert path.name in text
+
+
+def test_a_damaged_or_crowded_workbook_is_named_in_both_languages(tmp_path):
+    fake = tmp_path / "fake.xlsx"
+    fake.write_text("名称,类别\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"fake\.xlsx: not a readable XLSX workbook") as caught:
+        check_workbook(fake)
+    assert "请用 Excel 或 WPS 另存为 .xlsx" in caught.value.args[0].text("zh")
+    crowded = _write_zip(tmp_path / "crowded.xlsx", {f"xl/part{i}.xml": b"<x/>" for i in range(5)})
+    with pytest.raises(
+        InputError, match=r"crowded\.xlsx: the workbook holds 5 parts, more than the 4 allowed; "
+        r"if the table is genuine, save it as CSV"
+    ) as caught:  # fmt: skip
+        check_workbook(crowded, ZipLimits(max_entries=4))
+    assert "超过允许的 4 个" in assert_chinese_error(caught.value)

@@ -1145,6 +1145,171 @@ def test_a_limit_is_raised_by_its_environment_variable(
 
 
 # --------------------------------------------------------------------------------------
+# Each limit in both languages (issue #14): the file, the limit and the setting to raise it
+# --------------------------------------------------------------------------------------
+
+
+def _inventory(path: Path) -> object:
+    from radius.config import load_categories
+    from radius.facilities import read_inventory
+
+    return read_inventory(path, load_categories())
+
+
+def _districts(path: Path) -> object:
+    from radius.districts import read_districts
+
+    return read_districts(path)
+
+
+def _raster(path: Path) -> object:
+    from radius.population import residents_from_raster
+
+    return residents_from_raster(path)
+
+
+def _categories(path: Path) -> object:
+    from radius.config import load_categories
+
+    return load_categories(path)
+
+
+def _network(path: Path) -> object:
+    from radius.network import load_network
+
+    return load_network(path)
+
+
+def _three_districts(folder: Path) -> Path:
+    boxes = [shapely.box(118.775 + i / 100, 32.035, 118.784 + i / 100, 32.050) for i in range(3)]
+    frame = gpd.GeoDataFrame({"district_id": ["A", "B", "C"]}, geometry=boxes, crs="EPSG:4326")
+    return _geojson(folder, "three.geojson", frame)
+
+
+def _zipped_districts(folder: Path) -> Path:
+    frame = gpd.GeoDataFrame({"id": ["A"]}, geometry=[BLOCK], crs="EPSG:4326")
+    frame.to_file(folder / "districts.shp", engine="pyogrio")
+    path = folder / "districts.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for part in sorted(folder.glob("districts.*")):
+            if part != path:
+                archive.write(part, part.name)
+    return path
+
+
+def _large_categories(folder: Path) -> Path:
+    path = folder / "categories.yaml"
+    path.write_text((REPO_ROOT / "configs" / "categories.yaml").read_text(encoding="utf-8"),
+                    encoding="utf-8")  # fmt: skip
+    return path
+
+
+def _gzipped_osm(folder: Path) -> Path:
+    import gzip
+
+    path = folder / "nanjing.osm.gz"
+    path.write_bytes(gzip.compress(shared_file(NANJING).read_bytes()))
+    return path
+
+
+@dataclass(frozen=True)
+class LimitCase:
+    """A real input over one limit (lowered by its variable where the default is large)."""
+
+    id: str
+    env: dict[str, str]
+    build: Callable[[Path], Path]
+    read: Callable[[Path], object]
+    said: tuple[str, ...]
+    zh_said: tuple[str, ...]
+    allowed: frozenset[str] = frozenset()
+
+
+LIMIT_CASES = [
+    LimitCase("raster pixels", {}, huge_raster, _raster,
+              (r"2,160,000,000 pixels, more than the 50,000,000 pixels allowed",
+               r"\(limit RADIUS_MAX_RASTER_PIXELS\)", r"RADIUS_MAX_RASTER_PIXELS=200000000"),
+              ("60,000 × 36,000 = 2,160,000,000 像素，超过允许的 50,000,000 像素", "裁剪"),
+              frozenset({"projwin"})),  # gdal_translate's option
+    LimitCase("raster bytes",
+              {"RADIUS_MAX_RASTER_PIXELS": "3000000000", "RADIUS_MAX_RASTER_BYTES": "1000000"},
+              huge_raster, _raster,
+              (r"holds 8\.0 GB of values \(1 file\(s\) of 60,000 × 36,000 pixels, 4 bytes each\), "
+               r"more than the 976\.6 KB allowed", r"RADIUS_MAX_RASTER_BYTES=4000000"),
+              ("8.0 GB 的像元值", "每像素 4 字节"), frozenset({"projwin"})),
+    LimitCase("table rows", {"RADIUS_MAX_TABLE_ROWS": "100"}, oversized, _inventory,
+              (r"the facilities table has 3,000 rows, more than the 100 rows allowed",
+               r"keep only the facilities of the area studied", r"RADIUS_MAX_TABLE_ROWS=400"),
+              ("设施表有 3,000 行，超过允许的 100 行", "请只保留研究区内的设施")),
+    LimitCase("layer features", {"RADIUS_MAX_TABLE_ROWS": "2"}, _three_districts, _districts,
+              (r"the districts layer has 3 features, more than the 2 rows allowed",
+               r"RADIUS_MAX_TABLE_ROWS=8"),
+              ("分析区域图层有 3 个要素，超过允许的 2 行",)),
+    LimitCase("table bytes", {"RADIUS_MAX_TABLE_BYTES": "10000"}, oversized, _inventory,
+              (r"the facilities file is [\d.]+ KB, more than the 9\.8 KB allowed",
+               r"RADIUS_MAX_TABLE_BYTES=40000"),
+              ("设施文件大小为", "超过允许的 9.8 KB")),
+    LimitCase("text bytes", {"RADIUS_MAX_TEXT_BYTES": "1000"}, _large_categories, _categories,
+              (r"the configuration file is larger than the 1000 B allowed",
+               r"RADIUS_MAX_TEXT_BYTES=4000"),
+              ("配置文件大于允许的 1000 B",)),
+    LimitCase("YAML nesting", {}, _deep_yaml, _categories,
+              (r"nested 65 levels deep \(line 1, column \d+\), more than the 64 levels allowed",
+               r"RADIUS_MAX_NESTING=256"),
+              ("嵌套了 65 层（第 1 行第", "超过允许的 64 层")),
+    LimitCase("GeoJSON nesting", {}, deep_geojson, _districts,
+              (r"nested 65 levels deep, more than the 64 levels allowed",
+               r"RADIUS_MAX_NESTING=256"),
+              ("嵌套了 65 层，超过允许的 64 层",)),
+    LimitCase("zip entries", {"RADIUS_MAX_ZIP_ENTRIES": "3"}, _zipped_districts, _districts,
+              (r"the zip archive lists \d entries, more than the 3 allowed",
+               r"RADIUS_MAX_ZIP_ENTRIES"),
+              ("个条目，超过允许的 3 个",)),
+    LimitCase("unpacked bytes", {"RADIUS_MAX_UNPACKED_BYTES": "500"}, _zipped_districts,
+              _districts,
+              (r"the zip archive unpacks to \d+ B, more than the 500 B allowed",
+               r"RADIUS_MAX_UNPACKED_BYTES"),
+              ("解压后为", "超过允许的 500 B")),
+    LimitCase("OSM unpacked bytes", {"RADIUS_MAX_OSM_UNPACKED_BYTES": "100000"}, _gzipped_osm,
+              _network,
+              (r"unpacks to more than 97\.7 KB, the most allowed",
+               r"RADIUS_MAX_OSM_UNPACKED_BYTES"),
+              ("解压后超过允许的最大值 97.7 KB",)),
+    LimitCase("a limit that is not a number", {"RADIUS_MAX_TABLE_ROWS": "lots"}, oversized,
+              _inventory,
+              (r"RADIUS_MAX_TABLE_ROWS='lots': give a whole number of rows \(1 or more\), e\.g\. "
+               r"RADIUS_MAX_TABLE_ROWS=400000; unset it for the default 200,000",),
+              ("请给出以行计的正整数", "默认值 200,000")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", LIMIT_CASES, ids=[case.id for case in LIMIT_CASES])
+def test_each_limit_reads_in_both_languages(
+    case: LimitCase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In English the file, the limit and the variable that raises it; the same in Chinese,
+    with no English word."""
+    from radius._errors import RadiusError
+    from tests.language_checks import assert_chinese_error
+
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
+    path = case.build(tmp_path)
+    with pytest.raises(RadiusError) as caught:
+        case.read(path)
+    english = str(caught.value)
+    for pattern in case.said:
+        assert re.search(pattern, english), (pattern, english)
+    chinese = assert_chinese_error(caught.value, allowed=case.allowed)
+    variable = re.findall(r"RADIUS_MAX_\w+", english)[0]  # the limit met
+    for said in (*case.zh_said, variable):
+        assert said in chinese, (said, chinese)
+    if "not a number" not in case.id:
+        assert english.startswith(str(path)), english
+        assert chinese.startswith(f"{path}："), chinese
+
+
+# --------------------------------------------------------------------------------------
 # The file system: a read-only --out, a full disk, a killed run's leftovers
 # --------------------------------------------------------------------------------------
 
