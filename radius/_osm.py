@@ -21,6 +21,7 @@ from radius._errors import InputError
 from radius._files import check_unpacked, compressed_osm_limits
 from radius._limits import regular_file
 from radius.config import WalkRules
+from radius.i18n import message
 
 WGS84 = pyproj.CRS.from_epsg(4326)
 
@@ -163,17 +164,8 @@ OSM_ERRORS = (RuntimeError, osmium.InvalidLocationError)
 
 def unreadable_osm(path: Path, exc: BaseException) -> InputError:
     """The error of an OSM file osmium could not read, with the fix."""
-    if isinstance(exc, osmium.InvalidLocationError):
-        return InputError(
-            f"{path}: a node's coordinates are out of range or badly written ({exc}); "
-            "latitudes lie within -90 to 90 and longitudes within -180 to 180 degrees: "
-            "correct that node, or export the area again from openstreetmap.org, Overpass "
-            "or Geofabrik"
-        )
-    return InputError(
-        f"{path}: not a readable OSM XML/PBF file ({exc}); export the area again from "
-        "openstreetmap.org, Overpass or Geofabrik as .osm, .osm.bz2 or .osm.pbf"
-    )
+    key = "osm_bad_location" if isinstance(exc, osmium.InvalidLocationError) else "osm_unreadable"
+    return InputError(message(key, file=str(path), reason=str(exc)))
 
 
 def read_walkable_ways(path: Path, rules: WalkRules) -> WalkableWays:
@@ -218,24 +210,26 @@ def read_walkable_ways(path: Path, rules: WalkRules) -> WalkableWays:
             osmium.io.File(str(opl), "opl,locations_on_ways=true,add_metadata=false")
         )
         try:
-            reader = processor.with_locations().with_filter(osmium.filter.KeyFilter("highway"))
-            for obj in reader:
-                if not isinstance(obj, osmium.osm.Way):
-                    continue
-                tags = dict(obj.tags)
-                if not rules.is_walkable(tags):
-                    continue
-                nodes = len(obj.nodes)
-                if nodes < 2:  # no segment (a run of one node is dropped in any case)
-                    continue
-                way_id.append(obj.id)
-                highway.append(tags["highway"])
-                n_nodes.append(nodes)
-                writer.add_way(obj)
+            # The writer's buffer is written at close: a node out of range fails there.
+            try:
+                reader = processor.with_locations().with_filter(osmium.filter.KeyFilter("highway"))
+                for obj in reader:
+                    if not isinstance(obj, osmium.osm.Way):
+                        continue
+                    tags = dict(obj.tags)
+                    if not rules.is_walkable(tags):
+                        continue
+                    nodes = len(obj.nodes)
+                    if nodes < 2:  # no segment (a run of one node is dropped in any case)
+                        continue
+                    way_id.append(obj.id)
+                    highway.append(tags["highway"])
+                    n_nodes.append(nodes)
+                    writer.add_way(obj)
+            finally:
+                writer.close()
         except OSM_ERRORS as exc:
             raise unreadable_osm(path, exc) from None
-        finally:
-            writer.close()
         text = opl.read_text(encoding="utf-8")
     parsed = _opl_way_nodes(text, int(sum(n_nodes)))
     del text

@@ -34,7 +34,7 @@ from radius._files import read_vector_layer
 from radius._limits import regular_file
 from radius._validate import check_crs_fits
 from radius.config import WalkRules, load_walk_rules
-from radius.i18n import warn
+from radius.i18n import Message, message, warn
 
 __all__ = [
     "OSM_SUFFIXES",
@@ -159,21 +159,15 @@ def choose_metric_crs(lon: float, lat: float, crs: str | pyproj.CRS | None = "au
     if name == "cgcs2000":
         central_meridian = 3 * round(lon / 3.0)
         if not 75 <= central_meridian <= 135:
-            raise CRSError(
-                f"longitude {lon:.3f} lies outside the CGCS2000 3-degree Gauss–Krüger zones "
-                "(central meridians 75°E–135°E); use crs='auto' (UTM) instead"
-            )
+            raise CRSError(message("network_cgcs2000_outside", lon=lon))
         return pyproj.CRS.from_epsg(4534 + (central_meridian - 75) // 3)
     try:
         chosen = pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as exc:
-        raise CRSError(f"unknown CRS {crs!r}: {exc}; give e.g. 'EPSG:4547' or 'auto'") from None
+        raise CRSError(message("network_crs_unknown", crs=repr(crs), reason=str(exc))) from None
     units = {axis.unit_name for axis in chosen.axis_info}
     if not chosen.is_projected or not units <= {"metre", "meter"}:
-        raise CRSError(
-            f"CRS {chosen.to_string()} is not a projected CRS in metres; analysis needs "
-            "metres, e.g. 'auto' (UTM), 'cgcs2000' or 'EPSG:4547'"
-        )
+        raise CRSError(message("network_crs_not_metric", crs=chosen.to_string()))
     if isinstance(crs, str):  # chosen by the user: it must fit the data
         check_crs_fits(chosen, lon, lat, crs)
     return chosen
@@ -212,9 +206,9 @@ def network_from_segments(
         If there is no segment with a length.
     """
     if segments.crs is None:
-        raise CRSError(f"{source}: the street lines have no CRS; set one (e.g. EPSG:4326)")
+        raise CRSError(message("network_segments_no_crs", source=source))
     if len(segments) == 0:
-        raise InputError(f"{source}: no walkable street found; check the file covers streets")
+        raise InputError(message("network_no_street", source=source))
     # The bounds are reprojected, not the lines: at a million segments a WGS-84 copy of
     # every line costs seconds and a gigabyte only to find the centre.
     metric = _metric_crs_of_bounds(segments.crs, segments.total_bounds, crs)
@@ -246,7 +240,7 @@ def network_from_segments(
 
     useful = ~((u == v) & (length <= 0.0))
     if not useful.any():
-        raise InputError(f"{source}: every street segment has zero length; nothing to walk on")
+        raise InputError(message("network_zero_length", source=source))
     n_nodes = len(unique_keys)
     adjacency = coo_array(
         (np.ones(int(useful.sum())), (u[useful], v[useful])), shape=(n_nodes, n_nodes)
@@ -306,7 +300,7 @@ def network_from_segments(
         warn(
             "network_islands",
             stacklevel=2,
-            source=str(source),
+            source=source,
             pieces=n_real_components,
             nodes=len(main_nodes),
             edges=len(island_edges),
@@ -399,10 +393,7 @@ def read_osm_network(
     rules = walk_rules or load_walk_rules()
     ways = _osm.read_walkable_ways(file_path, rules)
     if len(ways.refs) == 0:
-        raise InputError(
-            f"{file_path}: no walkable street (highway=* way a pedestrian may use) in this "
-            "OSM file; check that it covers the district and holds highway ways"
-        )
+        raise InputError(message("network_osm_no_street", file=str(file_path)))
     # The metric CRS is chosen from the node coordinates (the bounds of the segments, the
     # same choice network_from_segments makes) and the lines are built in it directly: at a
     # county's two million segments a WGS-84 set of lines made only to be reprojected cost
@@ -452,9 +443,7 @@ def load_network(
         If the file is missing, of an unknown kind, or holds no walkable street.
     """
     path = Path(source)
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a network file")
-    regular_file(path, "network file")
+    regular_file(path, message("file_kind_network"))
     if _is_osm_file(path):
         return read_osm_network(path, crs=crs, walk_rules=walk_rules)
     suffix = path.suffix.lower()
@@ -462,10 +451,7 @@ def load_network(
         return read_graphml_network(path, crs=crs, walk_rules=walk_rules)
     if suffix in _LINE_SUFFIXES:
         return read_road_lines(path, crs=crs, layer=layer)
-    raise InputError(
-        f"{path}: unknown network file type {suffix!r}; use an OSM file (.osm, .osm.bz2, "
-        ".osm.pbf), GraphML (.graphml) or road centre lines (.gpkg, .geojson, zipped .shp)"
-    )
+    raise InputError(message("network_file_type", file=str(path), suffix=repr(suffix)))
 
 
 _LINE_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".zip")
@@ -481,12 +467,6 @@ _MAX_LISTED = 10
 """At most this many offending features are named in one error message."""
 _CONNECT_TIMEOUT_S = 3.0
 _OSMNX_SETTINGS_LOCK = threading.Lock()
-
-
-def _check_file(path: Path, what: str) -> None:
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a {what} file")
-    regular_file(path, f"{what} file")
 
 
 # --------------------------------------------------------------------------- GraphML
@@ -523,18 +503,20 @@ def read_graphml_network(
     import osmnx as ox
 
     file_path = Path(path)
-    _check_file(file_path, "GraphML")
-    fix = "write it with osmnx.save_graphml, or load the OSM file it was built from"
+    regular_file(file_path, message("file_kind_graphml"))
     try:
         graph = ox.io.load_graphml(file_path)
     except (OSError, SyntaxError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"
         raise InputError(
-            f"{file_path}: not a readable osmnx GraphML file ({type(exc).__name__}: {exc}); {fix}"
+            message("network_graphml_unreadable", file=str(file_path), reason=reason)
         ) from None
     except Exception as exc:
         if not type(exc).__module__.startswith("networkx"):
             raise
-        raise InputError(f"{file_path}: not a readable GraphML file ({exc}); {fix}") from None
+        raise InputError(
+            message("network_graphml_unreadable", file=str(file_path), reason=str(exc))
+        ) from None
     return network_from_graph(graph, source=str(file_path), crs=crs, walk_rules=walk_rules)
 
 
@@ -581,15 +563,14 @@ def network_from_graph(
     """
     graph_crs = graph.graph.get("crs")
     if graph_crs is None:
-        raise InputError(
-            f"{source}: the graph has no 'crs' attribute, so it is not an osmnx graph; build "
-            "it with osmnx (e.g. osmnx.graph_from_xml) or pass the OSM file instead"
-        )
+        raise InputError(message("network_graph_no_crs", source=source))
     try:
         input_crs = pyproj.CRS.from_user_input(graph_crs)
     except pyproj.exceptions.CRSError as exc:
         raise CRSError(
-            f"{source}: the graph's crs {graph_crs!r} is not a known CRS ({exc})"
+            message(
+                "network_graph_crs_unknown", source=source, crs=repr(graph_crs), reason=str(exc)
+            )
         ) from None
     node_ids = list(graph.nodes)
     position = {node: i for i, node in enumerate(node_ids)}
@@ -599,8 +580,7 @@ def network_from_graph(
             node_xy[i] = float(data["x"]), float(data["y"])
         except (KeyError, TypeError, ValueError):
             raise InputError(
-                f"{source}: node {node!r} has no numeric 'x'/'y' coordinates, so this is not "
-                "an osmnx graph; build it with osmnx or pass the OSM file instead"
+                message("network_graph_node_xy", source=source, node=repr(node))
             ) from None
 
     rules = walk_rules or load_walk_rules()
@@ -630,10 +610,7 @@ def network_from_graph(
         u_index.append(iu)
         v_index.append(iv)
     if not coordinates:
-        raise InputError(
-            f"{source}: the graph holds no walkable street edge; build it with "
-            "network_type='walk' (or 'all') over an area with streets"
-        )
+        raise InputError(message("network_graph_no_street", source=source))
     counts = [len(c) for c in coordinates]
     lines = shapely.linestrings(
         np.concatenate(coordinates), indices=np.repeat(np.arange(len(counts)), counts)
@@ -683,7 +660,7 @@ def _edge_coordinates(
         try:
             geometry = shapely.from_wkt(geometry)
         except shapely.errors.GEOSException as exc:
-            raise InputError(f"{source}: an edge geometry is not valid WKT ({exc})") from None
+            raise InputError(message("network_edge_wkt", source=source, reason=str(exc))) from None
     if geometry is None or (isinstance(geometry, float) and math.isnan(geometry)):
         coords = np.array([start, end])
     elif isinstance(geometry, shapely.LineString) and not geometry.is_empty:
@@ -694,7 +671,7 @@ def _edge_coordinates(
         coords[-1] = end
     else:
         kind = getattr(geometry, "geom_type", type(geometry).__name__)
-        raise InputError(f"{source}: an edge geometry is a {kind}, not a LineString")
+        raise InputError(message("network_edge_not_line", source=source, kind=kind))
     if (coords == coords[0]).all():
         return None
     return coords
@@ -763,7 +740,7 @@ def read_road_lines(
         If the file has no CRS.
     """
     file_path = Path(path)
-    _check_file(file_path, "road-line")
+    regular_file(file_path, message("file_kind_road_lines"))
     frame = read_vector_layer(file_path, layer, what="road lines", geometry_kind="LineString")
     return network_from_lines(
         frame, source=str(file_path), crs=crs, snap_tolerance_m=snap_tolerance_m
@@ -817,38 +794,38 @@ def network_from_lines(
         If the lines have no CRS.
     """
     if not (math.isfinite(snap_tolerance_m) and snap_tolerance_m >= 0):
-        raise InputError(f"snap_tolerance_m must be a distance >= 0 metres, got {snap_tolerance_m}")
+        raise InputError(message("network_snap_tolerance", value=snap_tolerance_m))
     if lines.crs is None:
-        raise CRSError(
-            f"{source}: the road lines have no coordinate reference system (CRS); set it "
-            "before loading: in QGIS with Layer ▸ Set Layer CRS and save again, in Python "
-            "with frame.set_crs('EPSG:4547'), or for a Shapefile ship its .prj file"
-        )
+        raise CRSError(message("network_lines_no_crs", source=source))
     if len(lines) == 0:
-        raise InputError(f"{source}: the layer holds no road line; draw or export the roads")
+        raise InputError(message("network_lines_empty", source=source))
     geometry = np.asarray(lines.geometry.to_numpy(), dtype=object)
     missing = shapely.is_missing(geometry) | shapely.is_empty(geometry)
     not_line = np.flatnonzero(~missing & ~np.isin(shapely.get_type_id(geometry), _LINE_TYPE_IDS))
     if not_line.size:
-        named = ", ".join(
-            f"feature {i + 1} is a {geometry[i].geom_type}" for i in not_line[:_MAX_LISTED]
-        )
-        more = f" and {not_line.size - _MAX_LISTED} more" if not_line.size > _MAX_LISTED else ""
+        named = [
+            message("network_feature_kind", feature=int(i) + 1, kind=geometry[i].geom_type)
+            for i in not_line
+        ]
         raise InputError(
-            f"{source}: road centre lines must be LineStrings or MultiLineStrings, but "
-            f"{named}{more} (features counted from 1); remove them or move them to another layer"
+            message(
+                "network_lines_not_lines",
+                source=source,
+                n=int(not_line.size),
+                lines=_listed(named),
+            )
         )
     if missing.any():
         warn(
             "network_features_without_geometry",
             stacklevel=2,
-            source=str(source),
+            source=source,
             n=int(missing.sum()),
             first=int(np.flatnonzero(missing)[0]) + 1,
         )
     keep = np.flatnonzero(~missing & _walkable_flags(lines, source))
     if keep.size == 0:
-        raise InputError(f"{source}: no walkable road line (all are empty or walkable=false)")
+        raise InputError(message("network_lines_none_walkable", source=source))
     highway = _highway_values(lines)
 
     parts, part_row = shapely.get_parts(geometry[keep], return_index=True)
@@ -860,11 +837,7 @@ def network_from_lines(
     with np.errstate(invalid="ignore"):
         in_range = (np.abs(lon) <= 180.0) & (np.abs(lat) <= 90.0)
     if not in_range.all():
-        raise CRSError(
-            f"{source}: some coordinates are no valid longitude/latitude when read with the "
-            f"CRS set on the lines ({lines.crs.to_string()}), so that CRS is probably wrong "
-            "(e.g. metres labelled EPSG:4326); set the CRS the lines were drawn in"
-        )
+        raise CRSError(message("network_lines_crs_wrong", source=source, crs=lines.crs.to_string()))
     metric = choose_metric_crs(
         (float(lon.min()) + float(lon.max())) / 2.0,
         (float(lat.min()) + float(lat.max())) / 2.0,
@@ -876,7 +849,7 @@ def network_from_lines(
     has_length = shapely.length(metric_lines) > 0
     metric_lines, part_row = metric_lines[has_length], part_row[has_length]
     if metric_lines.size == 0:
-        raise InputError(f"{source}: every road line has zero length; nothing to walk on")
+        raise InputError(message("network_lines_zero_length", source=source))
     if snap_tolerance_m > 0:
         metric_lines = _snap_line_ends(metric_lines, snap_tolerance_m)
         has_length = shapely.length(metric_lines) > 0
@@ -912,7 +885,7 @@ def _walkable_flags(lines: gpd.GeoDataFrame, source: str) -> np.ndarray:
     column = _columns_by_lower_name(lines).get("walkable")
     if column is None:
         return flags
-    bad: list[str] = []
+    bad: list[Message] = []
     for i, value in enumerate(lines[column].to_numpy()):
         if isinstance(value, bool | np.bool_):
             flags[i] = bool(value)
@@ -923,14 +896,27 @@ def _walkable_flags(lines: gpd.GeoDataFrame, source: str) -> np.ndarray:
         elif value is None or (not isinstance(value, str) and pd.isna(value)):
             continue
         else:
-            bad.append(f"feature {i + 1} has {value!r}")
+            shown = value.item() if isinstance(value, np.generic) else value  # 7, not np.int64(7)
+            bad.append(message("network_feature_value", feature=i + 1, value=repr(shown)))
     if bad:
         raise InputError(
-            f"{source}: column {column!r} must hold true/false, 1/0 or yes/no, but "
-            f"{', '.join(bad[:_MAX_LISTED])}"
-            + (f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else "")
+            message(
+                "network_walkable_values",
+                source=source,
+                column=repr(column),
+                n=len(bad),
+                lines=_listed(bad),
+            )
         )
     return flags
+
+
+def _listed(items: Sequence[Message]) -> tuple[Message, ...]:
+    """The first :data:`_MAX_LISTED` items as lines of an error, and how many more."""
+    lines = [message("problem_line", text=item) for item in items[:_MAX_LISTED]]
+    if len(items) > _MAX_LISTED:
+        lines.append(message("problems_more", n=len(items) - _MAX_LISTED))
+    return tuple(lines)
 
 
 def _cluster_points(points: np.ndarray, tolerance: float) -> np.ndarray:
@@ -1086,9 +1072,9 @@ def load_network_online(
         invalid, the place is not found, or it holds no walkable street.
     """
     if (place is None) == (bbox is None):
-        raise InputError("give either place='...' or bbox=(west, south, east, north), not both")
+        raise InputError(message("network_online_place_or_bbox"))
     if place is not None and not place.strip():
-        raise InputError("place is empty; give a place name such as 'Xuanwu, Nanjing, China'")
+        raise InputError(message("network_online_place_empty"))
     box = _validate_bbox(bbox) if bbox is not None else None
     import osmnx as ox
 
@@ -1098,8 +1084,12 @@ def load_network_online(
     _check_internet(servers)
     rules = walk_rules or load_walk_rules()
     wanted_tags = ["foot", *rules.sidewalk_keys, *rules.exclude_tags]
-    area = f"place {place!r}" if box is None else f"bbox {box}"
-    source = f"OpenStreetMap walk network (osmnx) of {area}"
+    area = (
+        message("network_online_place", place=repr(place))
+        if box is None
+        else message("network_online_bbox", bbox=str(box))
+    )
+    source = message("network_online_source", area=area)
     try:
         with _OSMNX_SETTINGS_LOCK:
             saved = ox.settings.useful_tags_way
@@ -1113,51 +1103,38 @@ def load_network_online(
                 ox.settings.useful_tags_way = saved
     except OSError as exc:
         if isinstance(exc, ConnectionError | TimeoutError) or _is_http_error(exc):
-            raise NetworkUnavailableError(_no_internet_message(str(exc))) from None
+            raise NetworkUnavailableError(message("network_no_internet", detail=str(exc))) from None
         raise
     except ox._errors.ResponseStatusCodeError as exc:
         raise NetworkUnavailableError(
-            f"the OpenStreetMap server refused the download ({exc}); try again later, or "
-            "pass a downloaded OSM/GraphML file to load_network instead"
+            message("network_download_refused", reason=str(exc))
         ) from None
     except (ox._errors.InsufficientResponseError, TypeError) as exc:
         raise InputError(
-            f"{source}: nothing found ({exc}); check the place name or the bounding box"
+            message("network_online_nothing_found", source=source, reason=str(exc))
         ) from None
     return network_from_graph(graph, source=source, crs=crs, walk_rules=rules)
 
 
 def _validate_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
     """``(west, south, east, north)`` as floats, or InputError saying what is wrong."""
-    hint = (
-        "give bbox=(west, south, east, north) in WGS-84 degrees, "
-        "e.g. (118.76, 32.02, 118.80, 32.05)"
-    )
+    hint = message("network_bbox_hint")
     try:
         values = tuple(float(v) for v in bbox)
     except (TypeError, ValueError):
-        raise InputError(f"bbox {bbox!r} is not four numbers; {hint}") from None
+        raise InputError(message("network_bbox_not_numbers", bbox=repr(bbox), hint=hint)) from None
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise InputError(f"bbox {bbox!r} is not four finite numbers; {hint}")
+        raise InputError(message("network_bbox_not_finite", bbox=repr(bbox), hint=hint))
     west, south, east, north = values
     if not (-180.0 <= west <= 180.0 and -180.0 <= east <= 180.0):
-        raise InputError(f"bbox longitudes {west}, {east} are outside -180..180; {hint}")
+        raise InputError(message("network_bbox_longitudes", west=west, east=east, hint=hint))
     if not (-90.0 <= south <= 90.0 and -90.0 <= north <= 90.0):
-        raise InputError(f"bbox latitudes {south}, {north} are outside -90..90; {hint}")
+        raise InputError(message("network_bbox_latitudes", south=south, north=north, hint=hint))
     if west >= east:
-        raise InputError(f"bbox west {west} is not less than east {east}; {hint}")
+        raise InputError(message("network_bbox_west_east", west=west, east=east, hint=hint))
     if south >= north:
-        raise InputError(f"bbox south {south} is not less than north {north}; {hint}")
+        raise InputError(message("network_bbox_south_north", south=south, north=north, hint=hint))
     return west, south, east, north
-
-
-def _no_internet_message(detail: str) -> str:
-    return (
-        f"this machine cannot reach the internet ({detail}), so the street network cannot "
-        "be downloaded from OpenStreetMap; download the area where there is internet (an "
-        ".osm export from openstreetmap.org, an .osm.pbf from Geofabrik, or a GraphML saved "
-        "with osmnx) and pass that file to load_network instead"
-    )
 
 
 def _is_http_error(exc: BaseException) -> bool:
@@ -1177,10 +1154,10 @@ def _check_internet(urls: Sequence[str]) -> None:
         port = target.port or (443 if target.scheme == "https" else 80)
         problem = _connection_problem(target.hostname or "", port, _CONNECT_TIMEOUT_S)
         if problem is not None:
-            raise NetworkUnavailableError(_no_internet_message(problem))
+            raise NetworkUnavailableError(message("network_no_internet", detail=problem))
 
 
-def _connection_problem(host: str, port: int, timeout_s: float) -> str | None:
+def _connection_problem(host: str, port: int, timeout_s: float) -> Message | None:
     """Why a TCP connection to ``host:port`` fails within ``timeout_s`` seconds, or None.
 
     The attempt runs in a daemon thread so a slow name lookup cannot hold the caller
@@ -1199,7 +1176,7 @@ def _connection_problem(host: str, port: int, timeout_s: float) -> str | None:
     thread.start()
     thread.join(timeout_s)
     if not outcome:
-        return f"no answer from {host}:{port} within {timeout_s:g} s"
+        return message("network_no_answer", host=host, port=port, timeout=timeout_s)
     if outcome[0] is not None:
-        return f"cannot connect to {host}:{port}: {outcome[0]}"
+        return message("network_cannot_connect", host=host, port=port, reason=str(outcome[0]))
     return None

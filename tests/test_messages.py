@@ -36,7 +36,6 @@ ENGLISH_BY_DESIGN = {"i18n.py"}
 STILL_ENGLISH: dict[str, int] = {
     "_batch_job.py": 4,
     "_io.py": 6,
-    "_osm.py": 2,
     "_residents.py": 7,
     "_validate.py": 6,
     "bounded.py": 1,
@@ -48,7 +47,6 @@ STILL_ENGLISH: dict[str, int] = {
     "facilities.py": 10,
     "groups.py": 1,
     "maps.py": 7,
-    "network.py": 36,
     "pipeline.py": 2,
     "poi_exports.py": 4,
     "population.py": 25,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import socket
 import time
 import urllib.request
@@ -31,7 +32,9 @@ from shapely import LineString, MultiLineString, Point, Polygon
 import radius.network as network_module
 from radius import _osm
 from radius._errors import CRSError, InputError, NetworkUnavailableError
+from radius.cli import main
 from radius.config import load_walk_rules
+from radius.i18n import Message
 from radius.network import (
     StreetNetwork,
     choose_metric_crs,
@@ -44,6 +47,7 @@ from radius.network import (
     read_road_lines,
 )
 from tests.conftest import shared_file
+from tests.language_checks import ALLOWED_IN_CHINESE, assert_chinese_error, english_words
 
 NODE_COLUMNS = ["osmid", "lon", "lat", "geometry"]
 EDGE_COLUMNS = ["u", "v", "length_m", "highway", "osmid", "geometry"]
@@ -65,6 +69,35 @@ REAL_EXTRACTS: dict[str, tuple[int, int, int, int, int, float, float]] = {
 
 
 # --------------------------------------------------------------------------- helpers
+
+#: Names a Chinese network error shows as they are: a format, a library, the download services.
+NETWORK_NAMES = frozenset(
+    {"GraphML", "osmnx", "WKT", "XML", "MultiLineString", "Overpass", "Geofabrik", "Nominatim"}
+    | {"QGIS", "Python"}
+)
+
+
+def _library_words(note: object) -> set[str]:
+    """The English words of the texts an error quotes: a library's (its ``reason`` and
+    ``detail`` values) and the name of the data's source the caller gave (``source``),
+    in nested messages too."""
+    if not isinstance(note, Message):
+        return set()
+    words: set[str] = set()
+    for name, value in note.params.items():
+        if isinstance(value, Message):
+            words |= _library_words(value)
+        elif name in ("reason", "detail", "source"):
+            words |= set(english_words(str(value)))
+    return words
+
+
+def assert_chinese(exc: BaseException, *user_texts: str) -> str:
+    """:func:`assert_chinese_error`, passing over the network names, the words the error
+    quotes from a library and those of ``user_texts`` (values the user gave)."""
+    allowed = NETWORK_NAMES | _library_words(exc.args[0] if exc.args else None)
+    allowed |= {word for text in user_texts for word in english_words(text)}
+    return assert_chinese_error(exc, allowed=allowed)
 
 
 def load_with_islands(load: Callable[[], StreetNetwork]) -> StreetNetwork:
@@ -470,26 +503,49 @@ def test_walkable_column_drops_lines(tmp_path: Path) -> None:
 
 def test_walkable_column_with_other_values_is_an_error() -> None:
     frame = line_frame(CROSS, walkable=["maybe", 1])
-    with pytest.raises(InputError, match=r"walkable.*feature 1 has 'maybe'"):
+    with pytest.raises(InputError, match=r"(?s)'walkable'.*1 feature.*feature 1 has 'maybe'"):
         network_from_lines(frame, source="plan")
+    chinese = assert_chinese(excinfo_of(network_from_lines, frame), "maybe", "walkable")
+    assert "第 1 个要素为 'maybe'" in chinese
+    many = line_frame([plan_line((0, i), (100, i)) for i in range(12)], walkable=[7] * 12)
+    with pytest.raises(InputError) as excinfo:
+        network_from_lines(many, source="plan")
+    text = str(excinfo.value)
+    assert "12 feature(s) hold other values" in text
+    assert "feature 10 has 7" in text
+    assert "feature 11" not in text
+    assert "and 2 more problem(s)" in text
+    chinese = assert_chinese(excinfo.value, "walkable")
+    assert "有 12 个要素的值不符" in chinese
+    assert "另有 2 个" in chinese
+
+
+def excinfo_of(load: Callable[..., Any], *args: Any) -> BaseException:
+    """The error ``load(*args, source="plan")`` raises."""
+    with pytest.raises(InputError) as excinfo:
+        load(*args, source="plan")
+    return excinfo.value
 
 
 def test_missing_crs_is_an_error(tmp_path: Path) -> None:
     frame = line_frame(CROSS, crs=None)
-    with pytest.raises(CRSError, match=r"plan\.gpkg.*no coordinate reference system.*set_crs"):
+    with pytest.raises(CRSError, match=r"plan\.gpkg.*no coordinate reference system.*set_crs") as e:
         network_from_lines(frame, source="plan.gpkg")
+    assert "道路中心线没有坐标参考系（CRS）" in assert_chinese(e.value)
     folder = tmp_path / "shp"
     with pytest.warns(UserWarning, match="'crs' was not provided"):
         archive = write_zipped_shapefile(line_frame(CROSS, crs=None), folder, "no_prj")
     assert not (folder / "no_prj.prj").exists()
-    with pytest.raises(CRSError, match=r"no_prj\.zip.*no coordinate reference system.*\.prj"):
+    with pytest.raises(CRSError, match=r"no_prj\.zip.*no coordinate reference system.*\.prj") as e:
         load_network(archive)
+    assert ".prj 文件" in assert_chinese(e.value)
 
 
 def test_wrong_crs_is_an_error() -> None:
     frame = line_frame(CROSS, crs="EPSG:4326")  # metres labelled as degrees
-    with pytest.raises(CRSError, match=r"plan: .*EPSG:4326.*probably wrong"):
+    with pytest.raises(CRSError, match=r"plan: .*EPSG:4326.*probably wrong") as excinfo:
         network_from_lines(frame, source="plan")
+    assert "（EPSG:4326）读取时" in assert_chinese(excinfo.value)
 
 
 def test_non_line_features_are_named(tmp_path: Path) -> None:
@@ -498,9 +554,14 @@ def test_non_line_features_are_named(tmp_path: Path) -> None:
     path = tmp_path / "mixed.gpkg"
     frame.to_file(path, engine="pyogrio", geometry_type="Unknown")
     with pytest.raises(
-        InputError, match=r"mixed\.gpkg.*feature 2 is a Polygon, feature 3 is a Point"
-    ):
+        InputError,
+        match=r"(?s)mixed\.gpkg.*2 feature.*feature 2 is a Polygon\n.*feature 3 is a Point",
+    ) as excinfo:
         read_road_lines(path)
+    chinese = assert_chinese(excinfo.value)
+    assert "有 2 个要素不是" in chinese
+    assert "第 2 个要素是 Polygon" in chinese
+    assert "第 3 个要素是 Point" in chinese
 
 
 def test_features_without_geometry_are_skipped_with_a_warning() -> None:
@@ -513,8 +574,20 @@ def test_features_without_geometry_are_skipped_with_a_warning() -> None:
 def test_empty_layer_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "empty.geojson"
     path.write_text('{"type": "FeatureCollection", "features": []}')
-    with pytest.raises(InputError, match=r"empty\.geojson.*no road line"):
+    with pytest.raises(InputError, match=r"empty\.geojson.*no road line") as excinfo:
         load_network(path)
+    assert "图层中没有道路线" in assert_chinese(excinfo.value)
+
+
+def test_road_lines_with_nothing_to_walk_on(tmp_path: Path) -> None:
+    path = write_plan(line_frame(CROSS, walkable=[0, 0]), tmp_path, "gpkg")
+    with pytest.raises(InputError, match=r"plan\.gpkg: no walkable road line") as excinfo:
+        load_network(path)
+    assert "没有可步行的道路线" in assert_chinese(excinfo.value)
+    dot = line_frame([LineString([(X0, Y0), (X0, Y0)])])
+    with pytest.raises(InputError, match="every road line has zero length") as excinfo:
+        network_from_lines(dot, source="plan")
+    assert "所有道路线的长度均为零" in assert_chinese(excinfo.value)
 
 
 def test_zip_without_shapefile_is_an_error(tmp_path: Path) -> None:
@@ -542,8 +615,9 @@ def test_geopackage_layers(tmp_path: Path) -> None:
 
 
 def test_bad_snap_tolerance_is_an_error() -> None:
-    with pytest.raises(InputError, match="snap_tolerance_m"):
+    with pytest.raises(InputError, match=r"snap_tolerance_m must be .*>= 0 metres, got -1") as e:
         network_from_lines(line_frame(CROSS), source="plan", snap_tolerance_m=-1.0)
+    assert "不小于 0 米" in assert_chinese(e.value)
 
 
 def test_plan_in_wgs84_is_projected_to_utm() -> None:
@@ -706,13 +780,15 @@ def test_graph_with_projected_crs_and_no_highway_tags() -> None:
 def test_graphml_errors(tmp_path: Path, nanjing_graphml: Path) -> None:
     hello = tmp_path / "hello.graphml"
     hello.write_text("hello")
-    with pytest.raises(InputError, match=r"hello\.graphml: not a readable osmnx GraphML"):
+    with pytest.raises(InputError, match=r"hello\.graphml: not a readable osmnx GraphML") as e:
         load_network(hello)
+    assert "hello.graphml：不是可读取的 osmnx GraphML 文件" in assert_chinese(e.value)
     truncated = tmp_path / "truncated.graphml"
     text = nanjing_graphml.read_text(encoding="utf-8")
     truncated.write_text(text[: len(text) // 2], encoding="utf-8")
-    with pytest.raises(InputError, match=r"truncated\.graphml: not a readable"):
+    with pytest.raises(InputError, match=r"truncated\.graphml: not a readable.*save_graphml") as e:
         load_network(truncated)
+    assert "osmnx.save_graphml" in assert_chinese(e.value)
     plain = tmp_path / "plain.graphml"
     plain.write_text(
         '<?xml version="1.0" encoding="utf-8"?>\n'
@@ -721,10 +797,59 @@ def test_graphml_errors(tmp_path: Path, nanjing_graphml: Path) -> None:
         '    <node id="1"/><node id="2"/><edge source="1" target="2"/>\n'
         "  </graph>\n</graphml>\n"
     )
-    with pytest.raises(InputError, match=r"plain\.graphml: the graph has no 'crs'"):
+    with pytest.raises(InputError, match=r"plain\.graphml: the graph has no 'crs'") as e:
         load_network(plain)
-    with pytest.raises(InputError, match="GraphML file not found"):
+    assert "不是 osmnx 生成的图" in assert_chinese(e.value)
+    with pytest.raises(InputError, match="GraphML file not found") as e:
         read_graphml_network(tmp_path / "absent.graphml")
+    assert "找不到GraphML 路网文件" in assert_chinese(e.value)
+    without_xy = tmp_path / "without_xy.graphml"
+    without_xy.write_text(
+        plain.read_text().replace(
+            '<graph edgedefault="directed">',
+            '<key id="d0" for="graph" attr.name="crs" attr.type="string"/>\n'
+            '  <graph edgedefault="directed"><data key="d0">epsg:4326</data>',
+        )
+    )
+    with pytest.raises(
+        InputError, match=r"without_xy\.graphml: node 1 has no numeric 'x'/'y'"
+    ) as e:
+        load_network(without_xy)
+    assert "节点 1 没有数值型的 x/y 坐标" in assert_chinese(e.value)
+    bad_crs = tmp_path / "bad_crs.graphml"
+    bad_crs.write_text(without_xy.read_text().replace("epsg:4326", "Nanjing local grid"))
+    with pytest.raises(
+        CRSError, match=r"bad_crs\.graphml: the graph's crs 'Nanjing local grid'"
+    ) as e:
+        load_network(bad_crs)
+    assert "图的坐标系 'Nanjing local grid' 不是已知的坐标系" in assert_chinese(
+        e.value, "Nanjing local grid"
+    )
+
+
+def two_node_graph(**edge: Any) -> Any:
+    """An osmnx-like graph of two nodes 100 m apart in Nanjing and one edge between them."""
+    import networkx as nx
+
+    graph: Any = nx.MultiDiGraph(crs=UTM50)
+    graph.add_node(1, x=X0, y=Y0)
+    graph.add_node(2, x=X0 + 100.0, y=Y0)
+    graph.add_edge(1, 2, **edge)
+    return graph
+
+
+def test_graph_edge_errors() -> None:
+    with pytest.raises(InputError, match=r"g: the graph holds no walkable street edge") as e:
+        network_from_graph(two_node_graph(highway="motorway"), source="g")
+    assert "network_type='walk'" in assert_chinese(e.value)
+    broken = two_node_graph(highway="footway", geometry="LINESTRING (1 2,")
+    with pytest.raises(InputError, match=r"g: an edge geometry is not valid WKT") as e:
+        network_from_graph(broken, source="g")
+    assert "有一条边的几何不是有效的 WKT 文本" in assert_chinese(e.value)
+    point = two_node_graph(highway="footway", geometry=Point(X0, Y0))
+    with pytest.raises(InputError, match=r"g: an edge geometry is a Point, not a LineString") as e:
+        network_from_graph(point, source="g")
+    assert "有一条边的几何是 Point，而不是 LineString" in assert_chinese(e.value)
 
 
 # --------------------------------------------------------------------------- online
@@ -743,17 +868,20 @@ def test_graphml_errors(tmp_path: Path, nanjing_graphml: Path) -> None:
     ],
 )
 def test_online_bbox_is_validated(bbox: Any, message: str) -> None:
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=f"{message}.*WGS-84 degrees") as excinfo:
         load_network_online(bbox=bbox)
+    assert "bbox=(西, 南, 东, 北)" in assert_chinese(excinfo.value, repr(bbox))
 
 
 def test_online_needs_exactly_one_of_place_and_bbox() -> None:
     with pytest.raises(InputError, match="either place"):
         load_network_online()
-    with pytest.raises(InputError, match="either place"):
+    with pytest.raises(InputError, match="either place") as excinfo:
         load_network_online(place="Nanjing", bbox=(118.76, 32.02, 118.80, 32.05))
-    with pytest.raises(InputError, match="place is empty"):
+    assert "二者之一" in assert_chinese(excinfo.value)
+    with pytest.raises(InputError, match="place is empty") as excinfo:
         load_network_online(place="  ")
+    assert "地名为空" in assert_chinese(excinfo.value)
 
 
 @pytest.fixture
@@ -769,9 +897,13 @@ def test_online_without_internet_fails_fast(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(socket, "create_connection", unreachable)
     monkeypatch.setattr(ox, "graph_from_bbox", pytest.fail)  # must not be reached
     started = time.perf_counter()
-    with pytest.raises(NetworkUnavailableError, match=r"cannot reach the internet.*load_network"):
+    with pytest.raises(
+        NetworkUnavailableError,
+        match=r"cannot reach the internet \(cannot connect to .*load_network",
+    ) as excinfo:
         load_network_online(bbox=(118.76, 32.02, 118.80, 32.05))
     assert time.perf_counter() - started < 2.0
+    assert "本机无法连接互联网（无法连接 " in assert_chinese(excinfo.value)
 
 
 @pytest.mark.usefixtures("no_proxy")
@@ -783,8 +915,11 @@ def test_online_connectivity_check_times_out(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(socket, "create_connection", hang)
     monkeypatch.setattr(network_module, "_CONNECT_TIMEOUT_S", 0.2)
     started = time.perf_counter()
-    with pytest.raises(NetworkUnavailableError, match=r"no answer from overpass-api\.de:443"):
+    with pytest.raises(
+        NetworkUnavailableError, match=r"no answer from overpass-api\.de:443 within 0\.2 s"
+    ) as excinfo:
         load_network_online(place="Xuanwu, Nanjing, China")
+    assert "overpass-api.de:443 在 0.2 秒内没有应答" in assert_chinese(excinfo.value)
     assert time.perf_counter() - started < 1.0
 
 
@@ -806,9 +941,21 @@ def test_online_download_connection_error(
 
     monkeypatch.setattr(network_module, "_check_internet", lambda urls: None)
     monkeypatch.setattr(ox, "graph_from_bbox", fail)
-    with pytest.raises(NetworkUnavailableError, match="cannot reach the internet"):
+    with pytest.raises(NetworkUnavailableError, match="cannot reach the internet") as excinfo:
         load_network_online(bbox=(118.76, 32.02, 118.80, 32.05))
     assert ox.settings.useful_tags_way == saved_tags
+    assert "本机无法连接互联网" in assert_chinese(excinfo.value)
+
+
+def test_online_download_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise ox._errors.ResponseStatusCodeError("Overpass returned 429 Too Many Requests")
+
+    monkeypatch.setattr(network_module, "_check_internet", lambda urls: None)
+    monkeypatch.setattr(ox, "graph_from_bbox", refuse)
+    with pytest.raises(NetworkUnavailableError, match=r"refused the download \(Overpass.*429") as e:
+        load_network_online(bbox=(118.76, 32.02, 118.80, 32.05))
+    assert "OpenStreetMap 服务器拒绝了下载请求（Overpass returned 429" in assert_chinese(e.value)
 
 
 def test_online_place_download_is_converted(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -838,57 +985,122 @@ def test_online_place_not_found(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(network_module, "_check_internet", lambda urls: None)
     monkeypatch.setattr(ox, "graph_from_place", not_found)
-    with pytest.raises(InputError, match=r"'Nowhere at all'.*check the place name"):
+    with pytest.raises(InputError, match=r"'Nowhere at all'.*check the place name") as excinfo:
         load_network_online(place="Nowhere at all")
+    chinese = assert_chinese(excinfo.value, "Nowhere at all")
+    assert "OpenStreetMap 步行路网（osmnx 下载），地名 'Nowhere at all'：未找到任何内容" in chinese
 
 
 # --------------------------------------------------------------------------- file errors
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"absent\.osm: network file not found"):
+    with pytest.raises(InputError, match=r"absent\.osm: network file not found") as excinfo:
         load_network(tmp_path / "absent.osm")
+    assert "absent.osm：找不到路网文件" in assert_chinese(excinfo.value)
 
 
 def test_folder(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="is a folder"):
+    with pytest.raises(InputError, match=r"is a folder.*network file") as excinfo:
         load_network(tmp_path)
+    assert "这是文件夹而不是文件；请给出路网文件的路径" in assert_chinese(excinfo.value)
 
 
 def test_unknown_suffix(tmp_path: Path) -> None:
     path = tmp_path / "roads.csv"
     path.write_text("x,y\n1,2\n")
-    with pytest.raises(InputError, match=r"unknown network file type '\.csv'"):
+    with pytest.raises(InputError, match=r"unknown network file type '\.csv'.*\.graphml") as e:
         load_network(path)
+    assert "未知的路网文件类型 '.csv'" in assert_chinese(e.value)
 
 
 def test_text_named_osm(tmp_path: Path) -> None:
     path = tmp_path / "hello.osm"
     path.write_text("hello")
-    with pytest.raises(InputError, match=r"hello\.osm: not a readable OSM XML/PBF file"):
+    with pytest.raises(InputError, match=r"hello\.osm: not a readable OSM XML/PBF file") as e:
         load_network(path)
+    assert "hello.osm：不是可读取的 OSM XML/PBF 文件" in assert_chinese(e.value)
 
 
 def test_osm_without_highways(tmp_path: Path) -> None:
     nodes = {1: (118.78, 32.04), 2: (118.781, 32.04), 3: (118.781, 32.041)}
     path = write_osm(tmp_path / "buildings.osm", nodes, [(5, [1, 2, 3, 1], {"building": "yes"})])
-    with pytest.raises(InputError, match=r"buildings\.osm: no walkable street"):
+    with pytest.raises(InputError, match=r"buildings\.osm: no walkable street") as excinfo:
         load_network(path)
+    assert "该 OSM 文件中没有可步行的街道" in assert_chinese(excinfo.value)
+
+
+def test_node_out_of_range(tmp_path: Path) -> None:
+    nodes = {1: (118.78, 32.04), 2: (118.781, 95.5)}
+    path = write_osm(tmp_path / "bad_node.osm", nodes, [(5, [1, 2], {"highway": "footway"})])
+    with pytest.raises(InputError, match=r"bad_node\.osm: a node's coordinates are out") as e:
+        load_network(path)
+    assert "纬度应在 -90 至 90 度之间" in assert_chinese(e.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "truncated"),
+    [
+        ("cn_nanjing_xinjiekou.osm", "truncated.osm"),
+        ("cn_nanjing_xinjiekou.osm", "truncated.osm.xml"),
+        ("us_west_oakland.osm.bz2", "truncated.osm.bz2"),
+    ],
+)
+def test_truncated_osm_xml(tmp_path: Path, name: str, truncated: str) -> None:
+    data = shared_file(name).read_bytes()
+    path = tmp_path / truncated
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=rf"{truncated}: not a readable OSM XML/PBF file") as e:
+        load_network(path)
+    assert f"{truncated}：不是可读取的 OSM XML/PBF 文件" in assert_chinese(e.value)
 
 
 def test_truncated_pbf(tmp_path: Path) -> None:
     data = shared_file("cn_shanghai_center_roads.osm.pbf").read_bytes()
     path = tmp_path / "truncated.osm.pbf"
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match=r"truncated\.osm\.pbf: not a readable OSM.*PBF error"):
+    with pytest.raises(
+        InputError, match=r"truncated\.osm\.pbf: not a readable OSM.*PBF error"
+    ) as e:
         load_network(path)
+    assert "请从 openstreetmap.org、Overpass 或 Geofabrik 重新导出" in assert_chinese(e.value)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_command_line_says_a_corrupt_network_in_one_language(
+    lang: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = shared_file("cn_shanghai_center_roads.osm.pbf").read_bytes()
+    path = tmp_path / "truncated.osm.pbf"
+    path.write_bytes(data[: len(data) // 2])
+    argv = ["reach", "--lang", lang, "--network", str(path), "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    with pytest.raises(InputError) as excinfo:
+        load_network(path)
+    library = excinfo.value.args[0].params["reason"]  # osmium's own words
+    assert library in error
+    if lang == "zh":
+        assert error.startswith(f"radius：错误：{path}：不是可读取的 OSM XML/PBF 文件"), error
+        allowed = ALLOWED_IN_CHINESE | NETWORK_NAMES | set(english_words(library))
+        assert english_words(error, allowed) == [], error
+    else:
+        assert error.startswith(f"radius: error: {path}: not a readable OSM XML/PBF file"), error
+        assert "export the area again" in error
+        assert not re.search(r"[\u4e00-\u9fff]", error), error
 
 
 def test_segments_without_crs_or_length() -> None:
-    with pytest.raises(CRSError, match="no CRS"):
+    with pytest.raises(CRSError, match="s: the street lines have no CRS") as no_crs:
         network_module.network_from_segments(line_frame(CROSS, crs=None), source="s")
-    with pytest.raises(InputError, match="no walkable street"):
+    assert "街道线没有坐标系（CRS）" in assert_chinese(no_crs.value)
+    with pytest.raises(InputError, match="s: no walkable street") as excinfo:
         network_module.network_from_segments(line_frame([]), source="s")
+    assert "没有找到可步行的街道" in assert_chinese(excinfo.value)
+    dots = line_frame([LineString([(X0, Y0), (X0, Y0)])] * 2)
+    with pytest.raises(InputError, match="s: every street segment has zero length") as excinfo:
+        network_module.network_from_segments(dots, source="s")
+    assert "所有街道路段的长度均为零" in assert_chinese(excinfo.value)
 
 
 # --------------------------------------------------------------------------- CRS choice
@@ -913,15 +1125,16 @@ def test_choose_metric_crs(lon: float, lat: float, crs: Any, epsg: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("lon", "crs", "message"),
+    ("lon", "crs", "message", "chinese"),
     [
-        (118.78, "EPSG:4326", "not a projected CRS in metres"),
-        (118.78, "EPSG:2263", "not a projected CRS in metres"),  # US feet
-        (118.78, "not a crs", "unknown CRS"),
-        (10.0, "cgcs2000", "outside the CGCS2000"),
-        (-122.3, "cgcs2000", "outside the CGCS2000"),
+        (118.78, "EPSG:4326", "not a projected CRS in metres", "不是以米为单位的投影坐标系"),
+        (118.78, "EPSG:2263", "not a projected CRS in metres", "坐标系 EPSG:2263 不是"),  # feet
+        (118.78, "not a crs", "unknown CRS 'not a crs'", "未知的坐标系 'not a crs'"),
+        (10.0, "cgcs2000", "longitude 10.000 lies outside the CGCS2000", "经度 10.000 不在"),
+        (-122.3, "cgcs2000", "outside the CGCS2000", "请改用 crs='auto'"),
     ],
 )
-def test_choose_metric_crs_errors(lon: float, crs: str, message: str) -> None:
-    with pytest.raises(CRSError, match=message):
+def test_choose_metric_crs_errors(lon: float, crs: str, message: str, chinese: str) -> None:
+    with pytest.raises(CRSError, match=message) as excinfo:
         choose_metric_crs(lon, 30.0, crs)
+    assert chinese in assert_chinese(excinfo.value, crs)
