@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import string
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
@@ -22,11 +23,16 @@ from radius._errors import ConfigError, InputError
 from radius._limits import load_yaml
 from radius.config import (
     DEFAULT_THRESHOLD_BASIS,
+    Loc,
     ThresholdBasis,
+    key_problem,
     load_categories,
+    pydantic_problems,
     resolve_speed,
+    yaml_kind,
 )
 from radius.covering import SitingMethod, SitingObjective
+from radius.i18n import Message, error_message, message
 from radius.provision import ProvisionMethod
 from radius.snap import DEFAULT_MAX_SNAP_M
 from radius.standards import load_standard
@@ -113,19 +119,17 @@ class SourceSpec(_Frozen):
             try:
                 fields = {name for _, name, _, _ in string.Formatter().parse(value) if name}
             except ValueError as exc:
-                raise ValueError(f"not a valid path template ({exc})") from None
+                raise ValueError(message("batch_template_invalid", reason=str(exc))) from None
             if fields != {"district_id"}:
-                raise ValueError(
-                    "a per-district path template must hold '{district_id}' and no other "
-                    f"field, e.g. 'plans/{{district_id}}.gpkg' (found {sorted(fields) or 'none'})"
-                )
+                found = ", ".join(sorted(fields)) or message("batch_template_no_field")
+                raise ValueError(message("batch_template_fields", found=found))
             return str(_resolve_path(Path(value), info))
         return value
 
     @model_validator(mode="after")
     def _one_of(self) -> SourceSpec:
         if (self.file is None) == (self.per_district is None):
-            raise ValueError("give exactly one of 'file' (all districts) or 'per_district'")
+            raise ValueError(message("batch_source_one_of"))
         return self
 
     def path_for(self, district_id: str) -> Path:
@@ -142,10 +146,7 @@ class SourceSpec(_Frozen):
             return Path(self.per_district.format(district_id=district_id))
         assert self.per_district is not None  # guaranteed by the validator
         if district_id not in self.per_district:
-            raise InputError(
-                f"district {district_id!r} has no entry under per_district; add "
-                f"'{district_id}: <path>' to the job"
-            )
+            raise InputError(message("batch_no_district_entry", district=district_id))
         return self.per_district[district_id]
 
 
@@ -209,12 +210,9 @@ class ResidentsSpec(_Frozen):
     def _one_of(self) -> ResidentsSpec:
         given = [self.file is not None, self.per_district is not None, self.density is not None]
         if sum(given) != 1:
-            raise ValueError(
-                "give exactly one of 'file', 'per_district' or 'density_per_ha' (or leave "
-                "'residents' out to use the residential buildings of an OSM network)"
-            )
+            raise ValueError(message("batch_residents_one_of"))
         if self.file is not None and not self.file:
-            raise ValueError("'file' lists no file")
+            raise ValueError(message("batch_residents_no_file"))
         return self
 
     def source(self) -> SourceSpec | None:
@@ -320,7 +318,7 @@ class DistrictsSpec(_Frozen):
     @model_validator(mode="after")
     def _one_of(self) -> DistrictsSpec:
         if (self.file is None) == (self.blocks is None):
-            raise ValueError("give either a districts file or 'blocks'")
+            raise ValueError(message("batch_districts_one_of"))
         return self
 
 
@@ -374,9 +372,9 @@ class SiteRequest(_Frozen):
     @model_validator(mode="after")
     def _count_fits_objective(self) -> SiteRequest:
         if self.objective == "max_cover" and self.count is None:
-            raise ValueError("give count (the number of new sites) for objective max_cover")
+            raise ValueError(message("batch_site_needs_count"))
         if self.objective == "set_cover" and self.count is not None:
-            raise ValueError("set_cover finds the number of sites itself: remove count")
+            raise ValueError(message("batch_site_set_cover_count"))
         return self
 
 
@@ -489,16 +487,13 @@ class BatchJob(_Frozen):
     @classmethod
     def _sites_per_district(cls, value: tuple[SiteRequest, ...]) -> tuple[SiteRequest, ...]:
         if any(request.districts is not None for request in value):
-            raise ValueError("a batch sites every district for itself: remove districts from sites")
+            raise ValueError(message("batch_sites_districts"))
         return value
 
     @model_validator(mode="after")
     def _blocks_need_one_network(self) -> BatchJob:
         if self.districts.blocks is not None and self.network.file is None:
-            raise ValueError(
-                "districts: blocks needs one network file for all districts (network: PATH); "
-                "with a road plan per district, give the district polygons as a file"
-            )
+            raise ValueError(message("batch_blocks_one_network"))
         return self
 
     def limit_m(self) -> float:
@@ -529,53 +524,45 @@ class BatchJob(_Frozen):
         return files
 
 
-def _format_validation_error(source: str, error: ValidationError) -> str:
-    lines = [f"{source}: invalid batch job ({error.error_count()} problem(s)):"]
-    for item in error.errors():
-        key_path = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"  - {key_path}: {message}")
-    lines.append("Fix these keys and run again.")
-    return "\n".join(lines)
-
-
-def _semantic_problems(job: BatchJob) -> list[str]:
-    """Problems that need the configuration files or the file system, as ``key: message``."""
-    problems: list[str] = []
+def _semantic_problems(job: BatchJob) -> list[tuple[Loc, Message | str]]:
+    """Problems that need the configuration files or the file system: where and what."""
+    problems: list[tuple[Loc, Message | str]] = []
     for key, path in job.shared_files().items():
+        loc = _loc_of(key)
         if not path.exists():
-            problems.append(f"{key}: file not found: {path}")
+            problems.append((loc, message("batch_file_not_found", path=str(path))))
         elif path.is_dir():
-            problems.append(f"{key}: is a folder, not a file: {path}")
+            problems.append((loc, message("batch_file_is_folder", path=str(path))))
     categories = {c.id: c for c in load_categories()}
-    known = set(categories)
+    known = ", ".join(sorted(categories))
     for k, cid in enumerate(job.categories or ()):
-        if cid not in known:
+        if cid not in categories:
             problems.append(
-                f"categories.{k}: unknown category {cid!r}; known: {', '.join(sorted(known))}"
+                (("categories", k), message("batch_unknown_category", value=repr(cid), known=known))
             )
     for k, request in enumerate(job.sites):
-        if request.category not in known:
-            problems.append(
-                f"sites.{k}.category: unknown category {request.category!r}; known: "
-                + ", ".join(sorted(known))
-            )
+        if request.category not in categories:
+            note = message("batch_unknown_category", value=repr(request.category), known=known)
+            problems.append((("sites", k, "category"), note))
             continue
         labels = [threshold.label for threshold in categories[request.category].thresholds]
         if request.threshold is not None and request.threshold.strip() not in labels:
-            problems.append(
-                f"sites.{k}.threshold: {request.category} has no threshold "
-                f"{request.threshold!r}; its thresholds are {', '.join(labels)}"
+            note = message(
+                "batch_site_unknown_threshold",
+                category=request.category,
+                value=repr(request.threshold),
+                labels=", ".join(labels),
             )
+            problems.append((("sites", k, "threshold"), note))
     try:
         resolve_speed(job.speed_profile, job.speed_m_s)
     except ConfigError as exc:
-        problems.append(f"speed_profile: {exc}")
+        problems.append((("speed_profile",), error_message(exc)))
     if "standard" not in job.shared_files() or Path(job.standard).exists():
         try:
             load_standard(job.standard, categories=load_categories())
         except ConfigError as exc:
-            problems.append(f"standard: {exc}")
+            problems.append((("standard",), error_message(exc)))
     if isinstance(job.memory_limit, str) and job.memory_limit != "auto":
         from dask.utils import parse_bytes
 
@@ -583,19 +570,26 @@ def _semantic_problems(job: BatchJob) -> list[str]:
             parse_bytes(job.memory_limit)
         except ValueError:
             problems.append(
-                f"memory_limit: {job.memory_limit!r} is not a size; give e.g. '2GiB' or 'auto'"
+                (("memory_limit",), message("batch_memory_limit", value=repr(job.memory_limit)))
             )
     return problems
+
+
+def _loc_of(key: str) -> Loc:
+    """``"facilities.existing.0.file"`` -> ``("facilities", "existing", 0, "file")``."""
+    return tuple(int(part) if part.isdigit() else part for part in key.split("."))
+
+
+def _invalid_job(source: str, problems: Sequence[tuple[Loc, str]]) -> ConfigError:
+    lines = tuple(key_problem(loc, problem) for loc, problem in problems)
+    return ConfigError(message("batch_job_invalid", file=source, n=len(lines), problems=lines))
 
 
 def check_job(job: BatchJob, source: str) -> None:
     """Cross-check a validated job (files, categories, standard); raise one ConfigError."""
     problems = _semantic_problems(job)
     if problems:
-        lines = [f"{source}: invalid batch job ({len(problems)} problem(s)):"]
-        lines += [f"  - {p}" for p in problems]
-        lines.append("Fix these keys and run again.")
-        raise ConfigError("\n".join(lines))
+        raise _invalid_job(source, problems)
 
 
 def load_job(path: str | Path) -> BatchJob:
@@ -620,17 +614,16 @@ def load_job(path: str | Path) -> BatchJob:
     """
     job_path = Path(path)
     if job_path.is_dir():
-        raise ConfigError(f"{job_path}: is a folder; give a batch job YAML file")
+        raise ConfigError(message("batch_job_is_folder", file=str(job_path)))
     data = load_yaml(job_path, "batch job file", ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{job_path}: expected a mapping of keys (network, districts, ...) at the top "
-            f"level, got {type(data).__name__}"
+            message("batch_job_not_mapping", file=str(job_path), kind=yaml_kind(data))
         )
     base_dir = job_path.resolve().parent
     try:
         job = BatchJob.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(str(job_path), exc)) from None
+        raise _invalid_job(str(job_path), pydantic_problems(exc)) from None
     check_job(job, str(job_path))
     return job

@@ -14,24 +14,32 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from radius._errors import ConfigError
 from radius._limits import load_yaml
+from radius.i18n import Message, message
 
 __all__ = [
     "CONFIG_DIR",
     "DEFAULT_THRESHOLD_BASIS",
     "Category",
+    "Loc",
     "SpeedProfile",
     "SpeedProfiles",
     "Threshold",
     "ThresholdBasis",
     "WalkRules",
+    "field_path",
+    "key_problem",
     "load_categories",
     "load_speed_profiles",
     "load_walk_rules",
+    "pydantic_problem",
+    "pydantic_problems",
     "resolve_speed",
     "validate_file",
+    "yaml_kind",
 ]
 
 
@@ -112,13 +120,11 @@ class Category(_Frozen):
     def _ascending(cls, value: tuple[Threshold, ...]) -> tuple[Threshold, ...]:
         minutes = [t.minutes for t in value]
         if minutes != sorted(set(minutes)):
-            raise ValueError("thresholds must be listed once each, in ascending minutes")
+            raise ValueError(message("config_thresholds_order"))
         metres = [t.metres for t in value]
         if metres != sorted(set(metres)):
-            raise ValueError(
-                "threshold metres must grow with the minutes (a longer walk is a longer "
-                f"distance); got {metres}"
-            )
+            shown = ", ".join(f"{m:g}" for m in metres)
+            raise ValueError(message("config_threshold_metres_order", metres=shown))
         return value
 
     def max_distance_m(
@@ -158,15 +164,19 @@ class _CategoryFile(_Frozen):
         ids = [c.id for c in self.categories]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
-            raise ValueError(f"category ids must be unique; repeated: {', '.join(duplicates)}")
+            raise ValueError(message("config_category_ids_repeated", ids=", ".join(duplicates)))
         owner: dict[str, str] = {}
         for category in self.categories:
             for name in (category.id, category.name_zh, category.name_en, *category.aliases):
                 key = unicodedata.normalize("NFKC", name).strip().casefold()
                 if owner.setdefault(key, category.id) != category.id:
                     raise ValueError(
-                        f"type name {name!r} of category {category.id} is already a name of "
-                        f"category {owner[key]}: an inventory's 类别 must name one category"
+                        message(
+                            "config_category_name_taken",
+                            name=repr(name),
+                            category_id=category.id,
+                            owner=owner[key],
+                        )
                     )
         return self
 
@@ -192,10 +202,21 @@ class SpeedProfiles(_Frozen):
     @model_validator(mode="after")
     def _default_exists(self) -> SpeedProfiles:
         if self.default not in self.profiles:
-            raise ValueError(f"default profile {self.default!r} is not among the profiles")
+            raise ValueError(
+                message(
+                    "config_default_profile_unknown",
+                    name=repr(self.default),
+                    known=", ".join(self.profiles),
+                )
+            )
         unknown = {g: p for g, p in self.groups.items() if p not in self.profiles}
         if unknown:
-            raise ValueError(f"groups name unknown speed profiles: {unknown}")
+            listed = ", ".join(f"{g}: {p}" for g, p in unknown.items())
+            raise ValueError(
+                message(
+                    "config_group_profiles_unknown", unknown=listed, known=", ".join(self.profiles)
+                )
+            )
         return self
 
     def group_speed(self, group: str, run_speed_m_s: float) -> float:
@@ -243,13 +264,138 @@ class WalkRules(_Frozen):
         return False
 
 
-def _format_validation_error(path: Path, error: ValidationError) -> str:
-    lines = [f"{path}: invalid configuration ({error.error_count()} problem(s)):"]
-    for item in error.errors():
-        key_path = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        lines.append(f"  - {key_path}: {item['msg']}")
-    lines.append("Fix these keys and run again.")
-    return "\n".join(lines)
+# --------------------------------------------------------------------------------------
+# pydantic's problems as message ids: a YAML file's errors in the user's language
+# --------------------------------------------------------------------------------------
+
+Loc = tuple[str | int, ...]
+"""Where a problem is in a YAML file: keys and list positions, outermost first."""
+
+#: The ``loc`` parts pydantic adds for the member of a union it tried (``str``,
+#: ``dict[str,...]``, ``function-after[...]``); they are no keys of the file.
+_UNION_MEMBERS = frozenset(
+    {"str", "int", "float", "bool", "bytes", "none", "list", "dict", "tuple", "set", "frozenset"}
+)
+_UNION_MEMBER_PREFIXES = ("constrained-", "function-", "lax-or-strict", "json-or-python")
+
+#: pydantic error types with a message ``pydantic_<type>`` of their own.
+PYDANTIC_TYPES = frozenset(
+    {
+        *("missing", "extra_forbidden", "int_parsing", "int_type", "int_from_float"),
+        *("float_parsing", "float_type", "finite_number", "bool_parsing", "bool_type"),
+        *("string_type", "string_pattern_mismatch", "string_too_short", "string_too_long"),
+        *("greater_than", "greater_than_equal", "less_than", "less_than_equal"),
+        *("too_short", "too_long", "dict_type", "list_type", "tuple_type", "set_type"),
+        *("model_type", "model_attributes_type", "path_type"),
+    }
+)
+_LIMITS = ("gt", "ge", "lt", "le")
+_SHOWN_CHARS = 60
+
+
+def _is_union_member(part: str | int) -> bool:
+    return isinstance(part, str) and (
+        part in _UNION_MEMBERS or "[" in part or part.startswith(_UNION_MEMBER_PREFIXES)
+    )
+
+
+def field_path(loc: Sequence[str | int]) -> str:
+    """The YAML key path of a pydantic ``loc``: ``("districts", 2, "population")`` ->
+    ``"districts[2].population"`` (union members pydantic tried left out; ``""`` for the
+    top level)."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not _is_union_member(part):
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _field(loc: Sequence[str | int]) -> str | Message:
+    return field_path(loc) or message("config_top_level")
+
+
+def key_problem(loc: Sequence[str | int], problem: str) -> Message:
+    """One line of a file's problem list: ``  - key.path: problem``."""
+    return message("config_problem_line", field=_field(loc), problem=problem)
+
+
+def yaml_kind(value: object) -> str:
+    """What a YAML value is, in words (for "expected a mapping, got a list")."""
+    kinds = {list: "list", str: "text", bool: "bool", int: "number", float: "number"}
+    kind = kinds.get(type(value))
+    if value is None:
+        return message("yaml_kind_empty")
+    if kind is None:
+        return type(value).__name__
+    return message(f"yaml_kind_{kind}")
+
+
+def _shown(value: object) -> str | Message:
+    """A value the user wrote, as a message shows it (long values cut short)."""
+    if value is None:
+        return message("yaml_kind_empty")
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+def _number(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _choices(expected: str, value: object) -> Message:
+    """A literal or enum error: pydantic's ``"'a', 'b' or 'c'"`` as a list of choices."""
+    head, _, last = expected.rpartition(" or ")
+    if not head:
+        return message("pydantic_literal_one", expected=expected, value=_shown(value))
+    return message("pydantic_literal_error", choices=head, last=last, value=_shown(value))
+
+
+def pydantic_problem(item: ErrorDetails) -> Message:
+    """What one pydantic error says, as a message id (without where it is).
+
+    A problem our own validators raise (``ValueError(message(...))``) is that message; the
+    common pydantic types each have a message ``pydantic_<type>`` (with the limit, length
+    or pattern of the error and the value the user gave); any other type keeps pydantic's
+    own English text as a value of ``pydantic_other``.
+    """
+    kind = item["type"]
+    ctx: dict[str, Any] = dict(item.get("ctx") or {})
+    if kind in ("value_error", "assertion_error"):
+        error = ctx.get("error")
+        note = error.args[0] if isinstance(error, BaseException) and error.args else None
+        if isinstance(note, Message):
+            return note
+    if kind in ("literal_error", "enum") and isinstance(ctx.get("expected"), str):
+        return _choices(ctx["expected"], item.get("input"))
+    if kind in PYDANTIC_TYPES:
+        params: dict[str, Any] = {"value": _shown(item.get("input"))}
+        params.update((name, ctx[name]) for name in ctx if name.endswith("_length"))
+        params.update(("limit", _number(ctx[name])) for name in _LIMITS if name in ctx)
+        if "pattern" in ctx:
+            params["pattern"] = ctx["pattern"]
+        try:
+            return message(f"pydantic_{kind}", **params)
+        except ConfigError:  # a ctx this pydantic version words differently
+            pass
+    text = item["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return message("pydantic_other", text=text)
+
+
+def pydantic_problems(error: ValidationError, prefix: Loc = ()) -> tuple[tuple[Loc, Message], ...]:
+    """Every problem of a :class:`~pydantic.ValidationError`: where (``prefix`` + its
+    ``loc``) and what, as message ids (see :func:`pydantic_problem`)."""
+    return tuple(
+        ((*prefix, *item["loc"]), pydantic_problem(item))
+        for item in error.errors(include_url=False)
+    )
+
+
+def _problem_lines(error: ValidationError) -> tuple[Message, ...]:
+    return tuple(key_problem(loc, problem) for loc, problem in pydantic_problems(error))
 
 
 def _read_yaml(path: Path) -> Any:
@@ -263,11 +409,14 @@ def validate_file(model: type[ModelT], path: Path, context: dict[str, Any] | Non
     """
     data = _read_yaml(path)
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+        raise ConfigError(message("config_not_mapping", file=str(path), kind=yaml_kind(data)))
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(path, exc)) from None
+        lines = _problem_lines(exc)
+        raise ConfigError(
+            message("config_invalid", file=str(path), n=len(lines), problems=lines)
+        ) from None
 
 
 @lru_cache(maxsize=16)
@@ -304,8 +453,12 @@ def load_categories(
     unknown = [i for i in ids if i not in by_id]
     if unknown:
         raise ConfigError(
-            f"unknown category id(s) {', '.join(map(repr, unknown))}; "
-            f"known ids in {resolved}: {', '.join(by_id)}"
+            message(
+                "config_unknown_category_ids",
+                ids=", ".join(map(repr, unknown)),
+                file=str(resolved),
+                known=", ".join(by_id),
+            )
         )
     return tuple(by_id[i] for i in ids)
 
@@ -333,13 +486,15 @@ def resolve_speed(profile: str | None = None, speed_m_s: float | None = None) ->
     """
     if speed_m_s is not None:
         if not 0.1 < speed_m_s < 5.0:
-            raise ConfigError(f"walking speed {speed_m_s} m/s is implausible; use 0.1–5 m/s")
+            raise ConfigError(message("config_speed_implausible", speed=speed_m_s))
         return float(speed_m_s)
     profiles = load_speed_profiles()
     name = profile or profiles.default
     if name not in profiles.profiles:
         raise ConfigError(
-            f"unknown speed profile {name!r}; choose one of {', '.join(profiles.profiles)}"
+            message(
+                "config_speed_profile_unknown", name=repr(name), known=", ".join(profiles.profiles)
+            )
         )
     return profiles.profiles[name].speed_m_s
 

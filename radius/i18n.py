@@ -26,7 +26,6 @@ from typing import Any, Literal, Protocol
 import yaml
 
 from radius._errors import ConfigError
-from radius.config import CONFIG_DIR
 
 __all__ = [
     "LANGUAGES",
@@ -54,6 +53,9 @@ Language = Literal["zh", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
 """Supported languages: Simplified Chinese (the default) and English."""
 
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+"""The ``configs/`` folder (the same as :data:`radius.config.CONFIG_DIR`; defined here because
+:mod:`radius.config` writes its errors with :func:`message` and so imports this module)."""
 I18N_FILE = CONFIG_DIR / "i18n.yaml"
 REPORT_TEXT_FILE = CONFIG_DIR / "report_text.yaml"
 MESSAGES_FILE = CONFIG_DIR / "messages.yaml"

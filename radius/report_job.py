@@ -25,8 +25,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from radius._batch_job import JobPath, SiteRequest
 from radius._errors import ConfigError, InputError
-from radius.config import DEFAULT_THRESHOLD_BASIS, ThresholdBasis, load_categories, validate_file
-from radius.i18n import Language
+from radius.config import (
+    DEFAULT_THRESHOLD_BASIS,
+    Loc,
+    ThresholdBasis,
+    key_problem,
+    load_categories,
+    pydantic_problems,
+    validate_file,
+)
+from radius.i18n import Language, Message, message
 from radius.pipeline import AnalyzeConfig, DistrictMode, ReachConfig
 from radius.provision import ProvisionMethod
 from radius.sample import default_network_path
@@ -142,27 +150,39 @@ class ReportJob(_Frozen):
             *((f"population.{k}", path) for k, path in enumerate(self.population)),
             *((f"sites.{k}.candidates", s.candidates) for k, s in enumerate(self.sites)),
         ]
-        problems = [
-            f"{key}: file not found: {path}"
+        problems: list[tuple[Loc, Message]] = [
+            (_loc_of(key), message("batch_file_not_found", path=str(path)))
             for key, path in files
             if path is not None and not path.exists()
         ]
         problems += [
-            f"categories.{k}: unknown category {cid!r}"
+            (("categories", k), message("report_job_unknown_category", value=repr(cid)))
             for k, cid in enumerate(self.categories or ())
             if cid not in known
         ]
         problems += [
-            f"sites.{k}.category: unknown category {s.category!r}"
+            (
+                ("sites", k, "category"),
+                message("report_job_unknown_category", value=repr(s.category)),
+            )
             for k, s in enumerate(self.sites)
             if s.category not in known
         ]
         if problems:
+            lines = tuple(key_problem(loc, problem) for loc, problem in problems)
             raise ConfigError(
-                f"{source}: invalid report job:\n  - "
-                + "\n  - ".join(problems)
-                + f"\nKnown categories: {', '.join(sorted(known))}."
+                message(
+                    "report_job_invalid",
+                    file=source,
+                    problems=lines,
+                    known=", ".join(sorted(known)),
+                )
             )
+
+
+def _loc_of(key: str) -> Loc:
+    """``"population.0"`` -> ``("population", 0)``."""
+    return tuple(int(part) if part.isdigit() else part for part in key.split("."))
 
 
 def load_report_job(path: str | Path) -> ReportJob:
@@ -181,7 +201,7 @@ def load_report_job(path: str | Path) -> ReportJob:
     """
     job_path = Path(path)
     if job_path.is_dir():
-        raise ConfigError(f"{job_path}: is a folder; give a report job YAML file")
+        raise ConfigError(message("report_job_is_folder", file=str(job_path)))
     job = validate_file(ReportJob, job_path, context={"base_dir": job_path.resolve().parent})
     job.check(str(job_path))
     return job
@@ -200,11 +220,11 @@ def site_request(source: str, **fields: object) -> SiteRequest:
     try:
         return SiteRequest.model_validate(fields)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'site'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
+        lines = tuple(
+            key_problem(loc, problem) if loc else message("site_problem_line", problem=problem)
+            for loc, problem in pydantic_problems(exc)
         )
-        raise InputError(f"{source}: {problems}") from None
+        raise InputError(message("site_request_invalid", source=source, problems=lines)) from None
 
 
 def parse_site_flag(text: str) -> SiteRequest:
@@ -223,8 +243,5 @@ def parse_site_flag(text: str) -> SiteRequest:
     except ValueError:
         number = 0
     if number < 1:
-        raise InputError(
-            f"--site {text}: the count after ':' must be a whole number ≥ 1, e.g. "
-            "--site convenience_store:2 (or --site elderly_care for the fewest sites)"
-        )
+        raise InputError(message("site_flag_count", flag=f"--site {text}"))
     return site_request(f"--site {text}", category=category.strip(), count=number)

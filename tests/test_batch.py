@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -13,7 +14,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import geopandas as gpd
 import numpy as np
@@ -23,8 +24,18 @@ import pyogrio
 import pytest
 import shapely
 import yaml
+from pydantic import BaseModel
 
-from radius._errors import ConfigError
+from radius._batch_job import (
+    BlockOptions,
+    DensityResidents,
+    DistrictsSpec,
+    FacilitiesSpec,
+    ResidentsSpec,
+    SiteRequest,
+    SourceSpec,
+)
+from radius._errors import ConfigError, InputError
 from radius.batch import (
     BatchJob,
     BatchReport,
@@ -35,11 +46,17 @@ from radius.batch import (
     load_job,
     run_batch,
 )
+from radius.cli import main
+from radius.config import load_categories, load_speed_profiles
 from radius.districts import block_districts
 from radius.i18n import RadiusWarning
 from radius.network import StreetNetwork, load_network
 
 from .conftest import REPO_ROOT
+from .language_checks import ALLOWED_IN_CHINESE, assert_chinese_error, english_words
+
+_JOB_PARTS: tuple[type[BaseModel], ...] = (BlockOptions, DensityResidents, DistrictsSpec)
+_JOB_PARTS += (FacilitiesSpec, ResidentsSpec, SiteRequest, SourceSpec)
 
 CATEGORIES = ["convenience_store", "supermarket", "fitness"]
 """Largest threshold 15 min: a 1,000 m buffer (GB 50180's distance, the default basis) keeps
@@ -137,7 +154,7 @@ BROKEN_JOBS: list[tuple[str, dict[str, Any] | str, str]] = [
     (
         "unknown category",
         {"network": "{net}", "districts": "blocks", "categories": ["supermarket", "spa"]},
-        r"categories.1: unknown category 'spa'",
+        r"categories\[1\]: unknown category 'spa'",
     ),
     (
         "implausible speed",
@@ -176,7 +193,7 @@ BROKEN_JOBS: list[tuple[str, dict[str, Any] | str, str]] = [
     (
         "unknown output",
         {"network": "{net}", "districts": "blocks", "outputs": ["gpkg", "pdf"]},
-        r"outputs.1: Input should be 'gpkg', 'xlsx', 'summary' or 'report'",
+        r"outputs\[1\]: Input should be 'gpkg', 'xlsx', 'summary' or 'report'",
     ),
     (
         "memory limit",
@@ -186,17 +203,17 @@ BROKEN_JOBS: list[tuple[str, dict[str, Any] | str, str]] = [
     (
         "missing inventory",
         {"network": "{net}", "districts": "blocks", "facilities": {"existing": ["gone.csv"]}},
-        r"facilities.existing.0.file: file not found",
+        r"facilities.existing\[0\].file: file not found",
     ),
     (
         "siting an unknown category",
         {"network": "{net}", "districts": "blocks", "sites": [{"category": "mall", "count": 1}]},
-        r"sites.0.category: unknown category 'mall'",
+        r"sites\[0\].category: unknown category 'mall'",
     ),
     (
         "siting without a count",
         {"network": "{net}", "districts": "blocks", "sites": [{"category": "fitness"}]},
-        r"sites.0: give count",
+        r"sites\[0\]: give count",
     ),
     (
         "siting for named districts",
@@ -214,7 +231,7 @@ BROKEN_JOBS: list[tuple[str, dict[str, Any] | str, str]] = [
             "districts": "blocks",
             "sites": [{"category": "fitness", "count": 1, "threshold": "7min"}],
         },
-        r"sites.0.threshold: fitness has no threshold '7min'; its thresholds are 10min, 15min",
+        r"sites\[0\].threshold: fitness has no threshold '7min'; its thresholds are 10min, 15min",
     ),
     (
         "missing candidates",
@@ -223,7 +240,7 @@ BROKEN_JOBS: list[tuple[str, dict[str, Any] | str, str]] = [
             "districts": "blocks",
             "sites": [{"category": "fitness", "count": 1, "candidates": "plots.gpkg"}],
         },
-        r"sites.0.candidates: file not found",
+        r"sites\[0\].candidates: file not found",
     ),
 ]
 
@@ -244,6 +261,138 @@ def test_broken_job_files_name_the_file_and_key(
     with pytest.raises(ConfigError, match=match) as caught:
         load_job(path)
     assert str(caught.value).startswith(str(path))
+    if request_id(content) not in _ENGLISH_YET:
+        assert_chinese_error(caught.value, allowed=_job_words(path.read_text(encoding="utf-8")))
+
+
+#: Broken jobs whose error is still written in English by another module (#14): the YAML
+#: reader's own errors (radius/_limits.py) and the standard profiles' (radius/standards.py).
+_ENGLISH_YET = {"not YAML", "unknown standard"}
+
+
+def request_id(content: dict[str, Any] | str) -> str:
+    return next(name for name, job, _ in BROKEN_JOBS if job == content)
+
+
+def _job_words(text: str) -> set[str]:
+    """The English words a Chinese error about a job may show: the keys and values the file
+    wrote, the job's keys, and the ids of the categories and speed profiles."""
+    keys: set[str] = set()
+    models: list[type[BaseModel]] = [BatchJob, *_JOB_PARTS]
+    for model in models:
+        keys.update(model.model_fields)
+        for field in model.model_fields.values():
+            keys.update(_choices(field.annotation))
+    ids = {category.id for category in load_categories()} | set(load_speed_profiles().profiles)
+    return set(re.findall(r"[A-Za-z][A-Za-z_]*", text)) | keys | ids
+
+
+def _choices(annotation: Any) -> set[str]:
+    """The values of every ``Literal`` inside a type (the choices a key accepts)."""
+    if get_origin(annotation) is Literal:
+        return {str(value) for value in get_args(annotation)}
+    return {value for arg in get_args(annotation) for value in _choices(arg)}
+
+
+def _bad_job(folder: Path, text: str) -> Path:
+    path = folder / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+#: A job file breaking one rule of each kind pydantic checks (and three of our own).
+_BROKEN_EVERYWHERE = """\
+network: {file: nowhere.osm}
+districts: {blocks: {min_area_m2: -5, min_width_m: abc}}
+residents: {density_per_ha: 0, household_size: 30}
+sites:
+  - {category: fitness}
+  - {category: fitness, count: 1.5, time_limit_s: 0}
+  - {category: fitness, count: 2, objective: nearest}
+  - {category: fitness, count: 2, colour: red}
+facilities: {existing: [{file: a.csv, per_district: "b/{district_id}.csv"}]}
+"""
+
+
+def test_every_kind_of_problem_names_its_key_in_either_language(tmp_path: Path) -> None:
+    path = _bad_job(tmp_path, _BROKEN_EVERYWHERE)
+    with pytest.raises(ConfigError) as caught:
+        load_job(path)
+    english = str(caught.value)
+    assert english.startswith(f"{path}: invalid batch job (10 problem(s)):")
+    for line in (
+        "facilities.existing[0]: give exactly one of 'file' (all districts) or 'per_district'",
+        "districts.blocks.min_area_m2: Input should be greater than or equal to 0, not -5",
+        "districts.blocks.min_width_m: Input should be a valid number, not 'abc'",
+        "residents.density.density_per_ha: Input should be greater than 0, not 0",
+        "residents.density.household_size: Input should be less than or equal to 20, not 30",
+        "sites[0]: give count (the number of new sites) for objective max_cover",
+        "sites[1].count: Input should be a whole number, not 1.5",
+        "sites[1].time_limit_s: Input should be greater than 0, not 0",
+        "sites[2].objective: Input should be 'max_cover' or 'set_cover', not 'nearest'",
+        "sites[3].colour: Extra inputs are not permitted",
+    ):
+        assert f"\n  - {line}" in english
+    chinese = assert_chinese_error(caught.value, allowed=_job_words(_BROKEN_EVERYWHERE))
+    assert chinese.startswith(f"{path}：批量任务文件有 10 个问题：")
+    assert "  - districts.blocks.min_area_m2：应大于或等于 0，实际为 -5" in chinese
+    assert "  - sites[1].count：应为整数（不能带小数），实际为 1.5" in chinese
+    assert "  - sites[2].objective：应为 'max_cover' 或 'set_cover'，实际为 'nearest'" in chinese
+    assert "  - sites[3].colour：不认识的键" in chinese
+    assert chinese.endswith("请改正这些键后重新运行。")
+
+
+def test_checks_after_validation_name_their_key_in_either_language(
+    nanjing_osm: Path, tmp_path: Path
+) -> None:
+    job = f"network: {nanjing_osm}\ndistricts: blocks\ncategories: [fitness, spa]\n"
+    job += "facilities: {existing: [gone.csv]}\nsites: [{category: fitness, count: 1, "
+    job += "threshold: 7min}]\nspeed_profile: sprinter\nmemory_limit: lots\n"
+    path = _bad_job(tmp_path, job)
+    with pytest.raises(ConfigError) as caught:
+        load_job(path)
+    english = str(caught.value)
+    assert f"  - facilities.existing[0].file: file not found: {tmp_path / 'gone.csv'}" in english
+    assert "  - categories[1]: unknown category 'spa'; known: " in english
+    assert "  - speed_profile: unknown speed profile 'sprinter'; choose one of adult" in english
+    chinese = assert_chinese_error(caught.value, allowed=_job_words(job))
+    assert f"  - facilities.existing[0].file：找不到文件：{tmp_path / 'gone.csv'}" in chinese
+    assert "  - sites[0].threshold：健身设施没有阈值 '7min'；其阈值为 10min, 15min" in chinese
+    assert "  - speed_profile：未知的步行速度方案 'sprinter'；请从 adult" in chinese
+    assert "  - memory_limit：'lots' 不是内存大小" in chinese
+
+
+def test_a_folder_or_a_list_is_no_job(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a folder; give a batch job YAML file") as caught:
+        load_job(tmp_path)
+    assert "这是文件夹" in assert_chinese_error(caught.value)
+    with pytest.raises(ConfigError, match=r"at the top level, got a list") as caught:
+        load_job(_bad_job(tmp_path, "- network: x.osm\n"))
+    assert "实际为列表" in assert_chinese_error(caught.value, allowed={"network", "districts"})
+
+
+def test_a_district_missing_from_per_district_is_named(tmp_path: Path) -> None:
+    spec = SourceSpec.model_validate({"per_district": {"A1": "a1.gpkg"}})
+    with pytest.raises(InputError, match="district B2 has no entry under per_district") as caught:
+        spec.path_for("B2")
+    assert "请在任务中加入 'B2: <路径>'" in assert_chinese_error(caught.value)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_command_line_reports_a_bad_job_in_one_language(
+    lang: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _bad_job(tmp_path, _BROKEN_EVERYWHERE)
+    assert main(["batch", str(path), "--lang", lang, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    if lang == "zh":
+        assert err.startswith(f"radius：错误：{path}：批量任务文件有 10 个问题：")
+        # The only English: the keys the file wrote or must write, and its values.
+        allowed = ALLOWED_IN_CHINESE | _job_words(_BROKEN_EVERYWHERE)
+        assert english_words(err, allowed) == [], err
+    else:
+        assert err.startswith(f"radius: error: {path}: invalid batch job (10 problem(s)):")
+        assert not re.search(r"[\u3000-\u9fff\uff00-\uffef]", err), err
 
 
 def test_missing_job_file_and_unknown_district_ids(nanjing_osm: Path, tmp_path: Path) -> None:

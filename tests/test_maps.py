@@ -588,6 +588,6 @@ def test_style_and_basemap_files_are_validated(tmp_path: Path) -> None:
         "  - {id: osm, name_zh: b, name_en: b, system: bd09, tiles: x, attribution: y}\n",
         encoding="utf-8",
     )
-    with pytest.raises(ConfigError, match=r"basemaps\.1\.system") as error:
+    with pytest.raises(ConfigError, match=r"basemaps\[1\]\.system") as error:
         load_basemaps(basemaps)
     assert "basemaps.yaml" in str(error.value)

@@ -19,13 +19,14 @@ import pyogrio
 import pytest
 from PIL import Image
 
-from radius._errors import ConfigError
+from radius._errors import ConfigError, InputError
 from radius._osm import osm_data_date
 from radius.cli import main
 from radius.config import load_categories
-from radius.report_job import load_report_job
+from radius.report_job import load_report_job, parse_site_flag, site_request
 from radius.standards import load_standard
 from tests.conftest import REPO_ROOT, shared_file
+from tests.language_checks import ALLOWED_IN_CHINESE, assert_chinese_error, english_words
 
 POPPLER = shutil.which("pdftotext") and shutil.which("pdftoppm") and shutil.which("pdffonts")
 needs_poppler = pytest.mark.skipif(
@@ -247,9 +248,9 @@ def test_osm_data_date_reads_headers_only(tmp_path):
     ("argv", "message"),
     [
         (["--site", "convenience_store:two"], "--site convenience_store:two: the count"),
-        (["--site", "bakery:2"], "sites.0.category: unknown category 'bakery'"),
+        (["--site", "bakery:2"], "sites[0].category: unknown category 'bakery'"),
         (["--formats", "html,docx"], "--formats html,docx: unknown docx"),
-        (["--categories", "shop"], "categories.0: unknown category 'shop'"),
+        (["--categories", "shop"], "categories[0]: unknown category 'shop'"),
     ],
 )
 def test_bad_report_flags_are_clear_errors_and_write_nothing(
@@ -264,7 +265,8 @@ def test_bad_report_flags_are_clear_errors_and_write_nothing(
     assert not out.exists()
 
 
-def test_bad_job_file_names_the_file_and_the_keys(tmp_path, capsys):
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_bad_job_file_names_the_file_and_the_keys(tmp_path, capsys, lang):
     job = tmp_path / "job.yaml"
     job.write_text(
         "lang: fr\nsites:\n  - {category: childcare}\n  - {category: fitness, count: 2, "
@@ -272,14 +274,23 @@ def test_bad_job_file_names_the_file_and_the_keys(tmp_path, capsys):
         encoding="utf-8",
     )
     out = tmp_path / "out"
-    assert main(["report", "--job", str(job), "--out", str(out)]) == 2
+    assert main(["report", "--job", str(job), "--out", str(out), "--lang", lang]) == 2
     err = capsys.readouterr().err
-    assert str(job) in err
-    assert "lang:" in err
-    assert "sites.0: Value error, give count" in err or "sites.0:" in err
-    assert "sites.1:" in err
-    assert "colour:" in err
     assert not out.exists()
+    if lang == "zh":
+        assert f"radius：错误：{job}：配置文件有 4 个问题：" in err
+        assert "  - lang：应为 'zh' 或 'en'，实际为 'fr'" in err
+        assert "  - sites[0]：目标为 max_cover 时请给出 count（新址数量）" in err
+        assert "  - sites[1]：set_cover 会自行求出所需新址数量：请删除 count" in err
+        assert "  - colour：不认识的键" in err
+        allowed = {"lang", "zh", "en", "fr", "colour", "count", "sites"}
+        assert english_words(err, ALLOWED_IN_CHINESE | allowed) == [], err
+        return
+    assert f"radius: error: {job}: invalid configuration (4 problem(s)):" in err
+    assert "  - lang: Input should be 'zh' or 'en', not 'fr'" in err
+    assert "  - sites[0]: give count (the number of new sites) for objective max_cover" in err
+    assert "  - sites[1]: set_cover finds the number of sites itself: remove count" in err
+    assert "  - colour: Extra inputs are not permitted" in err
 
 
 def test_example_job_file_is_valid():
@@ -296,8 +307,45 @@ def test_missing_job_files_are_named_with_their_keys(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_report_job(job)
     message = str(caught.value)
-    assert f"network: file not found: {tmp_path / 'no.osm'}" in message
-    assert f"population.0: file not found: {tmp_path / 'a.tif'}" in message
+    assert message.startswith(f"{job}: invalid report job:\n")
+    assert f"  - network: file not found: {tmp_path / 'no.osm'}" in message
+    assert f"  - population[0]: file not found: {tmp_path / 'a.tif'}" in message
+    chinese = assert_chinese_error(caught.value, allowed={"network", *_CATEGORY_IDS})
+    assert f"  - network：找不到文件：{tmp_path / 'no.osm'}" in chinese
+    assert f"  - population[0]：找不到文件：{tmp_path / 'a.tif'}" in chinese
+    assert "现有的设施类别：" in chinese
+
+
+def test_report_job_folders_categories_and_site_flags_in_either_language(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder; give a report job YAML file") as caught:
+        load_report_job(tmp_path)
+    assert "这是文件夹" in assert_chinese_error(caught.value)
+    job = tmp_path / "job.yaml"
+    job.write_text("categories: [fitness, spa]\nsites: [{category: mall, count: 1}]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_report_job(job)
+    assert "  - categories[1]: unknown category 'spa'" in str(caught.value)
+    assert "  - sites[0].category: unknown category 'mall'" in str(caught.value)
+    chinese = assert_chinese_error(caught.value, allowed={"spa", "mall", *_CATEGORY_IDS})
+    assert "  - sites[0].category：未知的设施类别 'mall'" in chinese
+    with pytest.raises(InputError, match=r"--site fitness:0: the count after ':'") as flag:
+        parse_site_flag("fitness:0")
+    assert_chinese_error(flag.value, allowed={"fitness"})
+    with pytest.raises(InputError) as request:
+        site_request("radius site", category="fitness", count=-1, method="fastest")
+    english = str(request.value)
+    assert english.startswith("radius site: invalid siting request:\n")
+    assert "  - count: Input should be greater than or equal to 0, not -1" in english
+    assert "  - method: Input should be 'auto', 'milp' or 'greedy', not 'fastest'" in english
+    chinese = assert_chinese_error(
+        request.value, allowed={"site", "count", "method", "auto", "milp", "greedy", "fastest"}
+    )
+    assert "  - count：应大于或等于 0，实际为 -1" in chinese
+    with pytest.raises(InputError, match="radius site: invalid siting request:\n  - give count"):
+        site_request("radius site", category="fitness")
+
+
+_CATEGORY_IDS = {category.id for category in load_categories()}
 
 
 def test_job_and_analysis_flags_together_are_refused(tmp_path, capsys, monkeypatch):
