@@ -170,8 +170,11 @@ def coverage_from_costs(matrix: CostMatrix, threshold_m: float) -> sparse.csr_ar
     """
     if threshold_m > matrix.limit_m + _TOLERANCE_M:
         raise InputError(
-            f"threshold {threshold_m:g} m exceeds the cost matrix's limit "
-            f"({matrix.limit_m:g} m); build the matrix with a larger limit"
+            message(
+                "covering_threshold_over_limit",
+                threshold=f"{threshold_m:g}",
+                limit=f"{matrix.limit_m:g}",
+            )
         )
     within = matrix.distance_m <= threshold_m + _TOLERANCE_M
     coverage = sparse.csr_array(
@@ -234,13 +237,15 @@ def spacing_conflicts(costs: CostMatrix, min_spacing_m: float) -> np.ndarray:
     """
     if costs.n_sources != costs.n_nodes:
         raise InputError(
-            "the spacing cost matrix must be candidates × candidates, got "
-            f"{costs.n_sources} × {costs.n_nodes}"
+            message("covering_spacing_not_square", rows=costs.n_sources, columns=costs.n_nodes)
         )
     if min_spacing_m > costs.limit_m + _TOLERANCE_M:
         raise InputError(
-            f"minimum spacing {min_spacing_m:g} m exceeds the spacing cost matrix's limit "
-            f"({costs.limit_m:g} m); build it with a limit of at least the spacing"
+            message(
+                "covering_spacing_over_limit",
+                spacing=f"{min_spacing_m:g}",
+                limit=f"{costs.limit_m:g}",
+            )
         )
     close = (costs.distance_m < min_spacing_m) & (costs.source != costs.node)
     a = np.minimum(costs.source[close], costs.node[close])
@@ -310,7 +315,7 @@ def _reduce(
     usable: np.ndarray | None = None,
 ) -> _Reduced:
     if isinstance(coverage, CostMatrix):
-        raise InputError("pass coverage_from_costs(matrix, threshold_m), not a cost matrix")
+        raise InputError(message("covering_cost_matrix_given"))
     given = sparse.csr_array(coverage)
     given.sum_duplicates()
     matrix = sparse.csr_array(
@@ -320,23 +325,23 @@ def _reduce(
     n_candidates, n_demand = matrix.shape
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
     if len(w) != n_demand:
-        raise InputError(f"{len(w)} demand weights given for {n_demand} demand points")
+        raise InputError(message("covering_weights_length", n=len(w), points=n_demand))
     if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise InputError("demand weights must be finite and non-negative (residents per point)")
+        raise InputError(message("covering_weights_invalid"))
     is_covered = np.zeros(n_demand, dtype=bool) if covered is None else np.asarray(covered, bool)
     if is_covered.shape != (n_demand,):
-        raise InputError(f"'covered' has {is_covered.size} values for {n_demand} demand points")
+        raise InputError(message("covering_covered_length", n=is_covered.size, points=n_demand))
     conflicts = np.empty((0, 2), dtype=np.int64)
     if min_spacing_m:
         if spacing_costs is None:
-            raise InputError(
-                "a minimum spacing needs the candidate × candidate network distances: pass "
-                "spacing_costs (see candidate_distances)"
-            )
+            raise InputError(message("covering_spacing_without_costs"))
         if spacing_costs.n_sources != n_candidates:
             raise InputError(
-                f"the spacing cost matrix has {spacing_costs.n_sources} candidates, the "
-                f"coverage relation {n_candidates}"
+                message(
+                    "covering_spacing_candidates",
+                    spacing=spacing_costs.n_sources,
+                    coverage=n_candidates,
+                )
             )
         conflicts = spacing_conflicts(spacing_costs, float(min_spacing_m))
     open_demand = ~is_covered & (w > 0)
@@ -705,7 +710,7 @@ def _capacitated_model(
         every_site = Bounds(np.concatenate([np.ones(n_a), np.zeros(n_x)]), upper)
         most = _run_milp(most_served, constraints, np.zeros(n_var), every_site, time_limit_s, gap)
         if most.status != 0:
-            return f"the most servable demand could not be computed ({most.message})"
+            return message("covering_most_servable_failed", reason=str(most.message))
         servable = -float(most.fun)
         target = servable - max(reduced.tolerance, 1e-7 * servable)
         cost = np.concatenate([np.ones(n_a), np.zeros(n_x)])
@@ -773,11 +778,11 @@ def _solve(
 ) -> SitingSolution:
     """Greedy, or the MILP with greedy as the fall-back when it stops without proof."""
     if settings.method not in ("auto", "milp", "greedy"):
-        raise InputError(f"method must be 'auto', 'milp' or 'greedy', got {settings.method!r}")
+        raise InputError(message("covering_method", given=repr(settings.method)))
     if not settings.time_limit_s > 0:
-        raise InputError(f"time_limit_s must be positive seconds, got {settings.time_limit_s}")
+        raise InputError(message("covering_time_limit", given=settings.time_limit_s))
     if not 0 <= settings.mip_rel_gap < 1:
-        raise InputError(f"mip_rel_gap must be in [0, 1), got {settings.mip_rel_gap}")
+        raise InputError(message("covering_mip_gap", given=settings.mip_rel_gap))
 
     def done(
         found: _Found,
@@ -826,7 +831,7 @@ def _solve(
     if method == "greedy":
         if found.complete or maximise:
             return done(found, "greedy", "greedy", greedy_bound)
-        notes = ["greedy could not cover every coverable point"]
+        notes = [message("covering_greedy_incomplete")]
         return done(found, "greedy", "incomplete", greedy_bound, notes=notes)
     # Greedy capacitated set covering may serve less than the most servable: never final.
     comparable = maximise or (found.complete and not settings.capacitated)
@@ -858,7 +863,7 @@ def _solve(
         if result.status == 0:
             gap = result.mip_gap if result.mip_gap is not None else math.nan
             return done(solved, "milp", "optimal", dual, gap if math.isfinite(gap) else None)
-        notes = [f"the MILP stopped before proving optimality: {result.message}"]
+        notes = [message("milp_stopped_unproven", reason=str(result.message))]
         if maximise:
             greedy_better = found.objective > solved.objective
         else:
@@ -874,9 +879,9 @@ def _solve(
 def check_count(count: int | None) -> int:
     """A maximal-covering site count, checked (a whole number ≥ 0)."""
     if count is None:
-        raise InputError("give the number of new sites (count)")
+        raise InputError(message("covering_count_missing"))
     if isinstance(count, bool) or int(count) != count or count < 0:
-        raise InputError(f"the number of new sites must be a whole number ≥ 0, got {count!r}")
+        raise InputError(message("covering_count_invalid", given=repr(count)))
     return int(count)
 
 
@@ -1011,13 +1016,13 @@ def capacitated_covering(
     cap_all = np.asarray(capacity, dtype=np.float64).reshape(-1)
     n_candidates = np.shape(coverage)[0]
     if len(cap_all) != n_candidates:
-        raise InputError(f"{len(cap_all)} capacities given for {n_candidates} candidates")
+        raise InputError(
+            message("covering_capacities_length", n=len(cap_all), candidates=n_candidates)
+        )
     bad = np.flatnonzero(~np.isfinite(cap_all) | (cap_all < 0))
     if len(bad):
-        raise InputError(
-            "capacities must be finite and non-negative (persons); check candidates "
-            + ", ".join(str(int(b)) for b in bad[:_MAX_LISTED])
-        )
+        listed = ", ".join(str(int(b)) for b in bad[:_MAX_LISTED])
+        raise InputError(message("covering_capacities_invalid", rows=listed))
     reduced = _reduce(coverage, weights, covered, min_spacing_m, spacing_costs, cap_all > 0)
     cap = cap_all[reduced.active]
     problem: SitingObjective = "max_cover" if k is not None else "set_cover"

@@ -39,7 +39,6 @@ STILL_ENGLISH: dict[str, int] = {
     "_validate.py": 6,
     "bounded.py": 1,
     "coords.py": 3,
-    "covering.py": 16,
     "demand.py": 3,
     "districts.py": 23,
     "facilities.py": 10,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import warnings
@@ -16,6 +17,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import maximum_flow
 
 from radius._errors import CRSError, InfeasibleError, InputError
+from radius.i18n import localize
 from radius.paths import CostMatrix, bounded_distances, restrict_to_nodes
 from radius.pipeline import AnalyzeConfig, ReachConfig, load_analysis_inputs
 from radius.siting import (
@@ -872,7 +874,7 @@ def test_bad_network_candidate_options_are_refused_in_both_languages(default_dis
     assert_chinese_error(excinfo.value)
 
 
-@pytest.mark.parametrize("bad", ["threshold", "candidates"])
+@pytest.mark.parametrize("bad", ["threshold", "candidates", "spacing"])
 def test_radius_site_says_a_bad_input_in_one_language(
     bad: str, default_district, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -882,7 +884,13 @@ def test_radius_site_says_a_bad_input_in_one_language(
     from tests.language_checks import english_words
 
     argv = ["site", "--category", "convenience_store", "--count", "2"]
-    if bad == "threshold":
+    if bad == "spacing":  # no sites 3 km apart cover every resident the candidates reach
+        argv = [*argv[:3], "--objective", "set_cover", "--min-spacing", "3000", "--solver", "milp"]
+        english, chinese = (
+            "no set of new sites the minimum spacing apart covers every coverable point",
+            "按最小间距布置的新址无法覆盖所有可覆盖的居民点",
+        )
+    elif bad == "threshold":
         argv += ["--threshold", "7min"]
         english, chinese = (
             "has no threshold '7min'; its thresholds are 5min",
@@ -908,3 +916,143 @@ def test_radius_site_says_a_bad_input_in_one_language(
     assert "radius: error: " in said
     assert english in said
     assert not re.search(r"[\u4e00-\u9fff]", said), said
+
+
+@pytest.fixture(scope="module")
+def district_matrices(default_district):
+    """The default district's walking distances: every 20th node as a candidate × the
+    residents within 400 m, and candidate × candidate within 300 m (for the spacing)."""
+    _, inputs = default_district
+    network = inputs.network
+    candidates = snap_points(network, network.nodes.geometry.iloc[::20])
+    demand = snap_points(network, inputs.residents.geometry)
+    graph = build_routing_graph(network, candidates, demand)
+    n = len(candidates.owner)
+    matrix = bounded_distances(
+        graph, graph.set_nodes[0], candidates.owner, n, 400.0, source_offset_m=candidates.access_m
+    )
+    costs = restrict_to_nodes(matrix, graph.set_nodes[1], demand.access_m)
+    between = candidate_distances(graph, graph.set_nodes[0], candidates.access_m, 300.0)
+    weights = inputs.residents["population"].to_numpy(np.float64)[demand.owner]
+    return costs, between, weights
+
+
+METHODS = ("auto", "milp", "greedy")
+
+
+def test_bad_covering_inputs_on_real_distances_say_what_to_fix(district_matrices) -> None:
+    costs, between, weights = district_matrices
+    coverage = coverage_from_costs(costs, 400.0)
+    n_candidates, n_demand = coverage.shape
+    assert n_candidates > 5
+    assert n_demand > 50
+
+    def refused(call, match: str, *args, **options) -> str:
+        with pytest.raises(InputError, match=match) as excinfo:
+            call(*args, **options)
+        # an argument's name and the values of `method`, as a user types them
+        return assert_chinese_error(excinfo.value, allowed={"covered", "count", "exact", *METHODS})
+
+    text = refused(coverage_from_costs, r"threshold 500 m exceeds .*limit \(400 m\)", costs, 500.0)
+    assert "阈值 500 米超过了成本矩阵的上限（400 米）" in text
+    text = refused(
+        spacing_conflicts, rf"candidates × candidates, got {n_candidates} × ", costs, 1.0
+    )
+    assert f"当前为 {n_candidates} × {costs.n_nodes}" in text
+    text = refused(spacing_conflicts, r"minimum spacing 350 m exceeds .*\(300 m\)", between, 350.0)
+    assert "最小间距 350 米" in text
+    refused(maximal_covering, "pass coverage_from_costs", costs, weights, 1)
+    text = refused(
+        maximal_covering, f"5 demand weights given for {n_demand}", coverage, weights[:5], 1
+    )
+    assert f"给出了 5 个需求权重，但需求点有 {n_demand} 个" in text
+    refused(maximal_covering, "finite and non-negative", coverage, -weights, 1)
+    text = refused(
+        maximal_covering,
+        f"'covered' has 3 values for {n_demand}",
+        coverage,
+        weights,
+        1,
+        covered=[1, 0, 1],
+    )
+    assert "covered" in text
+    refused(maximal_covering, "pass spacing_costs", coverage, weights, 2, min_spacing_m=200.0)
+    small = dataclasses.replace(
+        between,
+        n_sources=3,
+        n_nodes=3,
+        source=between.source[:0],
+        node=between.node[:0],
+        distance_m=between.distance_m[:0],
+    )
+    text = refused(
+        maximal_covering,
+        f"spacing cost matrix has 3 candidates, the coverage relation {n_candidates}",
+        coverage,
+        weights,
+        2,
+        min_spacing_m=200.0,
+        spacing_costs=small,
+    )
+    assert f"间距成本矩阵有 3 个候选点，而覆盖关系有 {n_candidates} 个" in text
+    text = refused(
+        maximal_covering,
+        "method must be 'auto', 'milp' or 'greedy', got 'exact'",
+        coverage,
+        weights,
+        1,
+        method="exact",
+    )
+    assert "'exact'" in text
+    refused(
+        set_covering,
+        "time_limit_s must be positive seconds, got 0",
+        coverage,
+        weights,
+        time_limit_s=0,
+    )
+    text = refused(
+        set_covering,
+        r"mip_rel_gap must be in \[0, 1\), got 1.0",
+        coverage,
+        weights,
+        mip_rel_gap=1.0,
+    )
+    assert "[0, 1)" in text
+    text = refused(
+        maximal_covering, r"give the number of new sites \(count\)", coverage, weights, None
+    )
+    assert "选址数量" in text
+    text = refused(maximal_covering, "whole number ≥ 0, got 1.5", coverage, weights, 1.5)
+    assert "整数，当前为 1.5" in text
+    text = refused(
+        capacitated_covering,
+        f"2 capacities given for {n_candidates} candidates",
+        coverage,
+        weights,
+        [1.0, 2.0],
+        1,
+    )
+    assert f"给出了 2 个容量，但候选点有 {n_candidates} 个" in text
+    capacity = np.full(n_candidates, 100.0)
+    capacity[[1, 4]] = [-1.0, np.nan]
+    text = refused(
+        capacitated_covering, r"\(persons\); check candidates 1, 4", coverage, weights, capacity, 1
+    )
+    assert "1, 4" in text
+
+
+def test_an_impossible_spacing_on_real_distances_is_infeasible_in_both_languages(
+    district_matrices,
+) -> None:
+    costs, between, weights = district_matrices
+    coverage = coverage_from_costs(costs, 400.0)
+    with pytest.raises(InfeasibleError, match="lower the spacing, add candidates") as excinfo:
+        set_covering(coverage, weights, min_spacing_m=300.0, spacing_costs=between, method="milp")
+    assert "请减小间距、增加候选点" in assert_chinese_error(excinfo.value)
+    greedy = set_covering(
+        coverage, weights, min_spacing_m=300.0, spacing_costs=between, method="greedy"
+    )
+    assert greedy.status == "incomplete"
+    assert greedy.notes == ("greedy could not cover every coverable point",)
+    assert localize(greedy.notes[0], "zh") == "贪心算法未能覆盖所有可覆盖的居民点"
