@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from radius._errors import InputError, RadiusError
+from radius.i18n import message
 
 __all__ = [
     "LimitError",
@@ -119,7 +120,7 @@ def limits_from_env(environ: dict[str, str] | None = None) -> Limits:
         except ValueError:
             value = -1.0
         if not value > 0:
-            raise InputError(f"{key}={text!r}: give a positive number")
+            raise InputError(message("bounded_env_not_positive", name=key, value=repr(text)))
         return value
 
     return Limits(

@@ -136,11 +136,7 @@ def load_demand(
             floor_area_per_person_m2=floor_area_per_person_m2,
         )
     else:
-        raise InputError(
-            f"{network_path}: residents can only be estimated from an OSM network file's "
-            "buildings; give residents with --population, or 社区 units with a 常住人口 column "
-            "with --districts"
-        )
+        raise InputError(message("demand_estimate_needs_osm", file=str(network_path)))
     residents = residents.reset_index(drop=True)
     for units in with_figures:
         residents, more = spread_unit_totals(residents, units)
@@ -153,16 +149,12 @@ def load_demand(
         residents, more = group_from_rasters(residents, list(paths), column)
         if before is not None and not np.isnan(before).all():
             residents[column] = np.where(np.isnan(before), residents[column], before)
-            more.append(f"{column}: the counts given in the files are kept where they exist")
+            more.append(message("demand_group_counts_kept", column=column))
         notes.extend(more)
         given[group_id] = "raster"
     if not with_figures and (len(residents) == 0 or float(residents["population"].sum()) <= 0):
-        raise InputError(
-            f"{', '.join(map(str, population or [network_path]))}: no residents found (no "
-            "cell, building, plot or point with residents around the network); give a "
-            "population raster, buildings, residential plots or points with --population, or "
-            "社区 units with 常住人口 with --districts"
-        )
+        files = ", ".join(map(str, population or [network_path]))
+        raise InputError(message("demand_no_residents", files=files))
     residents, sources = complete_groups(residents.reset_index(drop=True), given=given)
     for source in sources.values():
         if source.estimated:
@@ -209,10 +201,7 @@ def _residents_file(
             household_size=household_size,
             floor_area_per_person_m2=floor_area_per_person_m2,
         )
-    raise InputError(
-        f"{', '.join(map(str, files))}: several residents files are only accepted as "
-        "population rasters (GeoTIFF bands on one grid, summed); give one file otherwise"
-    )
+    raise InputError(message("demand_several_files", files=", ".join(map(str, files))))
 
 
 def _weights(network_path: Path, household_size: float | None) -> gpd.GeoDataFrame:

@@ -42,6 +42,7 @@ from radius._errors import CRSError, InputError
 from radius._io import Writer, write_outputs
 from radius.config import CONFIG_DIR, Category, load_categories, validate_file
 from radius.coords import convert_frame, from_wgs84
+from radius.i18n import message
 from radius.map_style import MapStyle, _DistrictStyle, load_map_style
 from radius.pipeline import AnalysisResult, ReachResult
 
@@ -205,7 +206,7 @@ def _resolve_basemap(basemap: str, environ: Mapping[str, str]) -> tuple[Basemap,
     known = {b.id: b for b in load_basemaps()}
     if basemap not in known:
         raise InputError(
-            f"unknown basemap {basemap!r}; choose one of {', '.join(known)} (configs/basemaps.yaml)"
+            message("maps_unknown_basemap", basemap=repr(basemap), known=", ".join(known))
         )
     chosen = known[basemap]
     key = env_key = None
@@ -213,9 +214,15 @@ def _resolve_basemap(basemap: str, environ: Mapping[str, str]) -> tuple[Basemap,
         env_key = chosen.key_env
         key = environ.get(env_key, "").strip() or None
         if key is None:
+            # The note is the basemap file's own, in both languages: source and source_zh.
             raise InputError(
-                f"basemap {basemap!r} needs a key in the {env_key} environment variable. "
-                f"{chosen.note_en}"
+                message(
+                    "maps_basemap_needs_key",
+                    basemap=repr(basemap),
+                    env=env_key,
+                    source=chosen.note_en,
+                    source_zh=chosen.note_zh,
+                )
             )
     return chosen, key
 
@@ -274,7 +281,7 @@ def _text(key: str, lang: Language, **fields: object) -> str:
 
 def _check_lang(lang: str) -> None:
     if lang not in ("zh", "en"):
-        raise InputError(f"unknown map language {lang!r}; use 'zh' or 'en'")
+        raise InputError(message("maps_unknown_language", given=repr(lang)))
 
 
 def _escape(value: object) -> str:
@@ -579,7 +586,7 @@ def _add_facilities(
     parts = [frame.assign(_proposed=proposed_mask)]
     if extra_proposals is not None and len(extra_proposals):
         if extra_proposals.crs is None:
-            raise CRSError("proposals have no CRS; set it (e.g. .set_crs('EPSG:4326'))")
+            raise CRSError(message("maps_proposals_no_crs"))
         extra = extra_proposals.to_crs("EPSG:4326")
         if extra.geometry.name != "geometry":
             extra = extra.rename_geometry("geometry")
@@ -645,7 +652,7 @@ def _add_facilities(
 def _new_proposals(extra: gpd.GeoDataFrame, already: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The proposals not already among the result's proposed facilities."""
     if "category" not in extra.columns:
-        raise InputError("proposals need a 'category' column naming each facility's category")
+        raise InputError(message("maps_proposals_no_category"))
     if len(already) == 0:
         return extra
 
@@ -1050,9 +1057,7 @@ def analysis_map(
     chosen, key = _resolve_basemap(basemap, os.environ)
     rule_ids = [str(r) for r in result.rules["id"]] if len(result.rules) else []
     if rule is not None and rule not in rule_ids:
-        raise InputError(
-            f"unknown rule {rule!r} for this analysis; rules checked: {', '.join(rule_ids)}"
-        )
+        raise InputError(message("maps_unknown_rule", rule=repr(rule), known=", ".join(rule_ids)))
     rule_id = rule if rule is not None else default_rule(result)
     reach = result.reach
     ids = [category_reach.category.id for category_reach in reach.categories]
@@ -1140,10 +1145,8 @@ def _uncovered_pairs(
     unknown = sorted(asked - known)
     if unknown:
         names = ", ".join(f"{c}/{t}" for c, t in unknown)
-        choices = ", ".join(f"{c}/{t}" for c, t in sorted(known)) or "none"
-        raise InputError(
-            f"no uncovered-residents layer {names} in this analysis; it has: {choices}"
-        )
+        choices = ", ".join(f"{c}/{t}" for c, t in sorted(known)) or message("maps_no_layers")
+        raise InputError(message("maps_unknown_uncovered", names=names, known=choices))
     return asked | ({shown} if shown is not None else set())
 
 

@@ -1306,10 +1306,7 @@ def _read_facilities(
         return facilities
     if _is_osm_file(Path(config.network)):
         return facilities_from_osm(config.network, categories)
-    raise InputError(
-        f"{config.network}: facilities can only be read from an OSM network file; "
-        "give a facility inventory with --facilities"
-    )
+    raise InputError(message("pipeline_facilities_need_osm", file=str(config.network)))
 
 
 _SIGNATURE_SAMPLE = 1000
@@ -1484,8 +1481,13 @@ def _provision(
         category_reach = computed[counted[0]]
         if rule.threshold not in category_reach.labels:
             raise InputError(
-                f"rule {rule.id}: threshold {rule.threshold!r} is not a threshold of "
-                f"category {rule.category} ({', '.join(category_reach.labels)})"
+                message(
+                    "pipeline_rule_threshold",
+                    rule=rule.id,
+                    threshold=repr(rule.threshold),
+                    category=counted[0],  # the category whose thresholds are listed
+                    known=", ".join(category_reach.labels),
+                )
             )
         threshold_m = float(
             category_reach.thresholds_m[category_reach.labels.index(str(rule.threshold))]

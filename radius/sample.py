@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from radius._errors import InputError
+from radius.i18n import message
 
 __all__ = [
     "DATA_DIR",
@@ -51,7 +52,4 @@ def default_network_path() -> Path:
     """
     if DEFAULT_DISTRICT.is_file():
         return DEFAULT_DISTRICT
-    raise InputError(
-        f"the default district {DEFAULT_DISTRICT} is missing from this checkout: restore it "
-        "with `git checkout -- data/` or pass --network FILE"
-    )
+    raise InputError(message("sample_default_missing", file=str(DEFAULT_DISTRICT)))

@@ -536,3 +536,125 @@ def test_the_profile_conversions_estimate_households_and_residents(
     assert national["households"].sum() == pytest.approx(
         national["population"].sum() / 2.62, rel=1e-3
     )
+
+
+# --------------------------------------------------------------------------------------
+# Inputs the pipeline cannot use, said in the user's language (issue #14)
+# --------------------------------------------------------------------------------------
+
+
+def test_unusable_networks_and_residents_say_so_in_both_languages(tmp_path: Path) -> None:
+    import warnings
+
+    from radius._errors import InputError
+    from radius.network import load_network
+    from radius.pipeline import AnalyzeConfig, ReachConfig, load_analysis_inputs
+    from radius.sample import default_network_path
+    from tests.language_checks import assert_chinese_error
+
+    osm = default_network_path()
+    roads = tmp_path / "roads.gpkg"  # the default district's streets as centre lines
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the extract's islands and building levels
+        load_network(osm).edges.to_file(roads)
+        inputs = load_analysis_inputs(AnalyzeConfig(reach=ReachConfig(network=osm)))
+    facilities = tmp_path / "facilities.gpkg"
+    inputs.facilities.to_file(facilities)
+    some = inputs.residents[["population", "geometry"]].iloc[:20]
+    for name, frame in (("a", some), ("b", some), ("zero", some.assign(population=0.0))):
+        frame.to_file(tmp_path / f"{name}.gpkg")
+
+    def refused(match: str, reach: ReachConfig, **options) -> str:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(InputError, match=match) as excinfo:
+                load_analysis_inputs(AnalyzeConfig(reach=reach, **options))
+        return assert_chinese_error(excinfo.value, allowed={"GeoTIFF"})  # a format's name
+
+    text = refused(
+        "roads.gpkg: facilities can only be read from an OSM network file; give a facility "
+        "inventory with --facilities",
+        ReachConfig(network=roads),
+    )
+    assert text == f"{roads}：只有 OSM 路网文件才能从中读取设施；请用 --facilities 给出设施清单"
+    text = refused(
+        "roads.gpkg: residents can only be estimated from an OSM network file's buildings",
+        ReachConfig(network=roads, facilities=facilities),
+    )
+    assert text.startswith(f"{roads}：只有 OSM 路网文件中的建筑才能用于估算居民")
+    assert "--population" in text
+    text = refused(
+        r"a.gpkg, .*b.gpkg: several residents files are only accepted as population rasters",
+        ReachConfig(network=osm),
+        population=(tmp_path / "a.gpkg", tmp_path / "b.gpkg"),
+    )
+    assert "b.gpkg：多个居民数据文件只接受人口栅格" in text
+    text = refused(
+        r"zero.gpkg: no residents found .*give a population raster",
+        ReachConfig(network=osm),
+        population=(tmp_path / "zero.gpkg",),
+    )
+    assert text.startswith(f"{tmp_path / 'zero.gpkg'}：没有找到居民")
+
+
+def test_a_missing_default_district_says_how_to_restore_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import radius.sample
+    from radius._errors import InputError
+    from tests.language_checks import assert_chinese_error
+
+    gone = tmp_path / "data" / "cn_nanjing_xinjiekou.osm.pbf"  # a checkout without data/
+    monkeypatch.setattr(radius.sample, "DEFAULT_DISTRICT", gone)
+    with pytest.raises(InputError, match=r"is missing from this checkout: restore it") as excinfo:
+        radius.sample.default_network_path()
+    text = assert_chinese_error(excinfo.value, allowed={"git", "checkout"})  # the command
+    assert text == (
+        f"本检出副本中缺少默认研究区 {gone}：请用 `git checkout -- data/` 恢复，"
+        "或用 --network 给出路网文件"
+    )
+
+
+def test_a_rule_threshold_the_computed_category_lacks_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import warnings
+
+    from radius._errors import InputError
+    from radius.pipeline import AnalyzeConfig, ReachConfig, analyze, load_analysis_inputs
+    from radius.sample import default_network_path
+    from radius.standards import StandardProfile
+    from tests.language_checks import assert_chinese_error
+
+    # A guard: the standards loader refuses a rule at a threshold its category lacks, so
+    # the categories lose their 15-minute threshold after the profile has been checked.
+    with_distances = StandardProfile.with_distances
+
+    def without_15min(self, categories):
+        return tuple(
+            c.model_copy(
+                update={"thresholds": tuple(t for t in c.thresholds if t.label != "15min")}
+            )
+            for c in with_distances(self, categories)
+        )
+
+    monkeypatch.setattr(StandardProfile, "with_distances", without_15min)
+    config = AnalyzeConfig(
+        reach=ReachConfig(
+            network=default_network_path(), service_areas=False, categories=("elderly_daycare",)
+        )
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inputs = load_analysis_inputs(config)
+        with pytest.raises(
+            InputError,
+            match=r"rule elderly_land_per_capita: threshold '15min' is not a threshold of "
+            r"category elderly_daycare \(5min\)",
+        ) as excinfo:
+            analyze(inputs, config)
+    text = assert_chinese_error(excinfo.value)
+    assert text == (
+        "指标 elderly_land_per_capita：阈值 '15min' 不是“日间照料中心、社区养老服务站”类的阈值"
+        "（其阈值为 5min）"
+    )

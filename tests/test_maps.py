@@ -41,6 +41,7 @@ from radius.pipeline import (
     run_reach,
 )
 from tests.conftest import shared_file
+from tests.language_checks import assert_chinese_error
 
 # --- real results, computed once per module ----------------------------------------------------
 
@@ -287,8 +288,13 @@ def test_only_the_uncovered_layers_asked_for(analysis: AnalysisResult) -> None:
     # The facilities, districts and legend are all still there.
     assert {n for n in names if n.startswith("设施")} == {n for n in every if n.startswith("设施")}
     assert any(n.startswith("片区达标") for n in names)
-    with pytest.raises(InputError, match=r"no uncovered-residents layer reading/99min.*has: "):
+    with pytest.raises(
+        InputError, match=r"no uncovered-residents layer reading/99min.*has: .*reading/15min"
+    ) as excinfo:
         analysis_map(analysis, rule=rule, uncovered=[("reading", "99min")])
+    text = assert_chinese_error(excinfo.value)
+    assert text.startswith("本次分析没有未覆盖居民图层 reading/99min；现有图层为 ")
+    assert "reading/15min" in text
 
 
 def test_uncovered_layers_are_labelled_in_both_languages(analysis: AnalysisResult) -> None:
@@ -302,8 +308,11 @@ def test_uncovered_layers_are_labelled_in_both_languages(analysis: AnalysisResul
     assert list(zh) == list(en) == pairs
     assert zh[("convenience_store", "5min")] == "便利店 5分钟"
     assert en[("convenience_store", "5min")] == "Convenience store 5 min"
-    with pytest.raises(InputError, match="unknown map language"):
+    with pytest.raises(InputError, match="unknown map language 'fr'; use 'zh' or 'en'") as excinfo:
         uncovered_layers(analysis, lang="fr")  # type: ignore[arg-type]
+    # the language codes a user types
+    text = assert_chinese_error(excinfo.value, allowed={"fr", "zh", "en"})
+    assert text == "未知的地图语言 'fr'；请使用 'zh'（中文）或 'en'（英文）"
 
 
 def test_the_map_needs_no_jquery_or_d3(analysis: AnalysisResult) -> None:
@@ -458,8 +467,13 @@ def test_tianditu_left_out_without_a_key(reach: ReachResult) -> None:
     assert "TIANDITU_KEY" in basemap_notes(lang="en")[0]
     html = render(reach_map(reach))
     assert "tianditu" not in html
-    with pytest.raises(InputError, match="needs a key in the TIANDITU_KEY environment variable"):
+    with pytest.raises(
+        InputError, match=r"needs a key in the TIANDITU_KEY environment variable\. Tianditu needs"
+    ) as excinfo:
         reach_map(reach, basemap="tianditu")
+    # the basemap's id as typed; its Chinese note comes from configs/basemaps.yaml
+    text = assert_chinese_error(excinfo.value, allowed={"tianditu"})
+    assert "底图 'tianditu' 需要在环境变量 TIANDITU_KEY 中设置密钥。天地图需要密钥" in text
 
 
 def test_tianditu_with_a_key(reach: ReachResult, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -531,22 +545,34 @@ def test_analysed_proposals_drawn_once(nanjing_inputs, nanjing_config) -> None:
 
 
 def test_proposals_need_a_category_and_a_crs(analysis: AnalysisResult) -> None:
-    with pytest.raises(InputError, match="'category' column"):
+    with pytest.raises(InputError, match="'category' column") as excinfo:
         analysis_map(analysis, proposals=proposal_frame().drop(columns=["category"]))
-    with pytest.raises(CRSError, match="proposals have no CRS"):
+    assert "'category' 列" in assert_chinese_error(excinfo.value, allowed={"category"})
+    with pytest.raises(CRSError, match="proposals have no CRS") as excinfo:
         analysis_map(analysis, proposals=proposal_frame().set_crs(None, allow_override=True))
+    assert "拟建设施图层没有坐标参考系" in assert_chinese_error(excinfo.value)
 
 
 # --- errors and saving ---------------------------------------------------------------------------
 
 
 def test_bad_arguments(reach: ReachResult, analysis: AnalysisResult) -> None:
-    with pytest.raises(InputError, match=r"unknown basemap 'baidu'; choose one of osm, gaode"):
+    with pytest.raises(
+        InputError, match=r"unknown basemap 'baidu'; choose one of osm, gaode"
+    ) as excinfo:
         reach_map(reach, basemap="baidu")
+    # the basemap ids a user types (osm, gaode, tianditu)
+    text = assert_chinese_error(excinfo.value, allowed={"baidu", "osm", "gaode", "tianditu"})
+    assert text.startswith("未知的底图 'baidu'；请从 osm, gaode")
     with pytest.raises(InputError, match="unknown map language 'fr'"):
         reach_map(reach, lang="fr")  # type: ignore[arg-type]
-    with pytest.raises(InputError, match=r"unknown rule 'nope'.*elderly_land_per_capita"):
+    with pytest.raises(
+        InputError, match=r"unknown rule 'nope'.*elderly_land_per_capita"
+    ) as excinfo:
         analysis_map(analysis, rule="nope")
+    text = assert_chinese_error(excinfo.value, allowed={"nope"})
+    assert text.startswith("本次分析没有指标 'nope'；已检查的指标为 ")
+    assert "elderly_land_per_capita" in text
 
 
 def test_save_map_writes_standalone_html_atomically(reach: ReachResult, tmp_path: Path) -> None:

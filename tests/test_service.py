@@ -19,6 +19,7 @@ from radius._warnings import collect
 from radius.bounded import LimitError, Limits, limits_from_env, rss_bytes, run_bounded
 from radius.session_cache import ByteLRU, session_cache_bytes, size_of
 from radius.uploads import PADDING_WINDOW_BYTES, save_upload, unpack_osm
+from tests.language_checks import assert_chinese_error
 
 MB = 1024 * 1024
 OSM_HEAD = b"<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\">\n"
@@ -133,6 +134,9 @@ def test_limits_come_from_settings():
     assert limits == Limits(seconds=5.0, memory_bytes=100 * MB, unpacked_bytes=7 * MB)
     with pytest.raises(InputError, match="RADIUS_JOB_SECONDS='-1': give a positive number"):
         limits_from_env({"RADIUS_JOB_SECONDS": "-1"})
+    with pytest.raises(InputError, match="RADIUS_UNPACKED_MB='lots': give a positive") as excinfo:
+        limits_from_env({"RADIUS_UNPACKED_MB": "lots"})
+    assert assert_chinese_error(excinfo.value) == ("RADIUS_UNPACKED_MB='lots'：请给出一个正数")
     assert rss_bytes() > 10 * MB
 
 
