@@ -49,7 +49,7 @@ from radius._files import check_workbook, parse_number, read_vector_layer
 from radius._limits import check_rows, check_table_file, limit, regular_file
 from radius._osm import OSM_ERRORS, open_osm, unreadable_osm
 from radius.config import Category
-from radius.i18n import warn
+from radius.i18n import Message, message, warn
 
 __all__ = [
     "CAPACITY_COLUMNS",
@@ -265,7 +265,7 @@ def facilities_from_osm(path: str | Path, categories: Sequence[Category]) -> gpd
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: OSM file not found; check the path")
+        raise InputError(message("inventory_osm_not_found", file=str(path)))
     keys = sorted({k for c in categories for f in c.osm_tags for k, v in f.items() if v})
     try:
         entrances = _entrance_nodes(path)
@@ -492,10 +492,11 @@ class _Table:
     """A user's table: raw cell values, a label per row and optional geometries."""
 
     frame: pd.DataFrame
-    labels: list[str]
+    labels: list[Message]
     geometry: list[BaseGeometry | None] | None = None
     crs: pyproj.CRS | None = None
-    row_word: str = "row"
+    of_features: bool = False
+    """Whether the rows are a layer's features (counted from 1), not spreadsheet rows."""
 
 
 def read_inventory(
@@ -550,12 +551,16 @@ def read_inventory(
     CRSError
         If a geometry file has no CRS and none is given, or ``crs`` is not a valid CRS.
     """
-    path = regular_file(path, "facility inventory")
+    path = regular_file(path, message("file_kind_facilities"))
     kind = INVENTORY_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise InputError(
-            f"{path}: unsupported inventory format {path.suffix!r}; save it as one of "
-            f"{', '.join(INVENTORY_SUFFIXES)} (.zip holding a Shapefile)"
+            message(
+                "inventory_format",
+                file=str(path),
+                suffix=repr(path.suffix),
+                suffixes=", ".join(INVENTORY_SUFFIXES),
+            )
         )
     from radius.poi_exports import poi_export_kind, read_poi_export
 
@@ -581,10 +586,8 @@ def read_inventory(
             plots = gpd.GeoDataFrame(table.frame, geometry=table.geometry, crs=table.crs)
             return facilities_from_plan(plots, categories, source=str(path))
     if len(table.frame) == 0:
-        raise InputError(
-            f"{path}: the facility inventory is empty (no data {table.row_word}s); add one "
-            f"{table.row_word} per facility with name, category, lon and lat"
-        )
+        empty = "inventory_empty_layer" if table.of_features else "inventory_empty_table"
+        raise InputError(message(empty, file=str(path)))
     return _validated_facilities(path, table, categories, lonlat_crs)
 
 
@@ -594,9 +597,7 @@ def _user_crs(crs: str | int | pyproj.CRS | None) -> pyproj.CRS:
     try:
         return pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as exc:
-        raise CRSError(
-            f"{crs!r} is not a valid CRS ({exc}); give an EPSG code such as EPSG:4490"
-        ) from None
+        raise CRSError(message("inventory_crs_invalid", crs=repr(crs), reason=str(exc))) from None
 
 
 def _read_csv(path: Path, encoding: str | None) -> _Table:
@@ -609,12 +610,15 @@ def _read_csv(path: Path, encoding: str | None) -> _Table:
         except UnicodeDecodeError:
             continue
         except LookupError:
-            raise InputError(f"{path}: unknown text encoding {candidate!r}") from None
+            raise InputError(
+                message("inventory_encoding_unknown", file=str(path), encoding=repr(candidate))
+            ) from None
     if text is None:
-        tried = encoding or " and ".join(_CSV_ENCODINGS)
+        if encoding:
+            raise InputError(message("inventory_not_decoded", file=str(path), encoding=encoding))
+        first, second = _CSV_ENCODINGS
         raise InputError(
-            f"{path}: cannot decode the file as {tried}; save it as UTF-8 CSV or pass the "
-            "right encoding"
+            message("inventory_not_decoded_default", file=str(path), first=first, second=second)
         )
     text = text.removeprefix("\ufeff")
     header = text.split("\n", 1)[0]
@@ -630,7 +634,7 @@ def _read_csv(path: Path, encoding: str | None) -> _Table:
     except pd.errors.EmptyDataError:
         frame = pd.DataFrame()
     except pd.errors.ParserError as exc:
-        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
+        raise InputError(message("inventory_not_csv", file=str(path), reason=str(exc))) from None
     return _drop_blank_rows(frame.astype(object), start=2)
 
 
@@ -643,13 +647,16 @@ def _read_xlsx(path: Path, sheet: str | None) -> _Table:
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
             workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise InputError(
-            f"{path}: not a readable XLSX workbook ({exc}); save it from Excel or WPS as .xlsx"
-        ) from None
+        raise InputError(message("inventory_not_xlsx", file=str(path), reason=str(exc))) from None
     try:
         if sheet is not None and sheet not in workbook.sheetnames:
             raise InputError(
-                f"{path}: no sheet {sheet!r}; the sheets are {', '.join(workbook.sheetnames)}"
+                message(
+                    "inventory_no_sheet",
+                    file=str(path),
+                    sheet=repr(sheet),
+                    sheets=", ".join(workbook.sheetnames),
+                )
             )
         worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
         rows = []
@@ -671,7 +678,7 @@ def _read_xlsx(path: Path, sheet: str | None) -> _Table:
 
 def _drop_blank_rows(frame: pd.DataFrame, start: int) -> _Table:
     """Drop rows with no value; label the rest with their spreadsheet row number."""
-    labels = [f"row {start + i}" for i in range(len(frame))]
+    labels = [message("inventory_row", n=start + i) for i in range(len(frame))]
     if len(frame.columns) == 0:
         return _Table(pd.DataFrame(), [])
     blank = frame.map(lambda v: v is None or (isinstance(v, str) and not v.strip()))
@@ -687,38 +694,38 @@ def _read_vector(path: Path, layer: str | None, fallback_crs: pyproj.CRS | None)
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.notna().any():
         crs = frame.crs if frame.crs is not None else fallback_crs
         if crs is None:
-            raise CRSError(
-                f"{path}: the file has no coordinate reference system (CRS); set one, e.g. "
-                "put the .prj file beside the .shp in the zip, or in QGIS use Layer > Set "
-                "CRS and save again, or pass the CRS (crs= / --facilities-crs)"
-            )
+            raise CRSError(message("inventory_no_crs", file=str(path)))
         geometry = list(frame.geometry.to_numpy())
         frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    labels = [f"feature {i + 1}" for i in range(len(frame))]
-    return _Table(frame.astype(object), labels, geometry, crs, row_word="feature")
+    labels = [message("inventory_feature", n=i + 1) for i in range(len(frame))]
+    return _Table(frame.astype(object), labels, geometry, crs, of_features=True)
 
 
 @dataclass
 class _Problems:
     """Problems found in an inventory, listed in row order (file-level ones first)."""
 
-    labels: Sequence[str]
-    found: list[tuple[int, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    labels: Sequence[Message]
+    found: list[tuple[int, Message]] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
 
-    def add(self, label: str, column: str, message: str) -> None:
+    def add(self, label: Message, column: str | Message, problem: Message) -> None:
+        """A problem of one row: ``column`` is the user's column name, or a Message."""
         position = self._positions.get(label, -1)
-        self.found.append((position, f"{label}, column {column!r}: {message}"))
+        shown = column if isinstance(column, Message) else repr(column)
+        self.found.append(
+            (position, message("inventory_problem", where=label, column=shown, text=problem))
+        )
 
-    def add_file_level(self, message: str) -> None:
-        self.found.append((-1, message))
+    def add_file_level(self, problem: Message) -> None:
+        self.found.append((-1, problem))
 
-    def note(self, text: str) -> None:
+    def note(self, text: Message) -> None:
         if text not in self.notes:
             self.notes.append(text)
 
     @property
-    def items(self) -> list[str]:
+    def items(self) -> list[Message]:
         return [text for _, text in sorted(self.found, key=lambda item: item[0])]
 
     @cached_property
@@ -771,15 +778,19 @@ def _validated_facilities(
     problems = _Problems(table.labels)
     frame = table.frame
     columns = _match_columns(list(frame.columns))
-    found = ", ".join(map(str, frame.columns)) or "(none)"
+    found = ", ".join(map(str, frame.columns)) or message("inventory_no_columns")
     use_geometry = table.geometry is not None
     required = ["name", "category"] if use_geometry else ["name", "category", "lon", "lat"]
     for canonical in required:
         if canonical not in columns:
-            what = "and no geometry " if canonical in ("lon", "lat") and not use_geometry else ""
+            coordinate = canonical in ("lon", "lat")  # required only without a geometry
             problems.add_file_level(
-                f"missing required column {canonical!r} {what}(columns found: {found}); add "
-                f"it or rename a column to one of {_column_hint(canonical)}"
+                message(
+                    "inventory_no_coordinate_column" if coordinate else "inventory_no_column",
+                    column=message(f"inventory_column_{canonical}"),
+                    found=found,
+                    aliases=_column_hint(canonical),
+                )
             )
     n_rows = len(frame)
     labels = table.labels
@@ -809,44 +820,45 @@ def _validated_facilities(
     return _facility_frame(rows)
 
 
-def _problem_message(path: Path, table: _Table, problems: _Problems) -> str:
-    if table.row_word == "row":
-        counting = "rows are spreadsheet rows, the header is row 1"
-    else:
-        counting = "features are counted from 1 in file order"
+def _problem_message(path: Path, table: _Table, problems: _Problems) -> Message:
     items = problems.items
-    lines = [f"{path}: {len(items)} problem(s) in the facility inventory ({counting}):"]
-    lines.extend(f"  - {item}" for item in items[:MAX_LISTED_PROBLEMS])
+    lines = [message("problem_line", text=item) for item in items[:MAX_LISTED_PROBLEMS]]
     if len(items) > MAX_LISTED_PROBLEMS:
-        lines.append(f"  ... and {len(items) - MAX_LISTED_PROBLEMS} more")
+        lines.append(message("inventory_problems_more", n=len(items) - MAX_LISTED_PROBLEMS))
     lines.extend(problems.notes)
-    lines.append("Fix these and run again.")
-    return "\n".join(lines)
+    key = "inventory_problems_features" if table.of_features else "inventory_problems_rows"
+    return message(key, file=str(path), count=len(items), lines=tuple(lines))
 
 
 def _check_categories(
     cells: Mapping[str, list[Any]],
     columns: Mapping[str, str],
-    labels: Sequence[str],
+    labels: Sequence[Message],
     categories: Sequence[Category],
     problems: _Problems,
 ) -> list[str]:
     if "category" not in cells:
         return [""] * len(labels)
     lookup = _category_lookup(categories)
-    known = ", ".join(f"{c.id} ({c.name_zh}, {c.name_en})" for c in categories)
+    # The listing differs by language (ids and both names; the Chinese names alone, quoted
+    # as some hold a 、): a Message shows source_zh in place of source in Chinese.
+    known = message(
+        "inventory_known_categories",
+        source=", ".join(f"{c.id} ({c.name_zh}, {c.name_en})" for c in categories),
+        source_zh="、".join(f"“{c.name_zh}”" for c in categories),
+    )
     result = []
     for label, value in zip(labels, cells["category"], strict=True):
         text = _cell_text(value)
         category_id = lookup.get(unicodedata.normalize("NFKC", text).casefold())
         if category_id is None:
-            what = "missing category" if not text else f"unknown category {text!r}"
-            problems.add(
-                label,
-                columns["category"],
-                f"{what}; write a known category id or its Chinese or English name",
+            problem = (
+                message("inventory_category_unknown", value=repr(text))
+                if text
+                else message("inventory_category_missing")
             )
-            problems.note(f"Known categories: {known}.")
+            problems.add(label, columns["category"], problem)
+            problems.note(known)
             category_id = ""
         result.append(category_id)
     return result
@@ -855,7 +867,7 @@ def _check_categories(
 def _check_capacities(
     cells: Mapping[str, list[Any]],
     columns: Mapping[str, str],
-    labels: Sequence[str],
+    labels: Sequence[Message],
     problems: _Problems,
 ) -> dict[str, list[float]]:
     result: dict[str, list[float]] = {}
@@ -867,17 +879,12 @@ def _check_capacities(
             number = parse_number(value)
             if number is None:
                 problems.add(
-                    label,
-                    columns[canonical],
-                    f"{value!r} is not a number; write a plain number such as 120 or leave "
-                    "the cell empty",
+                    label, columns[canonical], message("inventory_not_number", value=repr(value))
                 )
                 number = math.nan
             elif number < 0:
                 problems.add(
-                    label,
-                    columns[canonical],
-                    f"{value!r} is negative; capacities are 0 or more (leave empty if unknown)",
+                    label, columns[canonical], message("inventory_negative", value=repr(value))
                 )
             values.append(number)
         result[canonical] = values
@@ -887,15 +894,15 @@ def _check_capacities(
 def _check_ids(
     cells: Mapping[str, list[Any]],
     columns: Mapping[str, str],
-    labels: Sequence[str],
+    labels: Sequence[Message],
     problems: _Problems,
 ) -> list[str]:
     """Each row's id: the user's id, else its row number (or feature index)."""
-    fallback = [label.split()[-1] for label in labels]
+    fallback = [str(label.params["n"]) for label in labels]
     if "id" not in cells:
         return fallback
     ids = [_cell_text(v) or fallback[i] for i, v in enumerate(cells["id"])]
-    rows_of: dict[str, list[str]] = {}
+    rows_of: dict[str, list[Message]] = {}
     for label, value in zip(labels, ids, strict=True):
         rows_of.setdefault(value, []).append(label)
     for value, rows in rows_of.items():
@@ -903,7 +910,7 @@ def _check_ids(
             problems.add(
                 label,
                 columns["id"],
-                f"duplicate id {value!r} (also in {rows[0]}); give every facility its own id",
+                message("inventory_duplicate_id", value=repr(value), first=rows[0]),
             )
     return ids
 
@@ -911,7 +918,7 @@ def _check_ids(
 def _check_coordinates(
     cells: Mapping[str, list[Any]],
     columns: Mapping[str, str],
-    labels: Sequence[str],
+    labels: Sequence[Message],
     lonlat_crs: pyproj.CRS,
     problems: _Problems,
 ) -> list[BaseGeometry]:
@@ -923,17 +930,19 @@ def _check_coordinates(
     geographic = lonlat_crs.is_geographic
     for i, label in enumerate(labels):
         values: dict[str, float] = {}
-        for canonical, unit in (("lon", "longitude"), ("lat", "latitude")):
+        for canonical, example in (("lon", "118.78"), ("lat", "32.04")):
             raw = cells[canonical][i]
             number = parse_number(raw)
             if number is None or math.isnan(number):
-                what = f"missing {unit}" if number is not None else f"{raw!r} is not a number"
-                example = "118.78" if canonical == "lon" else "32.04"
-                problems.add(
-                    label,
-                    columns[canonical],
-                    f"{what}; write the {unit} in decimal degrees such as {example}",
+                unit = message(f"inventory_unit_{canonical}")
+                problem = (
+                    message("inventory_degrees_missing", unit=unit, example=example)
+                    if number is not None
+                    else message(
+                        "inventory_degrees_not_number", value=repr(raw), unit=unit, example=example
+                    )
                 )
+                problems.add(label, columns[canonical], problem)
             else:
                 values[canonical] = number
         if len(values) < 2:
@@ -944,7 +953,7 @@ def _check_coordinates(
                 problems.add(
                     label,
                     f"{columns['lon']}/{columns['lat']}",
-                    f"lon {x:g}, lat {y:g}: lon and lat look swapped; exchange the two values",
+                    message("inventory_lon_lat_swapped", lon=f"{x:g}", lat=f"{y:g}"),
                 )
                 continue
             for canonical, value, limit in (("lon", x, 180), ("lat", y, 90)):
@@ -952,8 +961,7 @@ def _check_coordinates(
                     problems.add(
                         label,
                         columns[canonical],
-                        f"{value:g} is outside [-{limit}, {limit}]; write WGS-84 decimal "
-                        "degrees, or pass the CRS of projected x/y (crs= / --facilities-crs)",
+                        message("inventory_degrees_range", value=f"{value:g}", limit=limit),
                     )
             continue
         lon[i], lat[i] = x, y
@@ -965,8 +973,12 @@ def _check_coordinates(
             problems.add(
                 labels[j],
                 f"{columns['lon']}/{columns['lat']}",
-                f"({lon[j]:g}, {lat[j]:g}) cannot be converted from {lonlat_crs.name} to "
-                "WGS-84; check the coordinates and the CRS",
+                message(
+                    "inventory_not_convertible",
+                    x=f"{lon[j]:g}",
+                    y=f"{lat[j]:g}",
+                    crs=lonlat_crs.name,
+                ),
             )
     return list(points.to_numpy())
 
@@ -974,33 +986,34 @@ def _check_coordinates(
 def _check_geometries(
     geometries: Sequence[BaseGeometry | None],
     crs: pyproj.CRS,
-    labels: Sequence[str],
+    labels: Sequence[Message],
     problems: _Problems,
 ) -> list[BaseGeometry]:
     converted = gpd.GeoSeries(list(geometries), crs=crs).to_crs(WGS84).to_numpy()
     result: list[BaseGeometry] = []
     for label, geometry in zip(labels, converted, strict=True):
-        fixed, message = _facility_geometry(geometry)
-        if message is None and fixed is not None:
+        fixed, problem = _facility_geometry(geometry)
+        if problem is None and fixed is not None:
             minx, miny, maxx, maxy = fixed.bounds
             if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-                message = (
-                    f"coordinates {fixed.bounds} are outside the WGS-84 range after "
-                    f"conversion from {crs.name}; the file's CRS looks wrong, set the real one"
+                problem = message(
+                    "inventory_geometry_range", bounds=str(fixed.bounds), crs=crs.name
                 )
-        if message is not None or fixed is None:
-            problems.add(label, "geometry", message or "no geometry")
+        if problem is not None or fixed is None:
+            column = message("inventory_column_geometry")
+            problems.add(label, column, problem or message("inventory_geometry_empty"))
             result.append(shapely.Point())
         else:
             result.append(fixed)
     return result
 
 
-def _facility_geometry(geometry: BaseGeometry | None) -> tuple[BaseGeometry | None, str | None]:
+def _facility_geometry(
+    geometry: BaseGeometry | None,
+) -> tuple[BaseGeometry | None, Message | None]:
     """A facility geometry (Point, Polygon, MultiPolygon) or the reason there is none."""
-    fix = "use Point, Polygon or MultiPolygon"
     if geometry is None or geometry.is_empty:
-        return None, f"missing or empty geometry; draw the facility ({fix})"
+        return None, message("inventory_geometry_empty")
     geometry = shapely.force_2d(geometry)
     kind = geometry.geom_type
     if kind == "Point":
@@ -1008,10 +1021,10 @@ def _facility_geometry(geometry: BaseGeometry | None) -> tuple[BaseGeometry | No
     if kind == "MultiPoint":
         if len(geometry.geoms) == 1:
             return geometry.geoms[0], None
-        return None, f"MultiPoint with {len(geometry.geoms)} points; put each point in its own row"
+        return None, message("inventory_multipoint", n=len(geometry.geoms))
     if kind in ("Polygon", "MultiPolygon"):
         polygon = _polygonal(geometry)
         if polygon is None:
-            return None, f"{kind} has no area even after repair; redraw it"
+            return None, message("inventory_no_area", kind=kind)
         return polygon, None
-    return None, f"{kind} geometry is not supported; {fix}"
+    return None, message("inventory_geometry_kind", kind=kind)

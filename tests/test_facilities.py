@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
@@ -27,6 +30,7 @@ from radius.facilities import (
     facilities_from_osm,
     read_inventory,
 )
+from tests.language_checks import assert_chinese_error, english_words
 
 CATEGORIES = load_categories()
 XINJIEKOU = (118.7784, 32.0411)
@@ -779,3 +783,273 @@ def test_a_type_name_names_one_category_only() -> None:
     rows[1]["aliases"] = [*rows[1]["aliases"], "养老院"]
     with pytest.raises(ValueError, match=r"type name '养老院' of category .* is already a name"):
         _CategoryFile.model_validate({"categories": rows})
+
+
+# --------------------------------------------------------------------------------------
+# One language at a time (issue #14): every inventory error is a message id
+
+
+def library_words(error: BaseException, *params: str) -> set[str]:
+    """The English words of the parameters that hold another library's or the user's words
+    (an exception's text, a CRS name), which the Chinese text quotes as they are."""
+    note = error.args[0]
+    return {word for name in params for word in english_words(str(note.params.get(name, "")))}
+
+
+def test_inventory_problems_are_listed_in_chinese(tmp_path: Path) -> None:
+    """A GBK CSV with Chinese headers and one problem of each kind a row can have."""
+    path = tmp_path / "设施清单.csv"
+    rows = [
+        "名称,类别,经度,纬度,床位,编号",
+        "新街口便利店,便利店,约118.78,32.04,,A1",  # row 2: not a number
+        "老干部活动室,老干部活动室,118.78,32.04,,A2",  # row 3: unknown category
+        "无名设施,,118.78,32.04,,A3",  # row 4: no category
+        "苏果超市,超市,118.78,,,A4",  # row 5: no latitude
+        "阳光托育,托育,32.04,118.78,,A5",  # row 6: swapped
+        "东门菜市场,菜市场,250,32.04,,A6",  # row 7: out of range
+        "幸福养老院,养老院,118.78,32.04,-20,A7",  # row 8: negative
+        "康乐养老院,养老院,118.78,32.04,五十,A8",  # row 9: not a number
+        "第二便利店,便利店,118.79,32.05,,A1",  # row 10: duplicate id
+    ]
+    path.write_bytes(("\n".join(rows) + "\n").encode("gbk"))
+    with pytest.raises(InputError) as caught:
+        read_inventory(path, CATEGORIES)
+    english = str(caught.value)
+    assert english.startswith(f"{path}: 9 problem(s) in the facility inventory (rows are")
+    for fact in [
+        "row 2, column '经度': '约118.78' is not a number; write the longitude",
+        "row 3, column '类别': unknown category '老干部活动室'",
+        "row 4, column '类别': missing category",
+        "row 5, column '纬度': missing latitude",
+        "row 6, column '经度/纬度': lon 32.04, lat 118.78: lon and lat look swapped",
+        "row 7, column '经度': 250 is outside [-180, 180]",
+        "row 8, column '床位': '-20' is negative",
+        "row 9, column '床位': '五十' is not a number",
+        "row 10, column '编号': duplicate id 'A1' (also in row 2)",
+        "Known categories: convenience_store (便利店, Convenience store)",
+    ]:
+        assert fact in english, fact
+    chinese = assert_chinese_error(caught.value)
+    assert chinese.startswith(f"{path}：设施清单中有 9 个问题（行号即电子表格的行号")
+    for fact in [
+        "第 2 行，'经度' 列：'约118.78' 不是数字；请以十进制度填写经度，例如 118.78",
+        "第 3 行，'类别' 列：未知的类别 '老干部活动室'",
+        "第 4 行，'类别' 列：类别为空",
+        "第 5 行，'纬度' 列：纬度为空",
+        "第 6 行，'经度/纬度' 列：经度 32.04、纬度 118.78：经纬度似乎填反了",
+        "第 7 行，'经度' 列：250 超出 [-180, 180] 的范围",
+        "第 8 行，'床位' 列：'-20' 为负数",
+        "第 9 行，'床位' 列：'五十' 不是数字",
+        "第 10 行，'编号' 列：编号 'A1' 重复（第 2 行已使用）",
+        "已知类别：“便利店”、“菜市场”、“超市”",
+        "请修正后重新运行。",
+    ]:
+        assert fact in chinese, fact
+
+
+def test_more_than_twenty_problems_are_counted_in_chinese(tmp_path: Path) -> None:
+    rows = "".join(f"店{i},面包店,118.78,32.04\n" for i in range(23))
+    with pytest.raises(InputError) as caught:
+        read_inventory(write_csv(tmp_path, "名称,类别,经度,纬度\n" + rows), CATEGORIES)
+    assert "  ... and 3 more" in str(caught.value).splitlines()
+    chinese = assert_chinese_error(caught.value)
+    assert "设施清单中有 23 个问题" in chinese
+    assert "  ……另有 3 个问题" in chinese.splitlines()
+
+
+def test_missing_columns_are_named_in_chinese(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "名字,类型,经度\n便利店,便利店,118.78\n")
+    with pytest.raises(InputError) as caught:
+        read_inventory(path, CATEGORIES)
+    english = str(caught.value)
+    assert "missing required column 'name' (columns found: 名字, 类型, 经度)" in english
+    assert "missing required column 'lat' and no geometry" in english
+    chinese = assert_chinese_error(caught.value)
+    assert "缺少必需的“名称”列（现有的列：名字, 类型, 经度）" in chinese
+    assert "缺少必需的“纬度”列，也没有几何" in chinese
+    assert "lat/latitude/y/纬度" in chinese  # the names the reader accepts
+
+
+def test_feature_problems_are_listed_in_chinese(tmp_path: Path) -> None:
+    frame = gpd.GeoDataFrame(
+        {"名称": ["运动场", "便利店", "托育"], "类别": ["健身设施", "便利店", "托育"]},
+        geometry=[
+            shapely.LineString([(118.78, 32.04), (118.79, 32.05)]),
+            shapely.MultiPoint([(118.78, 32.04), (118.79, 32.05)]),
+            shapely.Polygon([(118.78, 32.04), (118.79, 32.04), (118.80, 32.04)]),
+        ],
+        crs=4326,
+    )
+    path = tmp_path / "设施.geojson"
+    frame.to_file(path)
+    with pytest.raises(InputError) as caught:
+        read_inventory(path, CATEGORIES)
+    english = str(caught.value)
+    assert "3 problem(s) in the facility inventory (features are counted from 1" in english
+    assert "feature 1, column 'geometry': LineString geometry is not supported" in english
+    assert "feature 2, column 'geometry': MultiPoint with 2 points" in english
+    assert "feature 3, column 'geometry': Polygon has no area even after repair" in english
+    chinese = assert_chinese_error(caught.value)
+    assert "（要素按文件中的顺序从 1 开始编号）" in chinese
+    assert "第 1 个要素，“几何” 列：不支持 LineString 几何" in chinese
+    assert "第 2 个要素，“几何” 列：该要素为含 2 个点的多点" in chinese
+    assert "第 3 个要素，“几何” 列：Polygon 修复后仍没有面积" in chinese
+
+
+def test_coordinates_that_do_not_convert_are_named_in_chinese(tmp_path: Path) -> None:
+    # The CRS's own name (EPSG's words) and the infinite coordinates are shown as they are.
+    quoted = {*english_words(pyproj.CRS.from_epsg(4547).name), "inf"}
+    table = write_csv(tmp_path, "名称,类别,x,y\n便利店,便利店,1e30,5e29\n")
+    with pytest.raises(InputError) as caught:
+        read_inventory(table, CATEGORIES, crs="EPSG:4547")
+    assert "(1e+30, 5e+29) cannot be converted from CGCS2000" in str(caught.value)
+    assert "（1e+30, 5e+29）无法从 CGCS2000" in assert_chinese_error(caught.value, quoted)
+    layer = tmp_path / "设施.gpkg"
+    far = shapely.Point(1e30, 5e29)
+    gpd.GeoDataFrame({"名称": ["便利店"], "类别": ["便利店"]}, geometry=[far], crs=4547).to_file(
+        layer
+    )
+    with pytest.raises(InputError) as caught:
+        read_inventory(layer, CATEGORIES)
+    assert "are outside the WGS-84 range after conversion from CGCS2000" in str(caught.value)
+    assert "转换后超出 WGS-84 的范围" in assert_chinese_error(caught.value, quoted)
+
+
+def test_file_errors_speak_chinese(tmp_path: Path) -> None:
+    """Each error about the file as a whole, from a real bad file."""
+    gbk = tmp_path / "清单.csv"
+    gbk.write_bytes("名称,类别,经度,纬度\n新街口便利店,便利店,118.78,32.04\n".encode("gbk"))
+    cases: list[tuple[Path, dict[str, Any], type[Exception], str, str]] = []
+    cases.append(
+        (
+            gbk,
+            {"encoding": "utf-8"},
+            InputError,
+            "cannot decode the file as utf-8;",
+            "无法按 utf-8 编码读取",
+        )
+    )
+    cases.append(
+        (
+            gbk,
+            {"encoding": "utf-9"},
+            InputError,
+            "unknown text encoding 'utf-9'",
+            "未知的文本编码 'utf-9'",
+        )
+    )
+    utf16 = tmp_path / "utf16.csv"
+    CHINESE_TABLE.to_csv(utf16, index=False, encoding="utf-16")
+    cases.append(
+        (
+            utf16,
+            {},
+            InputError,
+            "cannot decode the file as utf-8-sig and gb18030",
+            "无法按 utf-8-sig 或 gb18030 编码读取",
+        )
+    )
+    quote = tmp_path / "引号.csv"  # a quote never closed
+    quote.write_text('名称,类别,经度,纬度\n"便利店,便利店,118.78,32.04\n', encoding="utf-8")
+    cases.append((quote, {}, InputError, "not a readable CSV file (", "不是可读取的 CSV 文件（"))
+    fake = tmp_path / "假.xlsx"  # a zip archive, but no workbook inside
+    with zipfile.ZipFile(fake, "w") as archive:
+        archive.writestr("说明.txt", "这不是工作簿")
+    cases.append((fake, {}, InputError, "not a readable XLSX workbook", "不是可读取的 XLSX 工作簿"))
+    sheet = tmp_path / "设施.xlsx"
+    CHINESE_TABLE.to_excel(sheet, index=False, sheet_name="设施")
+    cases.append(
+        (
+            sheet,
+            {"layer": "现状"},
+            InputError,
+            "no sheet '现状'; the sheets are 设施",
+            "没有名为 '现状' 的工作表；现有工作表为 设施",
+        )
+    )
+    old = tmp_path / "旧.xls"
+    old.write_bytes(b"\xd0\xcf\x11\xe0")
+    cases.append(
+        (
+            old,
+            {},
+            InputError,
+            "unsupported inventory format '.xls'; save it as one of .csv",
+            "不支持的设施清单格式 '.xls'",
+        )
+    )
+    empty = tmp_path / "空.csv"
+    empty.write_text("名称,类别,经度,纬度\n,,,\n", encoding="utf-8")
+    cases.append(
+        (
+            empty,
+            {},
+            InputError,
+            "the facility inventory is empty (no data rows)",
+            "设施清单为空（没有数据行）",
+        )
+    )
+    cases.append(
+        (
+            gbk,
+            {"crs": "EPSG:99999"},
+            CRSError,
+            "'EPSG:99999' is not a valid CRS",
+            "'EPSG:99999' 不是有效的坐标系",
+        )
+    )
+    for path, options, kind, english, chinese in cases:
+        with pytest.raises(kind) as caught:
+            read_inventory(path, CATEGORIES, **options)
+        assert english in str(caught.value), (english, str(caught.value))
+        said = assert_chinese_error(caught.value, library_words(caught.value, "reason"))
+        assert chinese in said, (chinese, said)
+
+
+def test_empty_layer_and_layer_without_crs_speak_chinese(tmp_path: Path) -> None:
+    layer = tmp_path / "空.gpkg"
+    vector_inventory().iloc[:0].to_file(layer)
+    with pytest.raises(InputError) as caught:
+        read_inventory(layer, CATEGORIES)
+    assert "the facility inventory is empty (no data features)" in str(caught.value)
+    assert "设施清单为空（没有要素）" in assert_chinese_error(caught.value)
+    points = vector_inventory().iloc[[2]].set_crs(None, allow_override=True)
+    with pytest.warns(UserWarning, match="'crs' was not provided"):
+        path = zipped_shapefile(points, tmp_path / "shp")
+    with pytest.raises(CRSError) as caught:
+        read_inventory(path, CATEGORIES)
+    assert "the file has no coordinate reference system (CRS); set one" in str(caught.value)
+    said = assert_chinese_error(caught.value, {"QGIS"})
+    assert "文件没有坐标参考系（CRS）" in said
+    assert "--facilities-crs" in said
+
+
+def test_missing_osm_file_speaks_chinese(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        facilities_from_osm(tmp_path / "无.osm", CATEGORIES)
+    assert "无.osm: OSM file not found; check the path" in str(caught.value)
+    assert "无.osm：找不到 OSM 文件，请检查路径" in assert_chinese_error(caught.value)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_command_line_inventory_error_in_one_language(
+    lang: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """radius reach --facilities with a bad GBK table: the error is in --lang alone."""
+    from radius.cli import main
+
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes("名称,类别,经度,纬度\n新街口便利店,便利店,约118.78,32.04\n".encode("gbk"))
+    code = main(["reach", "--lang", lang, "--facilities", str(bad), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    if lang == "zh":
+        assert err.startswith(f"radius：错误：{bad}：设施清单中有 1 个问题"), err
+        assert "第 2 行，'经度' 列：'约118.78' 不是数字" in err
+        assert english_words(err) == [], err
+    else:
+        assert err.startswith(f"radius: error: {bad}: 1 problem(s) in the facility inventory")
+        assert "row 2, column '经度': '约118.78' is not a number" in err
+        # Chinese only in what the user wrote: the file's name, its column and its value.
+        rest = err.replace(str(bad), "").replace("经度", "").replace("约118.78", "")
+        assert not re.search(r"[\u4e00-\u9fff]", rest), err

@@ -39,7 +39,6 @@ STILL_ENGLISH: dict[str, int] = {
     "_validate.py": 6,
     "coords.py": 3,
     "districts.py": 23,
-    "facilities.py": 10,
     "groups.py": 1,
     "poi_exports.py": 4,
     "population.py": 25,
