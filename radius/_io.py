@@ -22,6 +22,7 @@ import pandas as pd
 from radius._errors import InputError, RadiusError
 from radius._files import format_size
 from radius._workbook import write_workbook
+from radius.i18n import message
 
 __all__ = [
     "UNCOVERED_FIELDS",
@@ -346,39 +347,26 @@ def _past_file_size_limit(exc: BaseException) -> int | None:
 
 def file_system_error(out_dir: Path, name: str | None, exc: BaseException) -> InputError:
     """The error of an output that could not be written, naming the path and the fix."""
-    path = out_dir / name if name else out_dir
+    path = str(out_dir / name if name else out_dir)
+    folder = str(out_dir)
     if (size_limit := _past_file_size_limit(exc)) is not None:
         return InputError(
-            f"{path}: no space left for it under this process's file size limit "
-            f"({format_size(size_limit)}, ulimit -f); raise the limit (ulimit -f unlimited), "
-            f"free some space or give --out a folder on another disk. The outputs already in "
-            f"{out_dir} were left as they were"
+            message("io_file_size_limit", file=path, limit=format_size(size_limit), folder=folder)
         )
     if (isinstance(exc, OSError) and exc.errno == errno.EROFS) or _read_only(out_dir):
-        return InputError(
-            f"{path}: the file system is read-only; give --out a folder on a writable disk"
-        )
+        return InputError(message("io_read_only", file=path))
     if _disk_full(out_dir, exc):
         try:
-            free = f" ({format_size(shutil.disk_usage(out_dir).free)} free)"
+            free: str = message("io_disk_free", size=format_size(shutil.disk_usage(out_dir).free))
         except OSError:
             free = ""
-        return InputError(
-            f"{path}: no space left on the disk{free} while writing it; free some space or "
-            f"give --out a folder on another disk. The outputs already in {out_dir} were left "
-            "as they were"
-        )
+        return InputError(message("io_disk_full", file=path, free=free, folder=folder))
     if isinstance(exc, PermissionError) or (
         isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM)
     ):
-        return InputError(
-            f"{path}: permission denied writing it; give --out a folder you can write to, "
-            f"or make it writable (chmod u+w {out_dir})"
-        )
-    if isinstance(exc, OSError):
-        reason = exc.strerror or str(exc)
-        return InputError(f"{path}: cannot write it ({reason}); check the --out folder and disk")
-    return InputError(f"{path}: cannot write it ({exc}); check the --out folder and disk")
+        return InputError(message("io_permission_denied", file=path, folder=folder))
+    reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+    return InputError(message("io_cannot_write", file=path, reason=reason))
 
 
 def write_outputs(out_dir: Path, files: Mapping[str, Writer]) -> list[Path]:

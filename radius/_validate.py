@@ -17,6 +17,7 @@ from typing import Final
 import pyproj
 
 from radius._errors import CRSError, InputError
+from radius.i18n import Message, message, warn
 
 __all__ = [
     "PARAMETERS",
@@ -36,13 +37,15 @@ class Bounds:
     low, high : float
         The range.
     unit : str
-        Its unit, for messages (``"metres"``).
+        Its unit, for messages: a key of ``configs/messages.yaml`` (``"unit_metres"``).
     low_open : bool
         Whether ``low`` itself is refused (``> low`` rather than ``>= low``).
     integer : bool
         Whether only whole numbers are valid.
+    default : float, optional
+        The default value, named in messages.
     hint : str
-        What a usual value is, for messages.
+        What a usual value is, for messages: a key of ``configs/messages.yaml``, or "".
     """
 
     low: float
@@ -50,24 +53,23 @@ class Bounds:
     unit: str
     low_open: bool = False
     integer: bool = False
+    default: float | None = None
     hint: str = ""
 
 
 PARAMETERS: Final[dict[str, Bounds]] = {
-    "buffer": Bounds(0.0, 1000.0, "metres", low_open=True, hint="the default is 30"),
-    "max_snap": Bounds(0.0, 5000.0, "metres", low_open=True, hint="the default is 200"),
-    "speed": Bounds(0.1, 5.0, "m/s", low_open=True, hint="people walk at 0.6 to 1.5 m/s"),
-    "hexagon_size": Bounds(10.0, 20_000.0, "metres", hint="the default is 500"),
-    "household_size": Bounds(
-        0.5, 20.0, "persons per household", hint="China's 2020 census gives 2.62"
-    ),
-    "count": Bounds(1, 10_000, "sites", integer=True),
-    "per_resident": Bounds(0.0, 1e6, "units per resident", low_open=True),
-    "min_spacing": Bounds(0.0, 100_000.0, "metres"),
-    "time_limit": Bounds(0.0, 86_400.0, "seconds", low_open=True, hint="the default is 30"),
-    "workers": Bounds(1, 1024, "worker processes", integer=True),
-    "threshold_m": Bounds(0.0, 100_000.0, "metres", low_open=True),
-    "threshold_min": Bounds(0.0, 1440.0, "minutes", low_open=True),
+    "buffer": Bounds(0.0, 1000.0, "unit_metres", low_open=True, default=30),
+    "max_snap": Bounds(0.0, 5000.0, "unit_metres", low_open=True, default=200),
+    "speed": Bounds(0.1, 5.0, "unit_m_s", low_open=True, hint="hint_walking_speed"),
+    "hexagon_size": Bounds(10.0, 20_000.0, "unit_metres", default=500),
+    "household_size": Bounds(0.5, 20.0, "unit_persons_per_household", hint="hint_household_size"),
+    "count": Bounds(1, 10_000, "unit_sites", integer=True),
+    "per_resident": Bounds(0.0, 1e6, "unit_per_resident", low_open=True),
+    "min_spacing": Bounds(0.0, 100_000.0, "unit_metres"),
+    "time_limit": Bounds(0.0, 86_400.0, "unit_seconds", low_open=True, default=30),
+    "workers": Bounds(1, 1024, "unit_workers", integer=True),
+    "threshold_m": Bounds(0.0, 100_000.0, "unit_metres", low_open=True),
+    "threshold_min": Bounds(0.0, 1440.0, "unit_minutes", low_open=True),
 }
 """Every numeric parameter of the command line and jobs, by name."""
 
@@ -93,26 +95,38 @@ def check_number(label: str, value: float | int | None, name: str) -> float | in
     if value is None:
         return None
     bounds = PARAMETERS[name]
-    low = f"{bounds.low:,g}"
-    high = f"{bounds.high:,g}"
-    relation = "greater than" if bounds.low_open else "from"
-    joint = "and at most" if bounds.low_open else "to"
-    wanted = f"give {bounds.unit} {relation} {low} {joint} {high}"
-    if bounds.hint:
-        wanted += f" ({bounds.hint})"
+    unit = message(bounds.unit)
+    hint: str = ""
+    if bounds.default is not None:
+        hint = message("hint_in_brackets", text=message("hint_default", value=bounds.default))
+    elif bounds.hint:
+        hint = message("hint_in_brackets", text=message(bounds.hint))
+    wanted = message(
+        "number_wanted_above" if bounds.low_open else "number_wanted_between",
+        unit=unit,
+        low=f"{bounds.low:,g}",
+        high=f"{bounds.high:,g}",
+        hint=hint,
+    )
     if isinstance(value, bool):
-        raise InputError(f"{label} {value}: not a number; {wanted}")
+        raise InputError(
+            message("number_not_a_number", label=label, value=str(value), wanted=wanted)
+        )
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{label} {value!r}: not a number; {wanted}") from None
+        raise InputError(
+            message("number_not_a_number", label=label, value=repr(value), wanted=wanted)
+        ) from None
     if not math.isfinite(number):
-        raise InputError(f"{label} {value}: not a finite number; {wanted}")
+        raise InputError(message("number_not_finite", label=label, value=value, wanted=wanted))
     if bounds.integer and number != int(number):
-        raise InputError(f"{label} {value}: not a whole number; {wanted}")
+        raise InputError(message("number_not_whole", label=label, value=value, wanted=wanted))
     too_low = number <= bounds.low if bounds.low_open else number < bounds.low
     if too_low or number > bounds.high:
-        raise InputError(f"{label} {value:g} {bounds.unit}: out of range; {wanted}")
+        raise InputError(
+            message("number_out_of_range", label=label, value=number, unit=unit, wanted=wanted)
+        )
     return value
 
 
@@ -124,18 +138,16 @@ _WARNED_SCALE_ERROR: Final = 0.001
 """Outside its area of use and off by more than 0.1 %: a warning."""
 
 
-def fitting_crs(lon: float, lat: float) -> str:
+def fitting_crs(lon: float, lat: float) -> Message:
     """The CRSs that fit data at ``(lon, lat)``: its UTM zone and, in China, its CGCS2000 zone."""
     zone = math.floor((lon + 180.0) / 6.0) % 60 + 1
     epsg = (32600 if lat >= 0 else 32700) + zone
-    text = f"EPSG:{epsg} (WGS 84 / UTM zone {zone}{'N' if lat >= 0 else 'S'})"
+    utm = message("crs_fitting_utm", epsg=epsg, zone=f"{zone}{'N' if lat >= 0 else 'S'}")
     central = 3 * round(lon / 3.0)
+    cgcs: str = ""
     if 75 <= central <= 135 and lat > 0:
-        text += (
-            f" or EPSG:{4534 + (central - 75) // 3} (CGCS2000 3-degree Gauss–Krüger, central "
-            f"meridian {central}°E)"
-        )
-    return text + ", or 'auto'"
+        cgcs = message("crs_fitting_cgcs2000", epsg=4534 + (central - 75) // 3, central=central)
+    return message("crs_fitting", utm=utm, cgcs2000=cgcs)
 
 
 def check_crs_fits(crs: pyproj.CRS, lon: float, lat: float, given: str) -> None:
@@ -174,22 +186,24 @@ def check_crs_fits(crs: pyproj.CRS, lon: float, lat: float, given: str) -> None:
         scale = math.inf
     area = crs.area_of_use
     inside = area is None or (area.west <= lon <= area.east and area.south <= lat <= area.north)
-    meant = (
-        f"; it is meant for longitudes {area.west:g}° to {area.east:g}°" if area is not None else ""
-    )
-    where = f"at the data ({lon:.3f}°E, {lat:.3f}°N)" if lon >= 0 else f"at ({lon:.3f}, {lat:.3f})"
-    stretch = (
-        "distorts distances beyond use"
-        if math.isinf(scale)
-        else (f"stretches distances by {scale:.1%}")
+    meant: str = (
+        message("crs_meant_for", west=area.west, east=area.east) if area is not None else ""
     )
     if scale > _REFUSED_SCALE_ERROR:
         raise CRSError(
-            f"--crs {given} ({crs.name}) {stretch} {where}{meant}; use {fitting_crs(lon, lat)}"
+            message(
+                "crs_refused",
+                given=given,
+                name=crs.name,
+                stretch=message("crs_distorts")
+                if math.isinf(scale)
+                else message("crs_stretches", scale=scale),
+                where=message("crs_at_data_east" if lon >= 0 else "crs_at_data", lon=lon, lat=lat),
+                meant=meant,
+                fitting=fitting_crs(lon, lat),
+            )
         )
     if not inside and scale > _WARNED_SCALE_ERROR:
-        from radius.i18n import message, warn
-
         warn(
             "crs_outside_area",
             stacklevel=3,
@@ -197,9 +211,7 @@ def check_crs_fits(crs: pyproj.CRS, lon: float, lat: float, given: str) -> None:
             name=crs.name,
             lon=lon,
             lat=lat,
-            meant=message("crs_meant_for", west=area.west, east=area.east)
-            if area is not None
-            else "",
+            meant=meant,
             scale=scale,
             fitting=fitting_crs(lon, lat),
         )

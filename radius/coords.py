@@ -48,6 +48,7 @@ import pyproj
 import shapely
 
 from radius._errors import CRSError, InputError
+from radius.i18n import message
 
 __all__ = [
     "MIN_SIGNATURE_POINTS",
@@ -303,8 +304,7 @@ def _check_system(system: str) -> str:
     name = aliases.get(name, name)
     if name not in _SYSTEMS:
         raise InputError(
-            f"unknown coordinate system {system!r}; use one of {', '.join(_SYSTEMS)} "
-            "(GCJ-02 for Gaode/Amap and Tencent, BD-09 for Baidu, WGS-84 for OSM and GPS)"
+            message("coords_unknown_system", system=repr(system), known=", ".join(_SYSTEMS))
         )
     return "wgs84" if name == "cgcs2000" else name
 
@@ -437,10 +437,7 @@ def convert_frame(
     target = _check_system(to_system)
     crs = frame.crs
     if crs is not None and not pyproj.CRS.from_user_input(crs).is_geographic:
-        raise CRSError(
-            f"convert_frame needs longitude/latitude coordinates, but the frame is in {crs}; "
-            "call .to_crs('EPSG:4326') first"
-        )
+        raise CRSError(message("coords_frame_projected", crs=str(crs)))
     result = frame.copy()
     if source == target or len(frame) == 0:
         return result
@@ -624,5 +621,5 @@ def _signature(
 def _geographic(frame: gpd.GeoDataFrame | gpd.GeoSeries, name: str) -> gpd.GeoSeries:
     series = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
     if series.crs is None:
-        raise CRSError(f"{name} has no CRS; set it (e.g. .set_crs('EPSG:4326'))")
+        raise CRSError(message("coords_no_crs", name=name))
     return series.to_crs("EPSG:4326")

@@ -32,6 +32,7 @@ from radius.coords import (
 )
 from radius.facilities import facilities_from_osm
 from radius.network import StreetNetwork, load_network
+from tests.language_checks import assert_chinese_error
 
 
 def ground_m(lon_a, lat_a, lon_b, lat_b) -> np.ndarray:
@@ -271,8 +272,11 @@ def test_system_names() -> None:
     np.testing.assert_array_equal(to_wgs84(lon, lat, "BD-09"), bd09_to_wgs84(lon, lat))
     np.testing.assert_array_equal(from_wgs84(lon, lat, "gcj02"), wgs84_to_gcj02(lon, lat))
     np.testing.assert_array_equal(convert(lon, lat, "gcj02", "bd09"), gcj02_to_bd09(lon, lat))
-    with pytest.raises(InputError, match=r"unknown coordinate system 'mars'.*gcj02"):
+    with pytest.raises(InputError, match=r"unknown coordinate system 'mars'.*gcj02.*Baidu") as e:
         to_wgs84(lon, lat, "mars")
+    chinese = assert_chinese_error(e.value, allowed={"mars", "GPS"})
+    assert "未知的坐标系 'mars'；请使用 wgs84, gcj02, bd09, cgcs2000 之一" in chinese
+    assert "百度地图用 BD-09" in chinese
 
 
 # --- frames -------------------------------------------------------------------------------
@@ -355,8 +359,13 @@ def test_convert_frame_moves_every_geometry_column() -> None:
 
 def test_convert_frame_refuses_projected_coordinates() -> None:
     frame = mixed_frame().iloc[:1].to_crs("EPSG:32650")
-    with pytest.raises(CRSError, match=r"longitude/latitude.*to_crs\('EPSG:4326'\)"):
+    with pytest.raises(
+        CRSError, match=r"longitude/latitude.*EPSG:32650.*to_crs\('EPSG:4326'\)"
+    ) as e:
         convert_frame(frame, "gcj02", "wgs84")
+    assert "但该数据的坐标系为 EPSG:32650；请先调用 .to_crs('EPSG:4326')" in assert_chinese_error(
+        e.value
+    )
 
 
 # --- offset signature on real OSM points ------------------------------------------------------
@@ -449,10 +458,11 @@ def test_offset_signature_on_the_network_index_agrees(
     few = offset_signature_on_tree(points.iloc[:3], network.edge_tree, network.crs)
     assert few["likely_system"] is None
     assert math.isfinite(few["median_m_as_given"])
-    with pytest.raises(CRSError, match="no CRS"):
+    with pytest.raises(CRSError, match=r"points_wgs84 has no CRS; set it") as excinfo:
         offset_signature_on_tree(
             stores.set_crs(None, allow_override=True), network.edge_tree, network.crs
         )
+    assert "points_wgs84 没有坐标系（CRS）" in assert_chinese_error(excinfo.value)
 
 
 def test_offset_signature_edge_cases(beijing_stores_and_streets) -> None:
@@ -465,5 +475,9 @@ def test_offset_signature_edge_cases(beijing_stores_and_streets) -> None:
     empty = offset_signature(polygons, streets)
     assert empty["n_points"] == 0
     assert math.isnan(empty["median_m_as_given"])
-    with pytest.raises(CRSError, match="no CRS"):
+    with pytest.raises(CRSError, match="points_wgs84 has no CRS") as excinfo:
         offset_signature(stores.set_crs(None, allow_override=True), streets)
+    assert ".set_crs('EPSG:4326')" in assert_chinese_error(excinfo.value)
+    with pytest.raises(CRSError, match="street_lines_wgs84 has no CRS") as excinfo:
+        offset_signature(stores, streets.set_crs(None, allow_override=True))
+    assert "street_lines_wgs84 没有坐标系" in assert_chinese_error(excinfo.value)

@@ -1115,6 +1115,102 @@ def test_bad_argument(
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.parametrize(
+    ("argv", "chinese", "user_words"),
+    [
+        (
+            ("--buffer", "nan"),
+            "--buffer nan：不是有限的数；请给出大于 0 且不超过 1,000 的值，单位为米（默认为 30）",
+            {"nan"},
+        ),
+        (
+            ("--max-snap", "-5"),
+            "--max-snap -5 米：超出范围；请给出大于 0 且不超过 5,000 的值",
+            set(),
+        ),
+        (
+            ("--speed", "0"),
+            "--speed 0 米/秒：超出范围；请给出大于 0.1 且不超过 5 的值，单位为米/秒"
+            "（步行速度通常为 0.6 至 1.5 米/秒）",
+            set(),
+        ),
+        (
+            ("--crs", "EPSG:32601"),
+            "--crs EPSG:32601（WGS 84 / UTM zone 1N）在数据位置（118.7",
+            {"zone", "auto"},
+        ),
+    ],
+    ids=["buffer", "max-snap", "speed", "crs"],
+)
+def test_bad_argument_in_chinese(
+    argv: tuple[str, ...],
+    chinese: str,
+    user_words: set[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--lang zh: the same errors in Chinese, with the flag, the value, the range and the fix;
+    the only English words are the user's value and the name of the CRS chosen (EPSG's)."""
+    from tests.language_checks import ALLOWED_IN_CHINESE, english_words
+
+    out = tmp_path / "out"
+    command = ["reach", "--network", str(shared_file(NANJING)), "--no-service-areas"]
+    assert main([*command, *argv, "--lang", "zh", "--out", str(out)]) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("radius：错误：" + chinese), stderr
+    assert english_words(stderr, ALLOWED_IN_CHINESE | user_words) == [], stderr
+    if argv[0] == "--crs":
+        assert "使距离拉伸 54." in stderr
+        assert "该坐标系适用于经度 -180° 至 -174°" in stderr
+        assert "请改用 EPSG:32650（WGS 84 UTM 投影 50N 带）或 EPSG:4549（CGCS2000 3 度带" in stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("label", "value", "name", "english", "chinese"),
+    [
+        (
+            "--count",
+            1.5,
+            "count",
+            "--count 1.5: not a whole number; give sites from 1 to 10,000",
+            "--count 1.5：不是整数；请给出 1 至 10,000 之间的值，单位为处",
+        ),
+        (
+            "workers",
+            "x",
+            "workers",
+            "workers 'x': not a number; give worker processes from 1 to 1,024",
+            "workers 'x'：不是数字",
+        ),
+        (
+            "--household-size",
+            True,
+            "household_size",
+            "(China's 2020 census gives 2.62)",
+            "（2020 年全国人口普查为每户 2.62 人）",
+        ),
+        (
+            "--hexagon-size",
+            -500,
+            "hexagon_size",
+            "-500 metres: out of range; give metres from 10 to 20,000 (the default is 500)",
+            "请给出 10 至 20,000 之间的值，单位为米（默认为 500）",
+        ),
+    ],
+)
+def test_a_number_out_of_its_range_in_both_languages(
+    label: str, value: object, name: str, english: str, chinese: str
+) -> None:
+    from radius._errors import InputError
+    from radius._validate import check_number
+    from tests.language_checks import assert_chinese_error
+
+    with pytest.raises(InputError, match=re.escape(english)) as excinfo:
+        check_number(label, value, name)  # type: ignore[arg-type]
+    assert chinese in assert_chinese_error(excinfo.value, allowed={"workers", "x", "True"})
+
+
 def test_a_crs_just_outside_its_zone_is_warned_about(nanjing_osm: Path) -> None:
     """UTM zone 51 on Nanjing (118.78°E, zone 50): distances off by 0.16 %: a warning."""
     from radius.network import choose_metric_crs
@@ -1331,10 +1427,11 @@ def _in_own_mounts(script: str, tmp_path: Path) -> subprocess.CompletedProcess[s
     )  # fmt: skip
 
 
-def _reach_command(out: str) -> str:
+def _reach_command(out: str, lang: str = "en") -> str:
     network = shared_file(NANJING)
     return (
         f"{sys.executable} -m radius.cli reach --network {network} --no-service-areas --out {out}"
+        f" --lang {lang}"
     )
 
 
@@ -1371,6 +1468,32 @@ def test_file_system_failure(case_id: str, tmp_path: Path) -> None:
     assert ".partial" not in done.stdout  # no temporary file left
 
 
+FILE_SYSTEM_CASES_ZH = {
+    "read-only --out": (
+        "disk/out/reach.gpkg：文件系统是只读的；请用 --out 指定可写磁盘上的文件夹",
+    ),
+    "full disk": (
+        "disk/out/reach.gpkg：写入时磁盘空间已满（剩余 ",
+        "请释放磁盘空间，或用 --out 指定其他磁盘上的文件夹。disk/out 中已有的输出保持不变",
+    ),
+}
+
+
+@pytest.mark.parametrize("case_id", list(FILE_SYSTEM_CASES))
+def test_file_system_failure_in_chinese(case_id: str, tmp_path: Path) -> None:
+    """The same read-only or full tmpfs with --lang zh: the path and fix in Chinese only."""
+    from tests.language_checks import english_words
+
+    script, _ = FILE_SYSTEM_CASES[case_id]
+    done = _in_own_mounts(script.format(run=_reach_command("disk/out", "zh")), tmp_path)
+    assert done.returncode == 2, done.stderr
+    error = done.stderr[done.stderr.index("radius：错误：") :]
+    for said in FILE_SYSTEM_CASES_ZH[case_id]:
+        assert said in error, (said, error)
+    assert english_words(error) == [], error
+    assert "previous" in done.stdout
+
+
 def test_permission_denied_names_the_folder_and_the_fix(tmp_path: Path) -> None:
     """An --out inside a folder the user may not write (run as nobody when root)."""
     from radius._io import json_writer, write_outputs
@@ -1387,7 +1510,7 @@ def test_permission_denied_names_the_folder_and_the_fix(tmp_path: Path) -> None:
     script = (
         "import sys; from pathlib import Path; from radius._io import json_writer, write_outputs\n"
         "try:\n    write_outputs(Path(sys.argv[1]), {'a.json': json_writer({})})\n"
-        "except Exception as exc:\n    print(exc)\n"
+        "except Exception as exc:\n    print(exc)\n    print(exc.args[0].text('zh'))\n"
     )
     done = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
@@ -1397,6 +1520,9 @@ def test_permission_denied_names_the_folder_and_the_fix(tmp_path: Path) -> None:
     if "Permission denied" in done.stderr and "python" in done.stderr.lower():
         pytest.skip(f"the interpreter cannot be run as nobody: {done.stderr[-200:]}")
     assert re.search(r"locked/out: permission denied.*chmod u\+w", done.stdout), done
+    chinese = done.stdout.splitlines()[-1]
+    assert f"{locked / 'out'}：没有写入权限" in chinese, chinese
+    assert f"（chmod u+w {locked / 'out'}）" in chinese, chinese
 
 
 def test_a_killed_runs_partial_files_are_removed_by_the_next_run(tmp_path: Path) -> None:
@@ -1841,7 +1967,8 @@ def test_bad_numbers_in_a_batch_job_name_the_key(
     assert not (tmp_path / "out").exists()
 
 
-def test_a_full_disk_by_a_file_size_limit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_full_disk_by_a_file_size_limit(lang: str, tmp_path: Path) -> None:
     """A full disk without mounting anything: RLIMIT_FSIZE makes writes past 200 KB fail
     (EFBIG; Python ignores SIGXFSZ), as a full disk would. Runs where a tmpfs cannot be
     mounted too, so the disk-full path is always tested."""
@@ -1855,17 +1982,29 @@ def test_a_full_disk_by_a_file_size_limit(tmp_path: Path) -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (200 * 1024, 200 * 1024))
 
     done = subprocess.run(
-        shlex.split(_reach_command(str(out))), capture_output=True, text=True, timeout=300,
+        shlex.split(_reach_command(str(out), lang)), capture_output=True, text=True, timeout=300,
         check=False, preexec_fn=small_files, env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert "internal error" not in done.stderr
-    for pattern in (r"out/reach\.gpkg: no space left for it under this process's file size "
-                    r"limit \(200\.0 KB, ulimit -f\); raise the limit \(ulimit -f unlimited\)",
-                    r"free some space or give --out a folder on another disk",
-                    r"outputs already in .*out were left as they were"):  # fmt: skip
-        assert re.search(pattern, done.stderr), (pattern, done.stderr)
+    if lang == "en":
+        for pattern in (r"out/reach\.gpkg: no space left for it under this process's file size "
+                        r"limit \(200\.0 KB, ulimit -f\); raise the limit \(ulimit -f unlimited\)",
+                        r"free some space or give --out a folder on another disk",
+                        r"outputs already in .*out were left as they were"):  # fmt: skip
+            assert re.search(pattern, done.stderr), (pattern, done.stderr)
+    else:
+        from tests.language_checks import ALLOWED_IN_CHINESE, english_words
+
+        error = done.stderr[done.stderr.index("radius：错误：") :]
+        for said in (f"{out}/reach.gpkg：已达到本进程的文件大小上限（200.0 KB，ulimit -f）",
+                     "请提高上限（ulimit -f unlimited）、释放磁盘空间，",
+                     "或用 --out 指定其他磁盘上的文件夹",
+                     f"{out} 中已有的输出保持不变"):  # fmt: skip
+            assert said in error, (said, error)
+        # the shell's command and its argument, as the user types them
+        assert english_words(error, ALLOWED_IN_CHINESE | {"ulimit", "f", "unlimited"}) == [], error
     assert (out / "summary.json").read_text(encoding="utf-8") == "previous\n"
     assert not [p.name for p in out.iterdir() if ".partial" in p.name]
 
