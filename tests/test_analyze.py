@@ -610,7 +610,7 @@ def test_a_missing_default_district_says_how_to_restore_it(
         radius.sample.default_network_path()
     text = assert_chinese_error(excinfo.value, allowed={"git", "checkout"})  # the command
     assert text == (
-        f"本检出副本中缺少默认研究区 {gone}：请用 `git checkout -- data/` 恢复，"
+        f"当前代码目录中缺少默认研究区文件 {gone}：请用 `git checkout -- data/` 恢复，"
         "或用 --network 给出路网文件"
     )
 
@@ -658,3 +658,51 @@ def test_a_rule_threshold_the_computed_category_lacks_is_named(
         "指标 elderly_land_per_capita：阈值 '15min' 不是“日间照料中心、社区养老服务站”类的阈值"
         "（其阈值为 5min）"
     )
+
+
+def test_group_counts_given_in_a_residents_file_are_kept_over_a_raster(tmp_path: Path) -> None:
+    import warnings
+
+    import numpy as np
+    import rasterio
+
+    from radius.demand import load_demand
+    from radius.i18n import localize
+    from radius.pipeline import AnalyzeConfig, ReachConfig, load_analysis_inputs
+    from radius.sample import default_network_path
+
+    osm = default_network_path()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inputs = load_analysis_inputs(AnalyzeConfig(reach=ReachConfig(network=osm)))
+    residents = inputs.residents[["population", "geometry"]].iloc[:30].copy()
+    residents["aged_60_plus"] = np.where(np.arange(30) < 10, 5.0, np.nan)  # 10 points counted
+    residents.to_file(tmp_path / "residents.gpkg")
+    west, south, east, north = residents.to_crs(4326).total_bounds
+    step_x, step_y = (east - west + 0.002) / 10, (north - south + 0.002) / 10
+    with rasterio.open(
+        tmp_path / "aged_60_plus.tif",
+        "w",
+        driver="GTiff",
+        height=10,
+        width=10,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        # north-up cells (rasterio's from_origin warns about affine's `*` in this version)
+        transform=rasterio.Affine(step_x, 0.0, west - 0.001, 0.0, -step_y, north + 0.001),
+    ) as raster:
+        raster.write(np.full((1, 10, 10), 2.0, dtype="float32"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        demand = load_demand(
+            inputs.network,
+            network_path=osm,
+            population=[tmp_path / "residents.gpkg"],
+            group_rasters=[("aged_60_plus", [tmp_path / "aged_60_plus.tif"])],
+        )
+    assert demand.residents["aged_60_plus"].iloc[:10].tolist() == [5.0] * 10
+    assert demand.residents["aged_60_plus"].iloc[10:].notna().all()  # from the raster
+    kept = [n for n in demand.notes if "counts given in the files are kept" in n]
+    assert kept == ["aged_60_plus: the counts given in the files are kept where they exist"]
+    assert localize(kept[0], "zh") == "aged_60_plus：文件中已给出人数的点保留其人数"
