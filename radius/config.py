@@ -286,7 +286,7 @@ PYDANTIC_TYPES = frozenset(
         *("string_type", "string_pattern_mismatch", "string_too_short", "string_too_long"),
         *("greater_than", "greater_than_equal", "less_than", "less_than_equal"),
         *("too_short", "too_long", "dict_type", "list_type", "tuple_type", "set_type"),
-        *("model_type", "model_attributes_type", "path_type"),
+        *("frozen_set_type", "model_type", "path_type"),
     }
 )
 _LIMITS = ("gt", "ge", "lt", "le")

@@ -41,7 +41,17 @@ from pydantic import (
 )
 
 from radius._errors import ConfigError, InputError
-from radius.config import CONFIG_DIR, Category, _read_yaml, load_categories
+from radius.config import (
+    CONFIG_DIR,
+    Category,
+    Loc,
+    _read_yaml,
+    field_path,
+    load_categories,
+    pydantic_problems,
+    yaml_kind,
+)
+from radius.i18n import Message, error_message, message
 
 __all__ = [
     "GROUPS",
@@ -110,8 +120,6 @@ _OVERRIDABLE = (
 _VALUE_FIELDS = frozenset({"value_new", "value_old", "value_max"})
 _CONTEXT_KEY = "radius_standard"
 
-Loc = tuple[str | int, ...]
-
 
 @dataclass(frozen=True)
 class _Context:
@@ -172,7 +180,9 @@ class Range(_Frozen):
     @model_validator(mode="after")
     def _ordered(self) -> Range:
         if self.max < self.min:
-            raise ValueError(f"max ({self.max:g}) must be ≥ min ({self.min:g})")
+            raise ValueError(
+                message("standard_range_order", max=f"{self.max:g}", min=f"{self.min:g}")
+            )
         return self
 
     def __contains__(self, value: object) -> bool:
@@ -224,11 +234,15 @@ class Level(_Frozen):
         _both_languages(self.note, self.note_zh)
         if self.distance_m is not None:
             if self.walk_m is None:
-                raise ValueError(f"level {self.id} has no walk_m, so it cannot set distance_m")
+                raise ValueError(message("standard_level_no_walk", level=self.id))
             if self.distance_m not in self.walk_m:
                 raise ValueError(
-                    f"distance_m ({self.distance_m:g}) must lie within walk_m "
-                    f"({self.walk_m.min:g}–{self.walk_m.max:g} m)"
+                    message(
+                        "standard_distance_outside_walk",
+                        distance=f"{self.distance_m:g}",
+                        low=f"{self.walk_m.min:g}",
+                        high=f"{self.walk_m.max:g}",
+                    )
                 )
         return self
 
@@ -336,8 +350,8 @@ class Rule(_Frozen):
     def _known_category(cls, value: str | None, info: ValidationInfo) -> str | None:
         context = _context(info)
         if value is not None and context is not None and value not in context.categories:
-            known = ", ".join(context.categories) or "(none)"
-            raise ValueError(f"unknown category {value!r}; known categories: {known}")
+            known = ", ".join(context.categories) or message("standard_none")
+            raise ValueError(message("standard_unknown_category", value=repr(value), known=known))
         return value
 
     @field_validator("supply")
@@ -346,12 +360,11 @@ class Rule(_Frozen):
         metric = info.data.get("metric")
         wanted = {"coverage": "facilities", "unit_share": "units"}.get(str(metric))
         if wanted is not None and value != wanted:
-            raise ValueError(f"a {metric} rule counts {wanted}; set supply: {wanted}, not {value}")
-        if metric is not None and wanted is None and value in ("facilities", "units"):
             raise ValueError(
-                f"a {metric} rule needs a capacity as supply "
-                f"(land_area_m2, floor_area_m2, beds or places), not {value}"
+                message("standard_supply_for_metric", metric=metric, wanted=wanted, value=value)
             )
+        if metric is not None and wanted is None and value in ("facilities", "units"):
+            raise ValueError(message("standard_supply_capacity", metric=metric, value=value))
         return value
 
     @field_validator("value_new", "value_old")
@@ -359,7 +372,7 @@ class Rule(_Frozen):
     def _share_at_most_100(cls, value: float, info: ValidationInfo) -> float:
         metric = info.data.get("metric")
         if metric in ("coverage", "unit_share") and value > 100:
-            raise ValueError(f"a {metric} target is a share in per cent; {value:g} exceeds 100")
+            raise ValueError(message("standard_share_over_100", metric=metric, value=f"{value:g}"))
         return value
 
     @field_validator("value_max")
@@ -367,7 +380,9 @@ class Rule(_Frozen):
     def _max_not_below_new(cls, value: float | None, info: ValidationInfo) -> float | None:
         value_new = info.data.get("value_new")
         if value is not None and value_new is not None and value < value_new:
-            raise ValueError(f"value_max ({value:g}) must be ≥ value_new ({value_new:g})")
+            raise ValueError(
+                message("standard_max_below_new", value=f"{value:g}", value_new=f"{value_new:g}")
+            )
         return value
 
     @field_validator("level")
@@ -375,8 +390,8 @@ class Rule(_Frozen):
     def _known_level(cls, value: str, info: ValidationInfo) -> str:
         context = _context(info)
         if context is not None and value not in context.levels:
-            known = ", ".join(sorted(context.levels)) or "(none)"
-            raise ValueError(f"unknown level {value!r}; defined levels: {known}")
+            known = ", ".join(sorted(context.levels)) or message("standard_none")
+            raise ValueError(message("standard_unknown_level", value=repr(value), known=known))
         return value
 
     @field_validator("threshold")
@@ -388,8 +403,12 @@ class Rule(_Frozen):
             labels = [t.label for t in category.thresholds]
             if value not in labels:
                 raise ValueError(
-                    f"{value!r} is not a threshold of category {category.id}; "
-                    f"its thresholds: {', '.join(labels)}"
+                    message(
+                        "standard_not_a_threshold",
+                        value=repr(value),
+                        category=category.id,
+                        labels=", ".join(labels),
+                    )
                 )
         return value
 
@@ -403,13 +422,19 @@ class Rule(_Frozen):
         for item in value:
             category = context.categories.get(item)
             if category is None:
-                known = ", ".join(context.categories) or "(none)"
-                raise ValueError(f"includes: unknown category {item!r}; known categories: {known}")
+                known = ", ".join(context.categories) or message("standard_none")
+                raise ValueError(
+                    message("standard_includes_unknown", value=repr(item), known=known)
+                )
             labels = [t.label for t in category.thresholds]
             if info.data.get("scope", "catchment") == "catchment" and threshold not in labels:
                 raise ValueError(
-                    f"includes: category {item} has no threshold {threshold!r} (its thresholds: "
-                    f"{', '.join(labels)}), so it cannot count within this rule's catchment"
+                    message(
+                        "standard_includes_threshold",
+                        category=item,
+                        threshold=repr(threshold),
+                        labels=", ".join(labels),
+                    )
                 )
         return value
 
@@ -420,34 +445,25 @@ class Rule(_Frozen):
         share_fields["presence"] = self.presence
         if self.metric == "unit_share":
             if self.unit_level is None:
-                raise ValueError("a unit_share rule needs unit_level: community or subdistrict")
+                raise ValueError(message("standard_unit_share_level"))
             if (self.of_rule is None) == (self.presence is None):
-                raise ValueError(
-                    "a unit_share rule needs exactly one of of_rule: <rule id> (units meeting "
-                    "that rule) or presence: <category id> (units holding such a facility)"
-                )
+                raise ValueError(message("standard_unit_share_one_of"))
             if self.of_rule is not None and self.threshold is None:
-                raise ValueError("a unit_share rule with of_rule needs that rule's threshold")
+                raise ValueError(message("standard_unit_share_threshold"))
         else:
             given = [key for key, value in share_fields.items() if value is not None]
             if given:
-                raise ValueError(f"{', '.join(given)}: only unit_share rules take these keys")
+                raise ValueError(message("standard_share_keys_only", keys=", ".join(given)))
             if self.threshold is None and self.scope == "catchment":
-                raise ValueError(
-                    f"a {self.metric} rule needs threshold: the category threshold label "
-                    "whose catchment counts"
-                )
+                raise ValueError(message("standard_needs_threshold", metric=self.metric))
         if self.category in self.includes:
-            raise ValueError(f"includes: {self.category} is the rule's own category")
+            raise ValueError(message("standard_includes_own", category=self.category))
         if self.scope == "jurisdiction" and self.metric in ("coverage", "unit_share"):
-            raise ValueError(f"scope: jurisdiction is for ratio rules, not {self.metric}")
+            raise ValueError(message("standard_jurisdiction_ratio", metric=self.metric))
         if self.min_site is not None and self.supply in ("facilities", "units"):
-            raise ValueError("min_site is a capacity (m², beds, places): not for this supply")
+            raise ValueError(message("standard_min_site_supply"))
         if self.status == "confirmed" and not (self.source.quote and self.source.plan):
-            raise ValueError(
-                "a confirmed rule quotes its source: give source.quote (the sentence as written) "
-                "and source.plan (the plan text file it is in), or set status: unverified"
-            )
+            raise ValueError(message("standard_confirmed_quote"))
         return self
 
     @property
@@ -461,7 +477,7 @@ class Rule(_Frozen):
             return self.value_new
         if area_type == "old":
             return self.value_old
-        raise InputError(f"rule {self.id}: area_type must be 'new' or 'old', not {area_type!r}")
+        raise InputError(message("standard_area_type", rule=self.id, value=repr(area_type)))
 
     def required(self, group_count: float, area_type: AreaType) -> float:
         """The supply a residential area needs under this rule, in the rule's ``unit`` basis.
@@ -491,8 +507,7 @@ class Rule(_Frozen):
         """
         if not math.isfinite(group_count) or group_count < 0:
             raise InputError(
-                f"rule {self.id}: the count of {self.group} must be a finite number ≥ 0, "
-                f"not {group_count}"
+                message("standard_count_invalid", rule=self.id, group=self.group, count=group_count)
             )
         value = self.value(area_type)
         if self.metric == "per_capita":
@@ -576,25 +591,25 @@ class _Override(_Frozen):
         context = _context(info)
         # Without a base profile the file-level check reports the overrides instead.
         if context is not None and context.base_name and value not in context.base_rules:
-            where = f"profile {context.base_name}"
-            known = ", ".join(context.base_rules) or "(none)"
+            known = ", ".join(context.base_rules) or message("standard_none")
             raise ValueError(
-                f"unknown rule id {value!r}: {where} has no such rule (its rules: {known}); "
-                "add new rules under rules:"
+                message(
+                    "standard_override_unknown_rule",
+                    value=repr(value),
+                    base=context.base_name,
+                    known=known,
+                )
             )
         return value
 
     @model_validator(mode="after")
     def _values_carry_source(self) -> _Override:
         if ("note" in self.model_fields_set) != ("note_zh" in self.model_fields_set):
-            raise ValueError(
-                "an override that changes the note gives it in both languages: note and note_zh"
-            )
+            raise ValueError(message("standard_override_note_both"))
         changed = _VALUE_FIELDS & self.model_fields_set
         if changed and not {"source", "status"} <= self.model_fields_set:
             raise ValueError(
-                f"an override that changes {', '.join(sorted(changed))} must give its own "
-                "source and status"
+                message("standard_override_needs_source", fields=", ".join(sorted(changed)))
             )
         return self
 
@@ -662,18 +677,21 @@ class StandardProfile(_Frozen):
         ]
         level_ids = {level.id for level in self.levels}
         problems.extend(
-            f"rule {rule.id}: unknown level {rule.level!r}"
+            message("standard_rule_unknown_level", rule=rule.id, value=repr(rule.level))
             for rule in self.rules
             if rule.level not in level_ids
         )
         rule_ids = {rule.id for rule in self.rules}
         problems.extend(
-            f"rule {rule.id}: of_rule {rule.of_rule!r} is not a rule of this profile"
+            message("standard_rule_unknown_of_rule", rule=rule.id, value=repr(rule.of_rule))
             for rule in self.rules
             if rule.of_rule is not None and rule.of_rule not in rule_ids
         )
         if problems:
-            raise ValueError("; ".join(problems))
+            note = problems[0]
+            for later in problems[1:]:
+                note = message("standard_and", first=note, rest=later)
+            raise ValueError(note)
         return self
 
     @property
@@ -693,7 +711,12 @@ class StandardProfile(_Frozen):
             if rule.id == rule_id:
                 return rule
         raise ConfigError(
-            f"standard {self.name} has no rule {rule_id!r}; its rules: {', '.join(self.rule_ids)}"
+            message(
+                "standard_no_rule",
+                name=self.name,
+                rule=repr(rule_id),
+                known=", ".join(self.rule_ids),
+            )
         )
 
     def level(self, level_id: str) -> Level:
@@ -708,7 +731,9 @@ class StandardProfile(_Frozen):
             if level.id == level_id:
                 return level
         known = ", ".join(level.id for level in self.levels)
-        raise ConfigError(f"standard {self.name} has no level {level_id!r}; its levels: {known}")
+        raise ConfigError(
+            message("standard_no_level", name=self.name, level=repr(level_id), known=known)
+        )
 
     def value(self, rule_id: str, area_type: AreaType) -> float:
         """The target of a rule for a new or old residential area, in the rule's ``unit``."""
@@ -739,20 +764,18 @@ def _both_languages(note: str | None, note_zh: str | None) -> None:
     """Raise unless a note is given in both languages or in neither."""
     if (note is None) != (note_zh is None):
         missing, given = ("note_zh", "note") if note_zh is None else ("note", "note_zh")
-        raise ValueError(
-            f"{given} is given without {missing}: a note is printed in the report's and the "
-            "app's language, so give it in English (note) and Chinese (note_zh)"
-        )
+        raise ValueError(message("standard_note_one_language", given=given, missing=missing))
 
 
-def _duplicates(kind: str, ids: Iterable[str]) -> list[str]:
+def _duplicates(kind: str, ids: Iterable[str]) -> list[Message]:
     seen: set[str] = set()
     repeated: list[str] = []
     for item in ids:
         if item in seen and item not in repeated:
             repeated.append(item)
         seen.add(item)
-    return [f"{kind} id {item!r} is defined more than once" for item in repeated]
+    what = message(f"standard_kind_{kind}")
+    return [message("standard_id_repeated", kind=what, value=repr(item)) for item in repeated]
 
 
 def list_standards() -> list[str]:
@@ -837,8 +860,12 @@ def _resolve(name_or_path: str | Path, relative_to: Path | None) -> Path:
         if candidate.is_file():
             return candidate.resolve()
     raise ConfigError(
-        f"unknown standard profile {name_or_path!r}; profiles in {STANDARDS_DIR}: "
-        f"{', '.join(list_standards()) or '(none)'} (or give the path of a YAML file)"
+        message(
+            "standard_unknown_profile",
+            name=repr(name_or_path),
+            folder=str(STANDARDS_DIR),
+            known=", ".join(list_standards()) or message("standard_none"),
+        )
     )
 
 
@@ -847,10 +874,7 @@ def _load(
 ) -> StandardProfile:
     data = _read_yaml(path)
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"{path}: expected a mapping (name_zh, name_en, levels, rules, ...) at the top "
-            f"level, got {type(data).__name__}"
-        )
+        raise ConfigError(message("standard_not_mapping", file=str(path), kind=yaml_kind(data)))
     base = _load_base(path, data.get("extends"), categories, (*chain, path))
     raw_level_ids = {
         item["id"] for item in _items(data.get("levels")) if isinstance(item.get("id"), str)
@@ -862,7 +886,7 @@ def _load(
         base_rules={rule.id: rule for rule in base.rules} if base else {},
         base_name=base.name if base else None,
     )
-    problems: list[tuple[Loc, str]] = []
+    problems: list[tuple[Loc, Message]] = []
     parsed: _ProfileFile | None = None
     try:
         parsed = _ProfileFile.model_validate(data, context={_CONTEXT_KEY: context})
@@ -897,18 +921,18 @@ def _load_base(
     if extends is None:
         return None
     if not isinstance(extends, str) or not extends.strip():
-        raise ConfigError(
-            f"{path}: extends: expected a profile name or a YAML path, got {extends!r}"
-        )
+        raise ConfigError(message("standard_extends_invalid", file=str(path), value=repr(extends)))
     try:
         base_path = _resolve(extends, path.parent)
     except ConfigError as exc:
-        raise ConfigError(f"{path}: extends: {exc}") from None
+        raise ConfigError(
+            message("standard_extends_error", file=str(path), problem=error_message(exc))
+        ) from None
     if not base_path.is_file():
-        raise ConfigError(f"{path}: extends: no profile file {base_path}")
+        raise ConfigError(message("standard_extends_no_file", file=str(path), base=str(base_path)))
     if base_path in chain:
         loop = " → ".join(p.name for p in (*chain[chain.index(base_path) :], base_path))
-        raise ConfigError(f"{path}: extends: the extends chain loops: {loop}")
+        raise ConfigError(message("standard_extends_loop", file=str(path), loop=loop))
     return _load(base_path, categories, chain)
 
 
@@ -919,9 +943,11 @@ def _items(value: object) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)]
 
 
-def _cross_check(data: Mapping[str, Any], base: StandardProfile | None) -> list[tuple[Loc, str]]:
+def _cross_check(
+    data: Mapping[str, Any], base: StandardProfile | None
+) -> list[tuple[Loc, Message]]:
     """Problems across entries, which pydantic (one entry at a time) cannot see."""
-    problems: list[tuple[Loc, str]] = []
+    problems: list[tuple[Loc, Message]] = []
     inherited = {
         "levels": {level.id for level in base.levels} if base else set(),
         "rules": {rule.id for rule in base.rules} if base else set(),
@@ -935,55 +961,56 @@ def _cross_check(data: Mapping[str, Any], base: StandardProfile | None) -> list[
             if not isinstance(item_id, str):
                 continue
             if item_id in first:
-                message = f"duplicate id {item_id!r} (also {key}.{first[item_id]}.id)"
-                problems.append(((key, index, "id"), message))
+                where = field_path((key, first[item_id], "id"))
+                note = message("standard_duplicate_id", value=repr(item_id), where=where)
+                problems.append(((key, index, "id"), note))
                 continue
             first[item_id] = index
             if base is not None and item_id in known:
-                message = f"{item_id!r} is already defined by profile {base.name}"
-                if key == "rules":
-                    message += "; change its values under overrides:"
-                problems.append(((key, index, "id"), message))
+                defined = "standard_defined_rule" if key == "rules" else "standard_defined"
+                note = message(defined, value=repr(item_id), base=base.name)
+                problems.append(((key, index, "id"), note))
     if base is None:
         for key in ("levels", "rules"):
             if not data.get(key):
-                problems.append(((key,), f"a profile without extends must define its {key}"))
+                problems.append(((key,), message("standard_must_define", key=key)))
         if data.get("overrides"):
-            message = "overrides change inherited rules; set extends: to a base profile"
-            problems.append((("overrides",), message))
+            problems.append((("overrides",), message("standard_overrides_need_extends")))
     return problems
 
 
-def _pydantic_problems(error: ValidationError) -> list[tuple[Loc, str]]:
-    problems: list[tuple[Loc, str]] = []
-    for item in error.errors():
-        loc: Loc = tuple(item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden" and loc[:1] == ("overrides",):
-            message += f"; an override may set only id, {', '.join(_OVERRIDABLE)}"
-        problems.append((loc, message))
+def _pydantic_problems(error: ValidationError) -> list[tuple[Loc, Message]]:
+    problems: list[tuple[Loc, Message]] = []
+    for loc, problem in pydantic_problems(error):
+        if problem.key == "pydantic_extra_forbidden" and loc[:1] == ("overrides",):
+            problem = message("standard_override_extra", keys=", ".join(_OVERRIDABLE))
+        problems.append((loc, problem))
     return problems
 
 
-def _format_problems(path: Path, problems: Sequence[tuple[Loc, str]]) -> str:
-    lines = [f"{path}: invalid standard profile ({len(problems)} problem(s)):"]
-    for loc, message in problems:
-        key_path = ".".join(str(part) for part in loc) or "(top level)"
-        lines.append(f"  - {path}: {key_path}: {message}")
-    lines.append("Fix these keys and run again.")
-    return "\n".join(lines)
+def _format_problems(path: Path, problems: Sequence[tuple[Loc, Message]]) -> Message:
+    lines = tuple(
+        message(
+            "standard_problem_line",
+            file=str(path),
+            field=field_path(loc) or message("config_top_level"),
+            problem=problem,
+        )
+        for loc, problem in problems
+    )
+    return message("standard_invalid", file=str(path), n=len(lines), problems=lines)
 
 
 def _apply_overrides(
     raw: object, base: StandardProfile | None, context: _Context
-) -> tuple[dict[str, Rule], list[tuple[Loc, str]]]:
+) -> tuple[dict[str, Rule], list[tuple[Loc, Message]]]:
     """The base rules with the file's overrides applied, and the problems of the results.
 
     Overrides that are invalid in themselves are skipped here: the validation of the whole
     file reports them.
     """
     rules = {rule.id: rule for rule in base.rules} if base else {}
-    problems: list[tuple[Loc, str]] = []
+    problems: list[tuple[Loc, Message]] = []
     for index, item in enumerate(raw if isinstance(raw, list) else []):
         try:
             override = _Override.model_validate(item, context={_CONTEXT_KEY: context})

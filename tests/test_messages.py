@@ -40,7 +40,6 @@ STILL_ENGLISH: dict[str, int] = {
     "poi_exports.py": 4,
     "population.py": 25,
     "regulatory_plan.py": 4,
-    "standards.py": 10,
     "units.py": 2,
     "uploads.py": 25,
 }

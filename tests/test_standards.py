@@ -6,20 +6,28 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import pytest
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from radius._errors import ConfigError, InputError
-from radius.config import load_categories
+from radius.config import PYDANTIC_TYPES, field_path, load_categories, pydantic_problems
 from radius.standards import (
     STANDARDS_DIR,
+    Conversion,
+    Conversions,
+    Level,
+    Range,
     Rule,
+    Source,
     StandardProfile,
     list_standards,
     load_standard,
 )
+
+from .language_checks import assert_chinese_error
 
 REQUIRED_IDS = [
     "elderly_land_per_capita",
@@ -180,23 +188,38 @@ def test_rule_group_defaults_by_metric(national):
 
 def test_required_rejects_bad_arguments(national):
     rule = national.rule("elderly_rooms_per_100hh")
-    with pytest.raises(InputError, match="area_type must be 'new' or 'old', not 'newish'"):
+    with pytest.raises(InputError, match="area_type must be 'new' or 'old', not 'newish'") as bad:
         rule.required(30, "newish")
-    with pytest.raises(InputError, match="count of households must be a finite number ≥ 0"):
+    said = _assert_chinese(bad.value, "newish")
+    assert "area_type 应为 'new'（新区）或 'old'（老区），而不是 'newish'" in said
+    with pytest.raises(InputError, match="count of the group Households must be a finite") as bad:
         rule.required(-3, "new")
-    with pytest.raises(InputError, match="count of households must be a finite number ≥ 0"):
+    assert "规则 elderly_rooms_per_100hh：户数的数量应为不小于 0 的有限数" in _assert_chinese(
+        bad.value
+    )
+    with pytest.raises(
+        InputError, match="count of the group Households must be a finite number ≥ 0"
+    ):
         rule.required(float("nan"), "new")
 
 
 def test_unknown_rule_or_level_or_profile(national):
-    with pytest.raises(ConfigError, match="standard national has no rule 'parks'; its rules: "):
+    with pytest.raises(
+        ConfigError, match="standard national has no rule 'parks'; its rules: "
+    ) as no:
         national.rule("parks")
-    with pytest.raises(ConfigError, match="no level '20min'"):
+    assert "标准方案 national 中没有规则 'parks'；其规则为：" in _assert_chinese(no.value)
+    with pytest.raises(ConfigError, match="no level '20min'") as no:
         national.level("20min")
-    with pytest.raises(ConfigError, match=r"unknown standard profile 'atlantis'.*national"):
+    assert "标准方案 national 中没有层级 '20min'；其层级为：" in _assert_chinese(no.value)
+    with pytest.raises(
+        ConfigError, match=r"unknown standard profile 'atlantis'.*national"
+    ) as caught:
         load_standard("atlantis")
-    with pytest.raises(ConfigError, match="configuration file not found"):
+    _assert_chinese(caught.value)
+    with pytest.raises(ConfigError, match="configuration file not found") as caught:
         load_standard("no/such/file.yaml")
+    _assert_chinese(caught.value)
 
 
 def test_rules_are_frozen(national):
@@ -276,8 +299,9 @@ def test_unit_share_rules_are_checked(tmp_path):
     with pytest.raises(ValueError, match="needs threshold"):
         Rule.model_validate(_rule(threshold=None))
     path = _write(tmp_path, "shares", _profile(_rule(), {**share, "of_rule": "nope"}))
-    with pytest.raises(ConfigError, match="of_rule 'nope' is not a rule of this profile"):
+    with pytest.raises(ConfigError, match="of_rule 'nope' is not a rule of this profile") as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_a_confirmed_rule_quotes_its_plan():
@@ -321,7 +345,7 @@ def test_categories_passed_in_are_the_ones_checked():
         load_standard("national", categories=without_rehab)
     message = str(info.value)
     assert re.search(
-        r"national\.yaml: rules\.\d+\.category: unknown category 'kindergarten'", message
+        r"national\.yaml: rules\[\d+\]\.category: unknown category 'kindergarten'", message
     )
     assert "unknown category 'childcare'" in message
 
@@ -375,8 +399,174 @@ def _write(folder: Path, name: str, data: Any) -> Path:
     return path
 
 
+def _choices(annotation: Any) -> set[str]:
+    """The values of every ``Literal`` inside a type (the choices a key accepts)."""
+    if get_origin(annotation) is Literal:
+        return {str(value) for value in get_args(annotation)}
+    return {value for arg in get_args(annotation) for value in _choices(arg)}
+
+
+def _profile_words() -> set[str]:
+    words = {category.id for category in load_categories()} | set(list_standards())
+    words.add("overrides")  # the key of a profile file's changes to inherited rules
+    words |= {"new", "old"}  # the area types
+    national = load_standard("national")
+    words |= {level.id for level in national.levels} | set(national.rule_ids)
+    models: list[type[BaseModel]] = [StandardProfile, Level, Rule, Source, Range, Conversion]
+    models.append(Conversions)
+    for model in models:
+        words.update(model.model_fields)
+        for field in model.model_fields.values():
+            words |= _choices(field.annotation)
+    return words
+
+
+_PROFILE_WORDS = _profile_words()
+
+
+def _assert_chinese(exc: BaseException, *values: str) -> str:
+    """``exc`` reads as Chinese: no English word but the keys and values its files wrote
+    (or ``values``), the keys and choices of a profile, and the ids of categories, profiles,
+    national levels and rules."""
+    words = set(_PROFILE_WORDS) | set(values)
+    for name in re.findall(r"[^\s：:]+\.ya?ml", str(exc)):
+        if Path(name).is_file():
+            words |= set(re.findall(r"[A-Za-z][A-Za-z_]*", Path(name).read_text(encoding="utf-8")))
+    return assert_chinese_error(exc, allowed=words)
+
+
 def _match(path: Path, key_path: str, message: str = "") -> str:
     return re.escape(f"{path}: {key_path}: {message}")
+
+
+#: A profile breaking one rule of each kind pydantic checks, and the lines that say so.
+_BROKEN_EVERYWHERE = """\
+name_zh: 5
+name_en: ""
+documents: plan.txt
+levels:
+  - {id: 15min, name_zh: 十五分钟, name_en: 15 minutes, walk_m: {min: 800, max: 1000},
+     distance_m: .nan, residents: 50000, households: {min: 17000, max: 32000},
+     source: {document: GB 50180-2018}, status: sure}
+rules:
+  - {id: Elderly Rooms, name_zh: 养老用房, name_en: Elderly rooms, category: elderly_care,
+     metric: per_100_households, supply: floor_area_m2, value_new: lots, value_old: -5,
+     level: 15min, threshold: 15min, source: {clause: '1'}, status: assumed, colour: red}
+"""
+_BROKEN_LINES = [
+    ("name_zh", "Input should be a valid string, not 5", "应为文字，实际为 5"),
+    ("name_en", "String should have at least 1 character(s)", "至少应有 1 个字符"),
+    ("documents", "Input should be a valid list, not 'plan.txt'", "应为列表，实际为 'plan.txt'"),
+    ("levels[0].distance_m", "Input should be a finite number", "应为有限的数字"),
+    ("levels[0].residents", "Input should be a mapping of keys", "应为键值映射（键: 值）"),
+    ("levels[0].status", "Input should be 'confirmed', 'unverified' or 'assumed', not 'sure'",
+     "应为 'confirmed', 'unverified' 或 'assumed'，实际为 'sure'"),
+    ("rules[0].id", "String should match pattern '^[a-z][a-z0-9_]*$', not 'Elderly Rooms'",
+     "格式不符：应符合正则表达式 '^[a-z][a-z0-9_]*$'，实际为 'Elderly Rooms'"),
+    ("rules[0].value_new", "Input should be a valid number, not 'lots'", "应为数字，实际为 'lots'"),
+    ("rules[0].value_old", "Input should be greater than or equal to 0, not -5",
+     "应大于或等于 0，实际为 -5"),
+    ("rules[0].unit", "Field required", "缺少此项（必填）"),
+    ("rules[0].source.document", "Field required", "缺少此项（必填）"),
+    ("rules[0].colour", "Extra inputs are not permitted", "不认识的键（不允许多余的键）"),
+]  # fmt: skip
+
+
+def test_every_kind_of_problem_names_file_and_key_in_either_language(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text(_BROKEN_EVERYWHERE, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_standard(path)
+    english = str(caught.value)
+    chinese = _assert_chinese(caught.value)
+    n = len(_BROKEN_LINES)
+    assert english.startswith(f"{path}: invalid standard profile ({n} problem(s)):\n")
+    assert chinese.startswith(f"{path}：标准方案文件有 {n} 个问题：\n")
+    for key_path, said, said_zh in _BROKEN_LINES:
+        assert f"\n  - {path}: {key_path}: {said}" in english
+        assert f"\n  - {path}：{key_path}：{said_zh}" in chinese
+    assert chinese.endswith("请改正这些键后重新运行。")
+
+
+class _EveryType(BaseModel):
+    """A model meeting each pydantic error type that has a message of its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    whole: int
+    count: int
+    share: int
+    number: float
+    ratio: float
+    speed: float = Field(allow_inf_nan=False)
+    flag: bool
+    switch: bool
+    name: str
+    code: str = Field(pattern=r"^[a-z]+$")
+    short: str = Field(min_length=2)
+    long: str = Field(max_length=2)
+    above: float = Field(gt=0)
+    at_least: float = Field(ge=1)
+    below: float = Field(lt=5)
+    at_most: float = Field(le=5)
+    some: tuple[int, ...] = Field(min_length=1)
+    few: tuple[int, ...] = Field(max_length=1)
+    table: dict[str, int]
+    items: list[int]
+    row: tuple[int, ...]
+    tags: set[str]
+    kinds: frozenset[str]
+    part: Source
+    file: Path
+    mode: Literal["a", "b", "c"]
+    only: Literal["a"]
+    checked: str = ""
+
+    @field_validator("checked")
+    @classmethod
+    def _checked(cls, value: str) -> str:
+        raise ValueError("our own words, not a message id")
+
+
+def test_each_pydantic_error_type_has_a_message_in_both_languages():
+    data = {
+        "whole": "x", "count": [1], "share": 1.5, "number": "y", "ratio": [1],
+        "speed": float("inf"), "flag": "maybe", "switch": [1], "name": 5, "code": "A",
+        "short": "a", "long": "abc", "above": 0, "at_least": 0, "below": 5, "at_most": 6,
+        "some": [], "few": [1, 2], "table": "t", "items": "i", "row": 5, "tags": 5,
+        "kinds": 5, "part": "p", "file": 5, "mode": "d", "only": "z", "checked": "x",
+        "extra": 1,
+    }  # fmt: skip
+    with pytest.raises(ValidationError) as missing:  # name left out
+        _EveryType.model_validate({key: value for key, value in data.items() if key != "name"})
+    with pytest.raises(ValidationError) as typed:
+        _EveryType.model_validate(data)
+    types = {item["type"] for item in (*missing.value.errors(), *typed.value.errors())}
+    assert types >= PYDANTIC_TYPES  # the model meets every type
+    problems = [*pydantic_problems(missing.value), *pydantic_problems(typed.value)]
+    keys = {problem.key for _, problem in problems}
+    assert {f"pydantic_{kind}" for kind in PYDANTIC_TYPES} <= keys
+    assert {"pydantic_literal_error", "pydantic_literal_one", "pydantic_other"} <= keys
+    by_key = {problem.key: problem for _, problem in problems}
+    assert by_key["pydantic_other"] == "our own words, not a message id"
+    assert by_key["pydantic_literal_error"] == "Input should be 'a', 'b' or 'c', not 'd'"
+    assert by_key["pydantic_literal_error"].text("zh") == "应为 'a', 'b' 或 'c'，实际为 'd'"
+    assert by_key["pydantic_greater_than"] == "Input should be greater than 0, not 0"
+    assert by_key["pydantic_too_long"].text("zh") == "最多只能有 1 项，实际为 2 项"
+    for loc, problem in problems:
+        assert field_path(loc) == loc[0]
+        if problem.key != "pydantic_other":  # pydantic's own text, kept as a value
+            given = {value for value in data.values() if isinstance(value, str)}
+            assert_chinese_error(ValueError(problem), allowed={"b", "c", *given})
+
+
+def test_field_paths_are_yaml_key_paths():
+    assert field_path(("districts", 2, "population")) == "districts[2].population"
+    assert field_path(("network", "per_district", "str")) == "network.per_district"
+    sized = ("sites", 0, "size", "dict[literal['beds'],constrained-float]", "beds")
+    assert field_path(sized) == "sites[0].size.beds"
+    assert field_path(("groups", "aged_60_plus", 1)) == "groups.aged_60_plus[1]"
+    assert field_path(()) == ""
 
 
 def test_a_minimal_profile_loads(tmp_path):
@@ -390,46 +580,50 @@ def test_a_minimal_profile_loads(tmp_path):
 @pytest.mark.parametrize(
     ("changes", "key_path", "message"),
     [
-        ({"category": "parks"}, "rules.0.category", "unknown category 'parks'; known categories:"),
+        ({"category": "parks"}, "rules[0].category", "unknown category 'parks'; known categories:"),
         (
             {"threshold": "5min"},
-            "rules.0.threshold",
+            "rules[0].threshold",
             "'5min' is not a threshold of category elderly_care; its thresholds: 15min",
         ),
-        ({"metric": "per_head"}, "rules.0.metric", "Input should be 'per_capita'"),
+        ({"metric": "per_head"}, "rules[0].metric", "Input should be 'per_capita'"),
         (
             {"metric": "coverage", "value_new": 100, "value_old": 100},
-            "rules.0.supply",
+            "rules[0].supply",
             "a coverage rule counts facilities; set supply: facilities, not floor_area_m2",
         ),
         (
             {"supply": "facilities"},
-            "rules.0.supply",
+            "rules[0].supply",
             "a per_100_households rule needs a capacity as supply",
         ),
-        ({"supply": "seats"}, "rules.0.supply", "Input should be 'land_area_m2'"),
-        ({"value_old": -5}, "rules.0.value_old", "Input should be greater than or equal to 0"),
-        ({"value_new": float("nan")}, "rules.0.value_new", "Input should be a finite number"),
-        ({"value_max": 25}, "rules.0.value_max", "value_max (25) must be ≥ value_new (30)"),
-        ({"level": "20min"}, "rules.0.level", "unknown level '20min'; defined levels: 15min"),
-        ({"status": "sure"}, "rules.0.status", "Input should be 'confirmed'"),
-        ({"id": "Elderly Rooms"}, "rules.0.id", "String should match pattern"),
-        ({"source": {"clause": "3.0.4"}}, "rules.0.source.document", "Field required"),
-        ({"colour": "red"}, "rules.0.colour", "Extra inputs are not permitted"),
+        ({"supply": "seats"}, "rules[0].supply", "Input should be 'land_area_m2'"),
+        ({"value_old": -5}, "rules[0].value_old", "Input should be greater than or equal to 0"),
+        ({"value_new": float("nan")}, "rules[0].value_new", "Input should be a finite number"),
+        ({"value_max": 25}, "rules[0].value_max", "value_max (25) must be ≥ value_new (30)"),
+        ({"level": "20min"}, "rules[0].level", "unknown level '20min'; defined levels: 15min"),
+        ({"status": "sure"}, "rules[0].status", "Input should be 'confirmed'"),
+        ({"id": "Elderly Rooms"}, "rules[0].id", "String should match pattern"),
+        ({"source": {"clause": "3.0.4"}}, "rules[0].source.document", "Field required"),
+        ({"colour": "red"}, "rules[0].colour", "Extra inputs are not permitted"),
     ],
 )
 def test_broken_rule_names_file_and_key_path(tmp_path, changes, key_path, message):
     path = _write(tmp_path, "broken", _profile(_rule(**changes)))
-    with pytest.raises(ConfigError, match=_match(path, key_path, message)):
+    with pytest.raises(ConfigError, match=_match(path, key_path, message)) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_missing_field(tmp_path):
     rule = _rule()
     del rule["unit"]
     path = _write(tmp_path, "broken", _profile(rule))
-    with pytest.raises(ConfigError, match=_match(path, "rules.0.unit", "Field required")):
+    with pytest.raises(
+        ConfigError, match=_match(path, "rules[0].unit", "Field required")
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_duplicate_rule_id(tmp_path):
@@ -437,18 +631,22 @@ def test_duplicate_rule_id(tmp_path):
     with pytest.raises(
         ConfigError,
         match=_match(
-            path, "rules.1.id", "duplicate id 'elderly_rooms_per_100hh' (also rules.0.id)"
+            path, "rules[1].id", "duplicate id 'elderly_rooms_per_100hh' (also rules[0].id)"
         ),
-    ):
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_duplicate_level_id(tmp_path):
     data = _profile()
     data["levels"].append(copy.deepcopy(data["levels"][0]))
     path = _write(tmp_path, "broken", data)
-    with pytest.raises(ConfigError, match=_match(path, "levels.1.id", "duplicate id '15min'")):
+    with pytest.raises(
+        ConfigError, match=_match(path, "levels[1].id", "duplicate id '15min'")
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_level_ranges_are_ordered(tmp_path):
@@ -456,9 +654,10 @@ def test_level_ranges_are_ordered(tmp_path):
     data["levels"][0]["residents"] = {"min": 100_000, "max": 50_000}
     path = _write(tmp_path, "broken", data)
     with pytest.raises(
-        ConfigError, match=_match(path, "levels.0.residents", "max (50000) must be ≥ min (100000)")
-    ):
+        ConfigError, match=_match(path, "levels[0].residents", "max (50000) must be ≥ min (100000)")
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_a_base_profile_needs_levels_and_rules(tmp_path):
@@ -482,13 +681,13 @@ def test_every_problem_is_named_at_once(tmp_path):
     assert message.startswith(f"{path}: invalid standard profile (8 problem(s)):")
     for key_path in [
         "name_en",
-        "rules.0.category",
-        "rules.0.metric",
-        "rules.0.value_old",
-        "rules.0.unit",
-        "rules.1.level",
-        "rules.1.id",
-        "rules.2.threshold",
+        "rules[0].category",
+        "rules[0].metric",
+        "rules[0].value_old",
+        "rules[0].unit",
+        "rules[1].level",
+        "rules[1].id",
+        "rules[2].threshold",
     ]:
         assert f"{path}: {key_path}: " in message
     assert message.endswith("Fix these keys and run again.")
@@ -497,16 +696,19 @@ def test_every_problem_is_named_at_once(tmp_path):
 def test_not_yaml(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("rules: [unclosed\n  - {id: x", encoding="utf-8")
-    with pytest.raises(ConfigError, match=re.escape(f"{path}: not valid YAML")):
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: not valid YAML")) as caught:
         load_standard(path)
+    # The parser's own words follow (PyYAML's English, kept as it wrote them).
+    assert caught.value.args[0].text("zh").startswith(f"{path}：不是有效的 YAML：")
 
 
 @pytest.mark.parametrize("content", ["- a\n- b\n", "just text\n", ""])
 def test_not_a_mapping(tmp_path, content):
     path = tmp_path / "broken.yaml"
     path.write_text(content, encoding="utf-8")
-    with pytest.raises(ConfigError, match=re.escape(f"{path}: expected a mapping")):
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: expected a mapping")) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 # ---- extends and overrides ---------------------------------------------------------------
@@ -568,10 +770,11 @@ def test_override_of_unknown_rule_id(tmp_path):
     with pytest.raises(
         ConfigError,
         match=_match(
-            path, "overrides.0.id", "unknown rule id 'parks_per_capita': profile national"
+            path, "overrides[0].id", "unknown rule id 'parks_per_capita': profile national"
         ),
-    ):
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_override_may_not_change_the_category(tmp_path):
@@ -579,9 +782,10 @@ def test_override_may_not_change_the_category(tmp_path):
     path = _write(tmp_path, "broken", _child(overrides=[override]))
     with pytest.raises(
         ConfigError,
-        match=_match(path, "overrides.0.category", "Extra inputs are not permitted; an override"),
-    ):
+        match=_match(path, "overrides[0].category", "Extra inputs are not permitted; an override"),
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_override_changing_a_value_needs_source_and_status(tmp_path):
@@ -589,9 +793,10 @@ def test_override_changing_a_value_needs_source_and_status(tmp_path):
     path = _write(tmp_path, "broken", _child(overrides=[override]))
     with pytest.raises(
         ConfigError,
-        match=_match(path, "overrides.0", "an override that changes value_new must give"),
-    ):
+        match=_match(path, "overrides[0]", "an override that changes value_new must give"),
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_override_result_is_validated(tmp_path):
@@ -599,9 +804,10 @@ def test_override_result_is_validated(tmp_path):
     path = _write(tmp_path, "broken", _child(overrides=[override]))
     with pytest.raises(
         ConfigError,
-        match=_match(path, "overrides.0.value_max", "value_max (2.8) must be ≥ value_new (3)"),
-    ):
+        match=_match(path, "overrides[0].value_max", "value_max (2.8) must be ≥ value_new (3)"),
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_negative_override_value(tmp_path):
@@ -609,9 +815,10 @@ def test_negative_override_value(tmp_path):
     path = _write(tmp_path, "broken", _child(overrides=[override]))
     with pytest.raises(
         ConfigError,
-        match=_match(path, "overrides.0.value_old", "Input should be greater than or equal to 0"),
-    ):
+        match=_match(path, "overrides[0].value_old", "Input should be greater than or equal to 0"),
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_new_rule_may_not_redefine_an_inherited_one(tmp_path):
@@ -619,10 +826,11 @@ def test_new_rule_may_not_redefine_an_inherited_one(tmp_path):
     with pytest.raises(
         ConfigError,
         match=_match(
-            path, "rules.0.id", "'elderly_rooms_per_100hh' is already defined by profile national"
+            path, "rules[0].id", "'elderly_rooms_per_100hh' is already defined by profile national"
         ),
-    ):
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_overrides_need_extends(tmp_path):
@@ -634,8 +842,9 @@ def test_overrides_need_extends(tmp_path):
         match=_match(
             path, "overrides", "overrides change inherited rules; set extends: to a base profile"
         ),
-    ):
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_extends_cycle(tmp_path):
@@ -644,8 +853,9 @@ def test_extends_cycle(tmp_path):
     with pytest.raises(
         ConfigError,
         match=re.escape(f"{b}: extends: the extends chain loops: a.yaml → b.yaml → a.yaml"),
-    ):
+    ) as caught:
         load_standard(tmp_path / "a.yaml")
+    _assert_chinese(caught.value)
 
 
 def test_extends_itself(tmp_path):
@@ -653,29 +863,38 @@ def test_extends_itself(tmp_path):
     with pytest.raises(
         ConfigError,
         match=re.escape(f"{path}: extends: the extends chain loops: loop.yaml → loop.yaml"),
-    ):
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_extends_unknown_profile(tmp_path):
     path = _write(tmp_path, "broken", _child(extends="atlantis"))
     with pytest.raises(
         ConfigError, match=re.escape(f"{path}: extends: unknown standard profile 'atlantis'")
-    ):
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
     path = _write(tmp_path, "broken", _child(extends="missing/atlantis.yaml"))
-    with pytest.raises(ConfigError, match=re.escape(f"{path}: extends: no profile file")):
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: extends: no profile file")) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
     path = _write(tmp_path, "broken", _child(extends=["national"]))
-    with pytest.raises(ConfigError, match=re.escape(f"{path}: extends: expected a profile name")):
+    with pytest.raises(
+        ConfigError, match=re.escape(f"{path}: extends: expected a profile name")
+    ) as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
 
 
 def test_a_broken_base_is_named_by_its_own_file(tmp_path):
     base = _write(tmp_path, "base", _profile(_rule(metric="per_head")))
     _write(tmp_path, "child", _child(extends="base"))
-    with pytest.raises(ConfigError, match=_match(base, "rules.0.metric", "Input should be")):
+    with pytest.raises(
+        ConfigError, match=_match(base, "rules[0].metric", "Input should be")
+    ) as caught:
         load_standard(tmp_path / "child.yaml")
+    _assert_chinese(caught.value)
 
 
 def test_provision_counts_the_rules_group_column():
@@ -897,8 +1116,9 @@ def test_the_profile_chooses_the_walking_distance_within_gb50180s_range(tmp_path
     assert [t.metres for t in supermarket[0].thresholds] == [800]
     assert [t.metres for t in supermarket[1].thresholds] == [500, 800]  # 10min kept
     data["levels"][0]["distance_m"] = 1200
-    with pytest.raises(ConfigError, match=r"distance_m \(1200\) must lie within walk_m"):
+    with pytest.raises(ConfigError, match=r"distance_m \(1200\) must lie within walk_m") as caught:
         load_standard(_write(tmp_path, "long", data))
+    _assert_chinese(caught.value)
 
 
 # ---- both languages, includes -------------------------------------------------------------
@@ -943,15 +1163,17 @@ def test_an_inherited_rule_keeps_its_chinese_note_where_the_override_keeps_the_n
 
 def test_a_note_in_one_language_only_is_refused(tmp_path):
     path = _write(tmp_path, "half", _profile(_rule(note="English only")))
-    with pytest.raises(ConfigError, match="note is given without note_zh"):
+    with pytest.raises(ConfigError, match="note is given without note_zh") as caught:
         load_standard(path)
+    _assert_chinese(caught.value)
     child = _write(
         tmp_path,
         "child",
         _child(overrides=[_override(id="elderly_rooms_per_100hh", note="English only")]),
     )
-    with pytest.raises(ConfigError, match="note and note_zh"):
+    with pytest.raises(ConfigError, match="note and note_zh") as caught:
         load_standard(child)
+    _assert_chinese(caught.value)
     both = _child(overrides=[_override(id="elderly_rooms_per_100hh", note="A.", note_zh="备注。")])
     assert load_standard(_write(tmp_path, "both", both)).rule("elderly_rooms_per_100hh").note_zh
 
@@ -979,8 +1201,12 @@ def test_included_tiers_carry_the_rules_threshold(name):
 def test_an_included_tier_without_the_threshold_is_refused(tmp_path):
     # elderly_daycare has 5min and 15min thresholds; convenience_store only 5min.
     bad = _child(overrides=[{"id": "elderly_care_within_15min", "includes": ["convenience_store"]}])
-    with pytest.raises(ConfigError, match=r"category convenience_store has no threshold '15min'"):
+    with pytest.raises(
+        ConfigError, match=r"category convenience_store has no threshold '15min'"
+    ) as caught:
         load_standard(_write(tmp_path, "bad", bad))
+    _assert_chinese(caught.value)
     rule = _rule(category="elderly_care", includes=["childcare"], threshold="15min")
-    with pytest.raises(ConfigError, match=r"category childcare has no threshold '15min'"):
+    with pytest.raises(ConfigError, match=r"category childcare has no threshold '15min'") as caught:
         load_standard(_write(tmp_path, "bad_rule", _profile(rule)))
+    _assert_chinese(caught.value)
