@@ -27,7 +27,7 @@ from radius._errors import CRSError, InputError
 from radius._files import parse_number
 from radius.config import CONFIG_DIR, validate_file
 from radius.groups import load_demand_groups
-from radius.i18n import Message, RadiusWarning
+from radius.i18n import MESSAGES_FILE, Message, RadiusWarning, load_strings, message
 
 MAX_LISTED_PROBLEMS = 20
 WGS84 = "EPSG:4326"
@@ -102,15 +102,24 @@ def load_population_defaults(path: PathLike | None = None) -> PopulationDefaults
     return _load_defaults_cached(resolved.resolve())
 
 
-def _positive(name: str, value: float | None, default: float, unit: str) -> float:
-    """An explicit keyword value (checked) or the configured default."""
+Unit = Literal["persons", "m2_per_person", "storeys", "metres"]
+
+
+def _positive(name: str, value: float | None, default: float, unit: Unit) -> float:
+    """An explicit keyword value (checked) or the configured default; ``unit`` names the
+    ``residents_unit_*`` message the error shows."""
     if value is None:
         return float(default)
+    shown = message(f"residents_unit_{unit}")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InputError(f"{name}={value!r} is not a number; give a positive number ({unit})")
+        raise InputError(
+            message("residents_value_not_number", name=name, value=repr(value), unit=shown)
+        )
     number = float(value)
     if not math.isfinite(number) or number <= 0:
-        raise InputError(f"{name}={value!r} must be a positive number ({unit})")
+        raise InputError(
+            message("residents_value_not_positive", name=name, value=repr(value), unit=shown)
+        )
     return number
 
 
@@ -123,18 +132,18 @@ class _Origin:
 
     ``rows="sheet"``: a CSV/XLSX read with a default index; row = index + 2 (header is row 1).
     ``rows="feature"``: a vector file; feature = index + 1. ``rows="index"``: an in-memory
-    frame; rows are named by their index label.
+    frame; rows are named by their index label. ``name`` is a file name, or a
+    :class:`~radius.i18n.Message` naming an in-memory frame.
     """
 
     name: str
     rows: RowStyle = "index"
 
-    def row(self, label: Hashable) -> str:
-        if self.rows == "sheet":
-            return f"row {self.key(label)}"
-        if self.rows == "feature":
-            return f"feature {self.key(label)}"
-        return f"index {label!r}"
+    def row(self, label: Hashable) -> Message:
+        """The row as the user sees it ("row 5", "feature 3", "index 'a'"), in any language."""
+        if self.rows == "index":
+            return message("residents_row_index", label=repr(label))
+        return message(f"residents_row_{self.rows}", n=self.key(label))
 
     def key(self, label: Hashable) -> str:
         if self.rows == "sheet":
@@ -146,24 +155,25 @@ class _Origin:
 
 @dataclass
 class _Problems:
-    """Problems found in one input, raised together as one InputError."""
+    """Problems found in one input (each a :class:`~radius.i18n.Message`), raised together
+    as one InputError."""
 
     origin: _Origin
     items: list[str] = field(default_factory=list)
 
-    def add(self, message: str) -> None:
-        self.items.append(message)
+    def add(self, problem: str) -> None:
+        self.items.append(problem)
 
     def raise_if_any(self) -> None:
         if not self.items:
             return
         count = len(self.items)
-        lines = [f"{self.origin.name}: {count} problem(s) in the residents data:"]
-        lines += [f"  - {item}" for item in self.items[:MAX_LISTED_PROBLEMS]]
+        lines = [message("problem_line", text=item) for item in self.items[:MAX_LISTED_PROBLEMS]]
         if count > MAX_LISTED_PROBLEMS:
-            lines.append(f"  ... and {count - MAX_LISTED_PROBLEMS} more")
-        lines.append("Fix these cells and run again.")
-        raise InputError("\n".join(lines))
+            lines.append(message("residents_problems_more", n=count - MAX_LISTED_PROBLEMS))
+        raise InputError(
+            message("residents_problems", source=self.origin.name, n=count, lines=tuple(lines))
+        )
 
 
 _OTHER_COLUMN_NAMES: dict[str, tuple[str, ...]] = {
@@ -217,8 +227,14 @@ def _canonical_columns(frame: FrameT, origin: _Origin) -> tuple[FrameT, dict[str
     if clashes:
         problems = _Problems(origin)
         for canonical, names in clashes.items():
-            listed = " and ".join(repr(n) for n in names)
-            problems.add(f"columns {listed} all mean {canonical!r}; keep one of them")
+            problems.add(
+                message(
+                    "residents_columns_clash",
+                    first=", ".join(repr(n) for n in names[:-1]),
+                    last=repr(names[-1]),
+                    meaning=_meaning(canonical),
+                )
+            )
         problems.raise_if_any()
     original = {canonical: names[0] for canonical, names in wanted.items()}
     renamed = frame.rename(columns={names[0]: c for c, names in wanted.items()})
@@ -228,7 +244,7 @@ def _canonical_columns(frame: FrameT, origin: _Origin) -> tuple[FrameT, dict[str
 def _columns_found(frame: pd.DataFrame) -> str:
     geometry_name = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
     names = [repr(str(c)) for c in frame.columns if c != geometry_name]
-    return ", ".join(names) if names else "(none)"
+    return ", ".join(names) if names else message("residents_no_columns")
 
 
 def _show(value: object) -> str:
@@ -262,15 +278,29 @@ def _numbers(series: pd.Series) -> _Numbers:
     return _Numbers(values, missing, bad, raw)
 
 
+def _meaning(canonical: str) -> str:
+    """What a canonical column holds, in any language: its ``residents_column_*`` message
+    (人口 / population), else the column name itself."""
+    key = f"residents_column_{canonical}"
+    return message(key) if key in load_strings(MESSAGES_FILE) else repr(canonical)
+
+
 def _column_label(canonical: str, original: dict[str, str]) -> str:
+    """The column as the file names it, and what it holds when the header is another word:
+    ``'Households' (households)``, in Chinese ``'Households'（户数）``."""
     name = original.get(canonical, canonical)
-    return repr(name) if name == canonical else f"{name!r} ({canonical})"
+    if name == canonical:
+        return repr(name)
+    meaning = _meaning(canonical)
+    # A Chinese header that is the meaning's own word ('户数') is not followed by it again.
+    same = isinstance(meaning, Message) and meaning.text("zh") == name
+    key = "residents_column_chinese" if same else "residents_column_named"
+    return message(key, name=repr(name), meaning=meaning)
 
 
-_QUANTITY_FIX = {
-    "population": "enter the number of residents (persons), 0 or more",
-    "households": "enter the number of households, 0 or more",
-}
+def _quantity_fix(column: str) -> Message:
+    """How to fill a population or households cell (``residents_fix_*``)."""
+    return message(f"residents_fix_{column}")
 
 
 def _group_counts(
@@ -290,14 +320,21 @@ def _group_counts(
         label = _column_label(column, original)
         for i in np.flatnonzero(parsed.bad):
             problems.add(
-                f"{origin.row(labels[i])}, column {label}: {_show(parsed.raw[i])} is not a "
-                "number; enter the number of persons as a plain number, or leave the cell "
-                "empty to estimate it from the group's share"
+                message(
+                    "residents_group_not_number",
+                    row=origin.row(labels[i]),
+                    column=label,
+                    value=_show(parsed.raw[i]),
+                )
             )
         for i in np.flatnonzero(parsed.values < 0):
             problems.add(
-                f"{origin.row(labels[i])}, column {label}: {_show(parsed.values[i])} is "
-                "negative; enter the number of persons, 0 or more"
+                message(
+                    "residents_group_negative",
+                    row=origin.row(labels[i]),
+                    column=label,
+                    value=_show(parsed.values[i]),
+                )
             )
         counts[column] = parsed.values
     return counts
@@ -326,28 +363,44 @@ def _quantities(
         label = _column_label(column, original)
         for i in np.flatnonzero(numbers_.bad):
             problems.add(
-                f"{origin.row(labels[i])}, column {label}: {_show(numbers_.raw[i])} is not a "
-                f"number; {_QUANTITY_FIX[column]} as a plain number (no units or text)"
+                message(
+                    "residents_quantity_not_number",
+                    row=origin.row(labels[i]),
+                    column=label,
+                    value=_show(numbers_.raw[i]),
+                    fix=_quantity_fix(column),
+                )
             )
         for i in np.flatnonzero(numbers_.values < 0):
             problems.add(
-                f"{origin.row(labels[i])}, column {label}: {_show(numbers_.values[i])} is "
-                f"negative; {_QUANTITY_FIX[column]}"
+                message(
+                    "residents_quantity_negative",
+                    row=origin.row(labels[i]),
+                    column=label,
+                    value=_show(numbers_.values[i]),
+                    fix=_quantity_fix(column),
+                )
             )
     population = parsed["population"].values if "population" in parsed else np.full(n, np.nan)
     households = parsed["households"].values if "households" in parsed else np.full(n, np.nan)
     missing = np.ones(n, dtype=bool)
     for numbers_ in parsed.values():
         missing &= numbers_.missing
-    if len(parsed) == 2:
-        where = "columns " + " and ".join(_column_label(c, original) for c in parsed)
-        fix = "both cells are empty; fill in at least one, 0 where nobody lives"
-    else:
-        (column,) = parsed
-        where = f"column {_column_label(column, original)}"
-        fix = f"the cell is empty; {_QUANTITY_FIX[column]} (0 where nobody lives)"
     for i in np.flatnonzero(missing):
-        problems.add(f"{origin.row(labels[i])}, {where}: {fix}")
+        row = origin.row(labels[i])
+        if len(parsed) == 2:
+            first, second = (_column_label(c, original) for c in parsed)
+            problems.add(message("residents_quantities_empty", row=row, first=first, last=second))
+        else:
+            (column,) = parsed
+            problems.add(
+                message(
+                    "residents_quantity_empty",
+                    row=row,
+                    column=_column_label(column, original),
+                    fix=_quantity_fix(column),
+                )
+            )
     filled_population = np.where(np.isnan(population), households * household_size, population)
     filled_households = np.where(np.isnan(households), population / household_size, households)
     return filled_population, filled_households
@@ -358,9 +411,7 @@ def _require_quantity_column(frame: pd.DataFrame, given: pd.DataFrame, origin: _
     if "population" in frame.columns or "households" in frame.columns:
         return
     raise InputError(
-        f"{origin.name}: no population and no households column; columns found: "
-        f"{_columns_found(given)}. Add a 'population' (人口, persons) and/or 'households' "
-        "(户数) column."
+        message("residents_no_quantity_column", source=origin.name, found=_columns_found(given))
     )
 
 
@@ -382,8 +433,12 @@ def _area_types(
         mapped = _AREA_TYPES.get(text.lower())
         if mapped is None:
             problems.add(
-                f"{origin.row(labels[i])}, column {label}: {value!r} is not an area type; "
-                "use new or old (新区/老区), or leave the cell empty"
+                message(
+                    "residents_area_type_unknown",
+                    row=origin.row(labels[i]),
+                    column=label,
+                    value=repr(value),
+                )
             )
             continue
         result[i] = mapped
@@ -407,43 +462,44 @@ def _row_keys(
     if "id" not in frame.columns:
         keys = [origin.key(label) for label in labels]
         if len(set(keys)) != len(keys):
-            problems.add(
-                "the rows have repeated index labels, so residents cannot be told apart; "
-                "reset the index (frame.reset_index(drop=True)) or add a unique 'id' column"
-            )
+            problems.add(message("residents_index_repeated"))
         return keys
     label = _column_label("id", original)
     texts = [_id_text(v) for v in frame["id"].to_numpy(dtype=object)]
     seen: dict[str, Hashable] = {}
     for i, text in enumerate(texts):
         if text is None:
-            problems.add(
-                f"{origin.row(labels[i])}, column {label}: the cell is empty; give every row "
-                "a unique id"
-            )
+            problems.add(message("residents_id_empty", row=origin.row(labels[i]), column=label))
             continue
         if text in seen:
             problems.add(
-                f"{origin.row(labels[i])}, column {label}: {text!r} repeats the id of "
-                f"{origin.row(seen[text])}; give every row a unique id"
+                message(
+                    "residents_id_repeated",
+                    row=origin.row(labels[i]),
+                    column=label,
+                    value=repr(text),
+                    first=origin.row(seen[text]),
+                )
             )
         else:
             seen[text] = labels[i]
     return [text if text is not None else origin.key(labels[i]) for i, text in enumerate(texts)]
 
 
-def _require_rows(frame: pd.DataFrame, origin: _Origin, what: str) -> None:
+RowKind = Literal["building", "point", "plot"]
+
+
+def _require_rows(frame: pd.DataFrame, origin: _Origin, what: RowKind) -> None:
+    """Raise unless ``frame`` has a row; ``what`` names the ``residents_one_*`` message."""
     if len(frame) == 0:
-        raise InputError(f"{origin.name}: no rows; expected at least one {what}")
+        raise InputError(
+            message("residents_no_rows", source=origin.name, what=message(f"residents_one_{what}"))
+        )
 
 
 def _require_crs(frame: gpd.GeoDataFrame, origin: _Origin) -> None:
     if frame.crs is None:
-        raise CRSError(
-            f"{origin.name}: no coordinate reference system (CRS); set it, e.g. "
-            "frame.set_crs('EPSG:4326') for lon/lat degrees, or save the file with its CRS "
-            "(.prj beside a shapefile)"
-        )
+        raise CRSError(message("residents_no_crs", source=origin.name))
 
 
 def _check_geometries(
@@ -454,28 +510,40 @@ def _check_geometries(
     types = geometry.geom_type.to_numpy(dtype=object)
     empty = geometry.isna().to_numpy() | geometry.is_empty.to_numpy()
     ok = np.ones(len(frame), dtype=bool)
-    wanted = " or ".join(kinds)
+    wanted = (
+        kinds[0]
+        if len(kinds) == 1
+        else message("residents_either", first=", ".join(kinds[:-1]), last=kinds[-1])
+    )
     labels = frame.index.tolist()
     for i in range(len(frame)):
         if empty[i]:
             problems.add(
-                f"{origin.row(labels[i])}, column 'geometry': the geometry is empty; "
-                f"draw a {wanted} or delete the row"
+                message("residents_geometry_empty", row=origin.row(labels[i]), wanted=wanted)
             )
             ok[i] = False
         elif types[i] not in kinds:
             problems.add(
-                f"{origin.row(labels[i])}, column 'geometry': a {types[i]}; expected a {wanted}"
+                message(
+                    "residents_geometry_kind",
+                    row=origin.row(labels[i]),
+                    kind=types[i],
+                    wanted=wanted,
+                )
             )
             ok[i] = False
     return ok
 
 
-def _expect_geodataframe(frame: object, what: str) -> gpd.GeoDataFrame:
+def _expect_geodataframe(frame: object, what: Literal["buildings", "plots"]) -> gpd.GeoDataFrame:
+    """``frame`` when it is a GeoDataFrame; ``what`` names the ``residents_frame_of_*`` message."""
     if not isinstance(frame, gpd.GeoDataFrame):
         raise InputError(
-            f"expected a GeoDataFrame of {what}, got {type(frame).__name__}; build one with "
-            "geopandas.GeoDataFrame(..., geometry=..., crs=...)"
+            message(
+                "residents_not_geodataframe",
+                what=message(f"residents_frame_of_{what}"),
+                kind=type(frame).__name__,
+            )
         )
     return frame
 

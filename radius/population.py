@@ -69,6 +69,7 @@ from radius._residents import (
     _expect_geodataframe,
     _group_counts,
     _id_text,
+    _meaning,
     _metric_crs,
     _numbers,
     _Origin,
@@ -85,7 +86,7 @@ from radius._residents import (
 )
 from radius._residents import _area_types as _area_types
 from radius._residents import _column_label as _column_label
-from radius.i18n import message
+from radius.i18n import Message, message
 
 __all__ = [
     "GROUP_COLUMNS",
@@ -124,16 +125,11 @@ def _check_bbox(bbox: Sequence[float]) -> BBox:
     try:
         west, south, east, north = (float(v) for v in bbox)
     except (TypeError, ValueError):
-        raise InputError(
-            f"bbox={bbox!r}: give four numbers (west, south, east, north) in degrees"
-        ) from None
+        raise InputError(message("population_bbox_not_numbers", bbox=repr(bbox))) from None
     if not all(math.isfinite(v) for v in (west, south, east, north)):
-        raise InputError(f"bbox={bbox!r}: the four numbers must be finite")
+        raise InputError(message("population_bbox_not_finite", bbox=repr(bbox)))
     if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise InputError(
-            f"bbox={bbox!r}: expected (west, south, east, north) in WGS-84 degrees with "
-            "west < east and south < north, e.g. (114.25, 30.55, 114.35, 30.65)"
-        )
+        raise InputError(message("population_bbox_order", bbox=repr(bbox)))
     return west, south, east, north
 
 
@@ -142,7 +138,7 @@ def _raster_paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
         return [Path(paths)]
     files = [Path(p) for p in paths]
     if not files:
-        raise InputError("no raster files given; pass one GeoTIFF path or a list of them")
+        raise InputError(message("population_no_rasters"))
     return files
 
 
@@ -172,9 +168,12 @@ def _window(src: Any, path: Path, bbox: BBox) -> tuple[int, int, int, int]:
     if row0 >= row1 or col0 >= col1:
         west, south, east, north = transform_bounds(src.crs, WGS84, *src.bounds)
         raise InputError(
-            f"{path}: bbox {bbox} does not overlap the raster, which covers "
-            f"({west:.5f}, {south:.5f}, {east:.5f}, {north:.5f}) in WGS-84; "
-            "choose a bbox inside it"
+            message(
+                "population_bbox_outside_raster",
+                file=str(path),
+                bbox=str(bbox),
+                extent=f"({west:.5f}, {south:.5f}, {east:.5f}, {north:.5f})",
+            )
         )
     return row0, row1, col0, col1
 
@@ -229,9 +228,9 @@ def residents_from_raster(
     files = _raster_paths(paths)
     size = _positive("household_size", household_size, _defaults().household_size, "persons")
     if isinstance(band, bool) or not isinstance(band, numbers.Integral) or band < 1:
-        raise InputError(f"band={band!r}: give a band number, 1 or more")
+        raise InputError(message("population_band_invalid", band=repr(band)))
     if isinstance(min_value, bool) or not isinstance(min_value, numbers.Real):
-        raise InputError(f"min_value={min_value!r}: give a number of persons")
+        raise InputError(message("population_min_value_invalid", value=repr(min_value)))
     box = _check_bbox(bbox) if bbox is not None else None
 
     with ExitStack() as stack:
@@ -242,25 +241,26 @@ def residents_from_raster(
                 src = stack.enter_context(rasterio.open(path))
             except RasterioIOError as exc:
                 raise InputError(
-                    f"{path}: not a readable raster ({exc}); give a GeoTIFF of persons per pixel"
+                    message("population_raster_unreadable", file=str(path), reason=str(exc))
                 ) from None
             if src.crs is None:
-                raise CRSError(
-                    f"{path}: the raster has no coordinate reference system (CRS); assign one, "
-                    "e.g. `gdal_edit.py -a_srs EPSG:4326 file.tif`"
-                )
+                raise CRSError(message("population_raster_no_crs", file=str(path)))
             if band > src.count:
-                raise InputError(f"{path}: band {band} requested but the file has {src.count}")
+                raise InputError(
+                    message("population_band_missing", file=str(path), band=band, count=src.count)
+                )
             sources.append(src)
         reference = sources[0]
         for path, src in zip(files[1:], sources[1:], strict=True):
             if not _same_grid(reference, src):
                 raise InputError(
-                    f"{files[0]} and {path} are on different grids "
-                    f"({reference.width}×{reference.height} {reference.crs} vs "
-                    f"{src.width}×{src.height} {src.crs}, or a different pixel origin/size); "
-                    "resample them to one grid (e.g. gdalwarp -tr/-te or rasterio.warp) "
-                    "before summing them"
+                    message(
+                        "population_rasters_grids",
+                        first=str(files[0]),
+                        file=str(path),
+                        first_grid=f"{reference.width}×{reference.height} {reference.crs}",
+                        grid=f"{src.width}×{src.height} {src.crs}",
+                    )
                 )
         if box is None:
             row0, row1, col0, col1 = 0, reference.height, 0, reference.width
@@ -356,10 +356,7 @@ def group_from_rasters(
     from scipy.spatial import cKDTree
 
     if len(residents) == 0:
-        raise InputError(
-            f"{column} from rasters: there is no resident point to give the counts to; give "
-            "residents (--population) or units with statistics"
-        )
+        raise InputError(message("population_group_no_residents", column=_meaning(column)))
     files = _raster_paths(paths)
     if bbox is None:
         west, south, east, north = residents.to_crs(WGS84).total_bounds
@@ -369,8 +366,11 @@ def group_from_rasters(
     frame = residents.copy()
     if len(pixels) == 0:
         raise InputError(
-            f"{', '.join(map(str, files))}: no {column} count in the rasters around the "
-            "residents; check that the rasters cover the study area"
+            message(
+                "population_group_no_counts",
+                files=", ".join(map(str, files)),
+                column=_meaning(column),
+            )
         )
     metric = _metric_crs(gpd.GeoDataFrame(geometry=residents.geometry))
     xy_res = shapely.get_coordinates(residents.geometry.to_crs(metric).to_numpy())
@@ -405,20 +405,31 @@ def group_from_rasters(
         dropped, orphan = orphan[~near], orphan[near]
     frame[column] = values
     kept = counts.sum() - counts[dropped].sum()
-    notes = [
-        f"{column}: {kept:,.0f} persons from {len(files)} raster band(s) "
-        f"({len(pixels) - len(dropped)} pixels) put on {len(frame)} resident points"
-        + (
-            f"; {counts[orphan].sum():,.0f} of them in {len(orphan)} pixels without a "
-            "resident point went to the nearest one"
-            if len(orphan)
-            else ""
+    orphans = (
+        message("population_group_orphans", persons=f"{counts[orphan].sum():,.0f}", n=len(orphan))
+        if len(orphan)
+        else ""
+    )
+    left_out = (
+        message(
+            "population_group_left_out",
+            persons=f"{counts[dropped].sum():,.0f}",
+            n=len(dropped),
+            limit=f"{limit_m:,.0f}",
         )
-        + (
-            f"; {counts[dropped].sum():,.0f} persons in {len(dropped)} pixels more than "
-            f"{limit_m:,.0f} m from any resident point were left out"
-            if len(dropped)
-            else ""
+        if len(dropped)
+        else ""
+    )
+    notes: list[str] = [
+        message(
+            "population_group_note",
+            column=_meaning(column),
+            persons=f"{kept:,.0f}",
+            bands=len(files),
+            pixels=len(pixels) - len(dropped),
+            points=len(frame),
+            orphans=orphans,
+            left_out=left_out,
         )
     ]
     return frame, notes
@@ -440,11 +451,11 @@ def _buildings_to_residents(
         "floor_area_per_person_m2",
         floor_area_per_person_m2,
         defaults.floor_area_per_person_m2,
-        "m² per person",
+        "m2_per_person",
     )
     levels_default = _positive("default_levels", default_levels, defaults.default_levels, "storeys")
     _require_crs(buildings, origin)
-    _require_rows(buildings, origin, "building footprint")
+    _require_rows(buildings, origin, "building")
     frame, original = _canonical_columns(buildings, origin)
     problems = _Problems(origin)
     _check_geometries(frame, origin, problems, ("Polygon", "MultiPolygon"))
@@ -452,7 +463,7 @@ def _buildings_to_residents(
     if "osm_id" in frame.columns and "id" not in frame.columns:
         keys = [f"osm/{_id_text(v)}" for v in frame["osm_id"].to_numpy(dtype=object)]
         if len(set(keys)) != len(keys):
-            problems.add("column 'osm_id' has repeated values; give every building its own id")
+            problems.add(message("population_osm_id_repeated"))
     else:
         keys = _row_keys(frame, original, origin, problems)
     notes: list[str] = []
@@ -536,10 +547,10 @@ def residents_from_buildings(
     UserWarning
         When buildings without usable levels are given ``default_levels`` (with their count).
     """
-    frame = _expect_geodataframe(buildings, "building footprints")
+    frame = _expect_geodataframe(buildings, "buildings")
     residents, notes = _buildings_to_residents(
         frame,
-        _Origin("the buildings GeoDataFrame"),
+        _Origin(message("residents_origin_buildings")),
         household_size,
         floor_area_per_person_m2,
         default_levels,
@@ -565,10 +576,7 @@ def _read_osm_buildings(
     from osmium.geom import WKBFactory
 
     if isinstance(residential_tags, str):
-        raise InputError(
-            f"residential_tags={residential_tags!r}: give a list of building values, "
-            "e.g. ['residential', 'apartments']"
-        )
+        raise InputError(message("population_tags_not_list", tags=repr(residential_tags)))
     tags = frozenset(
         residential_tags if residential_tags is not None else _defaults().residential_building_tags
     )
@@ -637,11 +645,7 @@ def _read_osm_buildings(
 def _broken_note(path: Path, broken: int) -> list[str]:
     if not broken:
         return []
-    return [
-        f"{path}: {broken} residential building outline(s) could not be assembled (nodes "
-        "missing from the extract, typically buildings cut by its edge, or broken rings) and "
-        "were skipped; export a slightly larger area to include them"
-    ]
+    return [message("population_outlines_skipped", file=str(path), n=broken)]
 
 
 def buildings_from_osm(
@@ -694,11 +698,14 @@ def _osm_residents(
     notes = _broken_note(path, broken)
     tags = frozenset(residential_tags or _defaults().residential_building_tags)
     if frame.empty:
-        found = ", ".join(f"{v} ({n})" for v, n in values.most_common(10)) or "none"
+        found = ", ".join(f"{v} ({n})" for v, n in values.most_common(10))
         raise InputError(
-            f"{path}: no residential buildings (building={', '.join(sorted(tags))}); "
-            f"building values found: {found}. Pass residential_tags=[...] to count others, "
-            "or use a population raster or plot table instead"
+            message(
+                "population_no_residential_buildings",
+                file=str(path),
+                tags=", ".join(sorted(tags)),
+                found=found or message("population_none_found"),
+            )
         )
     residents, more = _buildings_to_residents(
         frame,
@@ -825,7 +832,7 @@ def _plots_to_residents(
     size = _positive("household_size", household_size, defaults.household_size, "persons")
     spacing = _positive("spacing_m", spacing_m, defaults.plot_point_spacing_m, "metres")
     _require_crs(plots, origin)
-    _require_rows(plots, origin, "residential plot")
+    _require_rows(plots, origin, "plot")
     frame, original = _canonical_columns(plots, origin)
     _require_quantity_column(frame, plots, origin)
     problems = _Problems(origin)
@@ -841,8 +848,12 @@ def _plots_to_residents(
     expected = float(metric.area.sum()) / spacing**2
     if expected > MAX_PLOT_POINTS:
         raise InputError(
-            f"{origin.name}: the plots would need about {expected:,.0f} points at "
-            f"spacing_m={spacing:g}; give a larger spacing_m or check the plots' CRS"
+            message(
+                "population_plots_too_many_points",
+                source=origin.name,
+                points=f"{expected:,.0f}",
+                spacing=f"{spacing:g}",
+            )
         )
     ids: list[str] = []
     parts: list[np.ndarray] = []
@@ -909,8 +920,10 @@ def residents_from_plots(
     CRSError
         The frame has no CRS.
     """
-    frame = _expect_geodataframe(plots, "residential plots")
-    return _plots_to_residents(frame, _Origin("the plots GeoDataFrame"), household_size, spacing_m)
+    frame = _expect_geodataframe(plots, "plots")
+    return _plots_to_residents(
+        frame, _Origin(message("residents_origin_plots")), household_size, spacing_m
+    )
 
 
 # --- 5. Points (tables and point layers) -------------------------------------------------------
@@ -939,17 +952,21 @@ def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
             continue
         except LookupError:
             raise InputError(
-                f"{path}: unknown text encoding {candidate!r}; use e.g. 'utf-8' or 'gb18030'"
+                message("population_encoding_unknown", file=str(path), encoding=repr(candidate))
             ) from None
         except pd.errors.EmptyDataError:
-            raise InputError(f"{path}: the file is empty; expected a header row") from None
+            raise InputError(message("population_csv_empty", file=str(path))) from None
         except pd.errors.ParserError as exc:
-            raise InputError(f"{path}: not a readable CSV table ({exc})") from None
+            raise InputError(
+                message("population_csv_unreadable", file=str(path), reason=str(exc))
+            ) from None
         return frame
-    raise InputError(
-        f"{path}: cannot be read as {' or '.join(encodings)} text; save it as UTF-8 "
-        "(Excel: 'CSV UTF-8') or GBK, or pass encoding=..."
+    tried = (
+        encodings[0]
+        if len(encodings) == 1
+        else message("residents_either", first=", ".join(encodings[:-1]), last=encodings[-1])
     )
+    raise InputError(message("population_csv_encoding", file=str(path), encodings=tried))
 
 
 def _read_excel(path: Path) -> pd.DataFrame:
@@ -959,7 +976,9 @@ def _read_excel(path: Path) -> pd.DataFrame:
             path, dtype=object, engine="openpyxl", keep_default_na=False, na_values=[""]
         )
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
-        raise InputError(f"{path}: not a readable .xlsx workbook ({exc})") from None
+        raise InputError(
+            message("population_xlsx_unreadable", file=str(path), reason=str(exc))
+        ) from None
 
 
 def _read_vector(path: Path, layer: str | None) -> gpd.GeoDataFrame:
@@ -981,7 +1000,7 @@ def _read_table(
         check_rows(path, len(frame), "residents")
         origin = _Origin(str(path), "sheet")
     elif suffix == ".xls":
-        raise InputError(f"{path}: old .xls workbooks are not supported; save it as .xlsx")
+        raise InputError(message("population_xls_old", file=str(path)))
     else:
         frame = _read_vector(path, layer)
         origin = _Origin(str(path), "feature")
@@ -1011,7 +1030,7 @@ def _points_to_residents(
     crs: Any,
 ) -> gpd.GeoDataFrame:
     size = _positive("household_size", household_size, _defaults().household_size, "persons")
-    _require_rows(table, origin, "resident point")
+    _require_rows(table, origin, "point")
     frame, original = _canonical_columns(table, origin)
     _require_quantity_column(frame, table, origin)
     problems = _Problems(origin)
@@ -1027,9 +1046,9 @@ def _points_to_residents(
     else:
         if "lon" not in frame.columns or "lat" not in frame.columns:
             raise InputError(
-                f"{origin.name}: no lon/lat columns (经度/纬度) and no geometry; columns found: "
-                f"{_columns_found(table)}. Add 'lon' and 'lat' columns (WGS-84 degrees, or "
-                "pass crs=... for projected x/y)"
+                message(
+                    "population_no_coordinates", source=origin.name, found=_columns_found(table)
+                )
             )
         source_crs = pyproj.CRS.from_user_input(crs if crs is not None else WGS84)
         coords = {c: _numbers(frame[c]) for c in ("lon", "lat")}
@@ -1037,17 +1056,15 @@ def _points_to_residents(
         labels = frame.index.tolist()
         for column, parsed in coords.items():
             label = _column_label(column, original)
-            axis = "longitude" if column == "lon" else "latitude"
+            axis = message(f"population_axis_{column}")
             for i in np.flatnonzero(parsed.bad | parsed.missing):
-                what = (
-                    "the cell is empty"
-                    if parsed.missing[i]
-                    else f"{_show(parsed.raw[i])} is not a coordinate"
-                )
-                problems.add(
-                    f"{origin.row(labels[i])}, column {label}: {what}; enter the {axis} "
-                    "as a decimal number of degrees (or pass crs=... for projected x/y)"
-                )
+                where = {"row": origin.row(labels[i]), "column": label, "axis": axis}
+                if parsed.missing[i]:
+                    problems.add(message("population_coordinate_empty", **where))
+                else:
+                    problems.add(
+                        message("population_coordinate_bad", **where, value=_show(parsed.raw[i]))
+                    )
             ok &= ~(parsed.bad | parsed.missing)
         lon, lat = coords["lon"].values, coords["lat"].values
         if source_crs.is_geographic:
@@ -1055,9 +1072,13 @@ def _points_to_residents(
                 label = _column_label(column, original)
                 for i in np.flatnonzero(ok & (np.abs(values) > limit)):
                     problems.add(
-                        f"{origin.row(labels[i])}, column {label}: {_show(values[i])} is "
-                        f"outside ±{limit:g}°; check lon/lat are not swapped, or pass crs=... "
-                        "when the coordinates are projected x/y"
+                        message(
+                            "population_coordinate_outside",
+                            row=origin.row(labels[i]),
+                            column=label,
+                            value=_show(values[i]),
+                            limit=f"{limit:g}",
+                        )
                     )
         geometry = gpd.GeoSeries(shapely.points(lon, lat), index=frame.index, crs=source_crs)
     population, households = _quantities(frame, original, origin, problems, size)
@@ -1121,8 +1142,8 @@ def residents_from_points(
     """
     if isinstance(path_or_frame, pd.DataFrame):
         table = path_or_frame
-        origin = _Origin("the points table")
-        _require_rows(table, origin, "resident point")
+        origin = _Origin(message("residents_origin_points"))
+        _require_rows(table, origin, "point")
     else:
         table, origin = _read_table(Path(path_or_frame), encoding, layer)
     return _points_to_residents(table, origin, household_size, crs)
@@ -1208,7 +1229,7 @@ def read_residents(
     """
     file = Path(path)
     if file.is_dir():
-        raise InputError(f"{file}: a folder; give a file (GeoTIFF, OSM, CSV, XLSX, GeoJSON, GPKG)")
+        raise InputError(message("population_is_folder", file=str(file)))
     regular_file(file, "file")
     kind = _file_kind(file)
     notes: list[str] = []
@@ -1248,10 +1269,9 @@ def read_residents(
             _emit(notes)
             return residents
         raise InputError(
-            f"{file}: polygons with no population and no households column, and no building "
-            f"column (levels, building:levels); columns found: {_columns_found(frame)}. Add "
-            "'population'/'households' for residential plots, or 'levels' for building "
-            "footprints"
+            message(
+                "population_polygons_without_columns", file=str(file), found=_columns_found(frame)
+            )
         )
     raise InputError(_mixed_geometry_message(frame, origin, types))
 
@@ -1259,29 +1279,32 @@ def read_residents(
 _GEOMETRY_FAMILIES = {"Point": "points", "Polygon": "polygons", "MultiPolygon": "polygons"}
 
 
-def _mixed_geometry_message(frame: gpd.GeoDataFrame, origin: _Origin, types: set[str]) -> str:
+def _mixed_geometry_message(frame: gpd.GeoDataFrame, origin: _Origin, types: set[str]) -> Message:
     """Why a layer is neither all points nor all polygons, naming the features at fault.
 
     The features named are those outside the most common usable kind (points or polygons).
     """
-    fix = (
-        "keep one kind of geometry per file: all points (resident points) or all polygons "
-        "(plots or building footprints); delete the other features or save them to a "
-        "separate file"
-    )
     kinds = frame.geometry.geom_type
+    fix = message("population_one_geometry_kind")
     if not types:
-        return f"{origin.name}: no feature has a geometry; {fix}"
+        return message("population_no_geometry", source=origin.name, fix=fix)
     family = kinds.map(_GEOMETRY_FAMILIES)
     counts = family.value_counts()
     kept = counts.index[0] if len(counts) else None
     odd = kinds[kinds.notna() & (family != kept)]
-    listed = ", ".join(f"{origin.row(label)} ({kind})" for label, kind in odd.head(5).items())
-    more = f" and {len(odd) - 5} more" if len(odd) > 5 else ""
-    found = f"{origin.name}: geometries of kind {', '.join(sorted(types))}"
+    items = [
+        message("population_feature_kind", row=origin.row(label), kind=kind)
+        for label, kind in odd.head(5).items()
+    ]
+    listed: str = items[-1]
+    for item in reversed(items[:-1]):
+        listed = message("residents_list", first=item, rest=listed)
+    more = message("population_more_features", n=len(odd) - 5) if len(odd) > 5 else ""
+    said = {"source": origin.name, "kinds": ", ".join(sorted(types)), "listed": listed, "fix": fix}
     if kept is None:
-        return f"{found}, neither points nor polygons: {listed}{more}; {fix}"
-    return f"{found}; most features are {kept}, but not {listed}{more}; {fix}"
+        return message("population_geometry_unusable", **said, more=more)
+    family_name = message(f"population_family_{kept}")
+    return message("population_geometry_mixed", **said, kept=family_name, more=more)
 
 
 # --- Summary -----------------------------------------------------------------------------------

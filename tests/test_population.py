@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,9 +20,12 @@ from hypothesis import strategies as st
 from rasterio.windows import Window
 
 from radius._errors import ConfigError, CRSError, InputError
+from radius.cli import main
+from radius.i18n import Message, RadiusWarning, message_of
 from radius.population import (
     RESIDENT_COLUMNS,
     buildings_from_osm,
+    group_from_rasters,
     load_population_defaults,
     read_residents,
     residents_from_buildings,
@@ -32,6 +36,7 @@ from radius.population import (
     summarize_residents,
 )
 from tests.conftest import shared_file
+from tests.language_checks import assert_chinese_error, english_words
 
 WUHAN_BANDS = [f"pop_{age}_{sex}_wuhan.tif" for age in (60, 65, 70, 75, 80) for sex in "fm"]
 WUHAN_CENTRE = (114.25, 30.55, 114.35, 30.65)
@@ -680,3 +685,484 @@ def test_summarize_residents():
     assert summary["population"] == pytest.approx(2 * 262.0)
     assert summary["households"] == pytest.approx(200.0)
     assert summary["by_source"]["plot"]["points"] == 52
+
+
+# --------------------------------------------------------------------------------------------
+# one language at a time (#14): every error of a bad residents file also reads in Chinese
+# --------------------------------------------------------------------------------------------
+
+CENSUS_HEADER = "社区,户数,60岁及以上人口,0-3岁人口"
+
+
+def _words_of(text: str) -> set[str]:
+    """The words of another library's or the user's own text (allowed in a Chinese error)."""
+    return set(re.findall(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]", text))
+
+
+def test_census_csv_in_gbk_without_coordinates_says_so_in_chinese(tmp_path):
+    path = tmp_path / "社区人口.csv"
+    path.write_bytes(f"{CENSUS_HEADER}\n莫愁湖社区,3200,1100,90\n".encode("gbk"))
+    with pytest.raises(InputError) as info:
+        residents_from_points(path)
+    english = str(info.value)
+    assert "社区人口.csv: no lon/lat columns (经度/纬度) and no geometry" in english
+    assert "columns found: '社区', '户数', '60岁及以上人口', '0-3岁人口'" in english
+    chinese = assert_chinese_error(info.value)
+    assert "社区人口.csv：没有经度、纬度列，也没有几何" in chinese
+    assert "'社区', '户数', '60岁及以上人口', '0-3岁人口'" in chinese
+    assert "请添加“经度”和“纬度”列" in chinese
+
+
+def test_census_csv_without_households_or_population_column(tmp_path):
+    path = tmp_path / "census.csv"
+    path.write_bytes("社区,经度,纬度,60岁及以上人口\n莫愁湖社区,118.76,32.03,1100\n".encode("gbk"))
+    with pytest.raises(InputError) as info:
+        read_residents(path)
+    assert "census.csv: no population and no households column" in str(info.value)
+    chinese = assert_chinese_error(info.value)
+    assert "census.csv：既没有人口列，也没有户数列；现有的列为 '社区', '经度', '纬度'" in chinese
+
+
+def test_census_csv_cell_problems_read_in_chinese_row_by_row(tmp_path):
+    path = tmp_path / "census.csv"
+    rows = [
+        "编号,社区,户数,60岁及以上人口,0-3岁人口,经度,纬度,类型",
+        "A1,莫愁湖社区,3200,1100,90,118.76,32.03,老区",
+        "A1,南湖社区,三千户,-5,约90,118.77,32.03,中区",
+        ",止马营社区,,,,,132.0,新区",
+        "A4,凤凰社区,-8,,,118.78,91.5,",
+    ]
+    path.write_bytes(("\n".join(rows) + "\n").encode("gbk"))
+    with pytest.raises(InputError, match=r"census\.csv: 10 problem\(s\) in the residents") as info:
+        residents_from_points(path)
+    english = str(info.value)
+    assert (
+        "row 3, column '户数' (households): '三千户' is not a number; enter the number" in english
+    )
+    assert "row 3, column '60岁及以上人口' (aged_60_plus): -5 is negative" in english
+    assert "row 3, column '0-3岁人口' (aged_0_3): '约90' is not a number" in english
+    assert "row 3, column '类型' (area_type): '中区' is not an area type" in english
+    assert "row 3, column '编号' (id): 'A1' repeats the id of row 2" in english
+    assert "row 4, column '编号' (id): the cell is empty; give every row a unique id" in english
+    assert "row 4, column '户数' (households): the cell is empty; enter the number of" in english
+    assert "row 4, column '经度' (lon): the cell is empty; enter the longitude" in english
+    assert "row 5, column '户数' (households): -8 is negative" in english
+    assert "row 5, column '纬度' (lat): 91.5 is outside ±90°" in english
+    assert english.endswith("Fix these cells and run again.")
+    chinese = assert_chinese_error(info.value)
+    assert "census.csv：居民数据有 10 个问题：" in chinese
+    assert "  - 第 3 行，'户数' 列：'三千户' 不是数字；请填写户数，不小于 0，只填数字" in chinese
+    assert "  - 第 3 行，'60岁及以上人口' 列：-5 是负数；请填写人数，不小于 0" in chinese
+    assert "  - 第 3 行，'0-3岁人口' 列：'约90' 不是数字；请只填人数，或留空" in chinese
+    assert "  - 第 3 行，'类型'（区域类型） 列：'中区' 不是区域类型；请填写新区或老区" in chinese
+    assert (
+        "  - 第 3 行，'编号' 列：编号 'A1' 已在第 2 行出现过；请为每一行填写唯一的编号" in chinese
+    )
+    assert "  - 第 4 行，'户数' 列：单元格为空；请填写户数，不小于 0（无人居住处填 0）" in chinese
+    assert "  - 第 4 行，'经度'（经度）列" not in chinese  # the header is the meaning's word
+    assert "  - 第 4 行，'经度' 列：单元格为空；请以十进制度数填写经度" in chinese
+    assert "  - 第 5 行，'纬度' 列：91.5 超出 ±90°；请检查经度、纬度是否填反" in chinese
+    assert chinese.endswith("请修改这些单元格后重新运行。")
+
+
+def test_many_problems_are_cut_in_chinese_too(tmp_path):
+    path = tmp_path / "many.csv"
+    path.write_text("population,lon,lat\n" + "-1,118.7,32.0\n" * 25, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        residents_from_points(path)
+    chinese = assert_chinese_error(info.value, allowed={"population"})  # the file's header
+    assert "many.csv：居民数据有 25 个问题" in chinese
+    assert "第 21 行，'population' 列：-1 是负数" in chinese
+    assert "……另有 5 个问题" in chinese
+
+
+def test_frames_and_tables_errors_read_in_chinese(tmp_path):
+    clash = tmp_path / "clash.csv"
+    clash.write_text("人口,常住人口,lon,lat\n1,2,118.7,32.0\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"columns '人口' and '常住人口' all mean 'population'"):
+        residents_from_points(clash)
+    # the header row of the frame is what the planner reads, so the English text is the same
+    with pytest.raises(InputError) as info:
+        residents_from_points(clash)
+    assert "'人口' 和 '常住人口' 列含义相同（都是人口）；请只保留其中一列" in (
+        assert_chinese_error(info.value)
+    )
+    frame = gpd.GeoDataFrame(
+        {"人口": [5.0, "多"], "编号": ["甲", "甲"]},
+        geometry=[shapely.box(X0, Y0, X0 + 20, Y0 + 50), None],
+        crs=UTM50,
+    )
+    with pytest.raises(InputError, match=r"the buildings GeoDataFrame: 3 problem") as info:
+        residents_from_buildings(frame)
+    english = str(info.value)
+    assert "index 1, column 'geometry': the geometry is empty; draw a Polygon or Multi" in english
+    chinese = assert_chinese_error(info.value)
+    assert chinese.startswith("传入的建筑轮廓数据：居民数据有 3 个问题")
+    assert "索引为 1 的行，几何为空；请绘制 Polygon 或 MultiPolygon，或删除该行" in chinese
+    assert "（人口）" not in chinese  # the header is the meaning's own word
+    assert "索引为 1 的行，'人口' 列：'多' 不是数字" in chinese
+    assert "索引为 1 的行，'编号' 列：编号 '甲' 已在索引为 0 的行出现过" in chinese
+    points = gpd.GeoDataFrame(
+        {"population": [1.0]}, geometry=[shapely.LineString([(X0, Y0), (X0, Y0 + 1)])], crs=UTM50
+    )
+    with pytest.raises(
+        InputError, match=r"index 0, column 'geometry': a LineString; expected a Point"
+    ):
+        residents_from_points(points)
+    with pytest.raises(InputError) as info:
+        residents_from_points(points)
+    assert "索引为 0 的行，几何类型为 LineString；应为 Point" in assert_chinese_error(info.value)
+    repeated = gpd.GeoDataFrame(
+        {"households": [1.0, 2.0]}, geometry=[shapely.Point(X0, Y0)] * 2, index=[7, 7], crs=UTM50
+    )
+    with pytest.raises(InputError, match=r"the rows have repeated index labels") as info:
+        residents_from_points(repeated)
+    assert "各行的索引标签有重复，无法区分居民点" in assert_chinese_error(info.value)
+
+
+@pytest.mark.parametrize(
+    ("call", "english", "chinese", "allowed"),
+    [
+        (
+            lambda: residents_from_buildings(pd.DataFrame({"levels": [6]})),
+            "expected a GeoDataFrame of building footprints, got DataFrame",
+            "应传入建筑轮廓的 GeoDataFrame，实际为 DataFrame",
+            {"GeoDataFrame", "DataFrame"},
+        ),
+        (
+            lambda: residents_from_plots([1, 2]),
+            "expected a GeoDataFrame of residential plots, got list",
+            "应传入居住地块的 GeoDataFrame，实际为 list",
+            {"GeoDataFrame", "list"},
+        ),
+        (
+            lambda: residents_from_buildings(building_20x50(levels=[6]).iloc[:0]),
+            "the buildings GeoDataFrame: no rows; expected at least one building footprint",
+            "传入的建筑轮廓数据：没有数据行；至少需要一个建筑轮廓",
+            set(),
+        ),
+        (
+            lambda: residents_from_points(pd.DataFrame({"population": []})),
+            "the points table: no rows; expected at least one resident point",
+            "传入的居民点表：没有数据行；至少需要一个居民点",
+            set(),
+        ),
+        (
+            lambda: residents_from_plots(plot_400x300(households=[5]), household_size=0),
+            "household_size=0 must be a positive number (persons)",
+            "household_size=0 必须是正数（人）",
+            set(),
+        ),
+        (
+            lambda: residents_from_plots(plot_400x300(households=[5]), spacing_m="wide"),  # type: ignore[arg-type]
+            "spacing_m='wide' is not a number; give a positive number (metres)",
+            "spacing_m='wide' 不是数字；请给出一个正数（米）",
+            set(),
+        ),
+        (
+            lambda: residents_from_buildings(
+                building_20x50(levels=[6]), floor_area_per_person_m2=-1.0
+            ),
+            "floor_area_per_person_m2=-1.0 must be a positive number (m² per person)",
+            "floor_area_per_person_m2=-1.0 必须是正数（平方米/人）",
+            set(),
+        ),
+        (
+            lambda: residents_from_plots(plot_400x300(households=[5]), spacing_m=0.1),
+            "the plots would need about 12,000,000 points at spacing_m=0.1",
+            "传入的居住地块数据：按 spacing_m=0.1 布点，这些地块约需 12,000,000 个点",
+            set(),
+        ),
+        (
+            lambda: residents_from_plots(plot_400x300(name=["p"])),
+            "the plots GeoDataFrame: no population and no households column",
+            "传入的居住地块数据：既没有人口列，也没有户数列；现有的列为 'name'",
+            {"name"},
+        ),
+        (
+            lambda: residents_from_buildings(
+                building_20x50(levels=[6]).set_crs(None, allow_override=True)
+            ),
+            "the buildings GeoDataFrame: no coordinate reference system (CRS); set it",
+            "传入的建筑轮廓数据：没有坐标参考系（CRS）；请设置坐标系",
+            set(),
+        ),
+        (
+            lambda: residents_from_buildings(
+                gpd.GeoDataFrame(
+                    {"levels": [6, 6], "osm_id": ["w1", "w1"]},
+                    geometry=[shapely.box(X0, Y0, X0 + 20, Y0 + 50)] * 2,
+                    crs=UTM50,
+                )
+            ),
+            "column 'osm_id' has repeated values; give every building its own id",
+            "osm_id 列有重复值；请为每栋建筑给出不同的编号",
+            set(),
+        ),
+    ],
+)
+def test_frame_argument_errors_read_in_chinese(call, english, chinese, allowed):
+    with pytest.raises((InputError, CRSError)) as info:
+        call()
+    assert english in str(info.value)
+    assert chinese in assert_chinese_error(info.value, allowed=allowed)
+
+
+def test_raster_errors_read_in_chinese(tmp_path):
+    utm = write_raster(tmp_path / "utm.tif", np.ones((2, 2)))
+    nocrs = write_raster(tmp_path / "nocrs.tif", np.ones((2, 2)), crs=None)
+    shifted = write_raster(tmp_path / "shifted.tif", np.ones((2, 2)), x0=X0 + 50.0)
+    cases = [
+        (
+            lambda: residents_from_raster(nocrs),
+            "nocrs.tif: the raster has no coordinate reference system (CRS); assign one",
+            "nocrs.tif：栅格没有坐标参考系（CRS）；请为其指定坐标系，例如 `gdal_edit.py -a_srs",
+            set(),
+        ),
+        (
+            lambda: residents_from_raster(utm, bbox=(100.0, 20.0, 100.1, 20.1)),
+            "utm.tif: bbox (100.0, 20.0, 100.1, 20.1) does not overlap the raster, which covers (",
+            "utm.tif：所给范围 (100.0, 20.0, 100.1, 20.1) 与栅格不重叠，栅格覆盖 WGS-84 (",
+            set(),
+        ),
+        (
+            lambda: residents_from_raster(utm, band=2),
+            "utm.tif: band 2 requested but the file has 1",
+            "utm.tif：要读取第 2 波段，但文件只有 1 个波段",
+            set(),
+        ),
+        (
+            lambda: residents_from_raster([utm, shifted]),
+            "utm.tif and ",
+            "shifted.tif 的栅格网格不同（前者 2×2 EPSG:32650，后者 2×2 EPSG:32650，或像元起点",
+            {"gdalwarp"},
+        ),
+        (
+            lambda: residents_from_raster(utm, band=0),
+            "band=0: give a band number, 1 or more",
+            "band=0：请给出波段号（1 或以上）",
+            set(),
+        ),
+        (
+            lambda: residents_from_raster(utm, min_value="some"),  # type: ignore[arg-type]
+            "min_value='some': give a number of persons",
+            "min_value='some'：请给出人数",
+            set(),
+        ),
+        (
+            lambda: residents_from_raster([]),
+            "no raster files given; pass one GeoTIFF path or a list of them",
+            "未给出栅格文件；请给出一个 GeoTIFF 文件路径，或路径列表",
+            {"GeoTIFF"},
+        ),
+        (
+            lambda: residents_from_raster(utm, bbox=("west", 1, 2, 3)),  # type: ignore[arg-type]
+            "bbox=('west', 1, 2, 3): give four numbers (west, south, east, north) in degrees",
+            "bbox=('west', 1, 2, 3)：请给出四个数（西、南、东、北），单位为度",
+            set(),
+        ),
+        (
+            lambda: residents_from_raster(utm, bbox=(1, 2, 3, math.inf)),
+            "bbox=(1, 2, 3, inf): the four numbers must be finite",
+            "bbox=(1, 2, 3, inf)：四个数都必须是有限值",
+            {"inf"},  # the value given
+        ),
+        (
+            lambda: residents_from_raster(utm, bbox=(117.1, 30.6, 117.0, 30.7)),
+            "with west < east and south < north",
+            "且西 < 东、南 < 北",
+            set(),
+        ),
+    ]
+    for call, english, chinese, allowed in cases:
+        with pytest.raises((InputError, CRSError)) as info:
+            call()
+        assert english in str(info.value)
+        assert chinese in assert_chinese_error(info.value, allowed=allowed)
+    text = tmp_path / "text.tif"
+    text.write_text("hello", encoding="utf-8")
+    with pytest.raises(InputError, match=r"text\.tif: not a readable raster \(") as info:
+        residents_from_raster(text)
+    reason = str(info.value).split("(", 1)[1].rsplit(")", 1)[0]  # rasterio's own words
+    chinese = assert_chinese_error(info.value, allowed=_words_of(reason) | {"GeoTIFF"})
+    assert "；请给出每个像元为人数的 GeoTIFF" in chinese
+
+
+def test_group_rasters_without_data_say_so_in_chinese(tmp_path):
+    # A projected raster holding only nodata: no count of persons aged 60+ anywhere.
+    nodata = write_raster(tmp_path / "pop_60.tif", np.full((3, 4), -3.4e38))
+    residents = residents_from_plots(plot_400x300(households=[100]), spacing_m=200.0)
+    with pytest.raises(InputError) as info:
+        group_from_rasters(residents, [nodata], "aged_60_plus")
+    assert "pop_60.tif: no aged_60_plus count in the rasters around the residents" in str(
+        info.value
+    )
+    chinese = assert_chinese_error(info.value)
+    assert (
+        "pop_60.tif：居民点周围的栅格中没有60岁及以上人口人数；请检查栅格是否覆盖研究范围"
+        in chinese
+    )
+    with pytest.raises(InputError) as info:
+        group_from_rasters(residents.iloc[:0], [nodata], "aged_0_3")
+    assert "aged_0_3 from rasters: there is no resident point to give the counts to" in str(
+        info.value
+    )
+    assert "由栅格读取0-3岁人口：没有可以分配人数的居民点" in assert_chinese_error(info.value)
+    # 100 m pixels over the 400 m × 300 m plot, whose 4 points lie 200 m apart
+    counts = write_raster(tmp_path / "pop_60_f.tif", np.ones((3, 4)), y0=Y0 + 300.0)
+    _, notes = group_from_rasters(residents, [counts], "aged_60_plus")
+    (note,) = notes
+    assert isinstance(note, Message)
+    assert note == (
+        "aged_60_plus: 12 persons from 1 raster band(s) (12 pixels) put on 4 resident points; "
+        "8 of them in 8 pixels without a resident point went to the nearest one"
+    )
+    chinese = note.text("zh")
+    assert chinese == (
+        "60岁及以上人口：1 个栅格波段（12 个像元）中的 12 人已分配到 4 个居民点；"
+        "其中 8 人位于 8 个没有居民点的像元中，已归入最近的居民点"
+    )
+    assert english_words(chinese) == [], chinese
+
+
+def test_osm_building_errors_read_in_chinese(nanjing_osm):
+    with pytest.raises(InputError) as info:
+        residents_from_osm_buildings(nanjing_osm, residential_tags=["castle"])
+    assert "no residential buildings (building=castle); building values found: yes (1061)" in (
+        str(info.value)
+    )
+    found = str(info.value).split("found: ", 1)[1].split(". Pass", 1)[0]  # the file's own tags
+    chinese = assert_chinese_error(info.value, allowed=_words_of(found))
+    assert (
+        "：没有居住建筑（building=castle）；文件中的建筑类型（building=*）有：yes (1061)" in chinese
+    )
+    assert "可传入 residential_tags=[...] 计入其他类型，或改用人口栅格或地块表" in chinese
+    with pytest.raises(InputError, match=r"residential_tags='residential': give a list") as info:
+        buildings_from_osm(nanjing_osm, residential_tags="residential")
+    assert "请给出建筑类型值的列表" in assert_chinese_error(info.value)
+    with pytest.warns(
+        RadiusWarning, match=r"1 residential building outline\(s\) could not be"
+    ) as w:
+        buildings_from_osm(nanjing_osm, residential_tags=["yes"])
+    (note,) = [message_of(item.message) for item in w if isinstance(item.message, RadiusWarning)]
+    assert isinstance(note, Message)
+    chinese = note.text("zh")
+    assert "：1 个居住建筑轮廓无法拼合" in chinese
+    assert "导出稍大一些的范围即可包含它们" in chinese
+    assert english_words(chinese) == [], chinese
+
+
+def test_table_reading_errors_read_in_chinese(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    torn = tmp_path / "torn.csv"
+    torn.write_text('人口,经度,纬度\n10,118.7,"32.0\n', encoding="utf-8")
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes(CSV_ZH.encode("gbk"))
+    old = tmp_path / "old.xls"
+    old.write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 60)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    cases = [
+        (
+            lambda: residents_from_points(empty),
+            "empty.csv: the file is empty; expected a header row",
+            "empty.csv：文件为空；应有表头行",
+        ),
+        (
+            lambda: residents_from_points(gbk, encoding="ascii"),
+            "gbk.csv: cannot be read as ascii text; save it as UTF-8",
+            "gbk.csv：无法按 ascii 编码读取；请另存为 UTF-8（Excel 中选“CSV UTF-8”）或 GBK 编码",
+        ),
+        (
+            lambda: residents_from_points(gbk, encoding="klingon"),
+            "gbk.csv: unknown text encoding 'klingon'; use e.g. 'utf-8' or 'gb18030'",
+            "gbk.csv：未知的文本编码 'klingon'；请使用 'utf-8' 或 'gb18030' 等编码",
+        ),
+        (
+            lambda: residents_from_points(old),
+            "old.xls: old .xls workbooks are not supported; save it as .xlsx",
+            "old.xls：不支持旧版 .xls 工作簿；请另存为 .xlsx",
+        ),
+        (
+            lambda: read_residents(folder),
+            "folder: a folder; give a file (GeoTIFF, OSM, CSV, XLSX, GeoJSON, GPKG)",
+            "folder：这是文件夹；请给出文件（GeoTIFF、OSM、CSV、XLSX、GeoJSON、GPKG）",
+        ),
+    ]
+    for call, english, chinese in cases:
+        with pytest.raises(InputError) as info:
+            call()
+        assert english in str(info.value)
+        assert chinese in assert_chinese_error(info.value, allowed={"ascii", "klingon", "GeoTIFF"})
+    with pytest.raises(InputError) as info:
+        residents_from_points(torn)
+    assert str(info.value).startswith(f"{torn}: not a readable CSV table (")
+    reason = info.value.args[0].params["reason"]  # pandas' own words
+    chinese = assert_chinese_error(info.value, allowed=_words_of(reason))
+    assert chinese.startswith(f"{torn}：不是可读取的 CSV 表格（")
+
+
+def test_read_residents_geometry_errors_read_in_chinese(tmp_path):
+    bare = tmp_path / "bare.geojson"
+    plot_400x300(name=["p"]).to_crs("EPSG:4326").to_file(bare, engine="pyogrio")
+    with pytest.raises(InputError) as info:
+        read_residents(bare)
+    assert "bare.geojson: polygons with no population and no households column" in str(info.value)
+    chinese = assert_chinese_error(info.value, allowed={"name"})
+    assert (
+        "bare.geojson：这些多边形既没有人口列或户数列，也没有建筑层数列；现有的列为 'name'"
+        in chinese
+    )
+    assert "建筑轮廓请添加“层数”列" in chinese
+    mixed = tmp_path / "mixed.geojson"
+    polygons = [shapely.box(118.7 + k / 1000, 32.0, 118.7005 + k / 1000, 32.0005) for k in range(9)]
+    gpd.GeoDataFrame(
+        {"population": range(16)},
+        geometry=polygons + [shapely.Point(118.7, 32.0 + k / 1000) for k in range(7)],
+        crs="EPSG:4326",
+    ).to_file(mixed, engine="pyogrio")
+    with pytest.raises(InputError) as info:
+        read_residents(mixed)
+    english = str(info.value)
+    assert "mixed.geojson: geometries of kind Point, Polygon; most features are polygons, but" in (
+        english
+    )
+    assert "not feature 10 (Point), feature 11 (Point), feature 12 (Point), feature 13 (Point)" in (
+        english
+    )
+    assert "feature 14 (Point) and 2 more; keep one kind of geometry per file" in english
+    chinese = assert_chinese_error(info.value)
+    assert "mixed.geojson：几何类型有 Point, Polygon；多数要素是多边形，但以下要素不是" in chinese
+    assert "第 10 个要素（Point）、第 11 个要素（Point）、第 12 个要素（Point）" in chinese
+    assert "第 14 个要素（Point），另有 2 个；每个文件只能有一种几何" in chinese
+    lines = tmp_path / "lines.geojson"
+    gpd.GeoDataFrame(
+        {"population": [1]},
+        geometry=[shapely.LineString([(118.7, 32.0), (118.8, 32.1)])],
+        crs="EPSG:4326",
+    ).to_file(lines, engine="pyogrio")
+    with pytest.raises(InputError, match=r"neither points nor polygons: feature 1 \(LineString\)"):
+        read_residents(lines)
+    with pytest.raises(InputError) as info:
+        read_residents(lines)
+    assert "几何类型为 LineString，既不是点也不是多边形：第 1 个要素（LineString）；" in (
+        assert_chinese_error(info.value)
+    )
+
+
+def test_command_line_says_a_bad_census_csv_in_one_language(tmp_path, capsys):
+    path = tmp_path / "社区人口.csv"
+    path.write_bytes(f"{CENSUS_HEADER}\n莫愁湖社区,3200,1100,90\n".encode("gbk"))
+    argv = ["analyze", "--population", str(path), "--out"]
+    assert main([*argv, str(tmp_path / "zh"), "--lang", "zh"]) == 2
+    chinese = capsys.readouterr().err
+    assert chinese.startswith(f"radius：错误：{path}：没有经度、纬度列，也没有几何；")
+    assert english_words(chinese) == [], chinese
+    assert main([*argv, str(tmp_path / "en"), "--lang", "en"]) == 2
+    english = capsys.readouterr().err
+    assert english.startswith(f"radius: error: {path}: no lon/lat columns")
+    assert "columns found: '社区', '户数', '60岁及以上人口', '0-3岁人口'" in english
+    # Chinese only in the file's own name and headers, and the headers it would accept
+    ours = re.sub(r"'[^']*'", "", english.replace(str(path), "")).replace("(经度/纬度)", "")
+    assert not re.search(r"[\u4e00-\u9fff]", ours), english
