@@ -107,7 +107,23 @@ _CHINESE_ALLOWED = ("社区", "街道", "常住人口", "户数", "不适用", "
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 
 
-def _proper_names(result, sitings) -> str:
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
+
+
+def _name_words(names) -> frozenset[str]:
+    """The whole words of ``names``: each English word and each run of Chinese characters.
+
+    A text passes a word only when some name holds that very word, not when the word is a
+    piece of one (``"Lawson"`` lets ``Lawson`` pass, not ``law`` or ``son``).
+    """
+    words: set[str] = set()
+    for name in names:
+        words.update(_WORD.findall(str(name)))
+        words.update(_CJK.findall(str(name)))
+    return frozenset(words)
+
+
+def _proper_names(result, sitings) -> frozenset[str]:
     """Text a report may show in either language: rule sources, unit names, file names."""
     parts = [str(s) for s in result.rules["source"]]
     parts += [f"{r.source.document} {r.source.clause}" for r in result.standard.rules]
@@ -127,26 +143,30 @@ def _proper_names(result, sitings) -> str:
     from radius.groups import load_demand_groups
 
     parts += [g.share_source or "" for g in load_demand_groups().groups]
-    return "".join("".join(parts).split())
+    return _name_words(parts)
 
 
-def _english_words(text: str, proper: str) -> list[str]:
+def _english_words(text: str, proper: frozenset[str]) -> list[str]:
     words = []
     for token in text.split():
         if any(mark in token for mark in ("/", "_", ".", "=", ":", "--")) or re.search(
             r"\d", token
         ):
             continue  # file names, ids, tags, flags, numbers with units
-        for word in re.findall(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]", token):
+        for word in _WORD.findall(token):
             if word not in _ENGLISH_ALLOWED and word not in proper:
                 words.append(word)
     return words
 
 
-def _chinese_words(text: str, proper: str) -> list[str]:
+def _chinese_words(text: str, proper: frozenset[str]) -> list[str]:
+    names = [word for word in proper if _CJK.fullmatch(word)]
+
     def allowed(run: str) -> bool:
-        if run in proper or any(run in term for term in _CHINESE_ALLOWED):
-            return True  # a proper name, or a term broken across two lines
+        if run in proper or any(run in name for name in names):
+            return True  # a name, or a piece of one broken across two lines
+        if any(run in term for term in _CHINESE_ALLOWED):
+            return True  # a term broken across two lines
         for term in _CHINESE_ALLOWED:
             run = run.replace(term, "")
         return not run
@@ -211,9 +231,21 @@ def test_report_pdf_and_workbook_speak_one_language(analysed, lang, tmp_path) ->
 
 
 def test_the_word_checks_can_fail() -> None:
-    assert _english_words("居民 residents（人）", "") == ["residents"]
-    assert _english_words("文件 cn_nanjing.osm.pbf GB 50180", "") == []
-    assert _chinese_words("Residents 居民 in 社区", "") == ["居民"]
+    none: frozenset[str] = frozenset()
+    assert _english_words("居民 residents（人）", none) == ["residents"]
+    assert _english_words("文件 cn_nanjing.osm.pbf GB 50180", none) == []
+    assert _chinese_words("Residents 居民 in 社区", none) == ["居民"]
+    # A word is passed by a name that holds it whole, not by one it is a piece of: the old
+    # check, one string of every name with the spaces removed, passed "son" and "and" as
+    # pieces of "Lawson" and "Xinjiekou Grand Hotel", and "residents" as a piece of two
+    # names run together ("...Presidents" + "Hall").
+    proper = _name_words(["Lawson", "Xinjiekou Grand Hotel", "Presidents Hall", "中山路"])
+    assert _english_words("罗森 Lawson 在 son and Grand", proper) == ["son", "and"]
+    old = "".join(["Lawson", "Xinjiekou", "Grand", "Hotel", "Presidents", "Hall"])
+    assert all(word in old for word in ("son", "and", "residents"))
+    assert _english_words("residents", proper) == ["residents"]
+    assert _chinese_words("Zhongshan Road 中山路 中山", proper) == []
+    assert _chinese_words("Near 山路口", proper) == ["山路口"]
 
 
 def _map_texts(fmap) -> list[str]:
@@ -394,10 +426,11 @@ def test_analyze_workbook_speaks_one_language(
         for row in sheet.iter_rows(values_only=True):
             cells += [v for v in row if isinstance(v, str)]
     text = "\n".join(cells)
-    proper = "".join(
-        "".join(str(v) for v in row)
+    proper = _name_words(
+        v
         for sheet in workbook.worksheets
         for row in sheet.iter_rows(min_col=0, max_col=0, values_only=True)
+        for v in row
     )
     if lang == "zh":
         assert "规则" in text
@@ -417,7 +450,7 @@ _BATCH_BLOCKS = ["block-002", "block-003"]
 
 
 @pytest.fixture(scope="module")
-def batch_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def batch_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, frozenset[str]]:
     """A batch of two blocks of the default district (shipped in data/, so it runs on any
     machine), residents at a density, a siting request whose one candidate lies in the
     first block only, so the second says why it has no sites; and the proper names its
@@ -467,7 +500,7 @@ def batch_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     from radius.groups import load_demand_groups
 
     names += [g.share_source or "" for g in load_demand_groups().groups]
-    return path, "".join("".join([*names, "地块甲", str(job["name"])]).split())
+    return path, _name_words([*names, "地块甲", str(job["name"])])
 
 
 def _said(data, keys=("notes", "error", "warnings", "formed", "cluster")) -> list[str]:
@@ -508,7 +541,7 @@ def _html_text(path: Path) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize(("lang", "how"), [("zh", "--lang"), ("en", "--lang"), ("en", "locale")])
 def test_a_batch_speaks_one_language(
-    batch_job: tuple[Path, str],
+    batch_job: tuple[Path, frozenset[str]],
     lang: str,
     how: str,
     tmp_path: Path,
