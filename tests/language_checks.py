@@ -28,13 +28,14 @@ def english_words(text: str, allowed: frozenset[str] | set[str] = ALLOWED_IN_CHI
     """The English words of ``text`` that are not in ``allowed``.
 
     Tokens holding a path or id mark (``/ _ . = :``), a flag (``--``), a bracket or a digit
-    are passed over: file names, column ids, tags and numbers with units.
+    are passed over: file names, column ids, tags and numbers with units; so is text in
+    backticks, a command or key to type as it is (```dask worker ADDRESS```).
     """
     words = []
-    for token in text.split():
-        if any(mark in token for mark in ("/", "_", ".", "=", "--", "[", "]", "\\")) or re.search(
-            r"\d", token
-        ):
+    for token in re.sub(r"`[^`]*`", " ", text).split():
+        if any(
+            mark in token for mark in ("/", "_", ".", "=", ":", "--", "[", "]", "\\")
+        ) or re.search(r"\d", token):
             continue
         for word in re.findall(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]", token):
             if word not in allowed:

@@ -10,9 +10,14 @@ many such calls each holds; the count may only go down.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
+import yaml
+
+from tests.language_checks import ALLOWED_IN_CHINESE as ALLOWED
+from tests.language_checks import english_words
 
 PACKAGE = Path(__file__).resolve().parents[1] / "radius"
 
@@ -110,3 +115,86 @@ def test_no_new_module_raises_english_errors() -> None:
         "these modules raise errors with English text; use message ids "
         "(configs/messages.yaml, radius.i18n.message)"
     )
+
+
+# --------------------------------------------------------------------------------------
+# Every text of the UI string files in one language (issue #14)
+# --------------------------------------------------------------------------------------
+
+CONFIGS = PACKAGE.parent / "configs"
+
+#: Words a Chinese UI text shows as they are, besides tests.language_checks' names, formats
+#: and units: software, services and files a planner meets by these names.
+NAMES_IN_CHINESE = {
+    "GeoTIFF",  # the raster format
+    "QGIS",  # the GIS a planner draws districts in (its menu is cited)
+    "Overpass", "Geofabrik",  # where OSM extracts come from
+    "dask",  # the batch scheduler software, as its commands name it
+    "README",  # the file that documents the limits
+    "contributors",  # "© OpenStreetMap contributors": the attribution ODbL requires, verbatim
+}  # fmt: skip
+
+#: Keys written in both languages on purpose: the language switch must be found by a reader
+#: of either.
+BILINGUAL_KEYS = {"language"}
+
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+_CODE = re.compile(r"`[^`]*`")  # a command or key to type as it is
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _string_files() -> list[Path]:
+    """Every file of configs/ holding UI strings (a top-level ``strings`` mapping)."""
+    found = []
+    for path in sorted(CONFIGS.rglob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("strings"), dict):
+            found.append(path)
+    return found
+
+
+def _readable(text: str) -> str:
+    """What a reader reads as words: the text without its placeholders and code spans."""
+    return _CODE.sub(" ", _PLACEHOLDER.sub(" ", text))
+
+
+def language_slips(path: Path) -> list[str]:
+    """The texts of a strings file in the wrong language: an English word in a zh text
+    (outside the allowed names), a Chinese character in an en text."""
+    slips = []
+    strings = yaml.safe_load(path.read_text(encoding="utf-8"))["strings"]
+    for key, entry in strings.items():
+        if key in BILINGUAL_KEYS:
+            continue
+        words = english_words(_readable(str(entry.get("zh", ""))), ALLOWED | NAMES_IN_CHINESE)
+        if words:
+            slips.append(f"{path.name} {key}.zh: English {words}")
+        chinese = _CJK.findall(_readable(str(entry.get("en", ""))))
+        if chinese:
+            slips.append(f"{path.name} {key}.en: Chinese {''.join(chinese)}")
+    return slips
+
+
+def test_the_string_files_are_found() -> None:
+    names = {path.name for path in _string_files()}
+    assert {"i18n.yaml", "messages.yaml", "report_text.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", _string_files(), ids=lambda path: path.name)
+def test_each_text_is_in_its_own_language(path: Path) -> None:
+    assert language_slips(path) == []
+
+
+def test_a_text_in_the_wrong_language_is_found(tmp_path: Path) -> None:
+    path = tmp_path / "strings.yaml"
+    path.write_text(
+        "strings:\n"
+        "  fine: {zh: '{file}：请用 `dask worker {address}` 启动 GeoTIFF', en: '{file}: start'}\n"
+        "  mixed: {zh: '{n} 个 worker 已退出', en: 'the 社区 units'}\n"
+        "  language: {zh: 语言 · Language, en: 语言 · Language}\n",
+        encoding="utf-8",
+    )
+    assert language_slips(path) == [
+        "strings.yaml mixed.zh: English ['worker']",
+        "strings.yaml mixed.en: Chinese 社区",
+    ]
