@@ -18,7 +18,9 @@ ALLOWED_IN_CHINESE = frozenset(
         *("radius", "OSM", "OpenStreetMap", "ODbL", "GB", "CRS", "EPSG", "UTM", "WGS", "CGCS"),
         *("GCJ", "BD", "CSV", "XLSX", "XLS", "GBK", "UTF", "Excel", "WPS", "GeoPackage", "GPKG"),
         *("GeoJSON", "Shapefile", "ZIP", "PBF", "PDF", "HTML", "YAML", "JSON", "ID", "POI"),
-        *("MultiPolygon", "Polygon", "Point", "LineString", "GDAL", "Dask", "MILP", "HiGHS"),
+        *("MultiPolygon", "Polygon", "Point", "LineString", "MultiLineString", "GDAL", "Dask"),
+        *("MILP", "HiGHS", "GeoTIFF", "GraphML", "WKT", "QGIS", "Python", "osmnx", "dask"),
+        *("Overpass", "Geofabrik", "README"),
         *("km", "min", "m²", "B", "KB", "MB", "GiB", "MiB", "s", "m", "N"),
     }
 )
@@ -28,11 +30,12 @@ def english_words(text: str, allowed: frozenset[str] | set[str] = ALLOWED_IN_CHI
     """The English words of ``text`` that are not in ``allowed``.
 
     Tokens holding a path or id mark (``/ _ . = :``), a flag (``--``), a bracket or a digit
-    are passed over: file names, column ids, tags and numbers with units; so is text in
-    backticks, a command or key to type as it is (```dask worker ADDRESS```).
+    are passed over: file names, column ids, tags and numbers with units; so are text in
+    backticks, a command or key to type as it is (```dask worker ADDRESS```), and a quoted
+    word, a value as typed or as the file holds it (``'auto'``, ``'geometry'``).
     """
     words = []
-    for token in re.sub(r"`[^`]*`", " ", text).split():
+    for token in re.sub(r"`[^`]*`|'[^'\s]*'", " ", text).split():
         if any(
             mark in token for mark in ("/", "_", ".", "=", ":", "--", "[", "]", "\\")
         ) or re.search(r"\d", token):

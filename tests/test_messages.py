@@ -124,15 +124,8 @@ def test_no_new_module_raises_english_errors() -> None:
 CONFIGS = PACKAGE.parent / "configs"
 
 #: Words a Chinese UI text shows as they are, besides tests.language_checks' names, formats
-#: and units: software, services and files a planner meets by these names.
-NAMES_IN_CHINESE = {
-    "GeoTIFF",  # the raster format
-    "QGIS",  # the GIS a planner draws districts in (its menu is cited)
-    "Overpass", "Geofabrik",  # where OSM extracts come from
-    "dask",  # the batch scheduler software, as its commands name it
-    "README",  # the file that documents the limits
-    "contributors",  # "© OpenStreetMap contributors": the attribution ODbL requires, verbatim
-}  # fmt: skip
+#: and units: "© OpenStreetMap contributors", the attribution ODbL requires, verbatim.
+NAMES_IN_CHINESE = {"contributors"}
 
 #: Keys written in both languages on purpose: the language switch must be found by a reader
 #: of either.

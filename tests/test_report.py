@@ -280,8 +280,8 @@ def test_bad_job_file_names_the_file_and_the_keys(tmp_path, capsys, lang):
     if lang == "zh":
         assert f"radius：错误：{job}：配置文件有 4 个问题：" in err
         assert "  - lang：应为 'zh' 或 'en'，实际为 'fr'" in err
-        assert "  - sites[0]：目标为 max_cover 时请给出 count（新址数量）" in err
-        assert "  - sites[1]：set_cover 会自行求出所需新址数量：请删除 count" in err
+        assert "  - sites[0]：目标为 `max_cover` 时请给出 `count`（新址数量）" in err
+        assert "  - sites[1]：`set_cover` 会自行求出所需新址数量：请删除 `count`" in err
         assert "  - colour：不认识的键" in err
         allowed = {"lang", "zh", "en", "fr", "colour", "count", "sites"}
         assert english_words(err, ALLOWED_IN_CHINESE | allowed) == [], err
