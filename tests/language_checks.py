@@ -21,7 +21,7 @@ ALLOWED_IN_CHINESE = frozenset(
         *("MultiPolygon", "Polygon", "Point", "LineString", "MultiLineString", "GDAL", "Dask"),
         *("MILP", "HiGHS", "GeoTIFF", "GraphML", "WKT", "QGIS", "Python", "osmnx", "dask"),
         *("Overpass", "Geofabrik", "README"),
-        *("km", "min", "m²", "B", "KB", "MB", "GiB", "MiB", "s", "m", "N"),
+        *("km", "min", "m²", "B", "KB", "MB", "GiB", "MiB", "s", "m", "N", "E", "GPS"),
     }
 )
 

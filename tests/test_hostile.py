@@ -1521,7 +1521,7 @@ def test_permission_denied_names_the_folder_and_the_fix(tmp_path: Path) -> None:
     assert re.search(r"locked/out: permission denied.*chmod u\+w", done.stdout), done
     chinese = done.stdout.splitlines()[-1]
     assert f"{locked / 'out'}：没有写入权限" in chinese, chinese
-    assert f"（chmod u+w {locked / 'out'}）" in chinese, chinese
+    assert f"（`chmod u+w {locked / 'out'}`）" in chinese, chinese
 
 
 def test_a_killed_runs_partial_files_are_removed_by_the_next_run(tmp_path: Path) -> None:
@@ -1997,8 +1997,8 @@ def test_a_full_disk_by_a_file_size_limit(lang: str, tmp_path: Path) -> None:
         from tests.language_checks import ALLOWED_IN_CHINESE, english_words
 
         error = done.stderr[done.stderr.index("radius：错误：") :]
-        for said in (f"{out}/reach.gpkg：已达到本进程的文件大小上限（200.0 KB，ulimit -f）",
-                     "请提高上限（ulimit -f unlimited）、释放磁盘空间，",
+        for said in (f"{out}/reach.gpkg：已达到本进程的文件大小上限（200.0 KB，`ulimit -f`）",
+                     "请提高上限（`ulimit -f unlimited`）、释放磁盘空间，",
                      "或用 --out 指定其他磁盘上的文件夹",
                      f"{out} 中已有的输出保持不变"):  # fmt: skip
             assert said in error, (said, error)
