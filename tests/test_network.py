@@ -802,7 +802,7 @@ def test_graphml_errors(tmp_path: Path, nanjing_graphml: Path) -> None:
     assert "不是 osmnx 生成的图" in assert_chinese(e.value)
     with pytest.raises(InputError, match="GraphML file not found") as e:
         read_graphml_network(tmp_path / "absent.graphml")
-    assert "找不到GraphML 路网文件" in assert_chinese(e.value)
+    assert "absent.graphml：找不到路网文件（GraphML）" in assert_chinese(e.value)
     without_xy = tmp_path / "without_xy.graphml"
     without_xy.write_text(
         plain.read_text().replace(
