@@ -42,7 +42,7 @@ from radius._errors import CRSError, InputError
 from radius._io import Writer, write_outputs
 from radius.config import CONFIG_DIR, Category, load_categories, validate_file
 from radius.coords import convert_frame, from_wgs84
-from radius.i18n import message
+from radius.i18n import localize, message
 from radius.map_style import MapStyle, _DistrictStyle, load_map_style
 from radius.pipeline import AnalysisResult, ReachResult
 
@@ -198,7 +198,9 @@ def basemap_notes(environ: Mapping[str, str] | None = None, *, lang: Language = 
         if basemap.id in available:
             continue
         note = basemap.note_zh if lang == "zh" else basemap.note_en
-        notes.append(note or f"{basemap.name(lang)}: set {basemap.key_env}")
+        if not note:  # a basemap file without notes: say which variable to set
+            note = message("maps_basemap_set_key", name=basemap.name(lang), env=basemap.key_env)
+        notes.append(localize(note, lang))
     return notes
 
 

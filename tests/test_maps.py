@@ -476,6 +476,15 @@ def test_tianditu_left_out_without_a_key(reach: ReachResult) -> None:
     assert "底图 'tianditu' 需要在环境变量 TIANDITU_KEY 中设置密钥。天地图需要密钥" in text
 
 
+def test_a_basemap_without_notes_names_its_key_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    import radius.maps
+
+    bare = tuple(b.model_copy(update={"note_zh": "", "note_en": ""}) for b in load_basemaps())
+    monkeypatch.setattr(radius.maps, "load_basemaps", lambda: bare)
+    assert basemap_notes(lang="zh") == ["天地图：设置环境变量 TIANDITU_KEY 后即可使用"]
+    assert basemap_notes(lang="en") == ["Tianditu: set TIANDITU_KEY"]
+
+
 def test_tianditu_with_a_key(reach: ReachResult, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIANDITU_KEY", "test-key-123")
     assert "tianditu" in available_basemaps()
