@@ -705,7 +705,7 @@ def test_census_csv_in_gbk_without_coordinates_says_so_in_chinese(tmp_path):
     with pytest.raises(InputError) as info:
         residents_from_points(path)
     english = str(info.value)
-    assert "社区人口.csv: no lon/lat columns (经度/纬度) and no geometry" in english
+    assert "社区人口.csv: no lon/lat columns (or `经度`/`纬度`) and no geometry" in english
     assert "columns found: '社区', '户数', '60岁及以上人口', '0-3岁人口'" in english
     chinese = assert_chinese_error(info.value)
     assert "社区人口.csv：没有经度、纬度列，也没有几何" in chinese
@@ -826,13 +826,13 @@ def test_frames_and_tables_errors_read_in_chinese(tmp_path):
         (
             lambda: residents_from_buildings(pd.DataFrame({"levels": [6]})),
             "expected a GeoDataFrame of building footprints, got DataFrame",
-            "应传入建筑轮廓的 GeoDataFrame，实际为 DataFrame",
+            "应传入建筑轮廓的 `GeoDataFrame`，实际为 DataFrame",
             {"GeoDataFrame", "DataFrame"},
         ),
         (
             lambda: residents_from_plots([1, 2]),
             "expected a GeoDataFrame of residential plots, got list",
-            "应传入居住地块的 GeoDataFrame，实际为 list",
+            "应传入居住地块的 `GeoDataFrame`，实际为 list",
             {"GeoDataFrame", "list"},
         ),
         (
@@ -1164,5 +1164,5 @@ def test_command_line_says_a_bad_census_csv_in_one_language(tmp_path, capsys):
     assert english.startswith(f"radius: error: {path}: no lon/lat columns")
     assert "columns found: '社区', '户数', '60岁及以上人口', '0-3岁人口'" in english
     # Chinese only in the file's own name and headers, and the headers it would accept
-    ours = re.sub(r"'[^']*'", "", english.replace(str(path), "")).replace("(经度/纬度)", "")
+    ours = re.sub(r"'[^']*'", "", english.replace(str(path), "")).replace("(or `经度`/`纬度`)", "")
     assert not re.search(r"[\u4e00-\u9fff]", ours), english
