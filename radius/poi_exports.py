@@ -38,7 +38,7 @@ from radius._errors import ConfigError, InputError
 from radius._files import check_workbook, parse_number
 from radius.config import CONFIG_DIR, Category, _Frozen, validate_file
 from radius.coords import to_wgs84
-from radius.i18n import warn
+from radius.i18n import Message, message, warn
 
 __all__ = [
     "DEFAULT_POI_TYPES",
@@ -159,9 +159,12 @@ def load_poi_types(
         unknown = sorted({c for r in table.rules for c in r.category} - allowed)
         if unknown:
             raise ConfigError(
-                f"{file}: rules name unknown categories {', '.join(unknown)}; use ids of "
-                f"configs/categories.yaml ({', '.join(sorted(known))}) or list them under "
-                "optional_categories"
+                message(
+                    "poi_types_unknown_categories",
+                    file=str(file),
+                    unknown=", ".join(unknown),
+                    known=", ".join(sorted(known)),
+                )
             )
     return table
 
@@ -372,7 +375,8 @@ def poi_export_kind(path: str | Path) -> Provider | None:
 @dataclass
 class _Records:
     rows: list[dict[str, Any]]
-    labels: list[str]
+    labels: list[Message]
+    from_json: bool = False
 
 
 def _text(value: object) -> str:
@@ -419,7 +423,7 @@ def _json_records(data: Any, provider: Provider) -> _Records:
                     "lat": location.get("lat"),
                 }
             )
-    return _Records(rows, [f"POI {i + 1}" for i in range(len(rows))])
+    return _Records(rows, [message("poi_label", n=i + 1) for i in range(len(rows))], True)
 
 
 def _table_records(path: Path, encoding: str | None, layer: str | None) -> _Records:
@@ -438,7 +442,7 @@ def _table_records(path: Path, encoding: str | None, layer: str | None) -> _Reco
     return _Records(records, list(table.labels))
 
 
-def _position(row: Mapping[str, Any]) -> tuple[float, float] | str:
+def _position(row: Mapping[str, Any]) -> tuple[float, float] | Message:
     """(lon, lat) of a record, or the reason it has none."""
     location = row.get("location")
     if isinstance(location, list | tuple) and len(location) == 2:
@@ -446,16 +450,16 @@ def _position(row: Mapping[str, Any]) -> tuple[float, float] | str:
     elif _text(location):
         parts = _text(location).replace("，", ",").split(",")
         if len(parts) != 2:
-            return f"location {_text(location)!r} is not 'lon,lat'; write it as 116.32,39.99"
+            return message("poi_location_format", value=repr(_text(location)))
         lon, lat = parse_number(parts[0]), parse_number(parts[1])
     else:
         lon, lat = parse_number(row.get("lon")), parse_number(row.get("lat"))
     if lon is None or lat is None or math.isnan(lon) or math.isnan(lat):
-        return "missing or non-numeric coordinates; give location 'lon,lat' or lon and lat"
+        return message("poi_coordinates_missing")
     if not (73 <= lon <= 136 and 3 <= lat <= 54):
         if 73 <= lat <= 136 and 3 <= lon <= 54:
-            return f"lon {lon:g}, lat {lat:g}: longitude and latitude look swapped"
-        return f"({lon:g}, {lat:g}) lies outside China; a Chinese map service's export lies in it"
+            return message("poi_lon_lat_swapped", lon=f"{lon:g}", lat=f"{lat:g}")
+        return message("poi_outside_china", lon=f"{lon:g}", lat=f"{lat:g}")
     return lon, lat
 
 
@@ -510,22 +514,20 @@ def read_poi_export(
     file = Path(path)
     provider = poi_export_kind(file)
     if provider is None:
-        raise InputError(
-            f"{file}: not an Amap or Baidu POI export; an Amap export has name, type, "
-            "typecode and location columns (or is a place-search JSON with 'pois'), a Baidu "
-            "export name, tag and lng/lat"
-        )
+        raise InputError(message("poi_not_an_export", file=str(file)))
     table = types if types is not None else load_poi_types()
     if file.suffix.lower() in _JSON_SUFFIXES:
         records = _json_records(_read_json(file), provider)
     else:
         records = _table_records(file, encoding, layer)
     if not records.rows:
-        raise InputError(f"{file}: the {provider} export holds no POI")
+        raise InputError(
+            message("poi_export_empty", file=str(file), provider=message(f"poi_{provider}"))
+        )
     known = {c.id for c in categories}
     positions: list[tuple[float, float]] = []
     keep: list[tuple[int, str]] = []
-    problems: list[str] = []
+    problems: list[Message] = []
     unmapped: Counter[str] = Counter()
     for i, row in enumerate(records.rows):
         name = _text(row.get("name"))
@@ -537,22 +539,23 @@ def read_poi_export(
             unmapped[label or "(no type)"] += 1
             continue
         position = _position(row)
-        if isinstance(position, str):
-            problems.append(f"{records.labels[i]}: {position}")
+        if isinstance(position, Message):
+            problems.append(message("poi_problem", where=records.labels[i], text=position))
             continue
         keep.append((i, category))
         positions.append(position)
     if problems:
-        shown = problems[:MAX_LISTED]
-        more = (
-            f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
-        )
+        lines = [message("problem_line", text=problem) for problem in problems[:MAX_LISTED]]
+        if len(problems) > MAX_LISTED:
+            lines.append(message("inventory_problems_more", n=len(problems) - MAX_LISTED))
         raise InputError(
-            f"{file}: {len(problems)} POI(s) of the {provider} export without usable "
-            "coordinates (rows are spreadsheet rows, the header is row 1):\n  - "
-            + "\n  - ".join(shown)
-            + more
-            + "\nFix these and run again."
+            message(
+                "poi_problems_json" if records.from_json else "poi_problems_rows",
+                file=str(file),
+                count=len(problems),
+                provider=message(f"poi_{provider}"),
+                lines=tuple(lines),
+            )
         )
     source_system = system or _SYSTEM_OF[provider]
     if positions:
@@ -565,7 +568,7 @@ def read_poi_export(
     out_rows = []
     for k, (i, category) in enumerate(keep):
         row = records.rows[i]
-        poi_id = _text(row.get("id")) or records.labels[i].split()[-1]
+        poi_id = _text(row.get("id")) or str(records.labels[i].params["n"])
         seen[poi_id] += 1
         if seen[poi_id] > 1:
             poi_id = f"{poi_id}~{seen[poi_id]}"

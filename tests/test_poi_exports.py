@@ -15,11 +15,12 @@ import geopandas as gpd
 import numpy as np
 import pytest
 
-from radius._errors import InputError
+from radius._errors import ConfigError, InputError
 from radius.config import load_categories
 from radius.coords import wgs84_to_bd09, wgs84_to_gcj02
 from radius.facilities import read_inventory
 from radius.poi_exports import classify_poi, load_poi_types, poi_export_kind, read_poi_export
+from tests.language_checks import assert_chinese_error
 
 CATEGORIES = load_categories()
 KNOWN = {c.id for c in CATEGORIES}
@@ -316,3 +317,93 @@ def test_amap_csv_drives_radius_analyze_on_beijing(
     assert np.nanmax(access["converted"]) < 1.0
     # (a point shifted ~600 m can still fall near another street: the median tells)
     assert np.nanmedian(access["as_given"]) > 30.0
+
+
+# --------------------------------------------------------------------------------------
+# One language at a time (issue #14): every export error is a message id
+
+
+def test_bad_coordinates_of_an_amap_csv_are_listed_in_chinese(tmp_path: Path) -> None:
+    path = tmp_path / "高德导出.csv"
+    rows = [
+        "name,type,typecode,location",
+        '甲超市,购物服务;超级市场;超市,060400,"116.35"',  # row 2: not lon,lat
+        "乙超市,购物服务;超级市场;超市,060400,",  # row 3: no coordinates
+        '丙超市,购物服务;超级市场;超市,060400,"39.99,116.35"',  # row 4: swapped
+        '丁超市,购物服务;超级市场;超市,060400,"2.35,48.86"',  # row 5: Paris
+    ]
+    path.write_bytes(("\n".join(rows) + "\n").encode("gbk"))
+    with pytest.raises(InputError) as caught:
+        read_inventory(path, CATEGORIES)
+    english = str(caught.value)
+    assert english.startswith(f"{path}: 4 POI(s) of the Amap export without usable coordinates")
+    assert "row 2: location '116.35' is not 'lon,lat'" in english
+    assert "row 3: missing or non-numeric coordinates" in english
+    assert "row 4: lon 39.99, lat 116.35: longitude and latitude look swapped" in english
+    assert "row 5: (2.35, 48.86) lies outside China" in english
+    chinese = assert_chinese_error(caught.value)
+    assert chinese.startswith(f"{path}：高德导出文件中有 4 个 POI 没有可用的坐标（行号即电子表格")
+    assert "第 2 行：坐标 '116.35' 不是“经度,纬度”的格式" in chinese
+    assert "第 3 行：坐标缺失或不是数字" in chinese
+    assert "第 4 行：经度 39.99、纬度 116.35：经纬度似乎填反了" in chinese
+    assert "第 5 行：（2.35, 48.86）位于中国境外" in chinese
+
+
+def test_bad_coordinates_of_a_baidu_json_are_counted_by_poi(tmp_path: Path) -> None:
+    path = tmp_path / "百度.json"
+    results = [
+        {
+            "name": "甲超市",
+            "uid": "b1",
+            "location": {"lng": "北纬", "lat": 40.0},
+            "tag": "购物;超市",
+        },
+        {
+            "name": "乙超市",
+            "uid": "b2",
+            "location": {"lng": 116.35, "lat": 40.0},
+            "tag": "购物;超市",
+        },
+    ]
+    path.write_text(json.dumps({"results": results}, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_inventory(path, CATEGORIES)
+    english = str(caught.value)
+    assert "1 POI(s) of the Baidu export without usable coordinates (POIs are counted" in english
+    assert "POI 1: missing or non-numeric coordinates" in english
+    chinese = assert_chinese_error(caught.value)
+    assert "百度导出文件中有 1 个 POI 没有可用的坐标（POI 按文件中的顺序从 1 开始编号）" in chinese
+    assert "第 1 个 POI：坐标缺失或不是数字" in chinese
+
+
+def test_an_empty_export_and_a_file_that_is_none_speak_chinese(tmp_path: Path) -> None:
+    empty = tmp_path / "空.json"
+    empty.write_text('{"status": "1", "pois": []}', encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_inventory(empty, CATEGORIES)
+    assert "空.json: the Amap export holds no POI" in str(caught.value)
+    assert "空.json：该高德导出文件中没有 POI" in assert_chinese_error(caught.value)
+    inventory = tmp_path / "清单.csv"
+    inventory.write_text("名称,类别,经度,纬度\n店,便利店,116.35,40.0\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_poi_export(inventory, CATEGORIES)
+    assert "清单.csv: not an Amap or Baidu POI export; an Amap export has name, type" in str(
+        caught.value
+    )
+    # the column names of the exports are shown as the services write them
+    columns = {"name", "type", "typecode", "location", "pois", "tag"}
+    said = assert_chinese_error(caught.value, columns)
+    assert "清单.csv：不是高德或百度的 POI 导出文件" in said
+
+
+def test_a_type_table_naming_an_unknown_category_speaks_chinese(tmp_path: Path) -> None:
+    original = Path(__file__).resolve().parents[1] / "configs" / "poi_types.yaml"
+    text = original.read_text(encoding="utf-8")
+    assert "- category: supermarket\n" in text
+    path = tmp_path / "poi_types.yaml"
+    path.write_text(text.replace("- category: supermarket\n", "- category: 面包店\n", 1), "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_poi_types(path, categories=CATEGORIES)
+    assert "poi_types.yaml: rules name unknown categories 面包店; use ids of" in str(caught.value)
+    said = assert_chinese_error(caught.value, KNOWN)  # the ids the file may use
+    assert "poi_types.yaml：规则中有未知的设施类别 面包店" in said
