@@ -40,7 +40,7 @@ from pydantic import Field
 from radius._errors import InputError
 from radius._files import parse_number
 from radius.config import CONFIG_DIR, Category, _Frozen, validate_file
-from radius.i18n import warn
+from radius.i18n import Message, message, warn
 
 __all__ = [
     "PlanCodes",
@@ -169,7 +169,8 @@ class PlanPlots:
         ``floor_area_m2``, ``floor_area_per_household_m2``, ``households``, ``population``,
         ``beds``, ``places``.
     other_uses : dict
-        Land use -> number of plots that are neither housing nor a facility.
+        Land use (``""`` for a plot without one) -> number of plots that are neither
+        housing nor a facility.
     floor_area_source : str
         Where the floor area per household comes from.
     floor_area_per_household_m2 : float
@@ -264,7 +265,7 @@ def plan_plots(
     known = {c.id for c in (categories if categories is not None else load_categories())}
     size = household_size or load_population_defaults().household_size
     if frame.crs is None:
-        raise InputError(f"{source}: the plots have no coordinate reference system; set one")
+        raise InputError(message("plan_no_crs", source=source))
     columns = _columns(list(frame.columns))
     per_default = floor_area_per_household_m2 or codes.floor_area_per_household_m2
     given = floor_area_per_household_m2 is not None
@@ -277,12 +278,11 @@ def plan_plots(
     def cell(canonical: str, row: Mapping[str, Any]) -> Any:
         return row[columns[canonical][0]] if canonical in columns else None
 
-    problems: list[str] = []
+    problems: list[Message] = []
     records: list[dict[str, Any]] = []
     other: Counter[str] = Counter()
     metric = frame.geometry.to_crs(frame.estimate_utm_crs()) if len(frame) else frame.geometry
     for i, row in enumerate(frame.to_dict("records")):
-        label = f"plot {i + 1}"
         land_use = _normal(cell("land_use", row) or "") if "land_use" in columns else ""
         if land_use in ("nan", "None"):
             land_use = ""
@@ -304,20 +304,18 @@ def plan_plots(
         )
         kind = "residential" if residential else ("facility" if category else "other")
         if kind == "other":
-            other[land_use or "(no land use)"] += 1
+            other[land_use] += 1
         if kind == "residential" and math.isnan(floor_area):
+            where = {"n": i + 1, "plot": plot_id}
             if math.isnan(far):
                 column = columns.get("far", ("容积率", 1.0))[0]
-                problems.append(
-                    f"{label} ({plot_id}), column {column!r}: residential plot {land_use} "
-                    "without a plot ratio or floor area; write its 容积率 (e.g. 2.5)"
-                )
+                problem = message("plan_no_plot_ratio", land_use=land_use)
+                problems.append(message("plan_problem", **where, column=repr(column), text=problem))
                 continue
             if far < 0 or far > 30:
-                problems.append(
-                    f"{label} ({plot_id}), column {columns['far'][0]!r}: plot ratio "
-                    f"{far:g} is not between 0 and 30; write the 容积率 (e.g. 2.5)"
-                )
+                problem = message("plan_plot_ratio_range", far=f"{far:g}")
+                column = repr(columns["far"][0])
+                problems.append(message("plan_problem", **where, column=column, text=problem))
                 continue
             floor_area = site_area * far
         if kind == "facility" and math.isnan(floor_area) and not math.isnan(far):
@@ -349,20 +347,23 @@ def plan_plots(
             }
         )
     if problems:
-        shown = "\n  - ".join(problems[:MAX_LISTED])
-        more = (
-            f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
-        )
+        lines = [message("problem_line", text=problem) for problem in problems[:MAX_LISTED]]
+        if len(problems) > MAX_LISTED:
+            lines.append(message("inventory_problems_more", n=len(problems) - MAX_LISTED))
         raise InputError(
-            f"{source}: {len(problems)} problem(s) in the 控规 plot table (plots are counted "
-            f"from 1 in file order):\n  - {shown}{more}\nFix these and run again."
+            message("plan_problems", source=source, count=len(problems), lines=tuple(lines))
         )
     small = [r for r in records if r["kind"] == "residential" and 0 < r["site_area_m2"] < 100]
     if small and "site_area" in columns and columns["site_area"][1] == 1.0:
         raise InputError(
-            f"{source}: {len(small)} residential plot(s) have a site area under 100 m² "
-            f"(e.g. plot {small[0]['plot_id']}: {small[0]['site_area_m2']:g}); the column "
-            f"{columns['site_area'][0]!r} looks like hectares: name it 用地面积(公顷) or give m²"
+            message(
+                "plan_site_area_hectares",
+                source=source,
+                n=len(small),
+                plot=small[0]["plot_id"],
+                area=f"{small[0]['site_area_m2']:g}",
+                column=repr(columns["site_area"][0]),
+            )
         )
     plots = gpd.GeoDataFrame(records, geometry="geometry", crs=frame.crs).to_crs(WGS84)
     return PlanPlots(plots, dict(other.most_common()), floor_source, per_default)
@@ -399,11 +400,8 @@ def residents_from_plan(
     )
     housing = plan.plots[plan.plots["kind"] == "residential"]
     if len(housing) == 0:
-        uses = ", ".join(plan.other_uses) or "none"
-        raise InputError(
-            f"{source}: no residential plot (land uses found: {uses}); residential plots have "
-            "a code starting with R (R1, R2, R21 …) or 0701, or a use such as 二类居住用地"
-        )
+        uses = _uses_listing(plan.other_uses, counted=False)
+        raise InputError(message("plan_no_residential", source=source, uses=uses))
     warn(
         "plan_residential_plots",
         source=Path(source).name,
@@ -468,11 +466,25 @@ def facilities_from_plan(
             )
         )
     if plan.other_uses:
-        listed = ", ".join(f"{use} x{n}" for use, n in list(plan.other_uses.items())[:MAX_LISTED])
         warn(
             "plan_other_plots",
             source=Path(source).name,
             n=sum(plan.other_uses.values()),
-            listed=listed,
+            listed=_uses_listing(plan.other_uses, counted=True),
         )
     return _facility_frame(rows)
+
+
+def _uses_listing(uses: Mapping[str, int], *, counted: bool) -> Message:
+    """The land uses (and plot counts) of ``uses`` listed in each language: a plot without
+    a land use is named in words, so the list is a Message (source_zh shown in Chinese)."""
+    if not uses:
+        return message("plan_no_land_uses")
+
+    def listed(lang: str) -> str:
+        unnamed = message("plan_no_land_use").text(lang)
+        shown = list(uses.items())[:MAX_LISTED]
+        items = [(use or unnamed) + (f" x{n}" if counted else "") for use, n in shown]
+        return (", " if lang == "en" else "、").join(items)
+
+    return message("plan_land_uses", source=listed("en"), source_zh=listed("zh"))

@@ -32,9 +32,17 @@ from radius.batch import run_batch
 from radius.cli import main
 from radius.config import load_categories
 from radius.facilities import read_inventory
+from radius.i18n import Message, RadiusWarning, message_of
 from radius.population import read_residents
-from radius.regulatory_plan import is_regulatory_plan, load_plan_codes, plan_plots
+from radius.regulatory_plan import (
+    facilities_from_plan,
+    is_regulatory_plan,
+    load_plan_codes,
+    plan_plots,
+    residents_from_plan,
+)
 from radius.synthetic import LATTICE_CRS, LATTICE_ORIGIN
+from tests.language_checks import assert_chinese_error, english_words
 
 X0, Y0 = LATTICE_ORIGIN
 HH_A = 25_000 / 95.68
@@ -139,6 +147,73 @@ def test_bad_plots_are_named(tmp_path: Path) -> None:
     frame["容积率"] = [2.0, 2.0]
     with pytest.raises(InputError, match="looks like hectares"):
         plan_plots(frame)
+
+
+def test_bad_plots_are_named_in_chinese() -> None:
+    frame = gpd.GeoDataFrame(
+        {
+            "地块编号": ["X1", "X2", "X3"],
+            "用地性质": ["R2", "二类居住用地", "G1"],
+            "用地面积": [10000.0, 8000.0, 2000.0],
+            "容积率": [None, 45.0, None],
+        },
+        geometry=[box(0, 0, 100, 100), box(200, 0, 100, 80), box(400, 0, 40, 50)],
+        crs=LATTICE_CRS,
+    )
+    with pytest.raises(InputError) as caught:
+        plan_plots(frame, source="控规.gpkg")
+    english = str(caught.value)
+    assert english.startswith("控规.gpkg: 2 problem(s) in the regulatory plan's plot table")
+    assert "plot 1 (X1), column '容积率': residential plot R2 without a plot ratio" in english
+    assert "plot 2 (X2), column '容积率': plot ratio 45 is not between 0 and 30" in english
+    chinese = assert_chinese_error(caught.value)
+    assert chinese.startswith(
+        "控规.gpkg：控规地块表中有 2 个问题（地块按文件中的顺序从 1 开始编号）"
+    )
+    assert "第 1 个地块（X1），'容积率' 列：居住地块 R2 没有容积率或建筑面积" in chinese
+    assert "第 2 个地块（X2），'容积率' 列：容积率 45 不在 0 到 30 之间" in chinese
+
+    frame["容积率"] = [2.0, 2.0, None]
+    frame["用地面积"] = [1.0, 0.8, 0.2]  # hectares under a column that says nothing
+    with pytest.raises(InputError) as caught:
+        plan_plots(frame, source="控规.gpkg")
+    english = str(caught.value)
+    assert "2 residential plot(s) have a site area under 100 m² (e.g. plot X1: 1)" in english
+    assert "the column '用地面积' looks like hectares" in english
+    chinese = assert_chinese_error(caught.value)
+    assert (
+        "2 个居住地块的用地面积小于 100 平方米（如地块 X1：1）；'用地面积' 列似乎以公顷为单位"
+        in chinese
+    )
+
+    with pytest.raises(InputError) as caught:
+        plan_plots(frame.set_crs(None, allow_override=True), source="控规.gpkg")
+    assert "控规.gpkg: the plots have no coordinate reference system" in str(caught.value)
+    assert "控规.gpkg：地块没有坐标参考系（CRS）" in assert_chinese_error(caught.value, {"QGIS"})
+
+
+def test_a_plan_without_housing_speaks_chinese() -> None:
+    frame = gpd.GeoDataFrame(
+        {"地块编号": ["G-01", "G-02", "X-01"], "用地性质": ["G1", "G1", None]},
+        geometry=[box(0, 0, 100, 100), box(200, 0, 100, 100), box(400, 0, 50, 50)],
+        crs=LATTICE_CRS,
+    )
+    with pytest.raises(InputError) as caught:
+        residents_from_plan(frame, source="绿地.gpkg")
+    english = str(caught.value)
+    assert "绿地.gpkg: no residential plot (land uses found: G1, (no land use))" in english
+    chinese = assert_chinese_error(caught.value)
+    assert "绿地.gpkg：没有居住地块（现有用地性质：G1、（无用地性质））" in chinese
+    with pytest.warns(RadiusWarning, match="neither housing") as caught_warnings:
+        facilities = facilities_from_plan(frame, load_categories(), source="绿地.gpkg")
+    assert len(facilities) == 0
+    note = message_of(caught_warnings[0].message)
+    assert isinstance(note, Message)
+    assert "3 plot(s) are neither housing nor a facility" in note
+    assert "G1 x2, (no land use) x1" in note
+    chinese = note.text("zh")
+    assert "G1 x2、（无用地性质） x1" in chinese
+    assert english_words(chinese) == [], chinese
 
 
 def _sheet(path: Path, sheet: str) -> list[dict[str, object]]:
