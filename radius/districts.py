@@ -24,7 +24,6 @@ by the arterial roads of a street network) and :func:`hexagon_districts` (a regu
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal, NoReturn
@@ -38,7 +37,7 @@ import shapely
 from radius._errors import CRSError, InputError
 from radius._files import read_vector_layer
 from radius._residents import GROUP_COLUMNS
-from radius.i18n import message, warn
+from radius.i18n import Message, message, warn
 from radius.network import StreetNetwork, choose_metric_crs
 
 __all__ = [
@@ -258,14 +257,18 @@ def _districts_from_frame(
     stacklevel: int,
 ) -> gpd.GeoDataFrame:
     if not isinstance(frame, gpd.GeoDataFrame):
-        raise InputError(f"{source}: districts must be a GeoDataFrame of polygons")
+        raise InputError(message("districts_not_geodataframe", source=source))
     if len(frame) == 0:
         raise InputError(message("districts_empty", source=source))
     default = _area_type_word(default_area_type)
     if default is None:
         raise InputError(
-            f"{source}: default_area_type {default_area_type!r} is not one of "
-            f"{', '.join(AREA_TYPE_WORDS)}"
+            message(
+                "districts_default_area_type",
+                source=source,
+                value=repr(default_area_type),
+                accepted=", ".join(AREA_TYPE_WORDS),
+            )
         )
     problems: list[str] = []
     crs_problem = False
@@ -290,7 +293,9 @@ def _districts_from_frame(
         )
         pairs = _overlapping_pairs(geometry_wgs)
         if pairs and not allow_overlap:
-            problems.append(_overlap_message(pairs, ids, allow_overlap=False))
+            problems.append(
+                message("districts_overlap", n=len(pairs), listed=_overlap_pairs(pairs, ids))
+            )
     if problems or geometry_wgs is None:
         _raise_problems(source, problems, crs_problem)
 
@@ -300,13 +305,15 @@ def _districts_from_frame(
             stacklevel=stacklevel,
             source=str(source),
             n=len(repaired),
-            listed="; ".join(repaired[:_MAX_LISTED]),
+            listed=_joined(repaired[:_MAX_LISTED]),
         )
     if pairs:
-        warnings.warn(
-            f"{source}: {_overlap_message(pairs, ids, allow_overlap=True)}",
-            UserWarning,
+        warn(
+            "districts_overlap_allowed",
             stacklevel=stacklevel,
+            source=str(source),
+            n=len(pairs),
+            listed=_overlap_pairs(pairs, ids),
         )
     return gpd.GeoDataFrame(
         {
@@ -452,14 +459,16 @@ def _kinds(frame: pd.DataFrame, columns: dict[str, Hashable]) -> list[str]:
     return ["user"] * len(frame)
 
 
-def _check_geometry(frame: gpd.GeoDataFrame, problems: list[str]) -> tuple[np.ndarray, list[str]]:
+def _check_geometry(
+    frame: gpd.GeoDataFrame, problems: list[str]
+) -> tuple[np.ndarray, list[Message]]:
     """2-D polygons, invalid ones repaired; problems appended, repairs described.
 
     Rows with a problem get a missing geometry, so later checks skip them.
     """
     column = frame.geometry.name
     geometry = np.asarray(frame.geometry.array, dtype=object).copy()
-    repaired: list[str] = []
+    repaired: list[Message] = []
     for row, geom in enumerate(frame.geometry.array):
         geometry[row] = None
         where = {"row": row + 1, "column": repr(column)}
@@ -476,7 +485,7 @@ def _check_geometry(frame: gpd.GeoDataFrame, problems: list[str]) -> tuple[np.nd
             if fixed is None:
                 problems.append(message("districts_unrepairable", **where, reason=reason))
                 continue
-            repaired.append(f"row {row + 1} ({reason})")
+            repaired.append(message("districts_repaired_row", row=row + 1, reason=reason))
             geom = fixed
         geometry[row] = geom
     return geometry, repaired
@@ -555,27 +564,32 @@ def _overlapping_pairs(geometry_wgs: np.ndarray) -> list[tuple[int, int, float]]
     ]
 
 
-def _overlap_message(
-    pairs: list[tuple[int, int, float]], ids: list[str], *, allow_overlap: bool
-) -> str:
-    described = [
-        f"rows {i + 1} and {j + 1} (district_id {ids[i]!r} and {ids[j]!r}) overlap by {a:,.1f} m²"
-        for i, j, a in pairs
-    ]
-    listed = "; ".join(described[:_MAX_LISTED])
-    if len(described) > _MAX_LISTED:
-        listed += f"; ... and {len(described) - _MAX_LISTED} more pair(s)"
-    why = "districts must not overlap, because residents in an overlap would be counted twice"
-    if allow_overlap:
-        return (
-            f"{len(pairs)} pair(s) of districts overlap, column 'geometry': {listed}; {why}: "
-            "each resident in an overlap is given to the district listed first"
+def _joined(items: Sequence[str]) -> str:
+    """``items`` as one list in any language (``a; b; c``, in Chinese ``a；b；c``)."""
+    if not items:
+        return ""
+    listed = items[-1]
+    for item in reversed(items[:-1]):
+        listed = message("districts_list", first=item, rest=listed)
+    return listed
+
+
+def _overlap_pairs(pairs: list[tuple[int, int, float]], ids: list[str]) -> str:
+    """The overlapping pairs (at most :data:`_MAX_LISTED`), each with its rows, ids and m²."""
+    described: list[str] = [
+        message(
+            "districts_overlap_pair",
+            first=i + 1,
+            second=j + 1,
+            first_id=repr(ids[i]),
+            second_id=repr(ids[j]),
+            area=f"{a:,.1f}",
         )
-    return (
-        f"column 'geometry': {len(pairs)} pair(s) of districts overlap: {listed}; {why}; "
-        "fix: redraw the boundaries so that neighbours only touch (e.g. snap them in QGIS), "
-        "or pass allow_overlap=True"
-    )
+        for i, j, a in pairs[:_MAX_LISTED]
+    ]
+    if len(pairs) > _MAX_LISTED:
+        described.append(message("districts_overlap_more", n=len(pairs) - _MAX_LISTED))
+    return _joined(described)
 
 
 # --------------------------------------------------------------------------- blocks
@@ -631,24 +645,26 @@ def block_districts(
     """
     chosen_type = _checked_area_type(area_type)
     if not (math.isfinite(min_area_m2) and min_area_m2 >= 0):
-        raise InputError(f"min_area_m2 must be a number of square metres ≥ 0, not {min_area_m2}")
+        raise InputError(message("districts_min_area", value=min_area_m2))
     if not (math.isfinite(min_width_m) and min_width_m >= 0):
-        raise InputError(f"min_width_m must be a number of metres ≥ 0, not {min_width_m}")
+        raise InputError(message("districts_min_width", value=min_width_m))
     classes = {arterial} if isinstance(arterial, str) else {str(a) for a in arterial}
     edges = pd.concat(
         [network.edges[["highway", "geometry"]], network.island_edges[["highway", "geometry"]]],
         ignore_index=True,
     )
     lines = np.asarray(edges.geometry.array, dtype=object)[edges["highway"].isin(classes)]
-    fix = (
-        "use hexagon_districts(...) for a regular grid, or your own district polygons "
-        "(read_districts)"
-    )
+    fix = message("districts_blocks_fix")
     if len(lines) == 0:
         found = ", ".join(sorted(map(str, edges["highway"].unique()))[:12])
         raise InputError(
-            f"{network.source}: the network has no arterial road ({', '.join(sorted(classes))}) "
-            f"to bound blocks (it has {found}); {fix}"
+            message(
+                "districts_no_arterial",
+                source=network.source,
+                classes=", ".join(sorted(classes)),
+                found=found,
+                fix=fix,
+            )
         )
     noded = shapely.union_all(lines)
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
@@ -660,9 +676,15 @@ def block_districts(
     blocks = faces[keep]
     if len(blocks) == 0:
         raise InputError(
-            f"{network.source}: the {len(lines)} arterial road segments enclose no closed block "
-            f"of at least {min_area_m2:,.0f} m² and {min_width_m:g} m wide (of {len(faces)} "
-            f"faces, none is large enough); {fix}"
+            message(
+                "districts_no_blocks",
+                source=network.source,
+                segments=len(lines),
+                area=f"{min_area_m2:,.0f}",
+                width=f"{min_width_m:g}",
+                faces=len(faces),
+                fix=fix,
+            )
         )
     centroids = shapely.centroid(blocks)
     order = np.lexsort((shapely.get_x(centroids), -shapely.get_y(centroids)))
@@ -675,7 +697,13 @@ def block_districts(
 def _checked_area_type(area_type: str) -> AreaType:
     word = _area_type_word(area_type)
     if word is None:
-        raise InputError(f"area_type {area_type!r} is not one of {', '.join(AREA_TYPE_WORDS)}")
+        raise InputError(
+            message(
+                "districts_area_type_word",
+                value=repr(area_type),
+                accepted=", ".join(AREA_TYPE_WORDS),
+            )
+        )
     return word
 
 
@@ -750,7 +778,7 @@ def hexagon_districts(
     """
     chosen_type = _checked_area_type(area_type)
     if not (isinstance(size_m, int | float) and math.isfinite(size_m) and size_m > 0):
-        raise InputError(f"size_m must be a positive number of metres, not {size_m!r}")
+        raise InputError(message("districts_hexagon_size", value=repr(size_m)))
     parts_wgs = _extent_wgs84(bounds_or_geometry)
     minx, miny, maxx, maxy = shapely.total_bounds(parts_wgs)
     metric_crs = choose_metric_crs((minx + maxx) / 2.0, (miny + maxy) / 2.0, crs_metric)
@@ -767,8 +795,12 @@ def hexagon_districts(
     n_candidates = (c_hi - c_lo + 1) * (r_hi - r_lo + 1)
     if n_candidates > _MAX_HEXAGONS:
         raise InputError(
-            f"a {size_m:g} m hexagon grid over this extent would have about {n_candidates:,} "
-            f"cells (more than {_MAX_HEXAGONS:,}); use a larger size_m or a smaller extent"
+            message(
+                "districts_too_many_hexagons",
+                size=f"{size_m:g}",
+                cells=f"{n_candidates:,}",
+                most=f"{_MAX_HEXAGONS:,}",
+            )
         )
     col_grid, row_grid = np.meshgrid(
         np.arange(c_lo, c_hi + 1, dtype=np.int64), np.arange(r_lo, r_hi + 1, dtype=np.int64)
@@ -788,7 +820,7 @@ def hexagon_districts(
     inside = np.zeros(len(cells), dtype=bool)
     inside[cell_pos[meets]] = True
     if not inside.any():
-        raise InputError("the extent is empty: no hexagon meets it; give a larger extent")
+        raise InputError(message("districts_extent_no_hexagon"))
     order = np.lexsort((centre_i[inside], -centre_j[inside]))
     kept = cells[inside][order]
     width = max(4, len(str(len(kept))))
@@ -800,12 +832,9 @@ def _extent_wgs84(value: object) -> np.ndarray:
     """The extent to cover as an array of single-part geometries in WGS-84."""
     if isinstance(value, gpd.GeoDataFrame | gpd.GeoSeries):
         if value.crs is None:
-            raise CRSError(
-                "the extent has no CRS; set it (e.g. .set_crs('EPSG:4326')) before building "
-                "hexagons"
-            )
+            raise CRSError(message("districts_extent_no_crs"))
         if len(value) == 0:
-            raise InputError("the extent is empty: the GeoSeries has no geometry")
+            raise InputError(message("districts_extent_no_geometry"))
         geom = np.asarray(value.geometry.to_crs(WGS84).array, dtype=object)
         geom = geom[~shapely.is_missing(geom)]
     elif isinstance(value, shapely.Geometry):
@@ -813,19 +842,18 @@ def _extent_wgs84(value: object) -> np.ndarray:
     elif isinstance(value, Sequence) and not isinstance(value, str):
         geom = _bounds_box(value)
     else:
-        raise InputError(
-            f"cannot make hexagons over a {type(value).__name__}; give (min_lon, min_lat, "
-            "max_lon, max_lat), a shapely geometry in WGS-84, or a GeoSeries with a CRS"
-        )
+        raise InputError(message("districts_extent_type", kind=type(value).__name__))
     parts = shapely.get_parts(geom)
     parts = parts[~shapely.is_empty(parts)]
     if len(parts) == 0:
-        raise InputError("the extent is empty; give a non-empty geometry or bounds")
+        raise InputError(message("districts_extent_empty"))
     minx, miny, maxx, maxy = shapely.total_bounds(parts)
     if not (minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90):
         raise CRSError(
-            f"the extent ({minx:.0f}, {miny:.0f}, {maxx:.0f}, {maxy:.0f}) is not in WGS-84 "
-            "degrees; pass a GeoSeries with its CRS instead of a bare geometry"
+            message(
+                "districts_extent_not_degrees",
+                extent=f"({minx:.0f}, {miny:.0f}, {maxx:.0f}, {maxy:.0f})",
+            )
         )
     return parts
 
@@ -836,14 +864,10 @@ def _bounds_box(value: Sequence[Any]) -> shapely.Geometry:
     except (TypeError, ValueError):
         numbers = []
     if len(numbers) != 4 or not all(math.isfinite(v) for v in numbers):
-        raise InputError(
-            f"bounds {tuple(value)!r} must be four numbers (min_lon, min_lat, max_lon, max_lat)"
-        )
+        raise InputError(message("districts_bounds_numbers", bounds=repr(tuple(value))))
     min_lon, min_lat, max_lon, max_lat = numbers
     if not (min_lon < max_lon and min_lat < max_lat):
-        raise InputError(
-            f"bounds {tuple(numbers)!r} are not (min_lon, min_lat, max_lon, max_lat) with min < max"
-        )
+        raise InputError(message("districts_bounds_order", bounds=repr(tuple(numbers))))
     box = shapely.box(min_lon, min_lat, max_lon, max_lat)
     # Densify so the box keeps its curved outline once projected.
     return shapely.segmentize(box, max(max_lon - min_lon, max_lat - min_lat) / 64.0)
@@ -994,25 +1018,20 @@ def district_totals(residents: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) ->
 
 def _check_districts_frame(districts: gpd.GeoDataFrame) -> None:
     if not isinstance(districts, gpd.GeoDataFrame) or "district_id" not in districts.columns:
-        raise InputError(
-            "districts must be a GeoDataFrame with a 'district_id' column; make them with "
-            "read_districts, block_districts or hexagon_districts"
-        )
+        raise InputError(message("districts_frame_required"))
     if districts.crs is None:
-        raise CRSError("the districts have no CRS; make them with read_districts")
+        raise CRSError(message("districts_frame_no_crs"))
 
 
 def _resident_points(residents: gpd.GeoDataFrame, crs: Any, required: Sequence[str]) -> np.ndarray:
     """The residents' points in ``crs``, after checking columns and geometry types."""
     if not isinstance(residents, gpd.GeoDataFrame):
-        raise InputError("residents must be a GeoDataFrame of points (see radius.population)")
+        raise InputError(message("districts_residents_not_frame"))
     missing = [c for c in required if c not in residents.columns]
     if missing:
-        raise InputError(
-            f"residents lack the column(s) {', '.join(missing)}; make them with radius.population"
-        )
+        raise InputError(message("districts_residents_columns", columns=", ".join(missing)))
     if residents.crs is None:
-        raise CRSError("the residents have no CRS; set it, e.g. .set_crs('EPSG:4326')")
+        raise CRSError(message("districts_residents_no_crs"))
     geometry = residents.geometry
     if len(residents):
         types = shapely.get_type_id(np.asarray(geometry.array, dtype=object))
@@ -1020,8 +1039,7 @@ def _resident_points(residents: gpd.GeoDataFrame, crs: Any, required: Sequence[s
         if len(bad):
             rows = ", ".join(str(r + 1) for r in bad[:_MAX_LISTED])
             raise InputError(
-                f"residents rows {rows}, column {geometry.name!r}: not a point (or empty); "
-                "fix: give every resident a point location"
+                message("districts_residents_not_points", rows=rows, column=repr(geometry.name))
             )
     if not pyproj.CRS.from_user_input(residents.crs).equals(pyproj.CRS.from_user_input(crs)):
         geometry = geometry.to_crs(crs)

@@ -262,7 +262,7 @@ def test_overlapping_districts_and_bad_population_fail_cleanly(
         capsys,
     )
     assert code == 2
-    assert "overlap" in stderr
+    assert "有 1 对区域重叠" in stderr  # no --lang, no locale: Chinese
     assert str(path) in stderr
     assert not out.exists() or not any(out.iterdir())
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 from shapely import LineString, Point, Polygon, box
 
 from radius._errors import CRSError, InputError
+from radius.cli import main
 from radius.districts import (
     AREA_TYPE_WORDS,
     DISTRICT_COLUMNS,
@@ -28,8 +31,10 @@ from radius.districts import (
     hexagon_districts,
     read_districts,
 )
+from radius.i18n import RadiusWarning
 from radius.network import StreetNetwork, choose_metric_crs, load_network, network_from_segments
 from tests.conftest import shared_file
+from tests.language_checks import ALLOWED_IN_CHINESE, assert_chinese_error, english_words
 
 UTM50 = "EPSG:32650"
 X0, Y0 = 668_000.0, 3_545_000.0
@@ -815,3 +820,295 @@ def test_residents_on_block_districts(nanjing_osm: Path) -> None:
     totals = district_totals(residents, blocks)
     assert totals["population"].to_list() == [100.0] * len(blocks)
     assert (assign_residents(residents, blocks) == blocks["district_id"].to_numpy()).all()
+
+
+# --------------------------------------------------------------------------- one language (#14)
+
+
+def test_overlapping_districts_in_a_geopackage_read_in_chinese(tmp_path: Path) -> None:
+    path = tmp_path / "社区.gpkg"
+    squares_utm(
+        (0, 0, 100),
+        (70, 0, 100),
+        (300, 0, 100),
+        (310, 10, 20),
+        编号=["莫愁湖", "南湖", "凤凰", "西园"],
+    ).to_file(path, driver="GPKG")
+    with pytest.raises(InputError) as caught:
+        read_districts(path)
+    english = str(caught.value)
+    assert english.startswith(f"{path}: 1 problem(s) in the districts:")
+    assert "column 'geometry': 2 pair(s) of districts overlap: rows 1 and 2 (district_id" in english
+    assert "'莫愁湖' and '南湖') overlap by 3,000.0 m²; rows 3 and 4 (district_id '凤凰' and" in (
+        english
+    )
+    assert "counted twice; fix: redraw the boundaries" in english
+    chinese = assert_chinese_error(caught.value, allowed={"QGIS"})
+    assert chinese.startswith(f"{path}：分析区域有 1 个问题：")
+    assert "几何列：有 2 对区域重叠：第 1 行与第 2 行（区域编号 '莫愁湖' 与 '南湖'）" in chinese
+    assert "与 '南湖'）重叠 3,000.0 平方米；第 3 行与第 4 行" in chinese
+    assert (
+        "第 3 行与第 4 行（区域编号 '凤凰' 与 '西园'）重叠 400.0 平方米；分析区域不得重叠"
+        in chinese
+    )
+    assert "解决办法：重新绘制边界，使相邻区域只共用边界" in chinese
+    with pytest.warns(RadiusWarning) as caught_warnings:
+        assert len(read_districts(path, allow_overlap=True)) == 4
+    (note,) = [w.message.message for w in caught_warnings if isinstance(w.message, RadiusWarning)]
+    assert note.startswith(f"{path}: 2 pair(s) of districts overlap, column 'geometry': rows 1")
+    assert note.endswith("each resident in an overlap is given to the district listed first")
+    chinese = note.text("zh")
+    assert chinese.startswith(f"{path}：有 2 对区域重叠（几何列）：第 1 行与第 2 行")
+    assert chinese.endswith("重叠处的每位居民只计入排在前面的区域")
+    assert english_words(chinese) == [], chinese
+
+
+def test_more_than_fifty_overlaps_are_cut_in_both_languages() -> None:
+    offsets = [(k * 60.0, 0.0, 100.0) for k in range(53)]  # each square overlaps the next
+    with pytest.raises(InputError) as caught:
+        districts_from_frame(squares_utm(*offsets), source="社区.gpkg")
+    assert "52 pair(s) of districts overlap" in str(caught.value)
+    assert "; ... and 2 more pair(s); districts must not overlap" in str(caught.value)
+    chinese = assert_chinese_error(caught.value, allowed={"QGIS"})
+    assert "有 52 对区域重叠" in chinese
+    assert "；……另有 2 对；分析区域不得重叠" in chinese
+
+
+def test_bad_rows_and_wrong_crs_of_a_districts_file_read_in_chinese(tmp_path: Path) -> None:
+    path = tmp_path / "districts.geojson"
+    squares_utm(
+        (0, 0, 100),
+        (200, 0, 100),
+        (400, 0, 100),
+        district_id=["甲", None, "甲"],
+        area_type=["新区", "郊区", "老区"],
+    ).to_file(path, engine="pyogrio")
+    with pytest.raises(InputError) as caught:
+        read_districts(path)
+    english = str(caught.value)
+    assert "row 2, column 'district_id': the district id is empty" in english
+    assert "rows 1, 3, column 'district_id': duplicate district id '甲'" in english
+    assert "row 2, column 'area_type': unknown area type '郊区'" in english
+    chinese = assert_chinese_error(caught.value, allowed={"new", "old"})  # accepted words
+    assert "分析区域有 3 个问题" in chinese
+    assert "第 2 行，'district_id' 列：区域编号为空；解决办法：为每个区域填写编号" in chinese
+    assert "第 1, 3 行，'district_id' 列：区域编号 '甲' 重复" in chinese
+    assert "第 2 行，'area_type' 列：未知的区域类型 '郊区'" in chinese
+    # projected metres labelled EPSG:4326
+    wrong = tmp_path / "wrong_crs.gpkg"
+    squares_utm((0, 0, 100)).set_crs("EPSG:4326", allow_override=True).to_file(wrong, driver="GPKG")
+    with pytest.raises(CRSError) as caught:
+        read_districts(wrong)
+    assert "not longitudes and latitudes; fix: set the CRS" in str(caught.value)
+    chinese = assert_chinese_error(caught.value)
+    assert "图层声明其坐标系为 EPSG:4326（以度为单位），但坐标范围达到" in chinese
+
+
+def test_district_argument_errors_read_in_chinese() -> None:
+    squares = squares_utm((0, 0, 100))
+    cases: list[tuple[Any, str, str, set[str]]] = [
+        (
+            lambda: districts_from_frame(pd.DataFrame({"id": [1]}), source="社区.csv"),
+            "社区.csv: districts must be a GeoDataFrame of polygons",
+            "社区.csv：分析区域必须是多边形的 GeoDataFrame",
+            {"GeoDataFrame"},
+        ),
+        (
+            lambda: districts_from_frame(squares, default_area_type="郊区"),
+            "districts: default_area_type '郊区' is not one of new, 新, 新区",
+            "default_area_type '郊区' 不是 new, 新, 新区, 新建, old, 旧, 老区, 老旧小区, 既有 之一",
+            {"new", "old", "districts"},
+        ),
+        (
+            lambda: hexagon_districts((118.0, 32.0, 118.1)),
+            "bounds (118.0, 32.0, 118.1) must be four numbers",
+            "边界范围 (118.0, 32.0, 118.1) 必须是四个数",
+            set(),
+        ),
+        (
+            lambda: hexagon_districts((118.1, 32.0, 118.0, 32.1)),
+            "are not (min_lon, min_lat, max_lon, max_lat) with min < max",
+            "不是最小值 < 最大值的 (min_lon, min_lat, max_lon, max_lat)",
+            set(),
+        ),
+        (
+            lambda: hexagon_districts(NANJING_CORE, size_m=0.0),
+            "size_m must be a positive number of metres, not 0.0",
+            "size_m 必须是正的米数，而不是 0.0",
+            set(),
+        ),
+        (
+            lambda: hexagon_districts(NANJING_CORE, size_m=1.0),
+            "cells (more than 200,000); use a larger size_m or a smaller extent",
+            "个单元（超过 200,000 个）；请加大 size_m，或缩小范围",
+            set(),
+        ),
+        (
+            lambda: hexagon_districts(NANJING_CORE, area_type="rural"),
+            "area_type 'rural' is not one of new",
+            "area_type 'rural' 不是 new, 新",
+            {"rural", "new", "old"},
+        ),
+        (
+            lambda: hexagon_districts(Point(X0, Y0)),
+            "the extent (668000, 3545000, 668000, 3545000) is not in WGS-84 degrees",
+            "范围 (668000, 3545000, 668000, 3545000) 不是 WGS-84 经纬度；请传入带坐标系的",
+            {"GeoSeries"},
+        ),
+        (
+            lambda: hexagon_districts(Polygon()),
+            "the extent is empty; give a non-empty geometry or bounds",
+            "范围为空；请给出非空的几何或边界范围",
+            set(),
+        ),
+        (
+            lambda: hexagon_districts("118,32,119,33"),
+            "cannot make hexagons over a str; give (min_lon",
+            "无法在 str 上生成六边形；请给出 (min_lon, min_lat, max_lon, max_lat)",
+            {"str", "shapely", "GeoSeries"},
+        ),
+        (
+            lambda: hexagon_districts(gpd.GeoSeries([box(*NANJING_CORE)])),
+            "the extent has no CRS; set it (e.g. .set_crs('EPSG:4326')) before building hexagons",
+            "范围没有坐标参考系（CRS）；请在生成六边形之前设置",
+            set(),
+        ),
+        (
+            lambda: hexagon_districts(gpd.GeoSeries([], crs="EPSG:4326")),
+            "the extent is empty: the GeoSeries has no geometry",
+            "范围为空：所给的几何序列中没有几何",
+            set(),
+        ),
+        (
+            lambda: block_districts(
+                grid_network(lattice_lines(2, 200.0, "primary")), min_area_m2=-1.0
+            ),
+            "min_area_m2 must be a number of square metres ≥ 0, not -1.0",
+            "min_area_m2 必须是不小于 0 的平方米数，而不是 -1.0",
+            set(),
+        ),
+        (
+            lambda: block_districts(
+                grid_network(lattice_lines(2, 200.0, "primary")), min_width_m=math.nan
+            ),
+            "min_width_m must be a number of metres ≥ 0, not nan",
+            "min_width_m 必须是不小于 0 的米数，而不是 nan",
+            {"nan"},
+        ),
+    ]
+    for call, english, chinese, allowed in cases:
+        with pytest.raises((InputError, CRSError)) as caught:
+            call()
+        assert english in str(caught.value)
+        assert chinese in assert_chinese_error(caught.value, allowed=allowed)
+
+
+def test_blocks_without_arterial_roads_say_so_in_chinese() -> None:
+    with pytest.raises(InputError) as caught:
+        block_districts(grid_network(lattice_lines(3, 100.0, "residential")))
+    assert "hand-made grid: the network has no arterial road (primary, primary_link" in str(
+        caught.value
+    )
+    assert "(it has residential); use hexagon_districts(...) for a regular grid" in str(
+        caught.value
+    )
+    tags = {"hand-made", "grid", "primary", "secondary", "tertiary", "trunk", "residential"}
+    chinese = assert_chinese_error(caught.value, allowed=tags)  # the network's name, OSM tags
+    assert "：路网中没有可以围合街区的干路（primary, primary_link" in chinese
+    assert (
+        "现有道路等级为 residential；请改用 hexagon_districts(...) 生成规则的六边形网格" in chinese
+    )
+    with pytest.raises(InputError) as caught:
+        block_districts(grid_network(lattice_lines(3, 200.0, "primary")), min_area_m2=50_000.0)
+    assert (
+        "the 12 arterial road segments enclose no closed block of at least 50,000 m² and 20 m"
+        in (str(caught.value))
+    )
+    chinese = assert_chinese_error(caught.value, allowed=tags)
+    assert (
+        "12 段干路没有围合出面积不小于 50,000 平方米、宽度不小于 20 米的封闭街区（4 个面都不够大）"
+        in (chinese)
+    )
+
+
+def test_resident_input_errors_read_in_chinese() -> None:
+    districts = two_districts()
+    residents = residents_frame([(118.7805, 32.0405), (118.7815, 32.0405)], [3, 4])
+    lines = residents.copy()
+    lines.loc[1, "geometry"] = LineString([(118.78, 32.04), (118.79, 32.04)])
+    cases: list[tuple[Any, str, str, set[str]]] = [
+        (
+            lambda: district_totals(residents.drop(columns="households"), districts),
+            "residents lack the column(s) households; make them with radius.population",
+            "居民数据缺少 households 列；请用 radius.population 生成",
+            {"households"},
+        ),
+        (
+            lambda: assign_residents(lines, districts),
+            "residents rows 2, column 'geometry': not a point (or empty); fix: give every",
+            "居民数据第 2 行，'geometry' 列：不是点（或为空）；解决办法：为每个居民给出点位置",
+            {"geometry"},
+        ),
+        (
+            lambda: assign_residents(residents.set_crs(None, allow_override=True), districts),
+            "the residents have no CRS; set it, e.g. .set_crs('EPSG:4326')",
+            "居民数据没有坐标参考系（CRS）；请设置，例如 .set_crs('EPSG:4326')",
+            set(),
+        ),
+        (
+            lambda: assign_residents(residents, districts.set_crs(None, allow_override=True)),
+            "the districts have no CRS; make them with read_districts",
+            "分析区域没有坐标参考系（CRS）；请用 read_districts 生成",
+            set(),
+        ),
+        (
+            lambda: district_totals(residents, districts.drop(columns="district_id")),
+            "districts must be a GeoDataFrame with a 'district_id' column; make them with",
+            "分析区域必须是带 district_id 列的 GeoDataFrame；请用 read_districts、block_districts",
+            {"GeoDataFrame"},
+        ),
+        (
+            lambda: assign_residents(pd.DataFrame(residents), districts),
+            "residents must be a GeoDataFrame of points (see radius.population)",
+            "居民数据必须是点的 GeoDataFrame（见 radius.population）",
+            {"GeoDataFrame"},
+        ),
+    ]
+    for call, english, chinese, allowed in cases:
+        with pytest.raises((InputError, CRSError)) as caught:
+            call()
+        assert english in str(caught.value)
+        assert chinese in assert_chinese_error(caught.value, allowed=allowed)
+
+
+def test_repaired_polygons_are_named_in_chinese() -> None:
+    bowtie = Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100)])
+    square = box(X0 + 500, Y0, X0 + 600, Y0 + 100)
+    frame = gpd.GeoDataFrame({"id": ["ok", "bowtie"]}, geometry=[square, bowtie], crs=UTM50)
+    with pytest.warns(RadiusWarning) as caught_warnings:
+        districts_from_frame(frame, source="社区.gpkg")
+    (note,) = [w.message.message for w in caught_warnings if isinstance(w.message, RadiusWarning)]
+    chinese = note.text("zh")
+    assert chinese.startswith(
+        "社区.gpkg：用 shapely.make_valid 修复了 1 个无效的区域多边形：第 2 行（"
+    )
+    assert "Self-intersection" in note  # shapely's own words, in both languages
+
+
+def test_command_line_says_overlapping_districts_in_one_language(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "社区.gpkg"
+    squares_utm((0, 0, 100), (70, 0, 100), 编号=["莫愁湖", "南湖"]).to_file(path, driver="GPKG")
+    argv = ["analyze", "--districts", str(path), "--categories", "elderly_care", "--out"]
+    assert main([*argv, str(tmp_path / "zh"), "--lang", "zh"]) == 2
+    chinese = capsys.readouterr().err
+    assert f"radius：错误：{path}：分析区域有 1 个问题：" in chinese
+    assert "第 1 行与第 2 行（区域编号 '莫愁湖' 与 '南湖'）重叠 3,000.0 平方米" in chinese
+    assert english_words(chinese, ALLOWED_IN_CHINESE | {"QGIS"}) == [], chinese
+    assert main([*argv, str(tmp_path / "en"), "--lang", "en"]) == 2
+    english = capsys.readouterr().err
+    assert f"radius: error: {path}: 1 problem(s) in the districts:" in english
+    assert "rows 1 and 2 (district_id '莫愁湖' and '南湖') overlap by 3,000.0 m²" in english
+    ours = re.sub(r"'[^']*'", "", english.replace(str(path), ""))  # the file's name and ids
+    assert not re.search(r"[\u4e00-\u9fff]", ours), english
