@@ -827,13 +827,13 @@ def test_frames_and_tables_errors_read_in_chinese(tmp_path):
             lambda: residents_from_buildings(pd.DataFrame({"levels": [6]})),
             "expected a GeoDataFrame of building footprints, got DataFrame",
             "应传入建筑轮廓的 `GeoDataFrame`，实际为 DataFrame",
-            {"GeoDataFrame", "DataFrame"},
+            {"DataFrame"},
         ),
         (
             lambda: residents_from_plots([1, 2]),
             "expected a GeoDataFrame of residential plots, got list",
             "应传入居住地块的 `GeoDataFrame`，实际为 list",
-            {"GeoDataFrame", "list"},
+            {"list"},
         ),
         (
             lambda: residents_from_buildings(building_20x50(levels=[6]).iloc[:0]),
@@ -935,7 +935,7 @@ def test_raster_errors_read_in_chinese(tmp_path):
             lambda: residents_from_raster([utm, shifted]),
             "utm.tif and ",
             "shifted.tif 的栅格网格不同（前者 2×2 EPSG:32650，后者 2×2 EPSG:32650，或像元起点",
-            {"gdalwarp"},
+            set(),  # `gdalwarp` is a command in backticks
         ),
         (
             lambda: residents_from_raster(utm, band=0),
@@ -1164,5 +1164,5 @@ def test_command_line_says_a_bad_census_csv_in_one_language(tmp_path, capsys):
     assert english.startswith(f"radius: error: {path}: no lon/lat columns")
     assert "columns found: '社区', '户数', '60岁及以上人口', '0-3岁人口'" in english
     # Chinese only in the file's own name and headers, and the headers it would accept
-    ours = re.sub(r"'[^']*'", "", english.replace(str(path), "")).replace("(or `经度`/`纬度`)", "")
+    ours = re.sub(r"'[^']*'|`[^`]*`", "", english.replace(str(path), ""))
     assert not re.search(r"[\u4e00-\u9fff]", ours), english
