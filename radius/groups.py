@@ -107,7 +107,7 @@ class DemandGroup(_Frozen):
     @model_validator(mode="after")
     def _share_has_source(self) -> DemandGroup:
         if self.share is not None and not (self.share_source or "").strip():
-            raise ValueError(f"group {self.id}: a share needs its share_source")
+            raise ValueError(message("groups_share_needs_source", id=self.id))
         return self
 
 
@@ -121,28 +121,37 @@ class DemandGroups(_Frozen):
         ids = [g.id for g in self.groups]
         missing = [g for g in GROUP_IDS if g not in ids]
         if missing:
-            raise ValueError(f"groups: missing the group id(s) {', '.join(missing)}")
+            raise ValueError(message("groups_missing_ids", ids=", ".join(missing)))
         if len(set(ids)) != len(ids):
-            raise ValueError("groups: every id must be given once")
+            raise ValueError(message("groups_id_repeated"))
         seen: dict[str, str] = {}
         for group in self.groups:
             for alias in group.aliases:
                 key = alias.strip().lower()
                 if key in seen and seen[key] != group.id:
                     raise ValueError(
-                        f"groups: header {alias!r} is given for both {seen[key]} and {group.id}"
+                        message(
+                            "groups_header_twice",
+                            header=repr(alias),
+                            first=seen[key],
+                            second=group.id,
+                        )
                     )
                 seen[key] = group.id
         profiles = load_speed_profiles().profiles
         for group in self.groups:
             if group.speed_profile not in profiles:
                 raise ValueError(
-                    f"group {group.id}: unknown speed_profile {group.speed_profile!r}; known: "
-                    f"{', '.join(profiles)}"
+                    message(
+                        "groups_unknown_speed_profile",
+                        id=group.id,
+                        value=repr(group.speed_profile),
+                        known=", ".join(profiles),
+                    )
                 )
         for fixed, column in (("residents", "population"), ("households", "households")):
             if self.group(fixed).column != column:
-                raise ValueError(f"group {fixed}: its column must be {column!r}")
+                raise ValueError(message("groups_fixed_column", id=fixed, column=repr(column)))
         return self
 
     @property
@@ -161,7 +170,9 @@ class DemandGroups(_Frozen):
         for group in self.groups:
             if group.id == group_id:
                 return group
-        raise InputError(f"unknown demand group {group_id!r}; known groups: {', '.join(self.ids)}")
+        raise InputError(
+            message("groups_unknown_group", value=repr(group_id), known=", ".join(self.ids))
+        )
 
     def aliases(self) -> dict[str, str]:
         """Every accepted header (stripped, lower-cased) -> the group's column."""

@@ -47,7 +47,7 @@ from radius._residents import (
     load_population_defaults,
 )
 from radius.districts import _assign, districts_from_frame
-from radius.i18n import message, warn
+from radius.i18n import Message, message, warn
 from radius.network import choose_metric_crs
 from radius.population import _grid_points
 
@@ -110,14 +110,21 @@ def unit_statistics(
         label = _column_label(column, original)
         for i in np.flatnonzero(parsed.bad):
             problems.add(
-                f"feature {i + 1}, column {label}: {_show(parsed.raw[i])} is not a number; "
-                "enter the unit's count as a plain number (0 where nobody lives), or leave "
-                "it empty when unknown"
+                message(
+                    "units_statistic_not_number",
+                    row=origin.row(i),
+                    column=label,
+                    value=_show(parsed.raw[i]),
+                )
             )
         for i in np.flatnonzero(parsed.values < 0):
             problems.add(
-                f"feature {i + 1}, column {label}: {_show(parsed.values[i])} is negative; "
-                "enter the unit's count, 0 or more"
+                message(
+                    "units_statistic_negative",
+                    row=origin.row(i),
+                    column=label,
+                    value=_show(parsed.values[i]),
+                )
             )
         out[column] = parsed.values
     problems.raise_if_any()
@@ -164,7 +171,9 @@ def units_from_frame(
         Every problem of the polygons or the statistics.
     """
     if level not in UNIT_LEVELS:
-        raise InputError(f"unit level {level!r} is not one of {', '.join(UNIT_LEVELS)}")
+        raise InputError(
+            message("units_level_unknown", value=repr(level), known=", ".join(UNIT_LEVELS))
+        )
     plain = frame.reset_index(drop=True)
     districts = districts_from_frame(plain, source=source, allow_overlap=allow_overlap)
     statistics = unit_statistics(
@@ -212,7 +221,9 @@ def read_units(
     """
     file_path = Path(path)
     if not file_path.exists():
-        raise InputError(f"{file_path}: units file not found; check the path")
+        raise InputError(
+            message("file_not_found", file=str(file_path), what=message("file_kind_units"))
+        )
     frame = read_vector_layer(file_path, layer, what="units", geometry_kind="Polygon")
     return units_from_frame(
         frame,
@@ -269,12 +280,21 @@ def nest_units(communities: gpd.GeoDataFrame, subdistricts: gpd.GeoDataFrame) ->
             share[c] = a / area[c]
             parent[c] = ids[s]
     names = communities["district_id"].astype(str).to_numpy()
-    loose = [f"{names[i]!r} ({share[i]:.0%} inside)" for i in np.flatnonzero(share < 0.95)]
+    loose = [
+        message("units_community_inside", id=repr(names[i]), share=f"{share[i]:.0%}")
+        for i in np.flatnonzero(share < 0.95)
+    ]
     if loose:
-        warn(
-            "communities_outside_subdistricts", n=len(loose), listed=", ".join(loose[:_MAX_LISTED])
-        )
+        warn("communities_outside_subdistricts", n=len(loose), listed=_listed(loose[:_MAX_LISTED]))
     return pd.Series(parent, index=communities.index, name="parent_id", dtype="str")
+
+
+def _listed(items: Sequence[Message]) -> Message:
+    """``items`` as one list in any language (``a, b, c``, in Chinese ``a、b、c``)."""
+    listed = items[-1]
+    for item in reversed(items[:-1]):
+        listed = message("residents_list", first=item, rest=listed)
+    return listed
 
 
 def spread_unit_totals(

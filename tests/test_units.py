@@ -40,6 +40,7 @@ from radius.plausibility import check_building_estimate
 from radius.population import residents_from_points
 from radius.units import cover_residents, read_units, spread_unit_totals
 from tests.conftest import shared_file
+from tests.language_checks import assert_chinese_error, english_words
 
 UTM51 = "EPSG:32651"
 X0, Y0 = 350_000.0, 3_450_000.0
@@ -576,3 +577,145 @@ def test_sample_community_table_runs_from_the_command_line(tmp_path: Path) -> No
     assert districts.loc["C1", "aged_60_plus"] == pytest.approx(2150)
     assert districts.loc["C3", "supermarket_within_15min_verdict"] == "not_applicable"
     assert districts.loc["C1", "parent_id"] == "S1"
+
+
+# --------------------------------------------------------------------------------------
+# Errors and warnings of the units and the demand groups file in one language (#14)
+# --------------------------------------------------------------------------------------
+
+
+def test_units_problems_read_in_chinese(tmp_path: Path) -> None:
+    from radius._errors import InputError
+    from radius.units import units_from_frame
+
+    frame = gpd.GeoDataFrame(
+        {"编号": ["C1", "C2"], "常住人口": ["many", -3]},
+        geometry=[box(0, 0, 100, 100), box(200, 0, 300, 100)],
+        crs=UTM51,
+    )
+    frame.to_file(tmp_path / "bad.geojson", driver="GeoJSON")
+    with pytest.raises(InputError) as info:
+        read_units(tmp_path / "bad.geojson")
+    english = str(info.value)
+    assert "feature 1, column '常住人口' (population): 'many' is not a number" in english
+    assert "enter the unit's count as a plain number" in english
+    assert "feature 2, column '常住人口' (population): -3 is negative" in english
+    chinese = assert_chinese_error(info.value)
+    assert "第 1 个要素，'常住人口'（人口） 列：'many' 不是数字" in chinese
+    assert "第 2 个要素，'常住人口'（人口） 列：-3 是负数" in chinese
+
+    with pytest.raises(InputError, match=r"units file not found; check the path") as info:
+        read_units(tmp_path / "missing.gpkg")
+    assert "找不到社区/街道单元文件" in assert_chinese_error(info.value)
+    with pytest.raises(InputError, match=r"unit level 'street' is not one of community") as info:
+        units_from_frame(frame, level="street")  # type: ignore[arg-type]
+    chinese = assert_chinese_error(info.value, allowed={"community", "subdistrict", "street"})
+    assert "单元层级 'street' 不是" in chinese
+
+
+def test_communities_outside_subdistricts_warn_in_chinese() -> None:
+    from radius.i18n import RadiusWarning
+    from radius.units import nest_units
+
+    subdistricts = gpd.GeoDataFrame(
+        {"district_id": ["S1"]}, geometry=[box(0, 0, 1000, 1000)], crs=UTM51
+    )
+    communities = gpd.GeoDataFrame(
+        {"district_id": ["C1", "C2", "C3"]},
+        geometry=[box(0, 0, 500, 500), box(800, 0, 1200, 400), box(2000, 0, 2100, 100)],
+        crs=UTM51,
+    )
+    with pytest.warns(RadiusWarning) as caught:
+        parents = nest_units(communities, subdistricts)
+    assert parents.tolist() == ["S1", "S1", ""]
+    (note,) = [w.message.message for w in caught if isinstance(w.message, RadiusWarning)]
+    assert "'C2' (50% inside), 'C3' (0% inside)" in note
+    chinese = note.text("zh")
+    assert "'C2'（50% 位于街道内）、'C3'（0% 位于街道内）" in chinese
+    assert english_words(chinese) == []
+
+
+def _groups_file(tmp_path: Path, edit: str) -> Path:
+    """``configs/demand_groups.yaml`` with one thing broken (``edit``)."""
+    import yaml
+
+    source = Path(__file__).resolve().parents[1] / "configs" / "demand_groups.yaml"
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    groups = {group["id"]: group for group in data["groups"]}
+    if edit == "no source":
+        groups["aged_60_plus"]["share_source"] = " "
+    elif edit == "missing id":
+        groups["disabled"]["id"] = "handicapped"
+    elif edit == "repeated id":
+        data["groups"].append(dict(groups["disabled"], column="disabled_2", aliases=["dd"]))
+    elif edit == "header twice":
+        groups["households"]["aliases"].append("Pop")
+    elif edit == "speed profile":
+        groups["aged_60_plus"]["speed_profile"] = "snail"
+    elif edit == "fixed column":
+        groups["households"]["column"] = "homes"
+    path = tmp_path / "demand_groups.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "english", "chinese"),
+    [
+        (
+            "no source",
+            "groups[2]: group aged_60_plus: a share needs its share_source",
+            "人群 `aged_60_plus`：给出了占比 `share`，须同时给出其来源 `share_source`",
+        ),
+        (
+            "missing id",
+            "groups: missing the group id(s) disabled",
+            "`groups`：缺少人群编号 disabled",
+        ),
+        (
+            "repeated id",
+            "groups: every id must be given once",
+            "`groups`：每个人群编号只能出现一次",
+        ),
+        (
+            "header twice",
+            "groups: header 'Pop' is given for both residents and households",
+            "`groups`：表头 'Pop' 同时给了 `residents` 和 `households` 两个人群",
+        ),
+        (
+            "speed profile",
+            "group aged_60_plus: unknown speed_profile 'snail'; known: adult",
+            "人群 `aged_60_plus`：未知的步行速度方案（`speed_profile`）'snail'；现有方案：adult",
+        ),
+        (
+            "fixed column",
+            "group households: its column must be 'households'",
+            "人群 `households`：其列（`column`）必须为 'households'",
+        ),
+    ],
+)
+def test_broken_demand_groups_file_names_the_problem_in_either_language(
+    tmp_path: Path, edit: str, english: str, chinese: str
+) -> None:
+    from radius._errors import ConfigError
+    from radius.config import load_speed_profiles
+
+    path = _groups_file(tmp_path, edit)
+    with pytest.raises(ConfigError) as info:
+        load_demand_groups(path)
+    assert str(info.value).startswith(str(path))
+    assert english in str(info.value)
+    profiles = set(load_speed_profiles().profiles)
+    text_zh = assert_chinese_error(info.value, allowed={"disabled", "snail", *profiles})
+    assert chinese in text_zh
+
+
+def test_unknown_demand_group_reads_in_chinese() -> None:
+    from radius._errors import InputError
+
+    with pytest.raises(
+        InputError, match=r"unknown demand group 'pets'; known groups: resi"
+    ) as info:
+        load_demand_groups().group("pets")
+    chinese = assert_chinese_error(info.value, allowed={"pets", *GROUP_IDS})
+    assert chinese.startswith("未知的服务人群 'pets'；现有人群：residents, households")
