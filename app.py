@@ -550,8 +550,7 @@ def main() -> None:
 if __name__ == "__main__":  # `streamlit run app.py` and AppTest; a plain import defines only
     try:
         main()
-    except RadiusError as exc:  # every pipeline call is guarded; this is the backstop
-        st.error(t("error_input", str(st.session_state.get("lang", "zh")), message=str(exc)))
-    except Exception:
-        LOG.exception("unexpected error in the radius app")
-        st.error(t("error_unexpected", str(st.session_state.get("lang", "zh"))))
+    except Exception as exc:  # every pipeline call is guarded; this is the backstop
+        if not isinstance(exc, RadiusError):
+            LOG.exception("unexpected error in the radius app")
+        st.error(session.error_text(exc, str(st.session_state.get("lang", "zh"))))

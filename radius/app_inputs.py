@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -29,7 +29,7 @@ from radius.bounded import LimitError, Limits, limits_from_env, private_folder, 
 from radius.config import load_categories
 from radius.coords import convert_frame, offset_signature
 from radius.facilities import facilities_from_osm
-from radius.i18n import Message, t
+from radius.i18n import Message, error_in, error_message, t
 from radius.network import _is_osm_file
 from radius.pipeline import (
     AnalysisInputs,
@@ -199,11 +199,8 @@ def load_inputs(
     try:
         with collect():
             return _load(uploads, coord_system, work, names, replace_all, max_unpacked_bytes)
-    except LimitError as exc:
-        raise LimitError(replace_paths(str(exc), names), exc.limit) from None
     except RadiusError as exc:
-        # The same kind of error, naming the uploaded file instead of its temporary copy.
-        raise type(exc)(replace_paths(str(exc), names)) from None
+        raise _renamed_error(exc, names) from None
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)
@@ -273,13 +270,32 @@ def _load(
 
 def _clean_note(note: str, names: Sequence[tuple[str, str]]) -> str:
     """A note naming the uploaded files, not their temporary copies; a message id stays one."""
-    if isinstance(note, Message):
-        params = {
-            key: replace_paths(value, names) if isinstance(value, str) else value
-            for key, value in note.params.items()
-        }
-        return Message(note.key, **params)
-    return replace_paths(note, names)
+    return _renamed(note, names)
+
+
+def _renamed(value: Any, names: Sequence[tuple[str, str]]) -> Any:
+    """``value`` naming the uploaded files, not their temporary copies (:func:`replace_paths`):
+    a :class:`Message` stays one, its values renamed (a problem listed in it, a Message or
+    a tuple of them, too), so it is still told in each language."""
+    if isinstance(value, Message):
+        return Message(value.key, **{k: _renamed(v, names) for k, v in value.params.items()})
+    if isinstance(value, tuple):
+        return tuple(_renamed(item, names) for item in value)
+    if isinstance(value, str):
+        return replace_paths(value, names)
+    return value
+
+
+def _renamed_error(exc: RadiusError, names: Sequence[tuple[str, str]]) -> RadiusError:
+    """The same kind of error, naming the uploaded files instead of their temporary copies,
+    with its :class:`Message` (when it has one) kept, so the page tells it in its language."""
+    text = _renamed(error_message(exc), names)
+    if isinstance(exc, LimitError):
+        return LimitError(text, exc.limit)
+    try:
+        return type(exc)(text)
+    except TypeError:  # an error class with other arguments: keep it as it was raised
+        return exc
 
 
 def _keep_osm_facilities(
@@ -321,7 +337,7 @@ def facilities_to_wgs84(facilities: gpd.GeoDataFrame, system: str) -> gpd.GeoDat
 
 
 def limit_message(exc: LimitError, lang: str) -> str:
-    """A limit reached, in the user's language."""
+    """A limit reached, in the user's language (a clause: no closing full stop)."""
     limits = limits_from_env()
     if exc.limit == "seconds":
         return t("limit_seconds", lang, seconds=limits.seconds)
@@ -331,4 +347,4 @@ def limit_message(exc: LimitError, lang: str) -> str:
         return t("error_bug", lang)
     if exc.limit in ("cancelled", "shutdown"):
         return t(f"limit_{exc.limit}", lang)
-    return str(exc)
+    return error_in(exc, lang)

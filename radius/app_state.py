@@ -52,7 +52,7 @@ from radius.app_inputs import Loaded, Upload, limit_message, load_bounded
 from radius.bounded import LimitError, run_bounded
 from radius.config import Category, load_categories
 from radius.coords import from_wgs84, to_wgs84
-from radius.i18n import name_of, t
+from radius.i18n import error_in, name_of, t
 from radius.maps import available_basemaps
 from radius.pipeline import AnalysisResult
 from radius.sample import default_network_path
@@ -271,14 +271,21 @@ def error_text(
 ) -> str:
     """What the page says about a failure, in ``lang``, never a traceback.
 
-    A limit with the limit's own message; an input error under ``key`` (its text rewritten
-    by ``clean``, e.g. :meth:`Loaded.clean`; ``params`` fill the key's other placeholders);
-    anything else as a bug (``error_unexpected`` for the page's own steps).
+    An input error under ``key``: the error's own message in ``lang``
+    (:func:`radius.i18n.error_in`, a :class:`~radius.i18n.Message` in the user's language),
+    rewritten by ``clean`` (e.g. :meth:`Loaded.clean`); ``params`` fill the key's other
+    placeholders. A limit with the limit's own message (under ``error_limit`` for an
+    upload, whose page goes on with the default district). Anything else is a bug, told
+    as one in ``lang`` (``error_unexpected`` for the page's own steps), its traceback only
+    in the server's log.
     """
     if isinstance(exc, LimitError):
-        return t("error_limit", lang, message=limit_message(exc, lang))
+        limit = limit_message(exc, lang)
+        if key == "error_upload":
+            return t("error_limit", lang, message=limit)
+        return t(key, lang, message=limit, **params)
     if isinstance(exc, RadiusError):
-        return t(key, lang, message=clean(str(exc)), **params)
+        return t(key, lang, message=clean(error_in(exc, lang)), **params)
     if key == "error_input":
         return t("error_unexpected", lang)
     return t(key, lang, message=t("error_bug", lang), **params)

@@ -20,7 +20,7 @@ from radius._io import gpkg_writer, write_outputs, xlsx_writer
 from radius._warnings import collect
 from radius.app_inputs import Upload
 from radius.facilities import CAPACITY_COLUMNS
-from radius.i18n import t
+from radius.i18n import error_in, t
 from radius.pipeline import AnalysisInputs, AnalysisResult, AnalyzeConfig
 from radius.report import provision_sheets
 from radius.sample import default_network_path
@@ -99,7 +99,7 @@ def prepared(item: Download, lang: str) -> tuple[bytes | None, str | None]:
     try:
         return item.make(), None
     except RadiusError as exc:
-        return None, t("error_download", lang, what=what, message=str(exc))
+        return None, t("error_download", lang, what=what, message=error_in(exc, lang))
     except Exception:
         LOG.exception("preparing the %s download failed", item.kind)
         return None, t("error_download", lang, what=what, message=t("error_bug", lang))

@@ -34,6 +34,7 @@ __all__ = [
     "Named",
     "RadiusWarning",
     "category_label",
+    "error_in",
     "error_message",
     "group_label",
     "keys",
@@ -320,6 +321,17 @@ def error_message(exc: BaseException) -> str:
     if exc.args and isinstance(exc.args[0], Message):
         return exc.args[0]
     return str(exc)
+
+
+def error_in(exc: BaseException, lang: str) -> str:
+    """What an error says, in ``lang``, to be set in a sentence of the page or command line:
+    its :class:`Message` in that language when it was raised with one (else its text),
+    without the full stop that closes it (the sentence around it ends with its own).
+    """
+    text = localize(error_message(exc), lang).rstrip()
+    if text.endswith(("。", ".")) and not text.endswith(".."):
+        text = text[:-1]
+    return text
 
 
 def localize_all(data: Any, lang: str) -> Any:

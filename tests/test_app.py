@@ -21,9 +21,11 @@ import pytest
 import yaml
 
 from radius._errors import ConfigError
+from radius.app_state import error_text
 from radius.coords import from_wgs84
 from radius.facilities import CAPACITY_COLUMNS, FACILITY_COLUMNS, empty_facilities
-from radius.i18n import LANGUAGES, keys, load_strings, name_of, t
+from radius.i18n import LANGUAGES, Message, error_message, keys, load_strings, name_of, t
+from tests.language_checks import english_words
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
@@ -433,10 +435,24 @@ def test_bad_upload_shows_a_translated_message_not_a_traceback(app, role, name, 
     assert not app.exception
     assert len(app.error) == 1
     text = str(app.error[0].value)
+    exc = _upload_error(role, name, data)
+    assert re.search(message, str(exc), re.DOTALL)  # the error meant (its English text)
+    assert text == error_text(exc, "zh", "error_upload")  # shown in the page's language
     assert text.startswith("无法读取上传的文件：")
-    assert re.search(message, text, re.DOTALL)
+    assert name in text
     assert "Traceback" not in text
     assert "radius-upload-" not in text  # the server's temporary folder is never shown
+    if isinstance(error_message(exc), Message):  # an error raised with a message id
+        assert english_words(text) == [], text
+
+
+def _upload_error(role: str, name: str, data: bytes, unpacked: int | None = None) -> Exception:
+    """The error reading one upload raises (as the page's job raises it), in-process."""
+    from radius.app_inputs import Upload, load_inputs
+
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - whichever error it is
+        load_inputs([Upload(role, name, name, data)], max_unpacked_bytes=unpacked)
+    return raised.value
 
 
 @pytest.mark.slow
@@ -447,7 +463,13 @@ def test_zip_bomb_upload_is_refused(app):
     app.file_uploader(key="upload_network").upload("roads.zip", buffer.getvalue())
     app.run()
     assert not app.exception
-    assert re.search(r"roads\.zip: .*zip bomb", str(app.error[0].value))
+    text = str(app.error[0].value)
+    exc = _upload_error("network", "roads.zip", buffer.getvalue())
+    assert re.search(r"roads\.zip: .*zip bomb", str(exc))
+    assert text == error_text(exc, "zh", "error_upload")
+    assert "roads.zip" in text
+    if isinstance(error_message(exc), Message):
+        assert english_words(text) == [], text
 
 
 @pytest.mark.slow
@@ -622,9 +644,9 @@ def test_limits_end_an_oversized_upload_with_a_message(app, nanjing_osm, monkeyp
     app.file_uploader(key="upload_network").upload("新街口.osm.bz2", packed).run()
     assert not app.exception
     (error,) = app.error
-    assert str(error.value).startswith(
-        "无法读取上传的文件：新街口.osm.bz2: unpacks to more than 1.0 MB"
-    )
+    exc = _upload_error("network", "新街口.osm.bz2", packed, unpacked=1024 * 1024)
+    assert str(exc).startswith("新街口.osm.bz2: unpacks to more than 1.0 MB")
+    assert str(error.value) == error_text(exc, "zh", "error_upload")
     assert ELDERLY in _metrics(app)  # the page goes on, on the default district
 
     monkeypatch.setenv("RADIUS_UNPACKED_MB", "1024")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 
 import pytest
 
+from radius.app_inputs import limit_message
 from radius.app_state import (
     MAX_PROPOSALS,
     MAX_SUGGESTIONS,
@@ -26,6 +28,7 @@ from radius.app_state import (
 )
 from radius.bounded import LimitError, run_bounded
 from radius.i18n import t
+from tests.language_checks import english_words
 
 LON, LAT = 118.7894, 32.0407
 
@@ -93,10 +96,53 @@ def test_other_inputs_start_the_what_ifs_afresh():
 
 def test_errors_are_told_in_the_users_language_never_as_a_traceback():
     limit = LimitError("reading the uploads took longer than the limit of 1 s", "seconds")
-    assert error_text(limit, "zh").startswith(t("error_limit", "zh", message="")[:4])
+    assert error_text(limit, "zh", "error_upload").startswith(
+        t("error_limit", "zh", message="")[:4]
+    )
     assert error_text(ValueError("boom"), "en") == t("error_unexpected", "en")
     bug = error_text(ValueError("boom"), "en", "error_upload")
     assert bug == t("error_upload", "en", message=t("error_bug", "en"))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_error_raised_with_a_message_is_told_in_the_users_language(lang):
+    """The page tells a radius error in its language (the error's message id), not in the
+    English its ``str`` is; ``clean`` then names the upload, and the sentence around it
+    closes it once (no 。。)."""
+    from radius._errors import InputError
+    from radius.i18n import message
+
+    exc = InputError(message("inventory_empty_table", file="/tmp/radius-upload-x/a.csv"))
+    shown = error_text(exc, lang, "error_upload", lambda text: text.replace("/tmp/", ""))
+    wanted = message("inventory_empty_table", file="radius-upload-x/a.csv").text(lang)
+    assert shown == t("error_upload", lang, message=wanted)
+    assert "/tmp/" not in shown
+    if lang == "zh":
+        assert english_words(shown) == [], shown
+    else:
+        assert not re.search(r"[\u4e00-\u9fff]", shown), shown
+    closed = InputError(message("inventory_problems_rows", file="a.csv", count=1, lines="x"))
+    assert "。。" not in error_text(closed, "zh", "error_upload")
+    assert ".." not in error_text(closed, "en", "error_upload")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_limit_or_a_bug_is_told_in_the_users_language(lang):
+    """A limit says which under the key of the step that hit it (only an upload goes on
+    with the default district); an unexpected error is a bug in ``lang``, no traceback."""
+    limit = LimitError("the analysis took longer than the limit of 1 s", "seconds")
+    told = limit_message(limit, lang)
+    assert error_text(limit, lang, "error_upload") == t("error_limit", lang, message=told)
+    assert error_text(limit, lang) == t("error_input", lang, message=told)
+    assert error_text(limit, lang, "error_suggest") == t("error_suggest", lang, message=told)
+    boom = KeyError("geometry")
+    assert error_text(boom, lang) == t("error_unexpected", lang)
+    assert error_text(boom, lang, "error_map") == t("error_map", lang, message=t("error_bug", lang))
+    for text in (error_text(limit, lang), error_text(boom, lang, "error_suggest")):
+        assert "geometry" not in text
+        assert "limit of 1 s" not in text
+        if lang == "zh":
+            assert english_words(text) == [], text
 
 
 def _sleep(seconds: float) -> int:
@@ -164,6 +210,15 @@ def test_a_download_that_fails_says_so_in_its_own_words():
     assert error == t("error_download", "zh", what=what, message="no font for Chinese text")
     _, error = prepared(Download("pdf", "r.pdf", "application/pdf", bug), "zh")
     assert error == t("error_download", "zh", what=what, message=t("error_bug", "zh"))
+    from radius.i18n import message
+
+    def no_font() -> bytes:  # an error raised with a message id: told in the page's language
+        raise InputError(message("inventory_empty_table", file="a.csv"))
+
+    for lang in ("zh", "en"):
+        _, error = prepared(Download("pdf", "r.pdf", "application/pdf", no_font), lang)
+        text = message("inventory_empty_table", file="a.csv").text(lang)
+        assert error == t("error_download", lang, what=t("download_pdf", lang), message=text)
 
 
 def test_a_session_keeps_one_cache_bounded_by_the_setting(monkeypatch):

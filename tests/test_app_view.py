@@ -42,6 +42,7 @@ from radius.config import load_categories
 from radius.i18n import keys, t
 from radius.sample import default_network_path
 from radius.whatif import Proposal, Settings, page_notes, whatif_analysis
+from tests.language_checks import ALLOWED_IN_CHINESE, english_words
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 LON, LAT = 118.7894, 32.0407  # beside the residents of the default district
@@ -306,6 +307,36 @@ def test_the_reading_the_page_hands_over_loads_the_uploads_in_a_bounded_job():
     assert error is not None
     assert "district.osm: this is a web page (HTML)" in error
     assert "radius-upload-" not in error
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_failing_upload_read_in_its_job_is_told_in_the_users_language(lang):
+    """A 5-byte CSV and an inventory without its columns, read in the bounded job as the
+    page reads them: the message beside the uploaders is in the page's language (the
+    error's message id crosses the job and the renaming of the upload), names the file as
+    uploaded, and closes its sentence once."""
+
+    def read(key, load):
+        return load(lambda: False)
+
+    for name, data in (("five.csv", b"12345"), ("cols.csv", b"a,b\n1,2\n")):
+        is_default, _, error, _ = _inputs_for(
+            [Upload("facilities", name, name, data)], read, lang=lang
+        )
+        assert is_default
+        assert error is not None
+        assert name in error
+        assert "radius-upload-" not in error
+        assert "。。" not in error
+        assert ".." not in error
+        if lang == "zh":
+            assert error.startswith("无法读取上传的文件："), error
+            # a and b: the columns the file holds, named as it names them
+            assert english_words(error, ALLOWED_IN_CHINESE | {"a", "b"}) == [], error
+        else:
+            assert error.startswith("The uploaded files could not be read: "), error
+            # the column names it accepts, Chinese ones too (name/名称), are values to type
+            assert not CJK.search(re.sub(r"\S*/\S*", "", error)), error
 
 
 def test_the_seconds_spent_are_shown_once_each():
