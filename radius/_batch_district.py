@@ -180,7 +180,8 @@ def _district_sitings(
     sitings = []
     for k, request in enumerate(task.job.sites):
         try:
-            sitings.append(run_site_request(inputs, config, request.model_copy(update=scope)))
+            scoped = request.model_copy(update=scope)
+            sitings.append(run_site_request(inputs, config, scoped, lang=task.job.lang))
         except InfeasibleError as exc:
             notes.append(
                 message(

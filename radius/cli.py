@@ -740,7 +740,7 @@ def _site(args: argparse.Namespace) -> int:
         districts=args.site_districts,
         size=size,
     )
-    result = run_site_request(inputs, config, request)
+    result = run_site_request(inputs, config, request, lang=args.lang)
     files: dict[str, Writer] = {
         "sites.gpkg": gpkg_writer(
             {
@@ -875,7 +875,7 @@ def _report(args: argparse.Namespace) -> int:
     config = job.analyze_config()
     inputs = load_analysis_inputs(config)
     result = analyze(inputs, config)
-    sitings = [run_site_request(inputs, config, request) for request in job.sites]
+    sitings = [run_site_request(inputs, config, request, lang=job.lang) for request in job.sites]
     candidates = [r.candidates for r in job.sites if r.candidates is not None]
     document = build_report(
         result,

@@ -58,7 +58,7 @@ from radius.covering import (
     spacing_conflicts,
 )
 from radius.facilities import CAPACITY_COLUMNS, FACILITY_COLUMNS
-from radius.i18n import message, warn
+from radius.i18n import Language, message, warn
 from radius.network import StreetNetwork
 from radius.paths import bounded_distances, restrict_to_nodes
 from radius.pipeline import AnalysisInputs, AnalysisResult, AnalyzeConfig, analyze
@@ -392,6 +392,7 @@ def site_facilities(
     districts: Sequence[str] | None = None,
     size: float | Mapping[str, float] | None = None,
     keep_all: bool = False,
+    lang: Language = "zh",
 ) -> SitingResult:
     """Choose new sites for one category; report coverage and shortfall before and after.
 
@@ -446,6 +447,9 @@ def site_facilities(
         Every candidate becomes a site (a what-if: the planner's own sites). The solver
         ranks them; candidates that newly cover nobody follow with zero gain instead of
         being left out, so a report lists every proposed site.
+    lang : {"zh", "en"}
+        Language of the names given to unnamed sites in the analysis after (拟建设施 1,
+        proposed site 1): the language of the run's map and tables.
 
     Returns
     -------
@@ -549,7 +553,8 @@ def site_facilities(
     sizes, basis = _site_sizes(before, category, chosen, sites, size, units)
     unit_ids = before.districts["district_id"].astype(str).to_numpy()[units]
     sites = sites.assign(district_id=unit_ids, **sizes, size_basis=basis)
-    after = analyze(inputs, run_config, proposals=_proposals(inputs.facilities, chosen, sites))
+    proposals = _proposals(inputs.facilities, chosen, sites, lang)
+    after = analyze(inputs, run_config, proposals=proposals)
     summary = {
         "category": category,
         "threshold": label,
@@ -566,7 +571,7 @@ def site_facilities(
 
 
 def run_site_request(
-    inputs: AnalysisInputs, config: AnalyzeConfig, request: SiteRequest
+    inputs: AnalysisInputs, config: AnalyzeConfig, request: SiteRequest, *, lang: Language = "zh"
 ) -> SitingResult:
     """:func:`site_facilities` for a siting request of a job file or the command line.
 
@@ -578,6 +583,8 @@ def run_site_request(
         Analysis parameters.
     request : SiteRequest
         The request; its candidates file, if any, is read here.
+    lang : {"zh", "en"}
+        Language of the run's outputs (see :func:`site_facilities`).
 
     Returns
     -------
@@ -605,6 +612,7 @@ def run_site_request(
         size=request.size
         if not isinstance(request.size, dict)
         else {str(k): v for k, v in request.size.items()},
+        lang=lang,
     )
 
 
@@ -821,9 +829,15 @@ def _site_units(before: AnalysisResult, sites: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def _proposals(
-    facilities: gpd.GeoDataFrame, chosen: gpd.GeoDataFrame, sites: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame,
+    chosen: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    lang: Language,
 ) -> gpd.GeoDataFrame:
     """The chosen sites in the facilities layout (for :func:`radius.pipeline.analyze`).
+
+    A site keeps its candidate's name; an unnamed one is "proposed site k" (拟建设施 k) in
+    ``lang``, the language of the run's outputs.
 
     Capacity columns of the layout (``floor_area_m2``, ``beds``, ...) come from the sites'
     sizes (:func:`_site_sizes`), else from the candidates' own columns, so ratio rules
@@ -833,7 +847,8 @@ def _proposals(
     data: dict[str, Any] = {
         "facility_id": sites["site_id"].to_numpy(),
         "name": [
-            (names.iloc[k] if names is not None else "") or f"proposed site {k + 1}"
+            (names.iloc[k] if names is not None else "")
+            or message("siting_proposed_site", k=k + 1).text(lang)
             for k in range(len(sites))
         ],
         "category": sites["category"].to_numpy(),

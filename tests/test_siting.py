@@ -1056,3 +1056,28 @@ def test_an_impossible_spacing_on_real_distances_is_infeasible_in_both_languages
     assert greedy.status == "incomplete"
     assert greedy.notes == ("greedy could not cover every coverable point",)
     assert localize(greedy.notes[0], "zh") == "贪心算法未能覆盖所有可覆盖的居民点"
+
+
+def test_unnamed_sites_are_named_in_the_runs_language(default_district) -> None:
+    """A chosen site without a name is 拟建设施 k in a Chinese run, proposed site k in an
+    English one: in the analysis after and in the web map's popups and tooltips."""
+    from radius.maps import analysis_map
+    from tests.language_checks import english_words
+
+    config, inputs = default_district
+    names = {}
+    for lang in ("zh", "en"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = site_facilities(inputs, config, category="elderly_care", count=2, lang=lang)
+        facilities = result.after.reach.facilities
+        names[lang] = facilities.loc[facilities["source"] == "proposed", "name"].tolist()
+        html = analysis_map(result.after, lang=lang, proposals=result.sites).get_root().render()
+        assert f"<td>{names[lang][0]}<" in html  # the popup
+        if lang == "zh":
+            assert "proposed site" not in html
+            assert all(english_words(name) == [] for name in names[lang])
+    assert names == {
+        "zh": ["拟建设施 1", "拟建设施 2"],
+        "en": ["proposed site 1", "proposed site 2"],
+    }
