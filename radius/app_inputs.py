@@ -29,7 +29,7 @@ from radius.bounded import LimitError, Limits, limits_from_env, private_folder, 
 from radius.config import load_categories
 from radius.coords import convert_frame, offset_signature
 from radius.facilities import facilities_from_osm
-from radius.i18n import Message, error_in, error_message, t
+from radius.i18n import Message, error_in, error_message, message, t
 from radius.network import _is_osm_file
 from radius.pipeline import (
     AnalysisInputs,
@@ -159,7 +159,7 @@ def load_bounded(
             folder,
             limits=limits,
             cancelled=cancelled,
-            what="reading the uploaded files",
+            what=message("bounded_what_uploads"),
         )
 
 

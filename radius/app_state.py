@@ -52,7 +52,7 @@ from radius.app_inputs import Loaded, Upload, limit_message, load_bounded
 from radius.bounded import LimitError, run_bounded
 from radius.config import Category, load_categories
 from radius.coords import from_wgs84, to_wgs84
-from radius.i18n import error_in, name_of, t
+from radius.i18n import error_in, message, name_of, t
 from radius.maps import available_basemaps
 from radius.pipeline import AnalysisResult
 from radius.sample import default_network_path
@@ -439,7 +439,7 @@ def analysis_for(
     return keep(
         key,
         lambda: run_bounded(
-            whatif_analysis, *args, cancelled=watch(), what="the analysis of the uploaded files"
+            whatif_analysis, *args, cancelled=watch(), what=message("bounded_what_analysis")
         ),
     )
 

@@ -76,7 +76,8 @@ class LimitError(InputError):
         self.limit = limit
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (str(self), self.limit))
+        # args[0]: a Message stays one (it pickles as its key and values)
+        return (type(self), (self.args[0] if self.args else "", self.limit))
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ def run_bounded(
     *args: Any,
     limits: Limits | None = None,
     cancelled: Callable[[], bool] | None = None,
-    what: str = "the job",
+    what: str | None = None,
 ) -> T:
     """Run ``function(*args)`` in a child process within ``limits``; return its value.
 
@@ -201,8 +202,10 @@ def run_bounded(
         Polled about 20 times a second; when it returns true the child is killed. It may
         also raise (Streamlit stops a script run by raising in it): the child is killed and
         the exception goes on.
-    what : str
-        What the job does, for the messages (``"reading the uploads"``).
+    what : str, optional
+        What the job does, for the messages: a :class:`~radius.i18n.Message` such as
+        ``message("bounded_what_uploads")`` (reading the uploaded files, 读取上传文件), so
+        that they read in any language; default "the job" (该任务).
 
     Returns
     -------
@@ -218,13 +221,14 @@ def run_bounded(
         When the child crashed (a bug), with its traceback.
     """
     limits = limits or limits_from_env()
+    what = what if what is not None else message("bounded_what_job")
     context = _context()
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(send, function, args), daemon=True)
     started = time.monotonic()
     with _JOBS_LOCK:
         if _stopping.is_set():
-            raise LimitError(f"{what} was stopped: the server is shutting down", "shutdown")
+            raise LimitError(message("bounded_shutdown", what=what), "shutdown")
         process.start()
         _JOBS.add(process)
     send.close()
@@ -245,24 +249,21 @@ def run_bounded(
                 break
             elapsed = time.monotonic() - started
             if _stopping.is_set():
-                raise LimitError(f"{what} was stopped: the server is shutting down", "shutdown")
+                raise LimitError(message("bounded_shutdown", what=what), "shutdown")
             if elapsed > limits.seconds:
                 raise LimitError(
-                    f"{what} took longer than the limit of {limits.seconds:g} s and was "
-                    "stopped; use a smaller area or file, or the command-line tool",
+                    message("bounded_seconds", what=what, seconds=f"{limits.seconds:g}"),
                     "seconds",
                 )
             used = rss_bytes(process.pid)
             if used > limits.memory_bytes:
                 LOG.warning("%s: worker %s at %d MB RSS, stopped", what, process.pid, used // MB)
                 raise LimitError(
-                    f"{what} needed more than the limit of {limits.memory_bytes / MB:,.0f} MB "
-                    "of memory and was stopped; use a smaller area or file, or the "
-                    "command-line tool",
+                    message("bounded_memory", what=what, mb=f"{limits.memory_bytes / MB:,.0f}"),
                     "memory",
                 )
             if cancelled is not None and cancelled():
-                raise LimitError(f"{what} was cancelled", "cancelled")
+                raise LimitError(message("bounded_cancelled", what=what), "cancelled")
     finally:
         receive.close()
         _kill(process)
@@ -271,18 +272,11 @@ def run_bounded(
     if kind == "error":
         raise value
     if kind == "memory":
-        raise LimitError(
-            f"{what} ran out of memory and was stopped; use a smaller area or file",
-            "memory",
-        )
+        raise LimitError(message("bounded_out_of_memory", what=what), "memory")
     if kind == "crash":
         raise RuntimeError(f"{what} failed in its worker process:\n{value}")
     LOG.warning("%s: worker %s ended with exit code %s", what, process.pid, process.exitcode)
-    raise LimitError(
-        f"{what} stopped unexpectedly (its worker process ended, exit code "
-        f"{process.exitcode}); it may have run out of memory: use a smaller area or file",
-        "died",
-    )
+    raise LimitError(message("bounded_died", what=what, code=process.exitcode), "died")
 
 
 @contextmanager
@@ -324,7 +318,7 @@ def stop_all() -> int:
 
 def warm_up() -> None:
     """Start the fork server (importing radius once there) so the first job starts fast."""
-    run_bounded(os.getpid, limits=Limits(seconds=120.0), what="starting the worker")
+    run_bounded(os.getpid, limits=Limits(seconds=120.0), what=message("bounded_what_warm_up"))
 
 
 TRIM_EVERY_S = 15.0

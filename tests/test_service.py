@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import os
+import pickle
 import threading
 import time
 import warnings
@@ -102,22 +104,34 @@ def test_run_bounded_returns_the_value_and_passes_input_errors():
 
 
 def test_run_bounded_stops_at_the_time_limit():
+    from radius.i18n import message
+
     started = time.monotonic()
     with pytest.raises(LimitError, match="longer than the limit of 1 s") as caught:
-        run_bounded(_sleep, 30.0, limits=Limits(seconds=1.0), what="reading")
+        run_bounded(_sleep, 30.0, limits=Limits(seconds=1.0), what=message("bounded_what_uploads"))
     assert caught.value.limit == "seconds"
     assert time.monotonic() - started < 15
+    assert str(caught.value).startswith("reading the uploaded files took longer than")
+    assert "use a smaller area or file, or the command-line tool" in str(caught.value)
+    chinese = assert_chinese_error(caught.value)
+    assert chinese.startswith("读取上传文件超过了 1 秒的时间上限，已停止")
+    # A limit error crosses a process boundary (the app's jobs) with its message id.
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert again.limit == "seconds"
+    assert assert_chinese_error(again) == chinese
 
 
 def test_run_bounded_stops_at_the_memory_limit():
     with pytest.raises(LimitError, match="more than the limit of 300 MB") as caught:
         run_bounded(_grow, 600, limits=Limits(seconds=60, memory_bytes=300 * MB))
     assert caught.value.limit == "memory"
+    assert str(caught.value).startswith("the job needed more than the limit of 300 MB")
+    assert assert_chinese_error(caught.value).startswith("该任务所需内存超过了 300 MB 的上限")
 
 
 def test_run_bounded_can_be_cancelled():
     started = time.monotonic()
-    with pytest.raises(LimitError, match="cancelled"):
+    with pytest.raises(LimitError, match="cancelled") as caught:
         run_bounded(
             _sleep,
             30.0,
@@ -125,6 +139,23 @@ def test_run_bounded_can_be_cancelled():
             cancelled=lambda: time.monotonic() - started > 0.5,
         )
     assert time.monotonic() - started < 15
+    assert str(caught.value) == "the job was cancelled"
+    assert assert_chinese_error(caught.value) == "该任务已取消"
+
+
+def _exit(code: int) -> None:
+    os._exit(code)
+
+
+def test_a_worker_that_dies_is_told_in_either_language():
+    from radius.i18n import message
+
+    with pytest.raises(LimitError, match=r"stopped unexpectedly .*exit code 3\)") as caught:
+        run_bounded(_exit, 3, limits=Limits(seconds=60), what=message("bounded_what_analysis"))
+    assert caught.value.limit == "died"
+    assert str(caught.value).startswith("the analysis of the uploaded files stopped")
+    chinese = assert_chinese_error(caught.value)
+    assert chinese.startswith("上传数据的分析意外中止（其工作进程已退出，退出码 3）")
 
 
 def test_limits_come_from_settings():
