@@ -1404,6 +1404,73 @@ def test_each_limit_reads_in_both_languages(
         assert chinese.startswith(f"{path}："), chinese
 
 
+#: The readers that name what a file holds (``what``) in their errors, and the position of
+#: ``what`` among their arguments.
+_WHAT_ARGUMENT = {
+    "regular_file": 1,
+    "read_limited_text": 1,
+    "load_yaml": 1,
+    "check_table_file": 1,
+    "check_rows": 2,
+    "read_vector_layer": None,  # keyword only
+    "data_kind": 0,
+}
+
+
+def _what_literals() -> dict[str, list[str]]:
+    """Every text written as ``what`` in a call of those readers in radius/: text -> where."""
+    import ast
+
+    found: dict[str, list[str]] = {}
+    for path in sorted((REPO_ROOT / "radius").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name not in _WHAT_ARGUMENT:
+                continue
+            index = _WHAT_ARGUMENT[name]
+            given = [k.value for k in node.keywords if k.arg == "what"]
+            if index is not None and len(node.args) > index:
+                given.append(node.args[index])
+            for value in given:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    found.setdefault(value.value, []).append(f"{path.name}:{node.lineno}")
+    return found
+
+
+def test_every_kind_of_file_the_readers_name_reads_in_chinese(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader given what a file holds as text ("facilities", "road lines") names it in the
+    error's language: each such text of radius/ is a data_* message id, so a limit or a
+    missing file reads 设施, 道路线 … in Chinese, never the English word."""
+    from radius._errors import InputError
+    from radius._limits import check_rows, data_kind, regular_file
+    from radius.i18n import Message
+    from tests.language_checks import assert_chinese_error
+
+    literals = _what_literals()
+    assert {"facilities", "residents", "districts", "road lines"} <= set(literals), literals
+    unknown = {
+        text: where for text, where in literals.items() if not isinstance(data_kind(text), Message)
+    }
+    assert unknown == {}, "give these a data_* message id in configs/messages.yaml"
+    monkeypatch.setenv("RADIUS_MAX_TABLE_ROWS", "2")
+    for text in literals:
+        english = data_kind(text).text("en")
+        with pytest.raises(InputError) as caught:
+            check_rows(tmp_path / "table.csv", 3, text)
+        assert f"the {english} table has 3 rows" in str(caught.value)
+        chinese = assert_chinese_error(caught.value)
+        assert chinese.startswith(f"{tmp_path / 'table.csv'}：{data_kind(text).text('zh')}")
+        with pytest.raises(InputError) as caught:
+            regular_file(tmp_path / "missing.gpkg", text)
+        assert f"{english} not found" in str(caught.value)
+        assert data_kind(text).text("zh") in assert_chinese_error(caught.value)
+
+
 # --------------------------------------------------------------------------------------
 # The file system: a read-only --out, a full disk, a killed run's leftovers
 # --------------------------------------------------------------------------------------
