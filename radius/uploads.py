@@ -4,7 +4,8 @@ Pure functions with no user-interface code: the app (``app.py``) passes the name
 of each uploaded file to :func:`save_upload`, which writes it into a private temporary
 folder and returns the path the readers of :mod:`radius.pipeline` take.
 
-What is checked, each with an :class:`~radius._errors.InputError` that names the file:
+What is checked, each with an :class:`~radius._errors.InputError` that names the file (its
+text a message id, ``upload_*`` of ``configs/messages.yaml``, in Chinese or English):
 
 - the size (``max_bytes``);
 - the file name: only its last component is kept, path separators, ``..`` and control
@@ -54,6 +55,7 @@ from radius._files import (
     format_size,
     parse_number,
 )
+from radius.i18n import message
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -201,19 +203,26 @@ def save_upload(
     size = len(data)
     if size > max_bytes:
         raise InputError(
-            f"{name}: the file is {format_size(size)}, larger than the upload limit of "
-            f"{format_size(max_bytes)}; cut the area down (e.g. export a smaller extract) "
-            "or run the command-line tool on the file instead"
+            message(
+                "upload_too_large",
+                file=name,
+                size=format_size(size),
+                limit=format_size(max_bytes),
+            )
         )
     if size == 0:
-        raise InputError(f"{name}: the file is empty (0 bytes); upload it again")
+        raise InputError(message("upload_empty", file=name))
     safe = sanitise_name(name)
     suffix = suffix_of(safe)
     accepted = tuple(allowed_suffixes) if allowed_suffixes is not None else _KNOWN_SUFFIXES
     if suffix not in accepted:
         raise InputError(
-            f"{name}: files of type {suffix or '(no suffix)'!r} are not accepted here; "
-            f"upload one of {', '.join(sorted(accepted))}"
+            message(
+                "upload_suffix_refused" if suffix else "upload_suffix_missing",
+                file=name,
+                suffix=repr(suffix),
+                accepted=", ".join(sorted(accepted)),
+            )
         )
     _check_content(name, suffix, data)
     dest_dir = Path(dest_dir)
@@ -318,9 +327,11 @@ def unpack_osm(name: str, data: bytes, target: Path, *, max_bytes: int) -> int:
                         written += len(piece)
                         if written > max_bytes:
                             raise InputError(
-                                f"{name}: unpacks to more than {format_size(max_bytes)}, the "
-                                "most an upload may unpack to here; upload a smaller extract, "
-                                "or run the command-line tool on the file"
+                                message(
+                                    "upload_unpacks_too_much",
+                                    file=name,
+                                    limit=format_size(max_bytes),
+                                )
                             )
                         window = tail + piece
                         if any(tag in window for tag in _OSM_ELEMENTS):
@@ -331,16 +342,22 @@ def unpack_osm(name: str, data: bytes, target: Path, *, max_bytes: int) -> int:
                         tail = window[-16:]
                         if since_element > PADDING_WINDOW_BYTES:
                             raise InputError(
-                                f"{name}: unpacks to {format_size(since_element)} in a row "
-                                "without any OSM node, way or relation (after "
-                                f"{format_size(written)}): it is padded or not OSM data and "
-                                "was refused. Export the area again from openstreetmap.org, "
-                                "Overpass or Geofabrik"
+                                message(
+                                    "upload_padded",
+                                    file=name,
+                                    run=format_size(since_element),
+                                    written=format_size(written),
+                                )
                             )
                         handle.write(piece)
                 except (OSError, EOFError, zlib.error) as exc:
                     raise InputError(
-                        f"{name}: a damaged compressed file ({exc}); upload it again"
+                        message(
+                            "compressed_damaged",
+                            file=name,
+                            reason=str(exc),
+                            fix=message("compressed_upload_again"),
+                        )
                     ) from None
                 buffer = buffer or decompressor.unused_data
     except BaseException:
@@ -352,79 +369,48 @@ def unpack_osm(name: str, data: bytes, target: Path, *, max_bytes: int) -> int:
 def _check_osm_head(name: str, head: bytes) -> None:
     text = head[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if not (text.startswith(b"<?xml") or text.startswith(b"<osm")) or b"<osm" not in text:
-        raise InputError(
-            f"{name}: does not unpack to OSM XML (it should begin with <?xml ...> and <osm>); "
-            "export the area again from openstreetmap.org, Overpass or Geofabrik"
-        )
+        raise InputError(message("upload_unpacked_not_osm", file=name))
 
 
 def _check_content(name: str, suffix: str, data: bytes) -> None:
     """Raise InputError when the first bytes do not fit the suffix."""
     head = data[:_HEAD_BYTES]
     if _looks_like_html(head):
-        raise InputError(
-            f"{name}: this is a web page (HTML), not a {suffix} file; the download probably "
-            "failed or needed a login. Download the data file itself and upload that"
-        )
+        raise InputError(message("upload_web_page", file=name, suffix=suffix))
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if suffix in (".zip", ".xlsx"):
         if not head.startswith(_ZIP_MAGIC):
-            what = "an Excel workbook (.xlsx)" if suffix == ".xlsx" else "a zip archive"
-            raise InputError(
-                f"{name}: not {what} (its content does not start like one); "
-                + (
-                    "save it from Excel or WPS as .xlsx"
-                    if suffix == ".xlsx"
-                    else "zip the Shapefile (.shp, .shx, .dbf, .prj) again"
-                )
-            )
+            key = "upload_not_xlsx" if suffix == ".xlsx" else "upload_not_zip"
+            raise InputError(message(key, file=name))
     elif suffix in (".osm", ".osm.xml"):
         if not (stripped.startswith(b"<") and b"<osm" in head):
-            raise InputError(
-                f"{name}: not OSM XML (no <osm> element at the start); export the area again "
-                "from openstreetmap.org, Overpass or Geofabrik as .osm, .osm.bz2 or .osm.pbf"
-            )
+            raise InputError(message("upload_not_osm_xml", file=name))
     elif suffix == ".osm.bz2":
         if not head.startswith(b"BZh"):
-            raise InputError(f"{name}: not a bzip2-compressed file; upload the .osm.bz2 again")
+            raise InputError(message("upload_not_bzip2", file=name))
     elif suffix == ".osm.gz":
         if not head.startswith(b"\x1f\x8b"):
-            raise InputError(f"{name}: not a gzip-compressed file; upload the .osm.gz again")
+            raise InputError(message("upload_not_gzip", file=name))
     elif suffix in (".osm.pbf", ".pbf"):
         if b"OSMHeader" not in head[:64]:
-            raise InputError(
-                f"{name}: not an OSM PBF file (no OSMHeader block at the start); download "
-                "the .osm.pbf again"
-            )
+            raise InputError(message("upload_not_pbf", file=name))
     elif suffix == ".gpkg":
         if not head.startswith(b"SQLite format 3\x00"):
-            raise InputError(
-                f"{name}: not a GeoPackage (a GeoPackage is an SQLite database); save the "
-                "layer again as GeoPackage, e.g. in QGIS with Export > Save Features As"
-            )
+            raise InputError(message("upload_not_gpkg", file=name))
     elif suffix in (".geojson", ".json"):
         if not stripped.startswith(b"{"):
-            raise InputError(
-                f"{name}: not GeoJSON (a GeoJSON file starts with '{{'); save the layer again "
-                "as GeoJSON"
-            )
+            raise InputError(message("upload_not_geojson", file=name))
     elif suffix in (".tif", ".tiff"):
         if head[:4] not in _TIFF_MAGIC:
-            raise InputError(f"{name}: not a GeoTIFF; save the population raster as GeoTIFF")
+            raise InputError(message("upload_not_geotiff", file=name))
     elif suffix == ".graphml":
         if b"<graphml" not in head:
-            raise InputError(f"{name}: not GraphML (no <graphml> element at the start)")
+            raise InputError(message("upload_not_graphml", file=name))
     elif suffix in (".csv", ".txt"):
         if head.startswith(_ZIP_MAGIC):
-            raise InputError(
-                f"{name}: this is an Excel workbook (or another zip archive) named {suffix}; "
-                "upload it as .xlsx, or save it from Excel as CSV"
-            )
+            raise InputError(message("upload_table_is_zip", file=name, suffix=suffix))
         if b"\x00" in head:
-            raise InputError(
-                f"{name}: a binary file, not a CSV text table (UTF-16 text is not read); "
-                "save it as CSV in UTF-8 or GBK"
-            )
+            raise InputError(message("upload_table_binary", file=name))
 
 
 # --------------------------------------------------------------------------------------
@@ -456,9 +442,7 @@ def _clean_zip(name: str, data: bytes, dest_dir: Path, safe: str, limits: ZipLim
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise InputError(
-            f"{name}: not a valid zip archive ({exc}); zip the Shapefile again"
-        ) from None
+        raise InputError(message("zip_invalid", file=name, reason=str(exc))) from None
     with archive:
         files = check_zip_entries(archive, name, limits)
         kept = [
@@ -468,10 +452,7 @@ def _clean_zip(name: str, data: bytes, dest_dir: Path, safe: str, limits: ZipLim
         ]
         check_zip_sizes(name, kept, limits)
         if not any(info.filename.lower().endswith(".shp") for info in kept):
-            raise InputError(
-                f"{name}: the zip archive holds no Shapefile (.shp); zip the .shp together "
-                "with its .shx, .dbf, .prj (and .cpg) files"
-            )
+            raise InputError(message("upload_zip_no_shapefile", file=name))
         unpacked = private_dir(prefix="radius-unzip-")
         try:
             total = 0
@@ -522,18 +503,25 @@ def _extract(
                 total += len(chunk)
                 if total > limits.max_total_bytes:
                     raise InputError(
-                        f"{name}: the zip archive unpacks to more than "
-                        f"{format_size(limits.max_total_bytes)}; upload a smaller area"
+                        message(
+                            "upload_zip_too_much",
+                            file=name,
+                            limit=format_size(limits.max_total_bytes),
+                        )
                     )
                 if entry > info.file_size:
                     raise InputError(
-                        f"{name}: the zip entry {info.filename!r} unpacks to more than its "
-                        "header says; the archive is damaged or forged and was refused"
+                        message("upload_zip_entry_forged", file=name, entry=repr(info.filename))
                     )
                 sink.write(chunk)
     except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
         raise InputError(
-            f"{name}: cannot unpack {info.filename!r} ({exc}); zip the Shapefile again"
+            message(
+                "upload_zip_entry_unreadable",
+                file=name,
+                entry=repr(info.filename),
+                reason=str(exc),
+            )
         ) from None
     return total
 
@@ -647,10 +635,14 @@ def check_point_table(path: Path, *, name: str | None = None, max_rows: int = 50
     )
     if (lat_out_of_range and lon_as_latitude) or chinese_swap:
         raise InputError(
-            f"{shown}: the columns {lon_column!r} and {lat_column!r} look swapped: most "
-            f"{lat_column!r} values look like longitudes (e.g. {lat[0]:g}) and most "
-            f"{lon_column!r} values like latitudes (e.g. {lon[0]:g}); swap the two column "
-            "names (longitude is east-west, about 73–135 in China; latitude about 18–54)"
+            message(
+                "upload_lon_lat_swapped",
+                file=shown,
+                lon=repr(lon_column),
+                lat=repr(lat_column),
+                lat_example=f"{lat[0]:g}",
+                lon_example=f"{lon[0]:g}",
+            )
         )
 
 

@@ -20,7 +20,7 @@ ALLOWED_IN_CHINESE = frozenset(
         *("GeoJSON", "Shapefile", "ZIP", "PBF", "PDF", "HTML", "YAML", "JSON", "ID", "POI"),
         *("MultiPolygon", "Polygon", "Point", "LineString", "MultiLineString", "GDAL", "Dask"),
         *("MILP", "HiGHS", "GeoTIFF", "GraphML", "WKT", "QGIS", "Python", "osmnx", "dask"),
-        *("Overpass", "Geofabrik", "README"),
+        *("Overpass", "Geofabrik", "README", "XML", "gzip", "SQLite"),
         *("km", "min", "m²", "B", "KB", "MB", "GiB", "MiB", "s", "m", "N", "E", "GPS"),
     }
 )

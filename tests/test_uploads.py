@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import re
 import stat
 import zipfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from radius.network import load_network
 from radius.uploads import (
     UPLOAD_SUFFIXES,
     ZipLimits,
+    _extract,
     check_point_table,
     check_unpacked_size,
     format_size,
@@ -28,6 +30,7 @@ from radius.uploads import (
     suffix_of,
 )
 from tests.conftest import shared_file
+from tests.language_checks import assert_chinese_error, english_words
 
 NANJING_CSV = "name,category,lon,lat\n新街口便利店,convenience_store,118.7841,32.0416\n"
 
@@ -430,3 +433,312 @@ def test_command_line_refuses_a_local_gzip_bomb_before_osmium_reads_it(tmp_path:
     path.write_bytes(gzip.compress(b"<?xml version='1.0'?><osm version='0.6'>" + bytes(64 << 20)))
     with pytest.raises(InputError, match=r"city\.osm\.gz: unpacks to more than [\d,]+ times"):
         load_network(path)
+
+
+# --------------------------------------------------------------------------------------
+# One language at a time (issue #14): every upload error is a message id
+# --------------------------------------------------------------------------------------
+
+
+def _reason_words(exc: BaseException) -> set[str]:
+    """The English words of the system's own reason, shown in brackets as Python gave it."""
+    note = exc.args[0]
+    return {word for value in note.params.values() for word in english_words(str(value))}
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "english", "chinese"),
+    [
+        (
+            "空.csv",
+            b"",
+            "空.csv: the file is empty (0 bytes); upload it again",
+            "空.csv：文件为空（0 字节）；请重新上传",
+        ),
+        (
+            "道路.docx",
+            b"PK\x03\x04",
+            "道路.docx: files of type '.docx' are not accepted here; upload one of .csv, ",
+            "道路.docx：此处不接受 '.docx' 类型的文件；请上传以下类型之一：.csv, ",
+        ),
+        (
+            "数据",
+            b"x",
+            "数据: files of type '(no suffix)' are not accepted here; upload one of .csv, ",
+            "数据：此处不接受没有后缀的文件；请上传以下类型之一：.csv, ",
+        ),
+        (
+            "片区.osm",
+            b"<!DOCTYPE html><html><body>Please log in</body></html>",
+            "片区.osm: this is a web page (HTML), not a .osm file; the download probably failed",
+            "片区.osm：这是网页（HTML），不是 .osm 文件；可能是下载失败或需要登录",
+        ),
+        (
+            "设施.xlsx",
+            b"name,category\n",
+            "设施.xlsx: not an Excel workbook (.xlsx) (its content does not start like one); "
+            "save it from Excel or WPS as .xlsx",
+            "设施.xlsx：不是 Excel 工作簿（.xlsx），其内容的开头与工作簿不符；请用 Excel 或 WPS",
+        ),
+        (
+            "街区.zip",
+            b"plain text",
+            "街区.zip: not a zip archive (its content does not start like one); zip the "
+            "Shapefile (.shp, .shx, .dbf, .prj) again",
+            "街区.zip：不是 ZIP 压缩包，其内容的开头与压缩包不符；请重新压缩 Shapefile",
+        ),
+        (
+            "路网.osm",
+            b'<?xml version="1.0"?>\n<gpx></gpx>',
+            "路网.osm: not OSM XML (no <osm> element at the start); export the area again",
+            "路网.osm：不是 OSM XML（开头没有 `<osm>` 元素）；请从 openstreetmap.org",
+        ),
+        (
+            "路网.osm.bz2",
+            b"<osm>",
+            "路网.osm.bz2: not a bzip2-compressed file; upload the .osm.bz2 again",
+            "路网.osm.bz2：不是 bzip2 压缩文件；请重新上传该 .osm.bz2 文件",
+        ),
+        (
+            "路网.osm.gz",
+            b"<osm>",
+            "路网.osm.gz: not a gzip-compressed file; upload the .osm.gz again",
+            "路网.osm.gz：不是 gzip 压缩文件；请重新上传该 .osm.gz 文件",
+        ),
+        (
+            "路网.osm.pbf",
+            b"<osm>",
+            "路网.osm.pbf: not an OSM PBF file (no OSMHeader block at the start)",
+            "路网.osm.pbf：不是 OSM PBF 文件（开头没有 `OSMHeader` 数据块）",
+        ),
+        (
+            "社区.gpkg",
+            b"{}",
+            "社区.gpkg: not a GeoPackage (a GeoPackage is an SQLite database); save the layer "
+            "again as GeoPackage, e.g. in QGIS with Export > Save Features As",
+            "社区.gpkg：不是 GeoPackage（GeoPackage 是 SQLite 数据库）；请把图层重新保存为 "
+            "GeoPackage，例如在 QGIS 中用“导出 > 要素另存为”",
+        ),
+        (
+            "社区.geojson",
+            b"PK\x03\x04",
+            "社区.geojson: not GeoJSON (a GeoJSON file starts with '{'); save the layer again",
+            "社区.geojson：不是 GeoJSON（GeoJSON 文件以 '{' 开头）；请把图层重新保存为 GeoJSON",
+        ),
+        (
+            "人口.tif",
+            b"not a tiff",
+            "人口.tif: not a GeoTIFF; save the population raster as GeoTIFF",
+            "人口.tif：不是 GeoTIFF 文件；请把人口栅格保存为 GeoTIFF",
+        ),
+        (
+            "路网.graphml",
+            b'<?xml version="1.0"?>\n<osm version="0.6"></osm>',
+            "路网.graphml: not GraphML (no <graphml> element at the start)",
+            "路网.graphml：不是 GraphML 文件（开头没有 `<graphml>` 元素）",
+        ),
+        (
+            "设施.csv",
+            b"PK\x03\x04rest",
+            "设施.csv: this is an Excel workbook (or another zip archive) named .csv; upload it "
+            "as .xlsx, or save it from Excel as CSV",
+            "设施.csv：这是 Excel 工作簿（或其他 ZIP 压缩包），却以 .csv 为后缀",
+        ),
+        (
+            "设施.csv",
+            "名称,类别\n".encode("utf-16-le"),
+            "设施.csv: a binary file, not a CSV text table (UTF-16 text is not read); save it "
+            "as CSV in UTF-8 or GBK",
+            "设施.csv：这是二进制文件，不是 CSV 文本表格（不读取 UTF-16 编码的文本）",
+        ),
+    ],
+    ids=[
+        "empty",
+        "docx",
+        "no suffix",
+        "web page",
+        "xlsx",
+        "zip",
+        "osm",
+        "bz2",
+        "gz",
+        "pbf",
+        "gpkg",
+        "geojson",
+        "tif",
+        "graphml",
+        "csv zip",
+        "csv utf-16",
+    ],
+)
+def test_a_file_that_is_not_what_its_name_says_is_refused_in_chinese(
+    tmp_path, name, data, english, chinese
+):
+    with pytest.raises(InputError) as caught:
+        save_upload(name, data, dest_dir=tmp_path)
+    assert str(caught.value).startswith(english)
+    assert chinese in assert_chinese_error(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_upload_over_the_limit_names_both_sizes_in_chinese(tmp_path):
+    with pytest.raises(InputError) as caught:
+        save_upload("大.csv", b"x" * 3 * 1024 * 1024, max_bytes=1024 * 1024, dest_dir=tmp_path)
+    assert str(caught.value) == (
+        "大.csv: the file is 3.0 MB, larger than the upload limit of 1.0 MB; cut the area down "
+        "(e.g. export a smaller extract) or run the command-line tool on the file instead"
+    )
+    assert assert_chinese_error(caught.value) == (
+        "大.csv：文件大小为 3.0 MB，超过上传上限 1.0 MB；请缩小范围（例如导出更小的范围），"
+        "或改用命令行工具处理该文件"
+    )
+
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+_OSM_XML = b"<?xml version='1.0'?>\n<osm version='0.6'>\n"
+
+
+def _nodes(n: int) -> bytes:
+    return b"".join(b'<node id="%d" lat="32.04" lon="118.78"/>\n' % i for i in range(n))
+
+
+@pytest.mark.parametrize(
+    ("data", "limit", "english", "chinese"),
+    [
+        (
+            gzip.compress(_OSM_XML + _nodes(40_000) + b"</osm>\n"),
+            MiB,
+            "片区.osm.gz: unpacks to more than 1.0 MB, the most an upload may unpack to here",
+            "片区.osm.gz：解压后超过 1.0 MB，即此处上传文件解压后允许的最大值；请上传范围更小的",
+        ),
+        (
+            gzip.compress(_OSM_XML + _nodes(10) + b" " * (5 * 1024 * 1024) + b"</osm>\n"),
+            GiB,
+            "片区.osm.gz: unpacks to 5.0 MB in a row without any OSM node, way or relation "
+            "(after 5.0 MB): it is padded or not OSM data and was refused",
+            "片区.osm.gz：解压后（已解压 5.0 MB）连续 5.0 MB 的内容中没有任何 OSM 节点、路径或关系",
+        ),
+        (
+            gzip.compress(b"hello " * 1000),
+            GiB,
+            "片区.osm.gz: does not unpack to OSM XML (it should begin with <?xml ...> and <osm>)",
+            "片区.osm.gz：解压后不是 OSM XML（应以 `<?xml ...>` 和 `<osm>` 开头）",
+        ),
+        (
+            b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4,
+            GiB,
+            "片区.osm.gz: a damaged compressed file (",
+            "片区.osm.gz：压缩文件已损坏（",
+        ),
+    ],
+    ids=["over the limit", "padding", "not OSM", "damaged"],
+)
+def test_a_compressed_extract_refused_while_unpacking_speaks_chinese(
+    tmp_path, data, limit, english, chinese
+):
+    with pytest.raises(InputError) as caught:
+        save_upload("片区.osm.gz", data, dest_dir=tmp_path, max_unpacked_bytes=limit)
+    assert str(caught.value).startswith(english)
+    assert chinese in assert_chinese_error(caught.value, _reason_words(caught.value))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_zip_problems_are_refused_in_chinese(tmp_path):
+    def refused(name: str, data: bytes, **limits: int) -> tuple[str, str]:
+        with pytest.raises(InputError) as caught:
+            save_upload(name, data, dest_dir=tmp_path, zip_limits=ZipLimits(**limits))
+        assert list(tmp_path.iterdir()) == []
+        return str(caught.value), assert_chinese_error(caught.value, _reason_words(caught.value))
+
+    english, chinese = refused("街区.zip", _zip({"roads.geojson": b"{}", "notes.txt": b"hi"}))
+    assert english == (
+        "街区.zip: the zip archive holds no Shapefile (.shp); zip the .shp together with its "
+        ".shx, .dbf, .prj (and .cpg) files"
+    )
+    assert chinese == (
+        "街区.zip：ZIP 压缩包中没有 Shapefile（.shp）；请把 .shp 与其 .shx、.dbf、.prj（及 .cpg）"
+        "文件一起压缩"
+    )
+
+    english, chinese = refused("截断.zip", _zip({"a.shp": b"x" * 1000})[:-30])
+    assert english.startswith("截断.zip: not a valid zip archive (")
+    assert english.endswith("); zip the Shapefile again")
+    assert chinese.startswith("截断.zip：不是有效的 ZIP 压缩包（")
+
+    # A flipped byte of stored data: the CRC check fails while unpacking.
+    data = bytearray(_zip({"a.shp": b"\x05" * 5000}, compression=0))
+    data[100] ^= 0xFF
+    english, chinese = refused("损坏.zip", bytes(data))
+    assert english.startswith("损坏.zip: cannot unpack 'a.shp' (")
+    assert english.endswith("); zip the Shapefile again")
+    assert chinese.startswith("损坏.zip：无法解压 'a.shp'（")
+    assert chinese.endswith("）；请重新压缩 Shapefile")
+
+    # 2 MB of zeros packed to a few kB: a zip bomb (the check of radius._files).
+    english, chinese = refused("炸弹.zip", _zip({"a.shp": bytes(2 * MiB)}))
+    assert re.match(r"炸弹\.zip: the zip entry 'a\.shp' is compressed [\d,]+ times", english)
+    assert re.match(r"炸弹\.zip：ZIP 条目 'a\.shp' 的压缩比为 [\d,]+ 倍", chinese)
+    assert "ZIP 炸弹，已拒绝读取" in chinese
+
+
+class _Lying:
+    """An archive whose member holds more bytes than its header says (Python's zipfile cuts
+    a member at its declared size; a reader that does not must still be stopped)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def open(self, info: zipfile.ZipInfo) -> io.BytesIO:
+        return io.BytesIO(self.data)
+
+
+def test_bytes_counted_while_unpacking_are_judged_in_chinese(tmp_path):
+    info = zipfile.ZipInfo("道路.shp")
+    info.file_size = 10
+    with pytest.raises(InputError) as caught:
+        _extract(_Lying(b"x" * 5000), info, tmp_path / "a", 0, "伪造.zip", ZipLimits())  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        "伪造.zip: the zip entry '道路.shp' unpacks to more than its header says; the archive "
+        "is damaged or forged and was refused"
+    )
+    assert assert_chinese_error(caught.value) == (
+        "伪造.zip：ZIP 条目 '道路.shp' 解压后比其文件头记载的大小更大；压缩包已损坏或被伪造，"
+        "已拒绝读取"
+    )
+    info.file_size = 3 * MiB
+    limits = ZipLimits(max_total_bytes=MiB)
+    with pytest.raises(InputError) as caught:
+        _extract(_Lying(bytes(3 * MiB)), info, tmp_path / "b", 0, "大.zip", limits)  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        "大.zip: the zip archive unpacks to more than 1.0 MB; upload a smaller area"
+    )
+    assert assert_chinese_error(caught.value) == (
+        "大.zip：ZIP 压缩包解压后超过 1.0 MB；请上传范围更小的数据"
+    )
+
+
+def test_swapped_columns_are_named_in_chinese(tmp_path):
+    path = tmp_path / "设施.csv"
+    path.write_bytes(
+        "名称,类别,经度,纬度\n甲,超市,39.9,116.4\n乙,超市,39.91,116.41\n".encode("gbk")
+    )
+    with pytest.raises(InputError) as caught:
+        check_point_table(path, name="上传的设施.csv")
+    assert str(caught.value) == (
+        "上传的设施.csv: the columns '经度' and '纬度' look swapped: most '纬度' values look "
+        "like longitudes (e.g. 116.4) and most '经度' values like latitudes (e.g. 39.9); swap "
+        "the two column names (longitude is east-west, about 73–135 in China; latitude about "
+        "18–54)"
+    )
+    assert assert_chinese_error(caught.value) == (
+        "上传的设施.csv：'经度' 列与 '纬度' 列似乎填反了：'纬度' 列的多数值像经度（例如 116.4），"
+        "'经度' 列的多数值像纬度（例如 39.9）；请交换这两列的列名（经度为东西方向，在中国约为 "
+        "73–135；纬度约为 18–54）"
+    )
+    path = tmp_path / "shops.csv"
+    path.write_text("name,category,lng,latitude\na,supermarket,43.8,87.6\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        check_point_table(path)
+    said = assert_chinese_error(caught.value)  # the English column names are quoted values
+    assert said.startswith("shops.csv：'lng' 列与 'latitude' 列似乎填反了")
