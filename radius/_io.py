@@ -11,6 +11,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ __all__ = [
     "file_system_error",
     "gpkg_writer",
     "json_writer",
+    "outputs_settled",
     "stale_partials",
     "uncovered_view",
     "write_outputs",
@@ -38,6 +40,13 @@ __all__ = [
 ]
 
 Writer = Callable[[Path], None]
+
+_UNDER_WAY_LOCK = threading.Lock()
+_UNDER_WAY = 0
+"""Calls of :func:`write_outputs` started and not yet returned or failed (any thread)."""
+_RENAMED: list[Path] = []
+"""The files the last finished :func:`write_outputs` call renamed into place (a command
+line run makes one such call; a long-lived process keeps no growing list)."""
 
 
 def gpkg_writer(
@@ -396,15 +405,41 @@ def write_outputs(out_dir: Path, files: Mapping[str, Writer]) -> list[Path]:
         If the folder cannot be created or written (read-only, permission, disk full),
         naming the path and the fix.
     """
+    global _UNDER_WAY
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise file_system_error(out_dir, None, exc) from None
-    with _folder_lock(out_dir):
-        for stale in stale_partials(out_dir):
-            with contextlib.suppress(OSError):
-                stale.unlink()
-        return _write_all(out_dir, files)
+    with _UNDER_WAY_LOCK:
+        _UNDER_WAY += 1
+        _RENAMED.clear()
+    try:
+        with _folder_lock(out_dir):
+            for stale in stale_partials(out_dir):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+            written = _write_all(out_dir, files)
+            _RENAMED[:] = written
+            return written
+    finally:
+        with _UNDER_WAY_LOCK:
+            _UNDER_WAY -= 1
+
+
+def outputs_settled() -> bool:
+    """Whether every output of this process is complete and in place.
+
+    True when no :func:`write_outputs` call is under way, the last one renamed its files
+    into place, each of them is there under its final name and no temporary file is left
+    in their folder. ``radius.cli.run`` ends the process without the
+    interpreter's teardown only then.
+    """
+    if _UNDER_WAY or not _RENAMED:
+        return False
+    folders = {path.parent for path in _RENAMED}
+    return all(path.is_file() for path in _RENAMED) and not any(
+        stale_partials(folder) for folder in folders
+    )
 
 
 def _write_all(out_dir: Path, files: Mapping[str, Writer]) -> list[Path]:

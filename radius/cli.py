@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 # loads dask, folium, matplotlib or WeasyPrint), and the parser fills in only the
 # arguments of the command given.
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 SINGLE_THREADED_BLAS = frozenset({"reach"})
 """Commands that start OpenBLAS with one thread unless ``OPENBLAS_NUM_THREADS`` is set.
@@ -1058,5 +1060,58 @@ def _flush_warnings(caught: list[warnings.WarningMessage], lang: str) -> None:
             print(t("cli_warning", lang, text=note), file=sys.stderr)
 
 
+RUN_GC_THRESHOLDS = (50_000, 20, 10)
+"""Garbage-collector thresholds of :func:`run` (CPython's default is 700, 10, 10).
+
+Building a run's frames and geometries allocates millions of objects: at the default a
+``radius reach`` on Shanghai made 670 collections costing 0.3-0.4 s of CPU, at these 8
+costing 0.09 s (#17). Memory is freed by reference counting as before; only cycles wait
+longer.
+"""
+
+ENDS_WITHOUT_TEARDOWN = frozenset({"reach", "analyze", "site"})
+"""Commands whose process :func:`run` ends once their outputs are in place, skipping the
+interpreter's teardown (freeing every frame, geometry and module one by one: 0.3-0.4 s of
+CPU after a ``radius reach`` on Shanghai, #17)."""
+
+
+def run() -> None:
+    """The ``radius`` command (console entry point): :func:`main` in a process of its own.
+
+    It raises the garbage collector's thresholds (:data:`RUN_GC_THRESHOLDS`) for the run.
+    After a successful :data:`ENDS_WITHOUT_TEARDOWN` command it ends the process at once
+    with ``os._exit(0)``, only when every output is complete and renamed into place
+    (:func:`radius._io.outputs_settled`), no other thread is still running, logging is
+    shut down and stdout and stderr are flushed; otherwise, and for every other command or
+    exit code, it exits as Python does (``sys.exit``). :func:`main` itself always returns,
+    so it can be called in process (tests, scripts).
+    """
+    gc.set_threshold(*RUN_GC_THRESHOLDS)
+    code = main()
+    if code == 0 and _command_of(sys.argv[1:]) in ENDS_WITHOUT_TEARDOWN and _settled():
+        os._exit(0)
+    sys.exit(code)
+
+
+def _settled() -> bool:
+    """Whether the process can end now: outputs in place, other threads done, streams out."""
+    written = sys.modules.get("radius._io")
+    if written is None or not written.outputs_settled():
+        return False
+    current = threading.current_thread()
+    for thread in threading.enumerate():  # as the interpreter would: wait for them
+        if thread is not current and not thread.daemon:
+            thread.join()
+    if "logging" in sys.modules:
+        sys.modules["logging"].shutdown()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):  # e.g. a closed pipe: let Python report it as it exits
+        return False
+    return True
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

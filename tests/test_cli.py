@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,7 +16,7 @@ import pyogrio
 import pytest
 
 from radius._errors import InputError
-from radius._io import json_writer, write_outputs
+from radius._io import json_writer, outputs_settled, write_outputs
 from radius.cli import main
 from radius.sample import SHARED_DATA_ENV, default_network_path
 
@@ -422,3 +426,88 @@ def test_site_size_flag_errors_name_the_fix(
     code, _, stderr = run(argv, capsys)
     assert code == 2
     assert message in stderr
+
+
+# The console command `radius` (radius.cli.run): ends a finished run without teardown.
+
+RUN_PROBE = """
+import atexit, sys
+atexit.register(lambda: print("teardown ran", file=sys.stderr, flush=True))
+sys.argv = ["radius", *sys.argv[1:]]
+from radius.cli import run
+run()
+"""
+
+
+def _run_command(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``radius ARGV`` through :func:`radius.cli.run` in a fresh interpreter, output piped."""
+    return subprocess.run(
+        [sys.executable, "-c", RUN_PROBE, *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "LC_ALL": "en_US.UTF-8"},
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_console_command_is_run() -> None:
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text("utf-8"))
+    assert pyproject["project"]["scripts"]["radius"] == "radius.cli:run"
+
+
+def test_run_ends_a_finished_reach_after_its_outputs_are_in_place(
+    nanjing_osm: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    done = _run_command(
+        ["reach", "--network", str(nanjing_osm), "--lang", "en", "--out", str(out)], tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    # Everything printed reached the pipe (flushed before the process ended) ...
+    assert "Convenience store" in done.stdout
+    assert "reach.gpkg" in done.stdout.splitlines()[-1]
+    # ... the interpreter's teardown (and so atexit) was skipped ...
+    assert "teardown ran" not in done.stderr
+    # ... and the outputs are complete, under their own names, with no temporary file left.
+    assert sorted(p.name for p in out.iterdir()) == ["reach.gpkg", "summary.json"]
+    assert {name for name, _ in pyogrio.list_layers(out / "reach.gpkg")} == LAYERS
+    assert "total" in json.loads((out / "summary.json").read_text("utf-8"))["timings_s"]
+
+
+def test_run_keeps_the_exit_code_and_teardown_of_a_failed_run(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = _run_command(
+        ["reach", "--network", str(tmp_path / "missing.osm"), "--lang", "en", "--out", str(out)],
+        tmp_path,
+    )
+    assert done.returncode == 2
+    assert "radius: error:" in done.stderr
+    assert "teardown ran" in done.stderr  # a normal exit
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_run_exits_normally_for_other_commands(tmp_path: Path) -> None:
+    done = _run_command(["reach", "--help"], tmp_path)
+    assert done.returncode == 0
+    assert "--network" in done.stdout
+    assert "teardown ran" in done.stderr
+
+
+def test_outputs_settled_only_when_the_last_write_is_in_place(tmp_path: Path) -> None:
+    write_outputs(tmp_path, {"a.json": json_writer({"a": 1})})
+    assert outputs_settled()
+    (tmp_path / ".b.x.partial.json").write_text("{}", encoding="utf-8")  # someone's temporary
+    assert not outputs_settled()
+    (tmp_path / ".b.x.partial.json").unlink()
+    assert outputs_settled()
+    (tmp_path / "a.json").unlink()
+    assert not outputs_settled()
+
+    def fail(path: Path) -> None:
+        raise RuntimeError("stopped half way")
+
+    with pytest.raises(RuntimeError, match="half way"):
+        write_outputs(tmp_path, {"c.json": fail})
+    assert not outputs_settled()
