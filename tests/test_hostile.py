@@ -1459,16 +1459,18 @@ def test_every_kind_of_file_the_readers_name_reads_in_chinese(
     assert unknown == {}, "give these a data_* message id in configs/messages.yaml"
     monkeypatch.setenv("RADIUS_MAX_TABLE_ROWS", "2")
     for text in literals:
-        english = data_kind(text).text("en")
+        kind = data_kind(text)
+        assert isinstance(kind, Message)
+        english = kind.text("en")
         with pytest.raises(InputError) as caught:
             check_rows(tmp_path / "table.csv", 3, text)
         assert f"the {english} table has 3 rows" in str(caught.value)
         chinese = assert_chinese_error(caught.value)
-        assert chinese.startswith(f"{tmp_path / 'table.csv'}：{data_kind(text).text('zh')}")
+        assert chinese.startswith(f"{tmp_path / 'table.csv'}：{kind.text('zh')}")
         with pytest.raises(InputError) as caught:
             regular_file(tmp_path / "missing.gpkg", text)
         assert f"{english} not found" in str(caught.value)
-        assert data_kind(text).text("zh") in assert_chinese_error(caught.value)
+        assert kind.text("zh") in assert_chinese_error(caught.value)
 
 
 # --------------------------------------------------------------------------------------
