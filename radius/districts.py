@@ -198,7 +198,7 @@ def read_districts(
 def districts_from_frame(
     frame: gpd.GeoDataFrame,
     *,
-    source: str = "districts",
+    source: str | None = None,
     default_area_type: str = "new",
     id_column: str | None = None,
     name_column: str | None = None,
@@ -219,7 +219,8 @@ def districts_from_frame(
     frame : geopandas.GeoDataFrame
         Polygons in any CRS.
     source : str, optional
-        Where the polygons came from, for messages (a file name).
+        Where the polygons came from, for messages (a file name, or a
+        :class:`~radius.i18n.Message`); default "districts" (传入的分析区域数据).
     default_area_type, id_column, name_column, allow_overlap
         See :func:`read_districts`.
 
@@ -237,7 +238,7 @@ def districts_from_frame(
     """
     return _districts_from_frame(
         frame,
-        source=source,
+        source=source if source is not None else message("districts_source_frame"),
         default_area_type=default_area_type,
         id_column=id_column,
         name_column=name_column,
@@ -303,7 +304,7 @@ def _districts_from_frame(
         warn(
             "districts_repaired",
             stacklevel=stacklevel,
-            source=str(source),
+            source=source,
             n=len(repaired),
             listed=_joined(repaired[:_MAX_LISTED]),
         )
@@ -311,7 +312,7 @@ def _districts_from_frame(
         warn(
             "districts_overlap_allowed",
             stacklevel=stacklevel,
-            source=str(source),
+            source=source,
             n=len(pairs),
             listed=_overlap_pairs(pairs, ids),
         )

@@ -109,6 +109,7 @@ class PlanCodes(_Frozen):
     facility_codes: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     floor_area_per_household_m2: float
     sources: dict[str, str]
+    sources_zh: dict[str, str] = Field(default_factory=dict)
 
 
 @lru_cache(maxsize=4)
@@ -171,15 +172,16 @@ class PlanPlots:
     other_uses : dict
         Land use (``""`` for a plot without one) -> number of plots that are neither
         housing nor a facility.
-    floor_area_source : str
-        Where the floor area per household comes from.
+    floor_area_source : Message
+        Where the floor area per household comes from (``.text(lang)`` in either
+        language; its English text as a ``str``).
     floor_area_per_household_m2 : float
         The default floor area per household (m²) of plots without their own.
     """
 
     plots: gpd.GeoDataFrame
     other_uses: dict[str, int]
-    floor_area_source: str
+    floor_area_source: Message
     floor_area_per_household_m2: float
 
 
@@ -226,7 +228,7 @@ def plan_plots(
     frame: gpd.GeoDataFrame,
     categories: Sequence[Category] | None = None,
     *,
-    source: str = "the plot table",
+    source: str | None = None,
     household_size: float | None = None,
     floor_area_per_household_m2: float | None = None,
     codes: PlanCodes | None = None,
@@ -239,8 +241,8 @@ def plan_plots(
         Polygons (any CRS; it must have one) with the plot columns (module docstring).
     categories : sequence of Category, optional
         The known facility categories (default ``configs/categories.yaml``).
-    source : str
-        The file's name, for messages.
+    source : str, optional
+        The file's name, for messages (default "the plot table", 传入的地块表).
     household_size : float, optional
         Persons per household (default ``configs/population.yaml``).
     floor_area_per_household_m2 : float, optional
@@ -261,6 +263,7 @@ def plan_plots(
     from radius.config import load_categories
     from radius.population import load_population_defaults
 
+    source = _source(source)
     codes = codes if codes is not None else load_plan_codes()
     known = {c.id for c in (categories if categories is not None else load_categories())}
     size = household_size or load_population_defaults().household_size
@@ -269,10 +272,16 @@ def plan_plots(
     columns = _columns(list(frame.columns))
     per_default = floor_area_per_household_m2 or codes.floor_area_per_household_m2
     given = floor_area_per_household_m2 is not None
+    key = "floor_area_per_household_m2"
     floor_source = (
-        f"{per_default:g} m²/household as given"
+        message("plan_floor_area_given", value=f"{per_default:g}")
         if given
-        else f"{per_default:g} m²/household: {codes.sources['floor_area_per_household_m2']}"
+        else message(
+            "plan_floor_area_default",
+            value=f"{per_default:g}",
+            source=codes.sources[key],
+            source_zh=codes.sources_zh.get(key) or codes.sources[key],
+        )
     )
 
     def cell(canonical: str, row: Mapping[str, Any]) -> Any:
@@ -372,7 +381,7 @@ def plan_plots(
 def residents_from_plan(
     frame: gpd.GeoDataFrame,
     *,
-    source: str = "the plot table",
+    source: str | None = None,
     household_size: float | None = None,
     floor_area_per_household_m2: float | None = None,
     spacing_m: float | None = None,
@@ -392,6 +401,7 @@ def residents_from_plan(
     """
     from radius.population import residents_from_plots
 
+    source = _source(source)
     plan = plan_plots(
         frame,
         source=source,
@@ -404,7 +414,7 @@ def residents_from_plan(
         raise InputError(message("plan_no_residential", source=source, uses=uses))
     warn(
         "plan_residential_plots",
-        source=Path(source).name,
+        source=_file_name(source),
         plots=len(housing),
         floor=f"{housing['floor_area_m2'].sum():,.0f}",
         households=f"{housing['households'].sum():,.1f}",
@@ -424,7 +434,7 @@ def residents_from_plan(
 
 
 def facilities_from_plan(
-    frame: gpd.GeoDataFrame, categories: Sequence[Category], *, source: str = "the plot table"
+    frame: gpd.GeoDataFrame, categories: Sequence[Category], *, source: str | None = None
 ) -> gpd.GeoDataFrame:
     """The planned facilities of a 控规 table (``source = "proposed"``).
 
@@ -434,8 +444,8 @@ def facilities_from_plan(
         The plots.
     categories : sequence of Category
         The known categories.
-    source : str
-        The file's name, for messages.
+    source : str, optional
+        The file's name, for messages (default "the plot table", 传入的地块表).
 
     Returns
     -------
@@ -445,6 +455,7 @@ def facilities_from_plan(
     """
     from radius.facilities import _facility_frame, _Row
 
+    source = _source(source)
     plan = plan_plots(frame, categories, source=source)
     rows = []
     for record in plan.plots[plan.plots["kind"] == "facility"].to_dict("records"):
@@ -468,11 +479,21 @@ def facilities_from_plan(
     if plan.other_uses:
         warn(
             "plan_other_plots",
-            source=Path(source).name,
+            source=_file_name(source),
             n=sum(plan.other_uses.values()),
             listed=_uses_listing(plan.other_uses, counted=True),
         )
     return _facility_frame(rows)
+
+
+def _source(source: str | None) -> str:
+    """What the plots are named by in messages: the file, else "the plot table" (传入的地块表)."""
+    return source if source is not None else message("plan_source_frame")
+
+
+def _file_name(source: str) -> str:
+    """A file's name without its folders; a :class:`~radius.i18n.Message` as it is."""
+    return source if isinstance(source, Message) else Path(source).name
 
 
 def _uses_listing(uses: Mapping[str, int], *, counted: bool) -> Message:

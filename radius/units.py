@@ -72,7 +72,7 @@ _MAX_LISTED: Final = 20
 
 
 def unit_statistics(
-    frame: pd.DataFrame, *, source: str = "units", household_size: float | None = None
+    frame: pd.DataFrame, *, source: str | None = None, household_size: float | None = None
 ) -> pd.DataFrame:
     """The statistics columns of a unit table (常住人口, 户数, 60岁及以上人口 …).
 
@@ -80,8 +80,8 @@ def unit_statistics(
     ----------
     frame : pandas.DataFrame
         The unit table as read (rows in file order; features counted from 1).
-    source : str
-        Name of the file, for messages.
+    source : str, optional
+        Name of the file, for messages (default "units", 传入的单元数据).
     household_size : float, optional
         Persons per household, to derive population from households (or the reverse) where
         only one is given (default from ``configs/population.yaml``).
@@ -97,7 +97,7 @@ def unit_statistics(
     InputError
         Cells that are not numbers or are negative, all listed at once with row and column.
     """
-    origin = _Origin(source, "feature")
+    origin = _Origin(source if source is not None else message("units_source_frame"), "feature")
     plain = frame.reset_index(drop=True)
     renamed, original = _canonical_columns(plain, origin)
     problems = _Problems(origin)
@@ -140,7 +140,7 @@ def units_from_frame(
     frame: gpd.GeoDataFrame,
     *,
     level: UnitLevel = "community",
-    source: str = "units",
+    source: str | None = None,
     household_size: float | None = None,
     allow_overlap: bool = False,
 ) -> gpd.GeoDataFrame:
@@ -153,8 +153,8 @@ def units_from_frame(
         0-3岁人口 …, see ``configs/demand_groups.yaml``), id, name and area_type.
     level : {"community", "subdistrict"}
         社区/居委会/行政村 or 街道/乡镇.
-    source : str
-        Name of the file, for messages.
+    source : str, optional
+        Name of the file, for messages (default "units", 传入的单元数据).
     household_size : float, optional
         See :func:`unit_statistics`.
     allow_overlap : bool
@@ -175,6 +175,7 @@ def units_from_frame(
             message("units_level_unknown", value=repr(level), known=", ".join(UNIT_LEVELS))
         )
     plain = frame.reset_index(drop=True)
+    source = source if source is not None else message("units_source_frame")
     districts = districts_from_frame(plain, source=source, allow_overlap=allow_overlap)
     statistics = unit_statistics(
         plain.drop(columns=plain.geometry.name), source=source, household_size=household_size

@@ -1112,3 +1112,32 @@ def test_command_line_says_overlapping_districts_in_one_language(
     assert "rows 1 and 2 (district_id '莫愁湖' and '南湖') overlap by 3,000.0 m²" in english
     ours = re.sub(r"'[^']*'", "", english.replace(str(path), ""))  # the file's name and ids
     assert not re.search(r"[\u4e00-\u9fff]", ours), english
+
+
+def test_a_frame_without_a_source_is_named_in_the_messages_language() -> None:
+    """districts_from_frame without ``source``: "districts" in English, 传入的分析区域数据 in
+    Chinese, in its errors and in its warnings (the run's notes); a source given as a
+    Message (a batch's row) stays one in the warnings."""
+    from radius.i18n import message
+
+    with pytest.raises(InputError) as caught:
+        districts_from_frame(squares_utm((0, 0, 100), (100, 0, 100), id=["a", "a"]))
+    assert str(caught.value).startswith("districts: 1 problem(s) in the districts:")
+    chinese = assert_chinese_error(caught.value)
+    assert chinese.startswith("传入的分析区域数据：分析区域有 1 个问题：")
+
+    bowtie = Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100)])
+    frame = gpd.GeoDataFrame({"id": ["bowtie"]}, geometry=[bowtie], crs=UTM50)
+    row = message("batch_district_row", file="plan.gpkg", row=3)
+    for source, english, zh in (
+        (None, "districts: 1 invalid", "传入的分析区域数据：用 shapely.make_valid 修复了"),
+        (row, "plan.gpkg (row 3): 1 invalid", "plan.gpkg（第 3 行）：用 shapely.make_valid 修复了"),
+    ):
+        with pytest.warns(RadiusWarning) as caught_warnings:
+            districts_from_frame(frame, source=source)
+        (note,) = [
+            w.message.message for w in caught_warnings if isinstance(w.message, RadiusWarning)
+        ]
+        assert note.startswith(english), note
+        assert note.text("zh").startswith(zh), note.text("zh")
+        assert english_words(note.text("zh")) == [], note.text("zh")

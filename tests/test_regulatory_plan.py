@@ -276,3 +276,35 @@ def test_radius_batch_of_new_districts_from_the_plan(plan: dict[str, Path], tmp_
     assert combined.loc["新区B", "households"] == pytest.approx(HH_B, abs=0.05)
     summary = json.loads((out / "batch_summary.json").read_text(encoding="utf-8"))
     assert summary["ok"] == 2
+
+
+def test_the_floor_area_source_and_an_unnamed_table_read_in_either_language(
+    plan: dict[str, Path],
+) -> None:
+    """Where the floor area per household comes from is a message (the census derivation of
+    configs/plan_codes.yaml, in Chinese from its sources_zh; or the value given), and a
+    frame given without ``source`` is "the plot table", 传入的地块表."""
+    frame = gpd.read_file(plan["plan"])
+    source = plan_plots(frame).floor_area_source
+    assert isinstance(source, Message)
+    assert source.startswith("95.68 m²/household: Derived from the Seventh National Population")
+    chinese = source.text("zh")
+    assert chinese.startswith("户均建筑面积 95.68 平方米：由第七次全国人口普查（2020）推算")
+    assert english_words(chinese) == [], chinese
+    given = plan_plots(frame, floor_area_per_household_m2=100.0).floor_area_source
+    assert given == "100 m²/household as given"
+    assert given.text("zh") == "户均建筑面积 100 平方米（调用时给出）"
+
+    with pytest.warns(RadiusWarning, match="residential plot") as caught_warnings:
+        residents_from_plan(frame)
+    (note,) = [message_of(w.message) for w in caught_warnings if "residential" in str(w.message)]
+    assert isinstance(note, Message)
+    assert note.startswith("the plot table: 2 residential plot(s), 41,000 m² of floor area")
+    assert note.text("zh").startswith("传入的地块表：2 个居住地块")
+    assert english_words(note.text("zh")) == [], note.text("zh")
+    with pytest.raises(InputError) as caught:
+        plan_plots(frame.set_crs(None, allow_override=True))
+    assert str(caught.value).startswith("the plot table: the plots have no coordinate")
+    assert assert_chinese_error(caught.value, {"QGIS"}).startswith(
+        "传入的地块表：地块没有坐标参考系"
+    )

@@ -604,6 +604,11 @@ def test_units_problems_read_in_chinese(tmp_path: Path) -> None:
     assert "第 1 个要素，'常住人口'（人口） 列：'many' 不是数字" in chinese
     assert "第 2 个要素，'常住人口'（人口） 列：-3 是负数" in chinese
 
+    with pytest.raises(InputError) as info:
+        units_from_frame(frame)  # no source: "units", 传入的单元数据
+    assert str(info.value).startswith("units: 2 problem(s) in the residents data:")
+    assert assert_chinese_error(info.value).startswith("传入的单元数据：居民数据有 2 个问题：")
+
     with pytest.raises(InputError, match=r"units file not found; check the path") as info:
         read_units(tmp_path / "missing.gpkg")
     assert "找不到社区/街道单元文件" in assert_chinese_error(info.value)
