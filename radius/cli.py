@@ -772,8 +772,7 @@ def _site(args: argparse.Namespace) -> int:
             args.lang,
             n=len(result.sites),
             category=category_label(args.category, args.lang),
-            method=solution.method,
-            status=solution.status,
+            **_solver_words(solution.method, solution.status, args.lang),
             before=solution.covered_before,
             after=solution.covered_after,
         ),
@@ -781,6 +780,18 @@ def _site(args: argparse.Namespace) -> int:
     )
     print(_wrote(args.out, args.lang))
     return 0
+
+
+def _solver_words(method: str, status: str, lang: str) -> dict[str, str]:
+    """The solver's method and status in ``lang`` (``cli_method_*``, ``cli_status_*``); one
+    without a text as it is."""
+    from radius.i18n import keys, t
+
+    known = set(keys())
+    return {
+        name: t(f"cli_{name}_{value}", lang) if f"cli_{name}_{value}" in known else value
+        for name, value in (("method", method), ("status", status))
+    }
 
 
 _REPORT_OPTIONS = (
@@ -906,8 +917,7 @@ def _report(args: argparse.Namespace) -> int:
                 job.lang,
                 n=len(siting.sites),
                 category=category_label(str(summary["category"]), job.lang),
-                method=siting.solution.method,
-                status=siting.solution.status,
+                **_solver_words(siting.solution.method, siting.solution.status, job.lang),
                 gained=summary["residents_gained"],
             ),
             file=sys.stdout,

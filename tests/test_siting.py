@@ -1081,3 +1081,25 @@ def test_unnamed_sites_are_named_in_the_runs_language(default_district) -> None:
         "zh": ["拟建设施 1", "拟建设施 2"],
         "en": ["proposed site 1", "proposed site 2"],
     }
+
+
+def test_radius_site_speaks_one_language_in_its_line_and_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """radius site --lang zh: the summary line names the solver in Chinese (贪心算法，已证明最优,
+    not greedy, optimal) and the map names the new sites 拟建设施 k; --lang en as before."""
+    from radius.cli import main
+    from tests.language_checks import english_words
+
+    base = ["site", "--category", "elderly_care", "--count", "1", "--map"]
+    lines = {}
+    for lang in ("zh", "en"):
+        out = tmp_path / lang
+        assert main([*base, "--lang", lang, "--out", str(out)]) == 0
+        lines[lang] = capsys.readouterr().out.splitlines()[0]
+        html = (out / "map.html").read_text(encoding="utf-8")
+        assert ("拟建设施 1" if lang == "zh" else "proposed site 1") in html
+    assert lines["zh"].startswith("养老院、老年养护院：新增 1 处选址（"), lines["zh"]
+    assert english_words(lines["zh"]) == [], lines["zh"]
+    assert lines["en"].startswith("1 site(s) for Nursing home by "), lines["en"]
+    assert " by milp (" in lines["en"] or " by greedy (" in lines["en"], lines["en"]
