@@ -521,6 +521,9 @@ class Case:
     ``app_max_bytes`` lowers the app's upload limit; ``facilities`` are the counts per
     category a successful command line run must report; ``app_names_file`` is false where
     the app's message cannot name the upload (its analysis gets the facilities loaded).
+    The app's error is read on its Chinese page (no English word, :func:`_in_chinese`) and
+    on its English page, which must match ``said`` (or ``app_said``); a warning is read on
+    the Chinese page, so its ``app_said`` is Chinese.
     """
 
     id: str
@@ -613,7 +616,7 @@ CASES = [
         invalid_polygon,
         "warning",
         (r"row 1", r"repaired", r"check these boundaries"),
-        app_said=(r"row 1", r"修复", r"请检查这些边界"),  # the app's notes speak its language
+        app_said=(r"第 1 行", r"修复", r"请检查这些边界"),  # the app's notes speak its language
     ),
     Case(
         "districts of mixed geometry types",
@@ -912,6 +915,16 @@ def _shown_texts(at) -> list[str]:
     return [str(e.value) for kind in ("error", "warning", "text") for e in getattr(at, kind)]
 
 
+def _in_chinese(message: str, name: str) -> None:
+    """A message of the Chinese page reads as Chinese: no English word but the names of
+    tests.language_checks, the words of the file's own name, and a reason in full-width
+    brackets without a Chinese character (what osmium or GDAL said, quoted as it is)."""
+    from tests.language_checks import ALLOWED_IN_CHINESE, english_words
+
+    text = re.sub(r"（[^（）\u4e00-\u9fff]*）", " ", message)
+    assert english_words(text, ALLOWED_IN_CHINESE | set(english_words(name))) == [], message
+
+
 def _check_app(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shared_file(NANJING)  # the app's default district
     inputs, temp = tmp_path / "in", tmp_path / "tmp"
@@ -938,9 +951,20 @@ def _check_app(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         assert len(at.error) == 1, shown
         message = str(at.error[0].value)
         # A file refused as it is read keeps the default district; one refused later stops
-        # the analysis: either way the message says so first.
+        # the analysis: either way the message says so first, in the page's language.
         assert message.startswith(("无法读取上传的文件：", "无法完成分析：")), message
-        _says(message, case, path.name if case.app_names_file else "", app=True)
+        name = path.name if case.app_names_file else ""
+        assert name in message, message
+        assert "Traceback" not in message
+        _in_chinese(message, name)
+        # The same page in English: the facts and the fix the case names.
+        at.radio(key="lang").set_value("en").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert len(at.error) == 1, "\n".join(_shown_texts(at))
+        message = str(at.error[0].value)
+        english_frames = ("The uploaded files could not be read: ", "The analysis could not run: ")
+        assert message.startswith(english_frames), message
+        _says(message, case, name, app=True)
     else:
         assert not at.error, shown
         assert at.metric, "the analysis did not run"
