@@ -3,8 +3,7 @@
 Issue #14: with Chinese chosen, an error about a bad file must be Chinese too. An error raised
 with an English f-string cannot be, so this test reads radius's source and lists every raise
 of a radius error (and every call of ``_limits.limit_error``) whose text is not a
-:func:`radius.i18n.message`. ``STILL_ENGLISH`` names the modules not yet converted and how
-many such calls each holds; the count may only go down.
+:func:`radius.i18n.message`; there must be none (``i18n.py``'s own errors apart).
 """
 
 from __future__ import annotations
@@ -36,11 +35,6 @@ ERROR_CALLS = {
 #: Errors that stay English on purpose: the UI strings file itself cannot be read, so its
 #: own errors cannot be looked up in it.
 ENGLISH_BY_DESIGN = {"i18n.py"}
-
-#: Modules with English error texts left, and how many; lower a count as you convert.
-#: None is left (uploads.py, groups.py and units.py were the last): every module's errors
-#: are message ids, and test_no_new_module_raises_english_errors keeps it so.
-STILL_ENGLISH: dict[str, int] = {}
 
 
 def _called_name(call: ast.Call) -> str | None:
@@ -94,20 +88,10 @@ def test_the_finder_sees_english_and_passes_messages() -> None:
     assert english_errors(translated) == []
 
 
-@pytest.mark.parametrize("module", sorted(STILL_ENGLISH))
-def test_english_errors_only_go_down(module: str) -> None:
-    lines = _counts().get(module, [])
-    assert len(lines) <= STILL_ENGLISH[module], (
-        f"radius/{module} has {len(lines)} error texts in English (lines {lines}), more than "
-        f"the {STILL_ENGLISH[module]} left; write new errors as message ids "
-        "(configs/messages.yaml, radius.i18n.message)"
-    )
-
-
-def test_no_new_module_raises_english_errors() -> None:
-    new = {name: lines for name, lines in _counts().items() if name not in STILL_ENGLISH}
-    assert new == {}, (
-        "these modules raise errors with English text; use message ids "
+def test_no_module_raises_english_errors() -> None:
+    english = _counts()
+    assert english == {}, (
+        "these modules (and lines) raise errors with English text; use message ids "
         "(configs/messages.yaml, radius.i18n.message)"
     )
 
