@@ -568,7 +568,8 @@ def _facility_popup(row: Mapping[str, Any], ctx: _Context, proposed: bool) -> st
     access = row.get("access_m")
     routable = row.get("routable")
     if isinstance(routable, bool | np.bool_) and not routable:
-        rows.append((_text("unroutable", lang), _escape(row.get("unroutable_reason") or "")))
+        reason = localize(row.get("unroutable_reason") or "", lang)
+        rows.append((_text("unroutable", lang), _escape(reason)))
     elif isinstance(access, int | float) and math.isfinite(access):
         rows.append((_text("access_m", lang), f"{access:,.0f} m"))
     cells = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)

@@ -492,7 +492,8 @@ def _facilities_with_access(facilities: gpd.GeoDataFrame, snapped: Snapped) -> g
         snapped.unroutable["owner"], snapped.unroutable["reason"], strict=True
     ):
         reasons[int(owner)] = reason
-    result["unroutable_reason"] = reasons
+    # object dtype: a reason is a Message, shown in the output's language
+    result["unroutable_reason"] = pd.Series(reasons, index=result.index, dtype="object")
     if result.crs is None:
         result = result.set_crs(WGS84)
     return result.to_crs(WGS84)

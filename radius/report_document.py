@@ -940,7 +940,7 @@ def _quality(b: _Builder) -> Section:
                 str(row.facility_id),
                 str(row.name or ""),
                 _category_name(result, str(row.category), lang),
-                str(row.reason),
+                localize(row.reason, lang),
             ]
             for row in unroutable.itertuples()
         ]

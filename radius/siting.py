@@ -133,7 +133,8 @@ def _joined(network: StreetNetwork, sites: gpd.GeoDataFrame, max_snap_m: float) 
     reasons[snapped.unroutable["owner"].to_numpy(dtype=np.int64)] = snapped.unroutable["reason"]
     if len(snapped.unroutable):
         warn("candidates_unroutable", stacklevel=3, n=len(snapped.unroutable), total=len(sites))
-    sites = sites.assign(routable=np.isfinite(access), access_m=access, unroutable_reason=reasons)
+    reason = pd.Series(reasons, index=sites.index, dtype="object")  # Messages, kept so
+    sites = sites.assign(routable=np.isfinite(access), access_m=access, unroutable_reason=reason)
     return Candidates(sites=sites, snapped=snapped)
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 
 from radius.defaults import DEFAULT_MAX_SNAP_M as _DEFAULT_MAX_SNAP_M
+from radius.i18n import message
 from radius.network import StreetNetwork
 
 __all__ = [
@@ -173,6 +174,8 @@ def _unroutable_rows(
 ) -> pd.DataFrame:
     """One row per owner none of whose points joined: the reason and the nearest street.
 
+    A reason is a :class:`~radius.i18n.Message` (``snap_*``), in a column of dtype
+    ``object`` so that it stays one (a ``str`` column would keep its English text only).
     The distances of all their points are found in one query per tree (not one per
     owner, which took seconds when many points lie out of reach).
     """
@@ -212,22 +215,20 @@ def _unroutable_rows(
     rows = []
     for owner_pos in missing_owners.tolist():
         if not has_location[owner_pos]:
-            rows.append((owner_pos, "no location (empty or missing geometry)", np.nan))
+            rows.append((owner_pos, message("snap_no_location"), np.nan))
             continue
         nearest_m = float(main_m[owner_pos])
-        reason = (
-            f"farther than the maximum snap distance ({max_snap_m:g} m) from any walkable "
-            f"street of the network (nearest is {nearest_m:.0f} m away); check the "
-            "coordinates or raise --max-snap"
-        )
+        reason = message("snap_too_far", max_snap=f"{max_snap_m:g}", nearest=f"{nearest_m:.0f}")
         if island_m is not None and float(island_m[owner_pos]) <= max_snap_m:
-            reason = (
-                f"its nearest street ({float(island_m[owner_pos]):.0f} m away) lies on "
-                "a piece of network disconnected from the main one; connect that piece "
-                "to the main network in the source data"
-            )
+            reason = message("snap_on_island", distance=f"{float(island_m[owner_pos]):.0f}")
         rows.append((owner_pos, reason, nearest_m))
-    return pd.DataFrame(rows, columns=["owner", "reason", "nearest_street_m"])
+    return pd.DataFrame(
+        {
+            "owner": pd.Series([r[0] for r in rows], dtype="int64"),
+            "reason": pd.Series([r[1] for r in rows], dtype="object"),
+            "nearest_street_m": pd.Series([r[2] for r in rows], dtype="float64"),
+        }
+    )
 
 
 def facility_access_points(

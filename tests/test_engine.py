@@ -11,12 +11,14 @@ import pytest
 import shapely
 
 from radius.config import Category, Threshold, load_categories
+from radius.i18n import Message
 from radius.network import network_from_segments
 from radius.paths import bounded_distances, nearest_and_counts
 from radius.reach import reach_category
 from radius.service_areas import EdgeCoordinates, reached_lines, reached_pieces, service_polygons
 from radius.snap import build_routing_graph, facility_access_points, snap_points
 from radius.synthetic import LATTICE_ORIGIN, lattice_network
+from tests.language_checks import english_words
 
 X0, Y0 = LATTICE_ORIGIN
 
@@ -106,6 +108,12 @@ def test_point_beyond_max_snap_is_unroutable_with_a_reason():
     assert "maximum snap distance (200 m)" in reason
     assert "300 m away" in reason
     assert snapped.unroutable["nearest_street_m"].iloc[0] == pytest.approx(300.0)
+    assert isinstance(reason, Message)  # told in the output's language (#14)
+    chinese = reason.text("zh")
+    assert chinese.startswith(
+        "距路网中任何可步行道路都超过最大连接距离 200 米（最近的道路在 300 米外）"
+    )
+    assert english_words(chinese) == [], chinese
 
 
 def test_point_nearest_an_island_says_so():
@@ -121,7 +129,16 @@ def test_point_nearest_an_island_says_so():
     assert network.n_edges == 1
     assert len(network.island_edges) == 1
     snapped = snap_points(network, np.array([point(20, 480)], dtype=object), max_snap_m=200.0)
-    assert "disconnected" in snapped.unroutable["reason"].iloc[0]
+    reason = snapped.unroutable["reason"].iloc[0]
+    assert "disconnected" in reason
+    assert isinstance(reason, Message)
+    assert reason.text("zh").startswith("最近的道路（20 米外）位于与主路网不连通的路网片段上")
+    assert english_words(reason.text("zh")) == []
+    empty = snap_points(network, np.array([shapely.Point()], dtype=object), max_snap_m=200.0)
+    reason = empty.unroutable["reason"].iloc[0]
+    assert reason == "no location (empty or missing geometry)"
+    assert isinstance(reason, Message)
+    assert reason.text("zh") == "没有位置（几何为空或缺失）"
 
 
 def test_counts_within_thresholds_from_several_facilities():

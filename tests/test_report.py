@@ -402,3 +402,50 @@ def test_document_tables_carry_the_district_figures(nanjing_osm):
             passed = getattr(district, f"{rule.id}_pass")
             assert row[3] == f"{shortfall:,.1f}"
             assert row[5] == ("pass" if passed else "fail")
+
+
+def test_an_unroutable_facility_is_explained_in_the_reports_language(tmp_path):
+    """A facility 40 km from the default district's streets: the report's quality table and
+    the map's popup give the reason in Chinese (距路网中任何可步行道路都超过最大连接距离 …), in
+    English as before; the GeoPackage keeps the English text."""
+    import warnings
+
+    import pandas as pd
+
+    from radius.i18n import Language
+    from radius.maps import analysis_map
+    from radius.pipeline import AnalyzeConfig, ReachConfig, run_analysis
+    from radius.report_document import build_report
+    from radius.sample import default_network_path
+
+    inventory = tmp_path / "facilities.csv"
+    pd.DataFrame(
+        {"名称": ["远方超市"], "类别": ["supermarket"], "经度": [118.40], "纬度": [32.04]}
+    ).to_csv(inventory, index=False)
+    reach = ReachConfig(
+        network=default_network_path(),
+        facilities=inventory,
+        categories=("supermarket",),
+        service_areas=False,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_analysis(AnalyzeConfig(reach=reach))
+    english = "farther than the maximum snap distance (200 m) from any walkable street"
+    assert str(result.reach.unroutable["reason"].iloc[0]).startswith(english)
+    cases: tuple[tuple[Language, str], ...] = (
+        ("zh", "距路网中任何可步行道路都超过最大连接距离 200 米"),
+        ("en", english),
+    )
+    for lang, said in cases:
+        quality = next(
+            s for s in build_report(result, lang=lang, maps=False).sections if s.id == "quality"
+        )
+        (row,) = [r for b in quality.blocks if b.kind == "table" for r in b.rows]
+        assert row[1] == "远方超市"
+        assert row[3].startswith(said), row[3]
+        html = analysis_map(result, lang=lang).get_root().render()
+        assert said in html
+        if lang == "zh":
+            assert english_words(row[3]) == [], row[3]
+            assert "maximum snap distance" not in html
