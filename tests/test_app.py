@@ -126,6 +126,7 @@ def test_every_key_the_app_asks_for_exists_and_every_key_is_used():
     )
     literal = set(re.findall(r"\bt\(\s*\"([a-z0-9_]+)\"", source))
     dynamic = {
+        "error_input",  # error_text(exc, lang, key="error_input"), the default key
         "error_map",  # guarded(..., key="error_map")
         "error_suggest",  # error_text(exc, lang, "error_suggest")
         "error_upload",
