@@ -354,7 +354,7 @@ def whatif_panel(settings: Settings, lang: str) -> None:
         help=t("suggest_help", lang),
         icon=":material/add_location_alt:",
     )
-    say(view.panel_messages(state))
+    say(view.panel_messages(state, lang))
     proposals: list[Proposal] = state.get("proposals", [])
     if not proposals:
         st.caption(t("whatif_none", lang))
@@ -451,6 +451,7 @@ def main() -> None:
     loaded, input_key = read_uploads(uploads, coord_system, lang)
     state = st.session_state
     session.reset_for_inputs(state, input_key)
+    session.follow_language(state, lang)
     say(view.input_messages(loaded, lang))
     session.take_pending_click(state)
     with st.spinner(t("suggesting", lang)):

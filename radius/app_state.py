@@ -23,7 +23,9 @@ Session state
 ``suggest_request``
     A click of "suggest sites" not handled yet: ``(category id, count)``.
 ``suggest_message``, ``suggest_error``, ``whatif_message``
-    What the last suggestion did or why it failed; why a what-if was refused (the cap).
+    What the last suggestion did or why it failed; why a what-if was refused (the cap):
+    ``{lang: text}`` in each language, so a switch of language shows it in the new one
+    (:func:`radius.app_view.panel_messages`).
 ``pending_click``, ``last_click``
     A map click (``{"lat": ..., "lng": ...}``) not handled yet; the last one handled. A
     click on the map goes through exactly this path (:func:`map_clicked`); tests may set it.
@@ -52,7 +54,7 @@ from radius.app_inputs import Loaded, Upload, limit_message, load_bounded
 from radius.bounded import LimitError, run_bounded
 from radius.config import Category, load_categories
 from radius.coords import from_wgs84, to_wgs84
-from radius.i18n import error_in, message, name_of, t
+from radius.i18n import LANGUAGES, error_in, message, name_of, t
 from radius.maps import available_basemaps
 from radius.pipeline import AnalysisResult
 from radius.sample import default_network_path
@@ -76,6 +78,8 @@ __all__ = [
     "chosen_category",
     "error_text",
     "facilities_message",
+    "follow_language",
+    "in_each_language",
     "inputs_for",
     "map_center",
     "map_clicked",
@@ -127,8 +131,9 @@ def _room(state: State, wanted: int) -> int:
     """
     free = max(0, MAX_PROPOSALS - len(state.get("proposals", [])))
     if free < wanted:
-        lang = str(state.get("lang", "zh"))
-        state["whatif_message"] = t("whatif_too_many", lang, n=MAX_PROPOSALS)
+        state["whatif_message"] = in_each_language(
+            lambda lang: t("whatif_too_many", lang, n=MAX_PROPOSALS)
+        )
     return min(free, wanted)
 
 
@@ -253,13 +258,40 @@ def run_suggestion(state: State, loaded: Loaded, settings: Settings, lang: str) 
     except Exception as exc:
         if not isinstance(exc, RadiusError):
             LOG.exception("suggesting sites failed")
-        state["suggest_error"] = error_text(exc, lang, "error_suggest", loaded.clean)
+        failed = exc
+        state["suggest_error"] = in_each_language(
+            lambda lang: error_text(failed, lang, "error_suggest", loaded.clean)
+        )
         return
     state["proposals"] = proposals + added
     state["next_pid"] = first_pid + len(added)
-    state["suggest_message"] = suggestion_message(
-        summary, category, len(added), settings.threshold_basis, lang
+    state["suggest_message"] = in_each_language(
+        lambda lang: suggestion_message(
+            summary, category, len(added), settings.threshold_basis, lang
+        )
     )
+
+
+def in_each_language(text: Callable[[str], str]) -> dict[str, str]:
+    """A message of the page in each language (``{lang: text(lang)}``), kept in the
+    session's state so that it follows a switch of language."""
+    return {lang: text(lang) for lang in LANGUAGES}
+
+
+def follow_language(state: State, lang: str) -> None:
+    """The what-if facilities named by a suggestion (``suggest_name``) in another language
+    are named in ``lang``: after a switch of language, "建议选址 3" is "Suggested site 3".
+    A name the planner typed, or a click's ``P3``, stays as it is."""
+    proposals = state.get("proposals", [])
+    renamed = [
+        p._replace(name=t("suggest_name", lang, pid=p.pid))
+        if p.name != t("suggest_name", lang, pid=p.pid)
+        and any(p.name == t("suggest_name", other, pid=p.pid) for other in LANGUAGES)
+        else p
+        for p in proposals
+    ]
+    if renamed != list(proposals):
+        state["proposals"] = renamed
 
 
 def error_text(

@@ -432,15 +432,23 @@ def input_messages(loaded: Loaded, lang: str) -> list[Said]:
     return shown
 
 
-def panel_messages(state: Mapping[Any, Any]) -> list[Said]:
-    """The what-if panel's messages: what the last suggestion did, why it or a what-if
-    failed (``suggest_message``, ``suggest_error``, ``whatif_message``)."""
+def panel_messages(state: Mapping[Any, Any], lang: str = "zh") -> list[Said]:
+    """The what-if panel's messages in ``lang``: what the last suggestion did, why it or a
+    what-if failed (``suggest_message``, ``suggest_error``, ``whatif_message``; each
+    ``{lang: text}``, :func:`radius.app_state.in_each_language`, or a text)."""
+
+    def text(key: str) -> str:
+        value = state.get(key)
+        if isinstance(value, Mapping):
+            return str(value.get(lang, ""))
+        return str(value or "")
+
     shown: list[Said] = []
-    if state.get("suggest_message"):
-        shown.append(Said("success", str(state["suggest_message"])))
+    if text("suggest_message"):
+        shown.append(Said("success", text("suggest_message")))
     for key in ("suggest_error", "whatif_message"):
-        if state.get(key):
-            shown.append(Said("error", str(state[key])))
+        if text(key):
+            shown.append(Said("error", text(key)))
     return shown
 
 

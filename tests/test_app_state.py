@@ -6,6 +6,7 @@ import os
 import re
 import threading
 import time
+from typing import Any, cast
 
 import pytest
 
@@ -15,6 +16,7 @@ from radius.app_state import (
     MAX_SUGGESTIONS,
     add_proposal_at,
     error_text,
+    follow_language,
     map_center,
     map_clicked,
     proposal_lines,
@@ -22,6 +24,7 @@ from radius.app_state import (
     remove_proposal,
     request_suggestion,
     reset_for_inputs,
+    run_suggestion,
     session_watch,
     take_pending_click,
     upload_key,
@@ -72,7 +75,9 @@ def test_what_ifs_are_bounded_in_number_with_a_message():
     for k in range(MAX_PROPOSALS + 3):
         add_proposal_at(state, LAT + k * 1e-4, LON)
     assert len(state["proposals"]) == MAX_PROPOSALS
-    assert state["whatif_message"] == t("whatif_too_many", "zh", n=MAX_PROPOSALS)
+    assert state["whatif_message"] == {
+        lang: t("whatif_too_many", lang, n=MAX_PROPOSALS) for lang in ("zh", "en")
+    }
     remove_proposal(state, state["proposals"][0].pid)
     assert "whatif_message" not in state
     state["suggest_count"] = 10_000
@@ -80,6 +85,56 @@ def test_what_ifs_are_bounded_in_number_with_a_message():
     assert state["suggest_request"] == ("elderly_care", MAX_SUGGESTIONS)
     remove_all_proposals(state)
     assert state["proposals"] == []
+
+
+def test_after_a_switch_of_language_the_panel_and_suggested_names_speak_it():
+    """The what-if panel's messages are kept in each language and shown in the page's;
+    a suggested site's name follows the language, a typed name or a click's P1 does not."""
+    from radius.app_view import Said, panel_messages
+    from radius.whatif import Proposal
+
+    state = _state()
+    for k in range(MAX_PROPOSALS + 1):
+        add_proposal_at(state, LAT + k * 1e-4, LON)
+    for lang in ("zh", "en"):
+        wanted = Said("error", t("whatif_too_many", lang, n=MAX_PROPOSALS))
+        assert panel_messages(state, lang) == [wanted]
+    suggested = Proposal(7, "childcare", LON, LAT, t("suggest_name", "zh", pid=7), ())
+    typed = Proposal(8, "childcare", LON, LAT, "新街口托育点", ())
+    clicked = Proposal(9, "childcare", LON, LAT, "P9", ())
+    state["proposals"] = [suggested, typed, clicked]
+    follow_language(state, "en")
+    assert [p.name for p in state["proposals"]] == ["Suggested site 7", "新街口托育点", "P9"]
+    kept = state["proposals"]
+    follow_language(state, "en")
+    assert state["proposals"] is kept  # nothing to rename: the what-if is not recomputed
+    follow_language(state, "zh")
+    assert state["proposals"][0].name == t("suggest_name", "zh", pid=7)
+    assert state["proposals"][0]._replace(name="x") == suggested._replace(name="x")
+
+
+def test_a_failing_suggestion_is_kept_in_each_language(monkeypatch):
+    """A suggestion that fails says why in the what-if panel, in either language."""
+    from radius._errors import InfeasibleError
+    from radius.app_inputs import Loaded
+    from radius.i18n import message
+    from radius.whatif import Settings
+
+    reason = message("inventory_empty_table", file="x.csv")  # any message id will do
+
+    def infeasible(*args, **kwargs):
+        raise InfeasibleError(reason)
+
+    monkeypatch.setattr("radius.app_state.suggest_sites", infeasible)
+    state = _state(suggest_request=("elderly_care", 2))
+    settings = Settings(("elderly_care",), "time", "adult", "national", None, "2sfca")
+    loaded = Loaded(inputs=cast(Any, None), network_label="OSM")
+    run_suggestion(state, loaded, settings, "zh")
+    assert state["suggest_error"] == {
+        lang: t("error_suggest", lang, message=reason.text(lang)) for lang in ("zh", "en")
+    }
+    assert "suggest_request" not in state
+    assert state.get("proposals", []) == []
 
 
 def test_other_inputs_start_the_what_ifs_afresh():

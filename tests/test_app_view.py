@@ -164,6 +164,9 @@ def test_the_whatif_panel_says_what_the_last_suggestion_did_and_what_failed():
     assert panel_messages({}) == []
     state = {"suggest_message": "2 sites", "whatif_message": "too many", "suggest_error": ""}
     assert panel_messages(state) == [Said("success", "2 sites"), Said("error", "too many")]
+    both = {"suggest_message": {"zh": "已建议 2 处", "en": "2 sites"}}  # follows the language
+    assert panel_messages(both, "en") == [Said("success", "2 sites")]
+    assert panel_messages(both, "zh") == [Said("success", "已建议 2 处")]
 
 
 def _loaded(network_label: str = "OSM", **fields: Any) -> Loaded:
