@@ -141,6 +141,8 @@ def test_every_key_the_app_asks_for_exists_and_every_key_is_used():
         *(f"cli_group_{k}" for k in ("share", "partly", "within", "within_estimated")),
         *(f"cli_level_{k}" for k in ("community", "subdistrict")),
         *(f"cli_verdict_{k}" for k in ("pass", "fail", "not_applicable")),
+        *(f"cli_method_{k}" for k in ("milp", "greedy")),  # cli._solver_words
+        *(f"cli_status_{k}" for k in ("optimal", "time_limit", "greedy", "incomplete")),
         *(f"cli_unit_{k}" for k in ("residents", "places", "beds", "households")),
         *(f"area_{a}" for a in ("from_data", "new", "old")),
         *(f"method_{m}" for m in ("2sfca", "inside")),
