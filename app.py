@@ -426,7 +426,13 @@ def read_uploads(
 
     replace_all = bool(st.session_state.get("replace_all", False))
     loaded, key, error = session.inputs_for(
-        uploads, coord_system, replace_all, lang, shared=default_inputs, read=read
+        uploads,
+        coord_system,
+        replace_all,
+        lang,
+        shared=default_inputs,
+        read=read,
+        failed=st.session_state.setdefault("upload_failed", {}),
     )
     if error:
         st.sidebar.error(error)

@@ -34,6 +34,9 @@ Session state
     (:func:`radius.app_view.kept_downloads`).
 ``upload_digests``
     Each upload's SHA-256 by its upload id (:func:`radius.app_inputs.received`).
+``upload_failed``
+    The uploads that failed to read, ``{key: error}`` (one at most), told again without
+    reading them again (:func:`inputs_for`).
 ``_cache``
     The session's cache of inputs and analyses (:class:`radius.session_cache.ByteLRU`).
 ``{name}``, ``{name}.{lang}``
@@ -380,6 +383,7 @@ def inputs_for(
     *,
     shared: Callable[[str], Loaded],
     read: Callable[[Hashable, Callable[[Callable[[], bool]], Loaded]], Loaded],
+    failed: MutableMapping[Hashable, BaseException] | None = None,
 ) -> tuple[Loaded, tuple[Any, ...], str | None]:
     """A session's inputs: the shared default district, or its uploads read with limits.
 
@@ -399,6 +403,12 @@ def inputs_for(
         ``read(key, load)``: the uploads' inputs kept under ``key`` (:func:`upload_key`),
         ``load(cancelled)`` reading them (:func:`radius.app_inputs.load_bounded`) if they
         are not kept yet; ``cancelled`` ends the job (the session closed).
+    failed : mutable mapping, optional
+        The session's failed upload (``upload_failed``): its key and error. The same
+        uploads fail again at once, in the page's language, without being read again at
+        each rerun of the page (a click would otherwise wait for the bad file anew, up to
+        the job's time limit); other uploads replace it. A job cancelled or stopped by a
+        shutdown is not kept (the file was not at fault).
 
     Returns
     -------
@@ -409,18 +419,32 @@ def inputs_for(
     default_path = str(default_network_path())
     key = upload_key(default_path, uploads, coord_system, replace_all)
     if not uploads:
+        if failed is not None:
+            failed.clear()  # the file removed: uploaded again, it is read again
         return shared(default_path), key, None
 
     def load(cancelled: Callable[[], bool]) -> Loaded:
         return load_bounded(uploads, coord_system, replace_all=replace_all, cancelled=cancelled)
 
+    def instead(exc: BaseException) -> tuple[Loaded, tuple[Any, ...], str | None]:
+        default_key = upload_key(default_path, (), coord_system, False)
+        return shared(default_path), default_key, error_text(exc, lang, "error_upload")
+
+    if failed is not None and key in failed:
+        return instead(failed[key])  # told again, not read again (nor raised: no traceback)
     try:
-        return read(key, load), key, None
+        loaded = read(key, load)
     except Exception as exc:
         if not isinstance(exc, RadiusError):
             LOG.exception("reading the uploads failed")
-        message = error_text(exc, lang, "error_upload")
-    return shared(default_path), upload_key(default_path, (), coord_system, False), message
+        if failed is not None:
+            failed.clear()
+            if not (isinstance(exc, LimitError) and exc.limit in ("cancelled", "shutdown")):
+                failed[key] = exc.with_traceback(None)
+        return instead(exc)
+    if failed is not None:
+        failed.clear()
+    return loaded, key, None
 
 
 def analysis_for(
