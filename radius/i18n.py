@@ -223,7 +223,8 @@ class Message(str):
     keep working; :meth:`text` gives it in any language, from the same data. A ``group``
     value (a demand group id) is shown as the group's name; in Chinese a ``category`` value
     (an id) as the category's name, a ``supply`` value (a capacity column) as its name, and
-    ``source_zh``, when given, replaces ``source``.
+    ``source_zh``, when given, replaces ``source`` (and ``rule_zh``, a rule's Chinese
+    name, its id ``rule``).
 
     Parameters
     ----------
@@ -272,6 +273,8 @@ def _message_text(key: str, lang: str, params: Mapping[str, Any]) -> str:
         values["category"] = _category_name(category, "zh")
     if _language(lang) == "zh" and values.get("source_zh"):
         values["source"] = values["source_zh"]
+    if _language(lang) == "zh" and values.get("rule_zh"):
+        values["rule"] = values["rule_zh"]
     group = values.get("group")
     if isinstance(group, str):
         values["group"] = _group_name(group, _language(lang))

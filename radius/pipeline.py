@@ -1468,7 +1468,14 @@ def _provision(
         counted = [c for c in rule.categories if c in computed]
         if len(counted) < len(rule.categories):
             missing = ", ".join(c for c in rule.categories if c not in computed)
-            notes.append(message("rule_categories_not_computed", rule=rule.id, listed=missing))
+            notes.append(
+                message(
+                    "rule_categories_not_computed",
+                    rule=rule.id,
+                    rule_zh=rule.name_zh,
+                    listed=missing,
+                )
+            )
         if rule.scope == "jurisdiction":
             # A jurisdiction-wide figure: the supply inside the districts, no catchment.
             rows = np.concatenate([computed[c].facility_rows for c in counted])

@@ -214,7 +214,13 @@ def district_provision(
         column = group_column(rule, districts)
         if column != ("population" if rule.group == "residents" else rule.group):
             notes.append(
-                message("group_counted_instead", rule=rule.id, group=rule.group, column=column)
+                message(
+                    "group_counted_instead",
+                    rule=rule.id,
+                    rule_zh=rule.name_zh,
+                    group=rule.group,
+                    column=column,
+                )
             )
         count = districts[column].to_numpy(dtype=np.float64)
         required = _required(rule, count, area_type)
@@ -253,6 +259,7 @@ def district_provision(
                         message(
                             "capacity_unserved",
                             rule=rule.id,
+                            rule_zh=rule.name_zh,
                             amount=f"{share.unused_supply:g}",
                             supply=rule.supply,
                             threshold=rule.threshold,
@@ -456,6 +463,7 @@ def _capacity(
             "capacity_missing",
             stacklevel=3,
             rule=rule.id,
+            rule_zh=rule.name_zh,
             missing=missing,
             total=len(rows),
             category=rule.category,
@@ -476,6 +484,7 @@ def _capacity(
                 message(
                     "site_below_minimum",
                     rule=rule.id,
+                    rule_zh=rule.name_zh,
                     n=int(small.sum()),
                     minimum=f"{rule.min_site:g}",
                     supply=rule.supply,

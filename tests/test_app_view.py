@@ -476,6 +476,21 @@ def test_notes_name_uploads_not_the_servers_folders(default_district):
     assert notes(base, "zh", lambda text: "x") == ["x"] * len(page_notes(base, "zh"))
 
 
+def test_notes_name_a_rule_by_its_name_in_chinese(default_district):
+    """A note about one rule names it in Chinese (人均体育场地面积：…), not by its id
+    (sports_ground_per_capita：…); in English it keeps its id."""
+    from radius.standards import load_standard
+
+    _, _, base, _ = default_district
+    rules = {rule.id: rule for rule in load_standard("national").rules}
+    zh, en = page_notes(base, "zh"), page_notes(base, "en")
+    about = {note.split(":")[0] for note in en} & set(rules)
+    assert about, en  # the default district has such notes (capacity missing)
+    for rule_id in about:
+        assert any(note.startswith(f"{rules[rule_id].name_zh}：") for note in zh), zh
+    assert not [note for note in zh if any(rule_id in note for rule_id in rules)]
+
+
 def test_the_modules_behind_the_page_need_no_streamlit():
     """A fresh interpreter imports them all without loading Streamlit (ruff's banned-api
     rule stops a direct import; this also catches one through another library)."""
