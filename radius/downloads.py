@@ -20,9 +20,8 @@ from radius._io import gpkg_writer, write_outputs, xlsx_writer
 from radius._warnings import collect
 from radius.app_inputs import Upload
 from radius.facilities import CAPACITY_COLUMNS
-from radius.i18n import error_in, t
+from radius.i18n import Language, error_in, t
 from radius.pipeline import AnalysisInputs, AnalysisResult, AnalyzeConfig
-from radius.report import provision_sheets
 from radius.sample import default_network_path
 from radius.whatif import Proposal, Settings, analyze_config, proposals_frame
 
@@ -80,7 +79,7 @@ def page_downloads(
             "xlsx",
             "radius_provision.xlsx",
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            lambda: xlsx_bytes(result),
+            lambda: xlsx_bytes(result, lang),
         ),
         Download("html", "radius_map.html", "text/html", map_bytes),
         Download(
@@ -195,9 +194,14 @@ def gpkg_bytes(result: AnalysisResult) -> bytes:
     return _written("results.gpkg", gpkg_writer(layers))
 
 
-def xlsx_bytes(result: AnalysisResult) -> bytes:
-    """The provision workbook (bilingual sheets of :func:`radius.report.provision_sheets`)."""
-    return _written("provision.xlsx", xlsx_writer(provision_sheets(result)))
+def xlsx_bytes(result: AnalysisResult, lang: str = "zh") -> bytes:
+    """The provision workbook in ``lang`` only: sheet names, headers and notes (what
+    ``radius analyze --lang`` writes, :func:`radius.report_document.provision_workbook`)."""
+    # Imported on first use: the report modules would slow every start of the app.
+    from radius.report_document import provision_workbook
+
+    language: Language = "en" if lang == "en" else "zh"
+    return _written("provision.xlsx", xlsx_writer(provision_workbook(result, language)))
 
 
 def _written(name: str, writer: Callable[[Path], None]) -> bytes:

@@ -578,11 +578,44 @@ def test_downloads_are_valid_files(app_module, nanjing_result, tmp_path):
         "unroutable",
         "layer_styles",
     }
-    xlsx = tmp_path / "p.xlsx"
-    xlsx.write_bytes(app_module.xlsx_bytes(nanjing_result))
-    workbook = openpyxl.load_workbook(xlsx, read_only=True)
-    assert workbook.sheetnames[0] == "规则 Rules"
+    for lang, first in (("zh", "规则"), ("en", "Rules")):
+        xlsx = tmp_path / f"p-{lang}.xlsx"
+        xlsx.write_bytes(app_module.xlsx_bytes(nanjing_result, lang))
+        workbook = openpyxl.load_workbook(xlsx, read_only=True)
+        assert workbook.sheetnames[0] == first
+        workbook.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_workbook_download_speaks_the_pages_language(app_module, nanjing_result, lang):
+    """Issue #14, point 4: the page's XLSX has its sheet names, headers and notes in the
+    page's language only (it was bilingual: 规则 Rules, 规则编号 Rule ID), as the command
+    line's (tests/test_language.py's checks)."""
+    import openpyxl
+
+    from tests.test_language import _chinese_words, _cli_english, _name_words
+
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(app_module.xlsx_bytes(nanjing_result, lang)), read_only=True
+    )
+    cells = list(workbook.sheetnames)
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            cells += [v for v in row if isinstance(v, str)]
+    proper = _name_words(
+        v
+        for sheet in workbook.worksheets
+        for row in sheet.iter_rows(min_col=0, max_col=0, values_only=True)
+        for v in row
+    )
     workbook.close()
+    text = "\n".join(cells)
+    if lang == "zh":
+        cited = {"GB", "B", "m"}  # the standard's citation (GB 50180-2018 附录 B), metres
+        assert [w for w in _cli_english(text) if w not in cited] == [], text
+    else:
+        assert _chinese_words(text, proper) == [], text
 
 
 @pytest.mark.slow
