@@ -26,6 +26,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 import folium
+import pandas as pd
 import streamlit as st  # noqa: TID251 (app.py is where Streamlit belongs)
 import streamlit.components.v1 as components  # noqa: TID251 (app.py is where Streamlit belongs)
 import streamlit_folium
@@ -59,9 +60,11 @@ MAP_HEIGHT = 560
 QUIET_PLACEHOLDERS = """<style>
 [data-testid="stSkeleton"] {animation: none !important;}
 </style>"""
-"""Streamlit's placeholders (the map's frame, 560 px high, until the map has loaded) pulse
-at every frame; without a GPU (a server's headless Chromium) each frame is drawn in
-software. Still grey boxes cost nothing (bench/README.md, the app's section)."""
+"""Streamlit's placeholders (the map's frame, 560 px high, until the map has loaded, and
+every widget of the sidebar until its code has loaded) pulse at every frame; without a GPU
+(a server's headless Chromium) each frame is drawn in software. Still grey boxes cost
+nothing (bench/README.md, the app's section); the style is the page's first element, so
+they are still from the start."""
 
 
 # --------------------------------------------------------------------------------------
@@ -83,6 +86,22 @@ def default_analysis(path: str, settings: Settings) -> AnalysisResult:
 
 
 standard_names = st.cache_resource(show_spinner=False)(view.standard_names)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def default_headline(path: str, settings: Settings, lang: Language, network: str) -> view.Headline:
+    """The default district's headline without what-ifs, built once and shared read-only
+    (with the shortfall table, most of the server's work of every new page)."""
+    result = default_analysis(path, settings)
+    return view.headline(result, result, settings, lang, changed=False, network=network)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def default_shortfall(
+    path: str, settings: Settings, lang: Language, only_failing: bool
+) -> pd.DataFrame:
+    """The default district's shortfall table without what-ifs, shared read-only."""
+    return shortfall_table(default_analysis(path, settings), lang, only_failing=only_failing)
 
 
 @st.cache_resource(show_spinner=False)
@@ -307,7 +326,7 @@ def sidebar(lang_default: str) -> tuple[Language, list[Upload], str, Settings, s
 def headline(shown: view.Headline, lang: str) -> None:
     """The headline figures (st.metric) and, beside them, where the residents come from,
     whether they are plausible, and the share of units meeting each rule."""
-    st.subheader(t("headline_header", lang))
+    st.subheader(t("headline_header", lang), help=shown.help)  # one help for every figure
     for row in shown.rows:
         for column, figure in zip(st.columns(view.TILES_PER_ROW), row, strict=False):
             column.metric(
@@ -316,7 +335,6 @@ def headline(shown: view.Headline, lang: str) -> None:
                 delta=figure.delta,
                 delta_color=figure.delta_color,
                 delta_arrow=figure.delta_arrow,
-                help=shown.help,
             )
     st.caption(shown.caption)
     for warning in shown.warnings:
@@ -444,6 +462,7 @@ def main() -> None:
     service()
     lang_default = str(st.session_state.get("lang", "zh"))
     st.set_page_config(page_title=t("app_title", lang_default), page_icon="🗺️", layout="wide")
+    st.html(QUIET_PLACEHOLDERS)  # style only: takes no room on the page
     lang, uploads, coord_system, settings, basemap = sidebar(lang_default)
     css = view.uploader_css(lang)  # Streamlit's uploader speaks English: its words, in Chinese
     if css:
@@ -485,8 +504,13 @@ def main() -> None:
         result = analysed(proposals, base) if proposals else base
 
     network = loaded.network_label
+    shared = input_key[0] == "default" and not proposals  # the page every new session sees
+    path = str(input_key[1])
     headline(
-        view.headline(result, base, settings, lang, changed=bool(proposals), network=network), lang
+        default_headline(path, settings, lang, network)
+        if shared
+        else view.headline(result, base, settings, lang, changed=bool(proposals), network=network),
+        lang,
     )
 
     rule_option = view.rule_choice(result, lang)
@@ -508,23 +532,26 @@ def main() -> None:
                     uncovered=layers,
                 )
 
-        if input_key[0] == "default" and not proposals:  # rendered once for every session
+        if shared:  # rendered once for every session
             payload = guarded(
-                lambda: default_map(str(input_key[1]), settings, lang, basemap, rule, uncovered),
+                lambda: default_map(path, settings, lang, basemap, rule, uncovered),
                 lang,
                 "error_map",
             )
         else:
             payload = guarded(lambda: map_payload(make_map()), lang, "error_map")
         with map_slot:
-            st.html(QUIET_PLACEHOLDERS)  # style only: takes no room on the page
             show_map(payload, map_center(proposals, basemap))
     with whatif_column:
         whatif_panel(settings, lang)
 
     st.subheader(t("shortfall_header", lang))
     only_failing = st.toggle(t("only_failing", lang), value=True, key="only_failing")
-    table = shortfall_table(result, lang, only_failing=only_failing)
+    table = (
+        default_shortfall(path, settings, lang, only_failing)
+        if shared
+        else shortfall_table(result, lang, only_failing=only_failing)
+    )
     if table.empty:
         st.success(t("shortfall_none", lang))
     else:
@@ -550,8 +577,7 @@ def main() -> None:
     if notes:
         with st.expander(t("notes_header", lang, n=len(notes))):
             st.caption(t("notes_hint", lang))
-            for note in notes:
-                st.text(note)
+            st.text("\n\n".join(notes))  # one element, not one per note
 
 
 if __name__ == "__main__":  # `streamlit run app.py` and AppTest; a plain import defines only
