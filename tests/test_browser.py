@@ -556,8 +556,22 @@ def test_the_chinese_page_shows_no_english_word(app_url: str, tmp_path: Path) ->
             page.evaluate(STRIP_UNREAD)
             shown = page.locator('[data-testid="stApp"]').inner_text()
             in_map = frame.locator("body").inner_text()
+
+            # A failing upload (5 bytes, no rows) says why beside the uploaders, in Chinese.
+            bad = tmp_path / "坏.csv"
+            bad.write_bytes(b"12345")
+            uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="设施清单")
+            uploader.locator('input[type="file"]').set_input_files(str(bad))
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            error = sidebar.locator('[data-testid="stAlert"]').filter(has_text="无法读取上传的文件")
+            error.first.wait_for(timeout=120_000)
+            failed = str(error.first.inner_text())
+            page.screenshot(path=str(tmp_path / "zh-bad-upload.png"), full_page=True)
+            _no_exception(page)
         finally:
             browser.close()
+    assert "坏.csv" in failed
+    assert _english_words(failed) == set(), failed
     found = _english_words(shown) | _english_words(in_map)
     for line in (shown + "\n" + in_map).splitlines():
         if _english_words(line):
