@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import fcntl
 import json
@@ -12,7 +13,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "gpkg_writer",
     "json_writer",
     "outputs_settled",
+    "sqlite_connection",
     "stale_partials",
     "uncovered_view",
     "write_outputs",
@@ -180,7 +182,7 @@ def _create_view(path: Path, name: str, view: UncoveredView) -> None:
     """Create the view, register it as a feature layer with its source's extent and CRS."""
     keys = f"{name}_thresholds"
     source = _quoted(view.source)
-    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+    with contextlib.closing(sqlite_connection(path)) as connection, connection:
         geometry, kind, srs, z, m = connection.execute(
             "SELECT column_name, geometry_type_name, srs_id, z, m FROM gpkg_geometry_columns "
             "WHERE table_name = ?",
@@ -354,8 +356,14 @@ def _past_file_size_limit(exc: BaseException) -> int | None:
     return size_limit if "file too large" in text or "disk i/o error" in text else None
 
 
-def file_system_error(out_dir: Path, name: str | None, exc: BaseException) -> InputError:
-    """The error of an output that could not be written, naming the path and the fix."""
+def file_system_error(
+    out_dir: Path, name: str | None, exc: BaseException, *, disk_full: bool | None = None
+) -> InputError:
+    """The error of an output that could not be written, naming the path and the fix.
+
+    ``disk_full``, when given, is whether the disk was full, judged by the caller when the
+    write failed (the free space may have changed since); otherwise it is judged now.
+    """
     path = str(out_dir / name if name else out_dir)
     folder = str(out_dir)
     if (size_limit := _past_file_size_limit(exc)) is not None:
@@ -364,7 +372,9 @@ def file_system_error(out_dir: Path, name: str | None, exc: BaseException) -> In
         )
     if (isinstance(exc, OSError) and exc.errno == errno.EROFS) or _read_only(out_dir):
         return InputError(message("io_read_only", file=path))
-    if _disk_full(out_dir, exc):
+    if disk_full is None:
+        disk_full = _disk_full(out_dir, exc)
+    if disk_full:
         try:
             free: str = message("io_disk_free", size=format_size(shutil.disk_usage(out_dir).free))
         except OSError:
@@ -442,6 +452,58 @@ def outputs_settled() -> bool:
     )
 
 
+UNSYNCED_SQLITE = {"OGR_SQLITE_SYNCHRONOUS": "OFF", "OGR_SQLITE_JOURNAL": "OFF"}
+"""GDAL configuration while :func:`write_outputs` writes its temporary files.
+
+SQLite then neither waits for the disk after each transaction nor keeps a rollback journal
+(GeoPackage writing: 273 fsyncs for a ``radius reach`` on Shanghai, 3 with these). Safe
+because each file is a temporary one: removed if anything fails, flushed to the disk whole
+(:func:`_fsync`) and only then renamed into place. GDAL's configuration is global to the
+process, so concurrent writers (the app's sessions) share one setting, counted.
+"""
+_UNSYNCED_LOCK = threading.Lock()
+_unsynced_users = 0
+_synced_before: dict[str, Any] = {}
+_WRITING_TEMPORARY: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "radius_writing_temporary", default=False
+)
+"""True while this thread's :func:`write_outputs` writer runs (on a temporary file)."""
+
+
+def sqlite_connection(path: Path) -> sqlite3.Connection:
+    """``sqlite3.connect(path)``; inside a :func:`write_outputs` writer, without syncs and
+    rollback journal, as GDAL's writing there (:data:`UNSYNCED_SQLITE`)."""
+    connection = sqlite3.connect(path)
+    if _WRITING_TEMPORARY.get():
+        connection.execute("PRAGMA synchronous = OFF")
+        connection.execute("PRAGMA journal_mode = OFF")
+    return connection
+
+
+@contextlib.contextmanager
+def _unsynced_sqlite() -> Iterator[None]:
+    """:data:`UNSYNCED_SQLITE` set while the block runs (the previous values restored when
+    the last concurrent block ends)."""
+    global _unsynced_users
+    from pyogrio import get_gdal_config_option, set_gdal_config_options
+
+    with _UNSYNCED_LOCK:
+        if _unsynced_users == 0:
+            _synced_before.clear()
+            _synced_before.update({key: get_gdal_config_option(key) for key in UNSYNCED_SQLITE})
+            set_gdal_config_options(UNSYNCED_SQLITE)
+        _unsynced_users += 1
+    token = _WRITING_TEMPORARY.set(True)
+    try:
+        yield
+    finally:
+        _WRITING_TEMPORARY.reset(token)
+        with _UNSYNCED_LOCK:
+            _unsynced_users -= 1
+            if _unsynced_users == 0:
+                set_gdal_config_options(dict(_synced_before))
+
+
 def _write_all(out_dir: Path, files: Mapping[str, Writer]) -> list[Path]:
     temporaries: dict[str, Path] = {}
     name: str | None = None
@@ -456,17 +518,22 @@ def _write_all(out_dir: Path, files: Mapping[str, Writer]) -> list[Path]:
             temp_path.unlink()  # GDAL drivers want to create the file themselves
             temporaries[name] = temp_path
             try:
-                writer(temp_path)
+                with _unsynced_sqlite():
+                    writer(temp_path)
             except RadiusError:
                 raise
             except Exception as exc:
+                full = _disk_full(out_dir, exc)  # judged while the partial file holds its space
                 if (
                     isinstance(exc, OSError)
-                    or _disk_full(out_dir, exc)
+                    or full
                     or _read_only(out_dir)
                     or _past_file_size_limit(exc) is not None
                 ):
-                    raise file_system_error(out_dir, name, exc) from None
+                    # The space left is told once the temporary files are gone (written
+                    # without a journal, a file that filled the disk holds all of it).
+                    _remove_temporaries(temporaries.values())
+                    raise file_system_error(out_dir, name, exc, disk_full=full) from None
                 raise
             _fsync(temp_path)
         written = []
@@ -477,10 +544,17 @@ def _write_all(out_dir: Path, files: Mapping[str, Writer]) -> list[Path]:
         _fsync(out_dir)
         return written
     except OSError as exc:
-        raise file_system_error(out_dir, name, exc) from None
+        full = _disk_full(out_dir, exc)
+        _remove_temporaries(temporaries.values())
+        raise file_system_error(out_dir, name, exc, disk_full=full) from None
     finally:
-        for temp_path in temporaries.values():
-            for leftover in (temp_path, *temp_path.parent.glob(f"{temp_path.name}-*")):
-                with contextlib.suppress(OSError):
-                    if leftover.exists():
-                        leftover.unlink()
+        _remove_temporaries(temporaries.values())
+
+
+def _remove_temporaries(paths: Iterable[Path]) -> None:
+    """Remove temporary files and their SQLite companions, those that exist."""
+    for temp_path in paths:
+        for leftover in (temp_path, *temp_path.parent.glob(f"{temp_path.name}-*")):
+            with contextlib.suppress(OSError):
+                if leftover.exists():
+                    leftover.unlink()

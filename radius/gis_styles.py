@@ -23,6 +23,7 @@ Labels carry the Chinese and the English name: a GeoPackage has no language of i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -421,7 +422,7 @@ def layer_style(name: str, frame: gpd.GeoDataFrame, style: MapStyle | None = Non
 
 
 def _geometry_columns(path: Path) -> dict[str, str]:
-    with sqlite3.connect(path) as connection:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
         rows = connection.execute("SELECT table_name, column_name FROM gpkg_geometry_columns")
         return {str(t): str(c) for t, c in rows.fetchall()}
 
@@ -466,7 +467,10 @@ def add_layer_styles(
     if not rows:
         return
     columns = list(rows[0])
-    with sqlite3.connect(path) as connection:
+    # Without syncs and journal when the file is write_outputs' temporary one.
+    from radius._io import sqlite_connection
+
+    with contextlib.closing(sqlite_connection(path)) as connection, connection:
         connection.execute(f'DROP TABLE IF EXISTS "{STYLE_TABLE}"')
         connection.execute(CREATE_STYLE_TABLE)
         connection.executemany(

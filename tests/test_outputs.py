@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,9 @@ import pyogrio
 import pytest
 import shapely
 
+import radius._io
 import radius.pipeline
-from radius._io import gpkg_writer, uncovered_view
+from radius._io import UNSYNCED_SQLITE, gpkg_writer, uncovered_view, write_outputs
 from radius.cli import main
 
 
@@ -143,3 +146,49 @@ def test_workbook_without_xlsxwriter_is_the_same(
     cells = [[(c.value, c.number_format, c.font.bold) for c in row] for row in a.iter_rows()]
     assert cells == [[(c.value, c.number_format, c.font.bold) for c in r] for r in b.iter_rows()]
     assert [cells[2][k][0] for k in (1, 3, 5)] == [None, None, None]
+
+
+def test_temporary_geopackages_are_written_without_syncs_then_flushed_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite neither syncs nor journals while write_outputs writes its temporary file
+    (GDAL and our own sqlite3 connections); the settings are put back afterwards, and
+    the file is flushed whole before it is renamed into place."""
+    before = {key: pyogrio.get_gdal_config_option(key) for key in UNSYNCED_SQLITE}
+    points, uncovered = _frames()
+    thresholds = [("shop", "5min", 300.0), ("shop", "10min", 600.0)]
+    view = uncovered_view("residents", points, uncovered, thresholds)
+    assert view is not None
+    writer = gpkg_writer({"residents": points, "shortfall": uncovered}, {"shortfall": view})
+    seen: dict[str, Any] = {}
+    flushed: list[str] = []
+
+    def write(path: Path) -> None:
+        seen.update({key: pyogrio.get_gdal_config_option(key) for key in UNSYNCED_SQLITE})
+        writer(path)
+        with contextlib.closing(radius._io.sqlite_connection(path)) as connection:
+            seen["pragma"] = connection.execute("PRAGMA synchronous").fetchone()[0]
+
+    real_fsync = radius._io._fsync
+
+    def fsync(path: Path) -> None:
+        flushed.append(path.name)
+        real_fsync(path)
+
+    monkeypatch.setattr(radius._io, "_fsync", fsync)
+    written = write_outputs(tmp_path / "out", {"out.gpkg": write})
+    assert seen == {"OGR_SQLITE_SYNCHRONOUS": False, "OGR_SQLITE_JOURNAL": False, "pragma": 0}
+    assert {key: pyogrio.get_gdal_config_option(key) for key in UNSYNCED_SQLITE} == before
+    assert flushed[0].startswith(".out.")
+    assert flushed[0].endswith(".partial.gpkg")
+    assert flushed[1:] == ["out"]  # then the folder, after the rename
+    assert [p.name for p in written] == ["out.gpkg"]
+    with contextlib.closing(sqlite3.connect(written[0])) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # outside: FULL
+    back = gpd.read_file(written[0], layer="shortfall")
+    assert len(back) == len(uncovered)
+    assert set(gpd.read_file(written[0], layer="layer_styles")["f_table_name"]) == {
+        "residents",
+        "shortfall",
+    }
