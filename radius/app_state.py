@@ -48,6 +48,7 @@ Session state
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Hashable, MutableMapping, Sequence
 from typing import Any
@@ -77,6 +78,7 @@ __all__ = [
     "MAX_SUGGESTIONS",
     "add_proposal_at",
     "analysis_for",
+    "as_on_the_page",
     "chosen_capacity",
     "chosen_category",
     "error_text",
@@ -275,6 +277,23 @@ def run_suggestion(state: State, loaded: Loaded, settings: Settings, lang: str) 
     )
 
 
+_UPLOADERS = re.compile(r"--(population|districts|facilities|network)(?![\w-])")
+_ROLE_OF_OPTION = {"population": "residents"}
+
+
+def as_on_the_page(text: str, lang: str) -> str:
+    """A note, warning or error of the core as the page says it: where it names the command
+    line's option for an input (``--districts``, ``--population``, ``--facilities``,
+    ``--network``), the sidebar's uploader of that input (“分析区域”上传, the Districts
+    upload), which is what a planner in the app uses; other options stay as written."""
+
+    def uploader(match: re.Match[str]) -> str:
+        label = t(f"upload_{_ROLE_OF_OPTION.get(match[1], match[1])}", lang)
+        return t("upload_named", lang, label=label)
+
+    return _UPLOADERS.sub(uploader, text)
+
+
 def in_each_language(text: Callable[[str], str]) -> dict[str, str]:
     """A message of the page in each language (``{lang: text(lang)}``), kept in the
     session's state so that it follows a switch of language."""
@@ -320,7 +339,8 @@ def error_text(
             return t("error_limit", lang, message=limit)
         return t(key, lang, message=limit, **params)
     if isinstance(exc, RadiusError):
-        return t(key, lang, message=clean(error_in(exc, lang)), **params)
+        told = as_on_the_page(clean(error_in(exc, lang)), lang)
+        return t(key, lang, message=told, **params)
     if key == "error_input":
         return t("error_unexpected", lang)
     return t(key, lang, message=t("error_bug", lang), **params)

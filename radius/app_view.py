@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 from radius.app_inputs import Loaded
-from radius.app_state import facilities_message
+from radius.app_state import as_on_the_page, facilities_message
 from radius.config import DEFAULT_THRESHOLD_BASIS, load_categories, load_speed_profiles
 from radius.i18n import Language, name_of, t
 from radius.maps import available_basemaps, basemap_notes, default_rule
@@ -414,7 +414,9 @@ def headline(
             points=summary["points"],
             districts=len(result.districts),
         ),
-        warnings=[] if result.plausibility is None else list(result.plausibility.messages(lang)),
+        warnings=[]
+        if result.plausibility is None
+        else [as_on_the_page(text, lang) for text in result.plausibility.messages(lang)],
         attainment="\n".join(f"- {line}" for line in lines) if lines else None,
     )
 
@@ -462,7 +464,7 @@ def kept_downloads(
 def notes(result: AnalysisResult, lang: str, clean: Callable[[str], str] = str) -> list[str]:
     """The engine's notes on ``result`` in ``lang``, each rewritten by ``clean`` (e.g. to
     name uploads, not the server's folders: :meth:`radius.app_inputs.Loaded.clean`)."""
-    return [clean(note) for note in page_notes(result, lang)]
+    return [as_on_the_page(clean(note), lang) for note in page_notes(result, lang)]
 
 
 def uploader_css(lang: str) -> str | None:

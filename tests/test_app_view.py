@@ -472,7 +472,9 @@ def test_the_map_offers_every_rule_of_the_standard(default_district):
 @pytest.mark.slow
 def test_notes_name_uploads_not_the_servers_folders(default_district):
     _, _, base, _ = default_district
-    assert notes(base, "zh") == page_notes(base, "zh")
+    from radius.app_state import as_on_the_page
+
+    assert notes(base, "zh") == [as_on_the_page(note, "zh") for note in page_notes(base, "zh")]
     assert notes(base, "zh", lambda text: "x") == ["x"] * len(page_notes(base, "zh"))
 
 
@@ -489,6 +491,29 @@ def test_notes_name_a_rule_by_its_name_in_chinese(default_district):
     for rule_id in about:
         assert any(note.startswith(f"{rules[rule_id].name_zh}：") for note in zh), zh
     assert not [note for note in zh if any(rule_id in note for rule_id in rules)]
+
+
+def test_the_page_names_its_uploaders_where_the_core_names_options(default_district):
+    """The core's notes and warnings say where to give an input as the command line does
+    (--districts, --population); the page names its own uploaders instead."""
+    from radius.app_state import as_on_the_page
+
+    text = "（--districts，含“常住人口”列）、居住地块（--population）；--facilities-crs"
+    assert as_on_the_page(text, "zh") == (
+        f"（“{t('upload_districts', 'zh')}”上传，含“常住人口”列）、"
+        f"居住地块（“{t('upload_residents', 'zh')}”上传）；--facilities-crs"
+    )
+    assert as_on_the_page("(--districts, --subdistricts)", "en") == (
+        "(the Districts upload, --subdistricts)"
+    )
+    _, settings, base, _ = default_district
+    for lang in ("zh", "en"):
+        shown = headline(base, base, settings, lang, changed=False, network="x").warnings
+        shown += notes(base, lang)
+        assert shown
+        assert not [line for line in shown if re.search(r"--(districts|population)\b", line)]
+        if lang == "zh":
+            assert any(f"“{t('upload_districts', 'zh')}”上传" in line for line in shown)
 
 
 def test_the_modules_behind_the_page_need_no_streamlit():
