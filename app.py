@@ -281,8 +281,9 @@ def choice(option: view.Choice, lang: str, values: dict[str, Any] | None = None)
     return value
 
 
-def sidebar(lang_default: str) -> tuple[Language, list[Upload], str, Settings, str]:
-    """The sidebar: language, data, settings. Returns what the page needs."""
+def sidebar(lang_default: str) -> tuple[Language, list[Upload], str, Settings, str, Any]:
+    """The sidebar: language, data, settings. Returns what the page needs, and the place
+    below the uploaders for what the page says about the uploads."""
     with st.sidebar:
         chosen = st.radio(
             t("language", lang_default),
@@ -314,13 +315,15 @@ def sidebar(lang_default: str) -> tuple[Language, list[Upload], str, Settings, s
                     help=t("replace_all_help", lang),
                 )
                 coord_system = choice(view.coord_system_choice(lang), lang)
+        upload_slot = st.container()  # a failing upload says why here, where it was made
 
         st.header(t("settings_header", lang))
         values: dict[str, Any] = {}
         for option in view.setting_choices(lang, standard_names()):
             choice(option, lang, values)
         st.caption(t("attribution", lang))
-    return lang, uploads, str(coord_system), view.settings_from(values), str(values["basemap"])
+    settings = view.settings_from(values)
+    return lang, uploads, str(coord_system), settings, str(values["basemap"]), upload_slot
 
 
 def headline(shown: view.Headline, lang: str) -> None:
@@ -432,11 +435,12 @@ def downloads(items: Sequence[files.Download], key: Hashable, lang: str) -> None
 
 
 def read_uploads(
-    uploads: list[Upload], coord_system: str, lang: str
+    uploads: list[Upload], coord_system: str, lang: str, slot: Any
 ) -> tuple[Loaded, tuple[Any, ...]]:
     """The inputs (:func:`radius.app_state.inputs_for`): the shared default district, or
     this session's uploads read with limits and kept in its cache. A failing upload shows
-    its message in the sidebar beside the uploaders; the page goes on with the default."""
+    its message in ``slot``, the sidebar below the uploaders (not at the sidebar's end,
+    out of sight below the settings); the page goes on with the default."""
 
     def read(key: Hashable, load: Callable[[Callable[[], bool]], Loaded]) -> Loaded:
         with st.spinner(t("loading", lang)):
@@ -453,7 +457,7 @@ def read_uploads(
         failed=st.session_state.setdefault("upload_failed", {}),
     )
     if error:
-        st.sidebar.error(error)
+        slot.error(error)
     return loaded, key
 
 
@@ -463,7 +467,7 @@ def main() -> None:
     lang_default = str(st.session_state.get("lang", "zh"))
     st.set_page_config(page_title=t("app_title", lang_default), page_icon="🗺️", layout="wide")
     st.html(QUIET_PLACEHOLDERS)  # style only: takes no room on the page
-    lang, uploads, coord_system, settings, basemap = sidebar(lang_default)
+    lang, uploads, coord_system, settings, basemap, upload_slot = sidebar(lang_default)
     css = view.uploader_css(lang)  # Streamlit's uploader speaks English: its words, in Chinese
     if css:
         st.html(css)
@@ -473,7 +477,7 @@ def main() -> None:
         st.warning(t("no_categories", lang))
         st.stop()
 
-    loaded, input_key = read_uploads(uploads, coord_system, lang)
+    loaded, input_key = read_uploads(uploads, coord_system, lang, upload_slot)
     state = st.session_state
     session.reset_for_inputs(state, input_key)
     session.follow_language(state, lang)

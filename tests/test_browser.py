@@ -566,6 +566,12 @@ def test_the_chinese_page_shows_no_english_word(app_url: str, tmp_path: Path) ->
             error = sidebar.locator('[data-testid="stAlert"]').filter(has_text="无法读取上传的文件")
             error.first.wait_for(timeout=120_000)
             failed = str(error.first.inner_text())
+            # Where the upload was made: below the uploaders, above the settings.
+            settings = sidebar.get_by_role("heading", name="分析设置")
+            error_box, settings_box = error.first.bounding_box(), settings.bounding_box()
+            assert error_box is not None
+            assert settings_box is not None
+            assert error_box["y"] < settings_box["y"]
             page.screenshot(path=str(tmp_path / "zh-bad-upload.png"), full_page=True)
             _no_exception(page)
         finally:
