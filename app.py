@@ -260,6 +260,18 @@ def guarded(
         st.stop()
 
 
+def attempted(step: Callable[[], T], lang: str, key: str) -> T | None:
+    """Run a step the rest of the page does not need (the map); if it fails, show a
+    translated message where it would have been and go on without it (None)."""
+    try:
+        return step()
+    except Exception as exc:
+        if not isinstance(exc, RadiusError):
+            LOG.exception("unexpected error in the radius app")
+        st.error(session.error_text(exc, lang, key))
+        return None
+
+
 # --------------------------------------------------------------------------------------
 # The page
 # --------------------------------------------------------------------------------------
@@ -536,16 +548,17 @@ def main() -> None:
                     uncovered=layers,
                 )
 
-        if shared:  # rendered once for every session
-            payload = guarded(
-                lambda: default_map(path, settings, lang, basemap, rule, uncovered),
-                lang,
-                "error_map",
-            )
-        else:
-            payload = guarded(lambda: map_payload(make_map()), lang, "error_map")
-        with map_slot:
-            show_map(payload, map_center(proposals, basemap))
+        with map_slot:  # a map that fails says so here; the panel, table and downloads go on
+            if shared:  # rendered once for every session
+                payload = attempted(
+                    lambda: default_map(path, settings, lang, basemap, rule, uncovered),
+                    lang,
+                    "error_map",
+                )
+            else:
+                payload = attempted(lambda: map_payload(make_map()), lang, "error_map")
+            if payload is not None:
+                show_map(payload, map_center(proposals, basemap))
     with whatif_column:
         whatif_panel(settings, lang)
 

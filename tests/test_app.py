@@ -127,7 +127,7 @@ def test_every_key_the_app_asks_for_exists_and_every_key_is_used():
     literal = set(re.findall(r"\bt\(\s*\"([a-z0-9_]+)\"", source))
     dynamic = {
         "error_input",  # error_text(exc, lang, key="error_input"), the default key
-        "error_map",  # guarded(..., key="error_map")
+        "error_map",  # attempted(..., key="error_map")
         "error_suggest",  # error_text(exc, lang, "error_suggest")
         "error_upload",
         *(f"download_{kind}" for kind in ("gpkg", "xlsx", "html", "pdf")),
@@ -700,6 +700,31 @@ def test_limits_end_an_oversized_upload_with_a_message(app, nanjing_osm, monkeyp
         "仍显示默认片区。"
     )
     assert ELDERLY in _metrics(app)
+
+
+@pytest.mark.slow
+def test_a_failing_map_says_so_and_the_page_goes_on(app, monkeypatch):
+    """The map is the one step the rest of the page does not need: when drawing it fails,
+    its place says why (in the page's language, no traceback) and the what-if panel, the
+    shortfall table and the downloads are still there."""
+    import streamlit as st  # noqa: TID251 - clears the app's caches (process-wide)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("internal detail that users should not see")
+
+    st.cache_resource.clear()  # the default district's map is rendered once and kept
+    try:
+        monkeypatch.setattr("radius.maps.analysis_map", broken)
+        app.run()
+        assert not app.exception
+        (error,) = app.error
+        assert str(error.value) == t("error_map", "zh", message=t("error_bug", "zh"))
+        assert ELDERLY in _metrics(app)
+        assert "suggest" in [b.key for b in app.button]  # the what-if panel
+        assert "prepare_xlsx" in [b.key for b in app.button]  # the downloads
+        assert app.dataframe  # the shortfall table
+    finally:
+        st.cache_resource.clear()
 
 
 @pytest.mark.slow
