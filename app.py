@@ -499,21 +499,29 @@ def main() -> None:
         session.run_suggestion(state, loaded, settings, lang)
     proposals = tuple(state.get("proposals", []))
 
-    def analysed(added: tuple[Proposal, ...], base: AnalysisResult | None) -> AnalysisResult:
-        return guarded(
-            lambda: session.analysis_for(
-                loaded,
-                input_key,
-                settings,
-                added,
-                base,
-                shared=default_analysis,
-                keep=keep,
-                watch=lambda: watch(None),
-            ),
-            lang,
-            clean=loaded.clean,
+    def analysis(added: tuple[Proposal, ...], base: AnalysisResult | None) -> AnalysisResult:
+        return session.analysis_for(
+            loaded,
+            input_key,
+            settings,
+            added,
+            base,
+            shared=default_analysis,
+            keep=keep,
+            watch=lambda: watch(None),
         )
+
+    def analysed(added: tuple[Proposal, ...], base: AnalysisResult | None) -> AnalysisResult:
+        if input_key[0] == "upload" and not added:
+            # Uploads that cannot be analysed fail as a bad file does: the page runs again
+            # on the default district and says why below the uploaders.
+            try:
+                return analysis(added, base)
+            except Exception as exc:
+                failed = st.session_state.setdefault("upload_failed", {})
+                if session.analysis_failed(failed, input_key, exc):
+                    st.rerun()
+        return guarded(lambda: analysis(added, base), lang, clean=loaded.clean)
 
     with st.spinner(t("analysing", lang)):
         base = analysed((), None)

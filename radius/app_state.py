@@ -51,6 +51,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Hashable, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from radius._errors import RadiusError
@@ -76,7 +77,9 @@ __all__ = [
     "DEFAULT_SUGGESTIONS",
     "MAX_PROPOSALS",
     "MAX_SUGGESTIONS",
+    "Failure",
     "add_proposal_at",
+    "analysis_failed",
     "analysis_for",
     "as_on_the_page",
     "chosen_capacity",
@@ -403,7 +406,7 @@ def inputs_for(
     *,
     shared: Callable[[str], Loaded],
     read: Callable[[Hashable, Callable[[Callable[[], bool]], Loaded]], Loaded],
-    failed: MutableMapping[Hashable, BaseException] | None = None,
+    failed: MutableMapping[Hashable, Failure] | None = None,
 ) -> tuple[Loaded, tuple[Any, ...], str | None]:
     """A session's inputs: the shared default district, or its uploads read with limits.
 
@@ -424,7 +427,8 @@ def inputs_for(
         ``load(cancelled)`` reading them (:func:`radius.app_inputs.load_bounded`) if they
         are not kept yet; ``cancelled`` ends the job (the session closed).
     failed : mutable mapping, optional
-        The session's failed upload (``upload_failed``): its key and error. The same
+        The session's failed upload (``upload_failed``): its key and :class:`Failure`
+        (reading it, or analysing it: :func:`analysis_failed`). The same
         uploads fail again at once, in the page's language, without being read again at
         each rerun of the page (a click would otherwise wait for the bad file anew, up to
         the job's time limit); other uploads replace it. A job cancelled or stopped by a
@@ -446,9 +450,9 @@ def inputs_for(
     def load(cancelled: Callable[[], bool]) -> Loaded:
         return load_bounded(uploads, coord_system, replace_all=replace_all, cancelled=cancelled)
 
-    def instead(exc: BaseException) -> tuple[Loaded, tuple[Any, ...], str | None]:
+    def instead(failure: Failure) -> tuple[Loaded, tuple[Any, ...], str | None]:
         default_key = upload_key(default_path, (), coord_system, False)
-        return shared(default_path), default_key, error_text(exc, lang, "error_upload")
+        return shared(default_path), default_key, failure.text(lang)
 
     if failed is not None and key in failed:
         return instead(failed[key])  # told again, not read again (nor raised: no traceback)
@@ -460,11 +464,40 @@ def inputs_for(
         if failed is not None:
             failed.clear()
             if not (isinstance(exc, LimitError) and exc.limit in ("cancelled", "shutdown")):
-                failed[key] = exc.with_traceback(None)
-        return instead(exc)
+                failed[key] = Failure(exc.with_traceback(None))
+        return instead(Failure(exc))
     if failed is not None:
         failed.clear()
     return loaded, key, None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a session's uploads cannot be used: the error and the page's sentence for it
+    (``error_upload``: reading them; ``error_upload_analysis``: analysing them)."""
+
+    error: BaseException
+    key: str = "error_upload"
+
+    def text(self, lang: str) -> str:
+        """What the page says, in ``lang``."""
+        return error_text(self.error, lang, self.key)
+
+
+def analysis_failed(
+    failed: MutableMapping[Hashable, Failure], input_key: Hashable, exc: BaseException
+) -> bool:
+    """The analysis of uploaded data failed: keep it as the uploads' failure (the page then
+    runs again on the default district and says why below the uploaders, as for a file
+    that cannot be read) and return True; False when it should not be kept (a job
+    cancelled or stopped by a shutdown: the data was not at fault)."""
+    if isinstance(exc, LimitError) and exc.limit in ("cancelled", "shutdown"):
+        return False
+    if not isinstance(exc, RadiusError):
+        LOG.exception("analysing the uploads failed", exc_info=exc)
+    failed.clear()
+    failed[input_key] = Failure(exc.with_traceback(None), "error_upload_analysis")
+    return True
 
 
 def analysis_for(

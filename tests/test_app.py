@@ -130,6 +130,7 @@ def test_every_key_the_app_asks_for_exists_and_every_key_is_used():
         "error_map",  # attempted(..., key="error_map")
         "error_suggest",  # error_text(exc, lang, "error_suggest")
         "error_upload",
+        "error_upload_analysis",  # app_state.analysis_failed: Failure(exc, key)
         *(f"download_{kind}" for kind in ("gpkg", "xlsx", "html", "pdf")),
         *(f"limit_{kind}" for kind in ("cancelled", "shutdown")),
         *(f"note_group_{kind}" for kind in ("share", "partly")),  # key = "note_group_..."
@@ -700,6 +701,36 @@ def test_limits_end_an_oversized_upload_with_a_message(app, nanjing_osm, monkeyp
         "仍显示默认片区。"
     )
     assert ELDERLY in _metrics(app)
+
+
+@pytest.mark.slow
+def test_uploads_that_cannot_be_analysed_fall_back_to_the_default_district(app, monkeypatch):
+    """Uploads that read but whose analysis fails are told as a bad file is: below the
+    uploaders, in the page's language, and the page goes on with the default district
+    (it stopped at the top of the page); the next rerun does not analyse them again."""
+    from radius._errors import InputError
+    from radius.i18n import message
+
+    reason = message("inventory_empty_table", file="设施清单.csv")  # any message id will do
+    jobs = []
+
+    def failing(*args, **kwargs):
+        jobs.append(args[0])
+        raise InputError(reason)
+
+    monkeypatch.setattr("radius.app_state.run_bounded", failing)
+    app.file_uploader(key="upload_facilities").upload("设施清单.csv", _csv(), "text/csv")
+    app.run()
+    assert not app.exception
+    (error,) = app.error
+    assert str(error.value) == t("error_upload_analysis", "zh", message=reason.text("zh"))
+    assert ELDERLY in _metrics(app)  # the default district's figures
+    assert "suggest" in [b.key for b in app.button]
+    assert len(jobs) == 1
+    app.toggle(key="only_failing").set_value(False).run()
+    assert not app.exception
+    assert [str(e.value) for e in app.error] == [str(error.value)]
+    assert len(jobs) == 1  # told again, not analysed again
 
 
 @pytest.mark.slow

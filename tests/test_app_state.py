@@ -137,6 +137,27 @@ def test_a_failing_suggestion_is_kept_in_each_language(monkeypatch):
     assert state.get("proposals", []) == []
 
 
+def test_an_analysis_that_fails_is_kept_as_the_uploads_failure():
+    from radius._errors import InputError
+    from radius.app_state import Failure, analysis_failed
+    from radius.i18n import message
+
+    failed: dict[Any, Failure] = {"older": Failure(ValueError("x"))}
+    reason = InputError(message("inventory_empty_table", file="a.csv"))
+    assert analysis_failed(failed, "key", reason)
+    assert list(failed) == ["key"]
+    for lang in ("zh", "en"):
+        wanted = t(
+            "error_upload_analysis",
+            lang,
+            message=message("inventory_empty_table", file="a.csv").text(lang),
+        )
+        assert failed["key"].text(lang) == wanted
+    stopped = LimitError("cancelled", "cancelled")
+    assert not analysis_failed(failed, "other", stopped)
+    assert list(failed) == ["key"]
+
+
 def test_other_inputs_start_the_what_ifs_afresh():
     state = _state()
     key = upload_key("default.pbf", (), "wgs84", False)

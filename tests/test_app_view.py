@@ -16,7 +16,7 @@ import pytest
 
 from radius._errors import InputError
 from radius.app_inputs import Loaded, Upload, limit_message, received, upload_types
-from radius.app_state import inputs_for, seconds_ticker, upload_key
+from radius.app_state import Failure, inputs_for, seconds_ticker, upload_key
 from radius.app_view import (
     AREA_TYPES,
     COORD_SYSTEMS,
@@ -313,7 +313,7 @@ def test_a_failed_upload_is_told_again_at_each_rerun_without_being_read_again():
         reads.append(key)
         raise error
 
-    failed: dict[Any, BaseException] = {}
+    failed: dict[Any, Failure] = {}
     texts = []
     for lang in ("zh", "zh", "en"):
         loaded, _, text = inputs_for(
