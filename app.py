@@ -521,6 +521,8 @@ def main() -> None:
                 failed = st.session_state.setdefault("upload_failed", {})
                 if session.analysis_failed(failed, input_key, exc):
                     st.rerun()
+                st.error(session.error_text(exc, lang, clean=loaded.clean))  # cancelled
+                st.stop()
         return guarded(lambda: analysis(added, base), lang, clean=loaded.clean)
 
     with st.spinner(t("analysing", lang)):
