@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
@@ -231,6 +231,17 @@ class SpeedProfiles(_Frozen):
         return min(self.profiles[name].speed_m_s, run_speed_m_s)
 
 
+class TagLookup(Protocol):
+    """What :meth:`WalkRules.is_walkable` reads of a way's tags: a ``dict`` or pyosmium's
+    own ``TagList`` (looked up in place, without copying the tags)."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+    def __contains__(self, key: str, /) -> bool: ...
+
+    def __getitem__(self, key: str, /) -> str: ...
+
+
 class WalkRules(_Frozen):
     """Which OSM ways count as walkable (see ``configs/walkable.yaml``)."""
 
@@ -241,7 +252,7 @@ class WalkRules(_Frozen):
     foot_permitted_values: frozenset[str] = frozenset()
     exclude_tags: dict[str, frozenset[str]] = Field(default_factory=dict)
 
-    def is_walkable(self, tags: Mapping[str, str]) -> bool:
+    def is_walkable(self, tags: TagLookup) -> bool:
         """Whether a way with these tags may be walked on."""
         highway = tags.get("highway")
         if highway is None:

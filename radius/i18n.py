@@ -144,7 +144,16 @@ def load_strings(path: str | Path | None = None) -> Mapping[str, Mapping[str, st
         If the file is missing or invalid; the message lists every problem by key.
     """
     resolved = Path(path) if path is not None else I18N_FILE
-    return _load(resolved.resolve())
+    # A relative path depends on the working folder: resolved each time.
+    return _load(_resolved(resolved) if resolved.is_absolute() else resolved.resolve())
+
+
+@lru_cache(maxsize=16)
+def _resolved(path: Path) -> Path:
+    """``path.resolve()`` of an absolute path, once: every :class:`Message` and :func:`t`
+    looks its file up here, and resolving costs a ``lstat`` per folder of the path (1,020
+    row labels of a facility table: 35 ms, 9 ms with this, #17)."""
+    return path.resolve()
 
 
 def keys() -> tuple[str, ...]:
