@@ -406,12 +406,13 @@ def _lattice_osm(path: Path, side: int) -> None:
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "issue #15 not met yet: 5 sessions took 4.9x one alone (1.97 s alone, 9.5-9.7 s at "
-        "once, load 3.2 on 2 cores, 2026-12-02), bound by Chromium's own work (about 3.5 s "
-        "of CPU per page, the server about 0.4 s). The map's share and the pulsing "
-        "placeholders are cut since (Chromium CPU per page 13-15 -> 8.6-9.9 s at load "
-        "12-19, bench/bench_map_page.py); not yet re-measured on a quiet machine (5.7x at "
-        "load 25-28). Runs in CI and prints its figures; passes (XPASS) once within 4x"
+        "issue #15 not met: 5 sessions took 5.3-8.2x one alone on 2 shared cores "
+        "(2026-12-03: 2.69 s alone, 14.7-16.3 s at once, 6.1x at load 0.8-4.2; 7.56 s alone, "
+        "60.5-62.2 s at once, 8.2x at load 15-17). Bound by Chromium's work per page, which "
+        "grows while pages wait (5 pages at once cost 1.2-2x 5 pages alone: renderer, GPU "
+        "and browser processes); a page of sidebar and map only took 6.4-7.6x too, a bare "
+        "Streamlit page is half the cost (bench/README.md, 3 December). Runs in CI and "
+        "prints its figures; passes (XPASS) once within 4x"
     ),
 )
 def test_five_sessions_at_once_each_get_a_map_within_four_times_one_alone(
