@@ -408,7 +408,8 @@ def _lattice_osm(path: Path, side: int) -> None:
     reason=(
         "issue #15 not met: 5 sessions took 5.3-8.2x one alone on 2 shared cores "
         "(2026-12-03: 2.69 s alone, 14.7-16.3 s at once, 6.1x at load 0.8-4.2; 7.56 s alone, "
-        "60.5-62.2 s at once, 8.2x at load 15-17). Bound by Chromium's work per page, which "
+        "60.5-62.2 s at once, 8.2x at load 15-17; one XPASS, 3.97x, as the load rose 2.7-9.0 "
+        "and one alone took 5.41 s). Bound by Chromium's work per page, which "
         "grows while pages wait (5 pages at once cost 1.2-2x 5 pages alone: renderer, GPU "
         "and browser processes); a page of sidebar and map only took 6.4-7.6x too, a bare "
         "Streamlit page is half the cost (bench/README.md, 3 December). Runs in CI and "
