@@ -52,6 +52,15 @@ class PopulationDefaults(BaseModel):
         Storeys assumed for a residential building without ``building:levels``.
     residential_building_tags : tuple of str
         OSM ``building=*`` values treated as residential.
+    residential_landuse : tuple of str
+        ``landuse=*`` values of the areas inside which an untyped building (``building=yes``)
+        is treated as residential; empty: none is.
+    non_residential_areas : tuple of str
+        ``key=value`` (or bare ``key``, any value) tags of areas that keep an untyped
+        building out of the residential land-use rule (a school or shopping area in a 小区).
+    non_residential_building_keys : tuple of str
+        Keys that, on an untyped building itself (``amenity``, ``shop`` …), keep it out of
+        the rule.
     plot_point_spacing_m : float
         Spacing of the grid of points spreading a plot's residents (metres).
     sources : dict of str to str
@@ -64,8 +73,18 @@ class PopulationDefaults(BaseModel):
     floor_area_per_person_m2: float = Field(gt=0, le=1000)
     default_levels: float = Field(gt=0, le=300)
     residential_building_tags: tuple[str, ...] = Field(min_length=1)
+    residential_landuse: tuple[str, ...] = ()
+    non_residential_areas: tuple[str, ...] = ()
+    non_residential_building_keys: tuple[str, ...] = ()
     plot_point_spacing_m: float = Field(gt=0, le=10_000)
     sources: dict[str, str]
+
+    @model_validator(mode="after")
+    def _tags_are_key_value(self) -> PopulationDefaults:
+        bad = [t for t in self.non_residential_areas if not _tag_parts(t)]
+        if bad:
+            raise ValueError(f"non_residential_areas: give key=value or key, not {bad}")
+        return self
 
     @model_validator(mode="after")
     def _every_number_has_a_source(self) -> PopulationDefaults:
@@ -74,6 +93,16 @@ class PopulationDefaults(BaseModel):
         if missing:
             raise ValueError(f"sources must give the source of: {', '.join(missing)}")
         return self
+
+
+def _tag_parts(text: str) -> tuple[str, str | None] | None:
+    """``"landuse=retail"`` -> ``("landuse", "retail")``, ``"amenity"`` -> ``("amenity", None)``;
+    None for an empty key or value."""
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not key or (sep and not value):
+        return None
+    return key, (value if sep else None)
 
 
 @lru_cache(maxsize=8)

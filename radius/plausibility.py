@@ -41,6 +41,10 @@ class Plausibility:
     residential_buildings, without_levels, other_buildings : int
         Buildings counted as housing, those of them without storeys, and buildings of other
         ``building`` values (``yes``, shops …) not counted.
+    landuse_buildings : int
+        Of the buildings counted as housing, the untyped ones (``building=yes``) counted
+        because they stand in residential land use (``residential_landuse`` of
+        ``configs/population.yaml``).
     warnings, warnings_zh : list of str
         Planner's words in English and Chinese; empty when the estimate looks plausible.
     """
@@ -51,6 +55,7 @@ class Plausibility:
     residential_buildings: int
     without_levels: int
     other_buildings: int
+    landuse_buildings: int = 0
     warnings: list[str] = field(default_factory=list)
     warnings_zh: list[str] = field(default_factory=list)
 
@@ -67,6 +72,7 @@ class Plausibility:
             "residential_buildings": self.residential_buildings,
             "without_levels": self.without_levels,
             "other_buildings": self.other_buildings,
+            "landuse_buildings": self.landuse_buildings,
             "plausible": not self.warnings,
             "warnings": list(self.warnings),
             "warnings_zh": list(self.warnings_zh),
@@ -85,8 +91,8 @@ def check_building_estimate(
     study_area_km2 : float
         The built-up study area (km²), e.g. the convex hull of the street network.
     figures : dict
-        ``residential_buildings``, ``without_levels`` and ``other_buildings`` of
-        :func:`radius.population.estimate_from_osm_buildings`.
+        ``residential_buildings``, ``without_levels``, ``other_buildings`` and
+        ``landuse_buildings`` of :func:`radius.population.estimate_from_osm_buildings`.
 
     Returns
     -------
@@ -95,6 +101,7 @@ def check_building_estimate(
     buildings = int(figures.get("residential_buildings", 0))
     without = int(figures.get("without_levels", 0))
     other = int(figures.get("other_buildings", 0))
+    landuse = int(figures.get("landuse_buildings", 0))
     density = residents / study_area_km2 if study_area_km2 > 0 else 0.0
     low, high = DENSITY_RANGE
     warnings: list[Message] = []
@@ -140,6 +147,7 @@ def check_building_estimate(
         residential_buildings=buildings,
         without_levels=without,
         other_buildings=other,
+        landuse_buildings=landuse,
         warnings=list[str](warnings),
         warnings_zh=[w.text("zh") for w in warnings],
     )

@@ -21,9 +21,9 @@ Demand-group columns (``aged_60_plus``, ``aged_65_plus``, ``aged_0_3``, ``aged_3
 column for them (60岁及以上人口, 0-3岁人口, 残疾人 …; empty cells stay NaN and are later
 estimated from the group's share by :func:`radius.groups.complete_groups`).
 
-Defaults (household size, floor area per person, assumed storeys, residential building tags,
-plot grid spacing) come from ``configs/population.yaml``; every loader takes them as keyword
-arguments that override the file.
+Defaults (household size, floor area per person, assumed storeys, residential building tags
+and land use, plot grid spacing) come from ``configs/population.yaml``; every loader takes
+them as keyword arguments that override the file.
 
 Inputs are validated once, here at the boundary: all problems of a file are collected and
 raised as one :class:`~radius._errors.InputError` naming the file and, for each problem, the
@@ -38,7 +38,7 @@ import numbers
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -82,6 +82,7 @@ from radius._residents import (
     _residents_frame,
     _row_keys,
     _show,
+    _tag_parts,
     load_population_defaults,
 )
 from radius._residents import _area_types as _area_types
@@ -568,24 +569,67 @@ def _parse_levels(text: str | None) -> float:
     return number
 
 
+def _tag_list(value: Iterable[str] | None, default: Iterable[str], not_list: str) -> frozenset[str]:
+    if isinstance(value, str):
+        raise InputError(message(not_list, tags=repr(value)))
+    return frozenset(value if value is not None else default)
+
+
+class _Areas:
+    """Areas of some OSM tags (``key=value`` or a bare ``key``) met while reading a file."""
+
+    def __init__(self, tags: Iterable[str]) -> None:
+        self.keys: dict[str, frozenset[str] | None] = {}
+        for text in tags:
+            parts = _tag_parts(text)
+            if parts is None:
+                raise InputError(message("population_area_tag_bad", tag=repr(text)))
+            key, value = parts
+            known = self.keys.get(key, frozenset())
+            self.keys[key] = None if value is None or known is None else known | {value}
+        self.wkbs: list[str] = []
+
+    def matches(self, tags: Any) -> bool:
+        for key, values in self.keys.items():
+            value = tags.get(key)
+            if value is not None and (values is None or value in values):
+                return True
+        return False
+
+    def tree(self) -> shapely.STRtree:
+        return shapely.STRtree(shapely.from_wkb(np.asarray(self.wkbs, dtype=object)))
+
+
 def _read_osm_buildings(
-    path: Path, residential_tags: Iterable[str] | None
-) -> tuple[gpd.GeoDataFrame, Counter[str], int]:
-    """Residential buildings of an OSM file, the count of every building value, broken areas."""
+    path: Path,
+    residential_tags: Iterable[str] | None,
+    residential_landuse: Iterable[str] | None = None,
+) -> tuple[gpd.GeoDataFrame, Counter[str], int, int]:
+    """Residential buildings of an OSM file, the count of every building value, broken areas,
+    and how many of the buildings are untyped ones taken by the residential land-use rule."""
     import osmium
     from osmium.geom import WKBFactory
 
-    if isinstance(residential_tags, str):
-        raise InputError(message("population_tags_not_list", tags=repr(residential_tags)))
-    tags = frozenset(
-        residential_tags if residential_tags is not None else _defaults().residential_building_tags
+    defaults = _defaults()
+    tags = _tag_list(
+        residential_tags, defaults.residential_building_tags, "population_tags_not_list"
     )
+    landuse = _tag_list(
+        residential_landuse, defaults.residential_landuse, "population_landuse_not_list"
+    )
+    # Untyped buildings are candidates only when the rule is on and `yes` is not already housing.
+    rule = bool(landuse) and "yes" not in tags
+    residential_areas = _Areas(f"landuse={v}" for v in sorted(landuse))
+    vetoes = _Areas(defaults.non_residential_areas)
+    own_vetoes = tuple(defaults.non_residential_building_keys)
+    area_keys = sorted({*residential_areas.keys, *vetoes.keys}) if rule else []
     factory = WKBFactory()
     values: Counter[str] = Counter()
     osm_ids: list[str] = []
     building: list[str] = []
     levels: list[float] = []
     wkbs: list[str] = []  # hex WKB, as pyosmium's WKBFactory returns it
+    candidate: list[bool] = []  # an untyped building, kept only inside residential land use
     # Outlines that should become areas, and those that did: the area assembler silently
     # drops rings it cannot close, e.g. buildings cut by the edge of the extract.
     expected: set[str] = set()
@@ -593,8 +637,13 @@ def _read_osm_buildings(
     broken = 0
     processor = open_osm(path)
     try:
-        reader = processor.with_areas().with_filter(osmium.filter.KeyFilter("building"))
+        reader = processor.with_areas().with_filter(osmium.filter.KeyFilter("building", *area_keys))
         for obj in reader:
+            if area_keys and isinstance(obj, osmium.osm.Area):
+                for areas in (residential_areas, vetoes):
+                    if areas.matches(obj.tags):
+                        with suppress(RuntimeError):  # a broken ring: not an area
+                            areas.wkbs.append(factory.create_multipolygon(obj))
             value = obj.tags.get("building")
             if value is None:
                 continue
@@ -609,37 +658,53 @@ def _read_osm_buildings(
             if not isinstance(obj, osmium.osm.Area):
                 continue
             values[value] += 1
-            if value not in tags:
+            untyped = rule and value == "yes" and not any(k in obj.tags for k in own_vetoes)
+            if value not in tags and not untyped:
                 continue
             osm_id = f"{'w' if obj.from_way() else 'r'}{obj.orig_id()}"
-            assembled.add(osm_id)
             try:
                 wkb = factory.create_multipolygon(obj)
             except RuntimeError:
-                broken += 1
+                if not untyped:
+                    assembled.add(osm_id)
+                    broken += 1
                 continue
+            if not untyped:
+                assembled.add(osm_id)
             osm_ids.append(osm_id)
             building.append(value)
             levels.append(_parse_levels(obj.tags.get("building:levels")))
             wkbs.append(wkb)
+            candidate.append(untyped)
     except (*OSM_ERRORS, ValueError) as exc:
         raise unreadable_osm(path, exc) from None
-    geometry = shapely.from_wkb(np.asarray(wkbs, dtype=object)) if wkbs else []
+    geometry = shapely.from_wkb(np.asarray(wkbs, dtype=object)) if wkbs else np.empty(0, object)
+    keep = ~np.asarray(candidate, dtype=bool)
+    if (~keep).any() and residential_areas.wkbs:
+        # An untyped building is housing when its representative point lies in residential
+        # land use and in none of the non-residential areas.
+        points = shapely.point_on_surface(geometry[~keep])
+        inside = np.zeros(len(points), dtype=bool)
+        inside[residential_areas.tree().query(points, predicate="within")[0]] = True
+        if vetoes.wkbs:
+            inside[vetoes.tree().query(points, predicate="within")[0]] = False
+        keep[np.flatnonzero(~keep)[inside]] = True
+    taken = int((keep & np.asarray(candidate, dtype=bool)).sum())
     # A single-polygon multipolygon is returned as a Polygon, the common case.
     geometry = [
         g.geoms[0] if isinstance(g, shapely.MultiPolygon) and len(g.geoms) == 1 else g
-        for g in geometry
+        for g in geometry[keep]
     ]
     frame = gpd.GeoDataFrame(
         {
-            "osm_id": pd.Series(osm_ids, dtype=str),
-            "building": pd.Series(building, dtype=str),
-            "levels": np.asarray(levels, dtype=np.float64),
+            "osm_id": pd.Series(np.asarray(osm_ids, dtype=object)[keep], dtype=str),
+            "building": pd.Series(np.asarray(building, dtype=object)[keep], dtype=str),
+            "levels": np.asarray(levels, dtype=np.float64)[keep],
         },
         geometry=gpd.GeoSeries(geometry, crs=WGS84),
         crs=WGS84,
     )
-    return frame, values, broken + len(expected - assembled)
+    return frame, values, broken + len(expected - assembled), taken
 
 
 def _broken_note(path: Path, broken: int) -> list[str]:
@@ -649,12 +714,20 @@ def _broken_note(path: Path, broken: int) -> list[str]:
 
 
 def buildings_from_osm(
-    path: PathLike, *, residential_tags: Iterable[str] | None = None
+    path: PathLike,
+    *,
+    residential_tags: Iterable[str] | None = None,
+    residential_landuse: Iterable[str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Residential buildings from an OSM file (XML, bz2/gz-compressed XML or PBF).
 
     Closed ways and multipolygon relations tagged ``building=*`` with a value in
-    ``residential_tags`` are read with pyosmium's area assembler.
+    ``residential_tags`` are read with pyosmium's area assembler, and so are untyped ones
+    (``building=yes``) whose representative point lies inside a ``landuse=*`` area of a value
+    in ``residential_landuse`` (a 小区 mapped as a residential area around untyped
+    buildings), unless it also lies in one of the ``non_residential_areas`` of
+    ``configs/population.yaml`` (a school, hospital or shopping area) or the building carries
+    one of its ``non_residential_building_keys`` (``amenity``, ``shop`` …).
 
     Parameters
     ----------
@@ -663,6 +736,10 @@ def buildings_from_osm(
     residential_tags : iterable of str, optional
         ``building`` values treated as residential (default
         ``residential_building_tags`` from ``configs/population.yaml``; ``yes`` is not in it).
+    residential_landuse : iterable of str, optional
+        ``landuse`` values of the areas inside which ``building=yes`` counts as residential
+        (default ``residential_landuse`` from the config, ``["residential"]``); ``[]`` turns
+        the rule off.
 
     Returns
     -------
@@ -681,7 +758,7 @@ def buildings_from_osm(
     UserWarning
         When outlines cannot be assembled (they are skipped and counted).
     """
-    frame, _, broken = _read_osm_buildings(Path(path), residential_tags)
+    frame, _, broken, _ = _read_osm_buildings(Path(path), residential_tags, residential_landuse)
     _emit(_broken_note(Path(path), broken))
     return frame
 
@@ -693,10 +770,23 @@ def _osm_residents(
     floor_area_per_person_m2: float | None,
     default_levels: float | None,
     figures: dict[str, Any] | None = None,
+    residential_landuse: Iterable[str] | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
-    frame, values, broken = _read_osm_buildings(path, residential_tags)
+    frame, values, broken, taken = _read_osm_buildings(path, residential_tags, residential_landuse)
     notes = _broken_note(path, broken)
     tags = frozenset(residential_tags or _defaults().residential_building_tags)
+    if taken:
+        landuse = residential_landuse
+        landuse = _defaults().residential_landuse if landuse is None else landuse
+        notes.append(
+            message(
+                "population_landuse_buildings",
+                source=str(path),
+                n=taken,
+                typed=len(frame) - taken,
+                landuse="|".join(sorted(landuse)),
+            )
+        )
     if frame.empty:
         found = ", ".join(f"{v} ({n})" for v, n in values.most_common(10))
         raise InputError(
@@ -719,7 +809,8 @@ def _osm_residents(
         figures.update(
             residential_buildings=len(frame),
             without_levels=int((~(frame["levels"].to_numpy(dtype=np.float64) > 0)).sum()),
-            other_buildings=int(sum(n for v, n in values.items() if v not in tags)),
+            landuse_buildings=taken,
+            other_buildings=int(sum(n for v, n in values.items() if v not in tags)) - taken,
             footprint_km2=round(footprint, 4),
         )
     return residents, notes + more
@@ -732,6 +823,7 @@ def estimate_from_osm_buildings(
     household_size: float | None = None,
     floor_area_per_person_m2: float | None = None,
     default_levels: float | None = None,
+    residential_landuse: Iterable[str] | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """:func:`residents_from_osm_buildings` and the figures that judge the estimate.
 
@@ -741,8 +833,10 @@ def estimate_from_osm_buildings(
         As :func:`residents_from_osm_buildings`.
     figures : dict
         ``residential_buildings``, ``without_levels`` (residential buildings given
-        ``default_levels``), ``other_buildings`` (buildings of other values, e.g.
-        ``building=yes``, not counted), ``footprint_km2`` (residential footprints).
+        ``default_levels``), ``landuse_buildings`` (of the residential buildings, the
+        untyped ones counted because they stand in residential land use),
+        ``other_buildings`` (buildings of other values, e.g. ``building=yes`` outside
+        residential land use, not counted), ``footprint_km2`` (residential footprints).
     """
     figures: dict[str, Any] = {}
     residents, notes = _osm_residents(
@@ -752,6 +846,7 @@ def estimate_from_osm_buildings(
         floor_area_per_person_m2,
         default_levels,
         figures,
+        residential_landuse,
     )
     _emit(notes)
     return residents, figures
@@ -764,6 +859,7 @@ def residents_from_osm_buildings(
     household_size: float | None = None,
     floor_area_per_person_m2: float | None = None,
     default_levels: float | None = None,
+    residential_landuse: Iterable[str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Residents of the residential buildings of an OSM file.
 
@@ -778,6 +874,8 @@ def residents_from_osm_buildings(
         ``building`` values treated as residential (default from the config).
     household_size, floor_area_per_person_m2, default_levels : float, optional
         See :func:`residents_from_buildings`.
+    residential_landuse : iterable of str, optional
+        See :func:`buildings_from_osm` (``building=yes`` in residential land use).
 
     Returns
     -------
@@ -796,7 +894,12 @@ def residents_from_osm_buildings(
         For buildings given ``default_levels`` and for outlines that could not be assembled.
     """
     residents, notes = _osm_residents(
-        Path(path), residential_tags, household_size, floor_area_per_person_m2, default_levels
+        Path(path),
+        residential_tags,
+        household_size,
+        floor_area_per_person_m2,
+        default_levels,
+        residential_landuse=residential_landuse,
     )
     _emit(notes)
     return residents
@@ -1183,6 +1286,7 @@ def read_residents(
     floor_area_per_person_m2: float | None = None,
     default_levels: float | None = None,
     spacing_m: float | None = None,
+    residential_landuse: Iterable[str] | None = None,
     crs: Any = None,
     encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
@@ -1207,7 +1311,7 @@ def read_residents(
         Layer of a multi-layer vector file.
     bbox, band, min_value
         See :func:`residents_from_raster`.
-    residential_tags
+    residential_tags, residential_landuse
         See :func:`buildings_from_osm`.
     household_size, floor_area_per_person_m2, default_levels
         See :func:`residents_from_buildings`.
@@ -1239,7 +1343,12 @@ def read_residents(
         )
     if kind == "osm":
         residents, notes = _osm_residents(
-            file, residential_tags, household_size, floor_area_per_person_m2, default_levels
+            file,
+            residential_tags,
+            household_size,
+            floor_area_per_person_m2,
+            default_levels,
+            residential_landuse=residential_landuse,
         )
         _emit(notes)
         return residents

@@ -55,8 +55,12 @@ def test_analyze_default_district_writes_results(
     }
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     residents = gpd.read_file(out / "results.gpkg", layer="residents")
-    # 88 residential buildings in the extract (76 residential, 11 apartments, 1 house).
-    assert len(residents) == summary["residents"]["points"] == 88
+    # 488 residential buildings: 88 tagged so (76 residential, 11 apartments, 1 house) and
+    # 400 building=yes in landuse=residential (configs/population.yaml residential_landuse).
+    assert len(residents) == summary["residents"]["points"] == 488
+    assert summary["plausibility"]["residential_buildings"] == 488
+    assert summary["plausibility"]["landuse_buildings"] == 400
+    assert summary["units"]["with_residents"] == 7  # 5 by the tagged buildings alone
     assert summary["residents"]["population"] == pytest.approx(
         residents["population"].sum(), abs=0.1
     )

@@ -25,6 +25,7 @@ from radius.i18n import Message, RadiusWarning, message_of
 from radius.population import (
     RESIDENT_COLUMNS,
     buildings_from_osm,
+    estimate_from_osm_buildings,
     group_from_rasters,
     load_population_defaults,
     read_residents,
@@ -347,7 +348,8 @@ def test_building_frame_errors():
 
 
 def test_nanjing_residential_buildings(nanjing_osm):
-    buildings = buildings_from_osm(nanjing_osm)
+    # By their tags alone (the land-use rule off):
+    buildings = buildings_from_osm(nanjing_osm, residential_landuse=[])
     counts = buildings["building"].value_counts().to_dict()
     assert counts == {"residential": 76, "apartments": 11, "house": 1}  # SOURCES.md: 76 and 11
     assert buildings.crs == "EPSG:4326"
@@ -356,32 +358,47 @@ def test_nanjing_residential_buildings(nanjing_osm):
     assert buildings["osm_id"].str.match(r"^[wr]\d+$").all()
     assert buildings["levels"].notna().sum() == 6
     assert sorted(buildings["levels"].dropna().unique()) == [6.0, 35.0]
+    # By default also the 400 building=yes standing in landuse=residential (430 do; 30 of
+    # them in a school, commercial or other non-residential area, or tagged amenity/shop …).
+    everything = buildings_from_osm(nanjing_osm)
+    counts = everything["building"].value_counts().to_dict()
+    assert counts == {"yes": 400, "residential": 76, "apartments": 11, "house": 1}
+    assert set(buildings["osm_id"]) < set(everything["osm_id"])
 
 
 def test_nanjing_residents_from_buildings(nanjing_osm):
-    with pytest.warns(UserWarning, match=r"82 of 88 buildings have no usable levels"):
+    with (
+        pytest.warns(UserWarning, match=r"432 of 488 buildings have no usable levels"),
+        pytest.warns(UserWarning, match=r"400 untyped buildings \(building=yes\) inside"),
+    ):
         residents = residents_from_osm_buildings(nanjing_osm)
     assert_residents(residents, "building")
-    assert len(residents) == 88
+    assert len(residents) == 488
     assert residents["resident_id"].str.startswith("building/osm/w").all()
     # Independent check: UTM 50N areas × levels (default 6) / 36.52 m² per person.
     buildings = buildings_from_osm(nanjing_osm)
     areas = buildings.to_crs(UTM50).area * buildings["levels"].fillna(6.0)
     assert residents["population"].sum() == pytest.approx(areas.sum() / 36.52, rel=1e-4)
-    assert residents["population"].sum() == pytest.approx(7204.9, abs=0.5)
+    assert residents["population"].sum() == pytest.approx(43552.7, abs=0.5)
     summary = summarize_residents(residents)
-    assert summary["points"] == 88
+    assert summary["points"] == 488
     assert summary["households"] == pytest.approx(summary["population"] / 2.62)
 
 
 def test_beijing_residential_buildings(beijing_osm):
     buildings = buildings_from_osm(beijing_osm)
     counts = buildings["building"].value_counts().to_dict()
-    assert counts == {"residential": 43, "house": 9, "apartments": 4, "dormitory": 2}
-    with pytest.warns(UserWarning, match=r"56 of 58 buildings"):
-        assert len(residents_from_osm_buildings(beijing_osm)) == 58
+    # 15 building=yes stand in landuse=residential (the land-use rule).
+    assert counts == {"residential": 43, "yes": 15, "house": 9, "apartments": 4, "dormitory": 2}
+    with (
+        pytest.warns(UserWarning, match=r"71 of 73 buildings"),
+        pytest.warns(UserWarning, match=r"15 untyped buildings"),
+    ):
+        assert len(residents_from_osm_buildings(beijing_osm)) == 73
     with pytest.warns(UserWarning, match=r"41 of 43 buildings"):
-        residents = residents_from_osm_buildings(beijing_osm, residential_tags=["residential"])
+        residents = residents_from_osm_buildings(
+            beijing_osm, residential_tags=["residential"], residential_landuse=[]
+        )
     assert len(residents) == 43
 
 
@@ -392,17 +409,109 @@ def test_pbf_buildings_read_the_same_way(helsinki_small_pbf):
         pytest.warns(UserWarning, match=r"25 residential building outline\(s\) could not be"),
         pytest.warns(UserWarning, match=r"1135 of 1145 buildings"),
     ):
-        residents = read_residents(helsinki_small_pbf)
+        residents = read_residents(helsinki_small_pbf, residential_landuse=[])
     assert_residents(residents, "building")
     assert len(residents) == 1134 + 10 + 1  # residential, terrace, house areas
 
 
 def test_osm_without_matching_buildings_lists_what_it_has(nanjing_osm):
     with pytest.raises(InputError, match=r"no residential buildings \(building=castle\)") as info:
-        residents_from_osm_buildings(nanjing_osm, residential_tags=["castle"])
+        residents_from_osm_buildings(
+            nanjing_osm, residential_tags=["castle"], residential_landuse=[]
+        )
     assert "yes (1061)" in str(info.value)
     with pytest.warns(UserWarning, match=r"1 residential building outline\(s\) could not be"):
         assert len(buildings_from_osm(nanjing_osm, residential_tags=["yes"])) == 1061
+
+
+# --------------------------------------------------------------------------------------------
+# untyped buildings in residential land use (residential_landuse of configs/population.yaml)
+# --------------------------------------------------------------------------------------------
+
+
+def _landuse_osm(path: Path) -> Path:
+    """A crafted 小区: a landuse=residential multipolygon with a school inside it, and five
+    buildings (about 20 m squares, near Xinjiekou): w10 yes inside the residential area,
+    w11 yes inside the school, w12 yes with a shop inside the residential area, w13 yes
+    outside it, w14 residential outside it."""
+    lon0, lat0 = 118.78, 32.04
+    nodes: list[str] = []
+    ways: list[str] = []
+
+    def square(way: int, x0: float, y0: float, size: float, tags: dict[str, str]) -> None:
+        refs = []
+        for k, (dx, dy) in enumerate(((0, 0), (size, 0), (size, size), (0, size))):
+            node = way * 10 + k
+            nodes.append(
+                f'<node id="{node}" lat="{lat0 + y0 + dy:.7f}" lon="{lon0 + x0 + dx:.7f}"/>'
+            )
+            refs.append(node)
+        refs.append(refs[0])
+        nd = "".join(f'<nd ref="{r}"/>' for r in refs)
+        tag = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        ways.append(f'<way id="{way}">{nd}{tag}</way>')
+
+    square(1, 0.0, 0.0, 0.002, {})  # outer ring of the residential relation
+    square(2, 0.0012, 0.0012, 0.0007, {"amenity": "school"})
+    square(10, 0.0002, 0.0002, 0.0002, {"building": "yes", "building:levels": "6"})
+    square(11, 0.0014, 0.0014, 0.0002, {"building": "yes"})
+    square(12, 0.0006, 0.0006, 0.0002, {"building": "yes", "shop": "convenience"})
+    square(13, 0.003, 0.0, 0.0002, {"building": "yes"})
+    square(14, 0.004, 0.0, 0.0002, {"building": "residential", "building:levels": "6"})
+    relation = (
+        '<relation id="100"><member type="way" ref="1" role="outer"/>'
+        '<tag k="type" v="multipolygon"/><tag k="landuse" v="residential"/></relation>'
+    )
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">'
+        + "".join(nodes + ways)
+        + relation
+        + "</osm>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_untyped_buildings_in_residential_land_use_are_housing(tmp_path):
+    osm = _landuse_osm(tmp_path / "xiaoqu.osm")
+    buildings = buildings_from_osm(osm)
+    # Inside the residential area only w10: w11 stands in the school, w12 is a shop, w13 is
+    # outside; w14 is tagged residential.
+    assert buildings["osm_id"].tolist() == ["w10", "w14"]
+    assert buildings["building"].tolist() == ["yes", "residential"]
+    assert buildings_from_osm(osm, residential_landuse=[])["osm_id"].tolist() == ["w14"]
+    with pytest.warns(RadiusWarning) as caught:
+        residents, figures = estimate_from_osm_buildings(osm)
+    assert figures["residential_buildings"] == 2
+    assert figures["landuse_buildings"] == 1
+    assert figures["other_buildings"] == 3  # w11, w12, w13
+    # Each building: its footprint × 6 storeys / 36.52 m² per person.
+    areas = buildings.to_crs(UTM50).area.to_numpy()
+    assert residents["population"].to_numpy() == pytest.approx(areas * 6 / 36.52, rel=1e-6)
+    note = message_of(next(w.message for w in caught if "landuse" in str(w.message)))
+    assert isinstance(note, Message)
+    assert note.text("en") == (
+        f"{osm}: 1 untyped buildings (building=yes) inside residential land use "
+        "(landuse=residential) are counted as housing (besides 1 buildings tagged as housing); "
+        "building=yes outside it hold no residents. Change or turn off "
+        "(residential_landuse: []) in configs/population.yaml"
+    )
+    assert english_words(note.text("zh")) == []
+    # The rule off: w10 is not housing either, and no note about land use.
+    _, off = estimate_from_osm_buildings(osm, residential_landuse=[])
+    assert (off["residential_buildings"], off["landuse_buildings"], off["other_buildings"]) == (
+        1,
+        0,
+        4,
+    )
+    # Another land use named: w10 is outside every landuse=retail area.
+    assert buildings_from_osm(osm, residential_landuse=["retail"])["osm_id"].tolist() == ["w14"]
+    # `yes` already residential: every untyped building counts, none by land use.
+    with pytest.warns(RadiusWarning, match=r"3 of 5 buildings have no usable levels"):
+        _, everything = estimate_from_osm_buildings(osm, residential_tags=["yes", "residential"])
+    assert (everything["residential_buildings"], everything["landuse_buildings"]) == (5, 0)
+    with pytest.raises(InputError, match=r"residential_landuse='residential': give a list"):
+        buildings_from_osm(osm, residential_landuse="residential")
 
 
 def test_unreadable_osm_file(tmp_path):
@@ -639,8 +748,11 @@ def test_read_residents_dispatches_by_content(tmp_path, nanjing_osm):
     )
     from_buildings = read_residents(footprints)
     assert from_buildings["population"].iloc[0] == pytest.approx(6000 / 36.52, rel=1e-6)
-    with pytest.warns(UserWarning, match=r"82 of 88"):
-        assert len(read_residents(nanjing_osm)) == 88
+    with (
+        pytest.warns(UserWarning, match=r"432 of 488"),
+        pytest.warns(UserWarning, match=r"400 untyped buildings"),
+    ):
+        assert len(read_residents(nanjing_osm)) == 488
 
 
 def test_read_residents_errors(tmp_path):
@@ -1027,7 +1139,9 @@ def test_group_rasters_without_data_say_so_in_chinese(tmp_path):
 
 def test_osm_building_errors_read_in_chinese(nanjing_osm):
     with pytest.raises(InputError) as info:
-        residents_from_osm_buildings(nanjing_osm, residential_tags=["castle"])
+        residents_from_osm_buildings(
+            nanjing_osm, residential_tags=["castle"], residential_landuse=[]
+        )
     assert "no residential buildings (building=castle); building values found: yes (1061)" in (
         str(info.value)
     )

@@ -650,11 +650,12 @@ def test_a_user_size_closes_the_shortfall_and_unknown_supplies_are_refused() -> 
     config, inputs = nanjing(default_network_path())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # sited for the 15-minute circle, as far as the land rule counts day care
+        # sited for the 15-minute circle, as far as the land rule counts day care; three sites
+        # of 3,000 m² for the 43,553 residents (two of 1,000 m² leave 2,355 m² of 4,355)
         result = site_facilities(
-            inputs, config, category="elderly_daycare", count=2, size=1000.0, threshold="15min"
+            inputs, config, category="elderly_daycare", count=3, size=3000.0, threshold="15min"
         )
-        assert result.sites["floor_area_m2"].tolist() == [1000.0, 1000.0]
+        assert result.sites["floor_area_m2"].tolist() == [3000.0, 3000.0, 3000.0]
         rule = result.summary["rules"]["elderly_land_per_capita"]
         assert rule["shortfall_before"] > 0
         assert rule["shortfall_after"] == pytest.approx(0.0)
