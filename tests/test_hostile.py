@@ -950,9 +950,11 @@ def _check_app(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     if case.outcome == "error":
         assert len(at.error) == 1, shown
         message = str(at.error[0].value)
-        # A file refused as it is read keeps the default district; one refused later stops
-        # the analysis: either way the message says so first, in the page's language.
-        assert message.startswith(("无法读取上传的文件：", "无法完成分析：")), message
+        # A file refused as it is read, or read but refused when analysed, keeps the default
+        # district; one refused later stops the analysis: each message says so first, in the
+        # page's language.
+        chinese_frames = ("无法读取上传的文件：", "无法分析上传的数据：", "无法完成分析：")
+        assert message.startswith(chinese_frames), message
         name = path.name if case.app_names_file else ""
         assert name in message, message
         assert "Traceback" not in message
@@ -962,7 +964,11 @@ def _check_app(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         assert not at.exception, [e.value for e in at.exception]
         assert len(at.error) == 1, "\n".join(_shown_texts(at))
         message = str(at.error[0].value)
-        english_frames = ("The uploaded files could not be read: ", "The analysis could not run: ")
+        english_frames = (
+            "The uploaded files could not be read: ",
+            "The uploaded data could not be analysed: ",
+            "The analysis could not run: ",
+        )
         assert message.startswith(english_frames), message
         _says(message, case, name, app=True)
     else:
