@@ -19,26 +19,16 @@ import argparse
 import contextlib
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from _app_browser import CHROMIUM, CHROMIUM_ARGS, free_port, map_drawn, wait_healthy
+
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -101,20 +91,6 @@ class _Cpu:
         return totals
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _map_drawn(page: Any) -> bool:
-    try:
-        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').last
-        return bool(frame.locator(".leaflet-overlay-pane canvas").count() > 0)
-    except Exception:
-        return False
-
-
 def _one_page(browser: Any, url: str, cpu: dict[str, _Cpu]) -> dict[str, float]:
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     page = context.new_page()
@@ -138,7 +114,7 @@ def _one_page(browser: Any, url: str, cpu: dict[str, _Cpu]) -> dict[str, float]:
     kinds_before = cpu["chromium"].by_kind()
     started = time.perf_counter()
     page.goto(url, wait_until="commit")
-    while not _map_drawn(page):
+    while not map_drawn(page):
         if time.perf_counter() - started > 120:
             raise SystemExit("no map within 120 s")
         time.sleep(0.05)
@@ -193,7 +169,7 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, STREAMLIT_SERVER_FILE_WATCHER_TYPE="none", PYTHONWARNINGS="ignore")
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     server = subprocess.Popen(
@@ -203,17 +179,9 @@ def main() -> None:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("streamlit did not start") from None
-                time.sleep(0.25)
+        wait_healthy(url, timeout_s=60)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             browser_pid = next(
                 p for p in _tree(os.getpid()) - {os.getpid()}
                 if "chrom" in Path(f"/proc/{p}/comm").read_text()

@@ -20,28 +20,16 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from _app_browser import CHROMIUM, CHROMIUM_ARGS, free_port, map_drawn, wait_healthy
+
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 TICK = os.sysconf("SC_CLK_TCK")
-MAP_CANVAS = ".leaflet-overlay-pane canvas"
-MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
@@ -94,19 +82,12 @@ def _spent(before: dict[tuple[int, str], float], after: dict[tuple[int, str], fl
     return ", ".join(f"{k} {v:.2f}" for k, v in shown) + f"; sum {sum(by_kind.values()):.1f} s"
 
 
-def _drawn(page: Any) -> bool:
-    try:
-        return bool(page.frame_locator(MAP_FRAME).last.locator(MAP_CANVAS).count() > 0)
-    except Exception:  # the frame is being replaced
-        return False
-
-
 def _times(pages: list[Any], started: float, timeout_s: float = 300) -> list[float]:
     seen: dict[int, float] = {}
     deadline = time.monotonic() + timeout_s
     while len(seen) < len(pages):
         for k, page in enumerate(pages):
-            if k not in seen and _drawn(page):
+            if k not in seen and map_drawn(page):
                 seen[k] = time.perf_counter() - started
         if time.monotonic() > deadline:
             raise SystemExit(f"only {len(seen)} of {len(pages)} maps in {timeout_s} s")
@@ -123,9 +104,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     tree = args.tree.resolve()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = dict(
         os.environ,
         STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
@@ -142,14 +121,9 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     print(f"{tree}: load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     try:
-        for _ in range(480):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.25)
+        wait_healthy(url)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
             def new_page() -> Any:
                 context = browser.new_context(viewport={"width": 1300, "height": 900})

@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from _app_browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
+
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 CSV = (
     "名称,类别,经度,纬度,床位\n"
     "苏果好的,便利店,118.77755,32.05155,\n"
@@ -108,17 +107,11 @@ def what_if_times(repeat: int) -> None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def sessions_memory(sessions: int, after_s: float) -> None:
     """Part 2: the server's RSS before, during and after ``sessions`` browser sessions."""
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, STREAMLIT_SERVER_FILE_WATCHER_TYPE="none", PYTHONWARNINGS="ignore")
     log_path = Path(tempfile.mkdtemp(prefix="radius-bench-")) / "streamlit.log"
@@ -143,17 +136,9 @@ def sessions_memory(sessions: int, after_s: float) -> None:
         return ", ".join(f"{_rss_mb(p):.0f}" for p in pids) or "none"
 
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+        wait_healthy(url, timeout_s=90)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-            )
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
             def open_session() -> Any:
                 page = browser.new_page(viewport={"width": 1300, "height": 900})
