@@ -582,7 +582,7 @@ def main() -> None:
     if table.empty:
         st.success(t("shortfall_none", lang))
     else:
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.html(view.table_html(table, lang))
 
     downloads(
         files.page_downloads(

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any, Literal, NamedTuple
+
+import pandas as pd
 
 from radius.app_inputs import Loaded
 from radius.app_state import as_on_the_page, facilities_message
@@ -479,3 +482,54 @@ def uploader_css(lang: str) -> str | None:
 [data-testid="stFileUploaderDropzoneInstructions"] > div::after {{
   content: "{t("uploader_limit", lang)}"; font-size: 0.8em; opacity: 0.7;}}
 </style>"""
+
+
+#: Rows the page's shortfall table shows; the workbook download holds every row.
+TABLE_ROWS = 300
+_TABLE_STYLE = """<style>
+.radius-table {border-collapse: collapse; font-size: 0.875rem; width: 100%;}
+.radius-table th, .radius-table td {border-bottom: 1px solid rgba(49, 51, 63, 0.1);
+  padding: 0.25rem 0.5rem; text-align: left;}
+.radius-table th {font-weight: 600; position: sticky; top: 0; background: #fff;}
+.radius-table td.number {text-align: right; font-variant-numeric: tabular-nums;}
+.radius-table-scroll {max-height: 420px; overflow: auto;}
+</style>"""
+
+
+def table_html(table: pd.DataFrame, lang: str, *, max_rows: int = TABLE_ROWS) -> str:
+    """A table as static HTML: its first ``max_rows`` rows, cells escaped, numbers right
+    aligned with thousands separators (integers as integers, others to one decimal).
+
+    The page's shortfall table is drawn this way, not with ``st.dataframe``: Streamlit's
+    data grid brings 1.7 MB of JavaScript that every new session's browser compiles before
+    its map (bench/README.md, the app's section); a list of targets missed needs no grid.
+    Past ``max_rows`` a line says how many rows are shown and that the workbook has them all.
+    """
+    shown = table.head(max_rows)
+    numeric = [pd.api.types.is_numeric_dtype(dtype) for dtype in shown.dtypes]
+
+    def cell(value: Any, is_number: bool) -> str:
+        if not is_number:
+            return f"<td>{escape('' if pd.isna(value) else str(value))}</td>"
+        if pd.isna(value):
+            return '<td class="number"></td>'
+        number = float(value)
+        text = f"{number:,.0f}" if number.is_integer() else f"{number:,.1f}"
+        return f'<td class="number">{text}</td>'
+
+    header = "".join(
+        f'<th class="number">{escape(str(c))}</th>' if n else f"<th>{escape(str(c))}</th>"
+        for c, n in zip(shown.columns, numeric, strict=True)
+    )
+    rows = "".join(
+        "<tr>" + "".join(cell(v, n) for v, n in zip(row, numeric, strict=True)) + "</tr>"
+        for row in shown.itertuples(index=False, name=None)
+    )
+    more = ""
+    if len(table) > len(shown):
+        told = t("table_rows_shown", lang, shown=len(shown), total=len(table))
+        more = f"<p>{escape(told)}</p>"
+    return (
+        f'{_TABLE_STYLE}<div class="radius-table-scroll"><table class="radius-table">'
+        f"<thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table></div>{more}"
+    )

@@ -12,8 +12,10 @@ import re
 import sys
 from typing import Any, cast
 
+import pandas as pd
 import pytest
 
+from radius import app_view as view
 from radius._errors import InputError
 from radius.app_inputs import Loaded, Upload, limit_message, received, upload_types
 from radius.app_state import Failure, inputs_for, seconds_ticker, upload_key
@@ -530,3 +532,31 @@ def test_the_modules_behind_the_page_need_no_streamlit():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300
     )
     assert completed.stdout.strip() == "[]"
+
+
+def test_table_html_escapes_cells_aligns_numbers_and_caps_rows() -> None:
+    table = pd.DataFrame(
+        {
+            "区域编号": ["<b>1</b>", "2", "3"],
+            "需求": [43552.0, 12.25, float("nan")],
+            "缺口": [1234567.0, 0.0, 3.0],
+        }
+    )
+    html = view.table_html(table, "zh", max_rows=2)
+    assert "<b>1</b>" not in html
+    assert "&lt;b&gt;1&lt;/b&gt;" in html
+    assert '<td class="number">43,552</td>' in html  # whole numbers without decimals
+    assert "12.2" in html or "12.3" in html  # one decimal (half to even or not)
+    assert '<td class="number">1,234,567</td>' in html
+    assert '<th class="number">需求</th>' in html
+    assert "<th>区域编号</th>" in html
+    assert html.count("<tr>") == 3  # the header and the first two rows
+    assert t("table_rows_shown", "zh", shown=2, total=3) in html
+    assert "XLSX" in t("table_rows_shown", "zh", shown=2, total=3)
+
+
+def test_table_html_of_every_row_says_nothing_more() -> None:
+    table = pd.DataFrame({"District": ["a"], "Shortfall": [1.5]})
+    html = view.table_html(table, "en")
+    assert '<td class="number">1.5</td>' in html
+    assert "are shown" not in html
