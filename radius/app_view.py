@@ -492,37 +492,45 @@ _TABLE_STYLE = """<style>
   padding: 0.25rem 0.5rem; text-align: left;}
 .radius-table th {font-weight: 600; position: sticky; top: 0; background: #fff;}
 .radius-table td.number {text-align: right; font-variant-numeric: tabular-nums;}
+.radius-table td:first-child {white-space: nowrap;}
 .radius-table-scroll {max-height: 420px; overflow: auto;}
 </style>"""
 
 
 def table_html(table: pd.DataFrame, lang: str, *, max_rows: int = TABLE_ROWS) -> str:
     """A table as static HTML: its first ``max_rows`` rows, cells escaped, numbers right
-    aligned with thousands separators (integers as integers, others to one decimal).
+    aligned with thousands separators (a column of whole numbers without decimals, any
+    other to one decimal).
 
     The page's shortfall table is drawn this way, not with ``st.dataframe``: Streamlit's
-    data grid brings 1.7 MB of JavaScript that every new session's browser compiles before
-    its map (bench/README.md, the app's section); a list of targets missed needs no grid.
+    data grid brings 1.7 MB of JavaScript that every new session's browser compiles while
+    it draws its map (bench/README.md, the app's section); a list of targets missed needs
+    no grid.
     Past ``max_rows`` a line says how many rows are shown and that the workbook has them all.
     """
     shown = table.head(max_rows)
     numeric = [pd.api.types.is_numeric_dtype(dtype) for dtype in shown.dtypes]
 
-    def cell(value: Any, is_number: bool) -> str:
+    whole = [
+        bool(n) and bool(((shown[c].dropna() % 1) == 0).all())
+        for c, n in zip(shown.columns, numeric, strict=True)
+    ]
+
+    def cell(value: Any, is_number: bool, is_whole: bool) -> str:
         if not is_number:
             return f"<td>{escape('' if pd.isna(value) else str(value))}</td>"
         if pd.isna(value):
             return '<td class="number"></td>'
-        number = float(value)
-        text = f"{number:,.0f}" if number.is_integer() else f"{number:,.1f}"
-        return f'<td class="number">{text}</td>'
+        return f'<td class="number">{float(value):,.{0 if is_whole else 1}f}</td>'
 
     header = "".join(
         f'<th class="number">{escape(str(c))}</th>' if n else f"<th>{escape(str(c))}</th>"
         for c, n in zip(shown.columns, numeric, strict=True)
     )
     rows = "".join(
-        "<tr>" + "".join(cell(v, n) for v, n in zip(row, numeric, strict=True)) + "</tr>"
+        "<tr>"
+        + "".join(cell(v, n, w) for v, n, w in zip(row, numeric, whole, strict=True))
+        + "</tr>"
         for row in shown.itertuples(index=False, name=None)
     )
     more = ""

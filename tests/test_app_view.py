@@ -545,9 +545,9 @@ def test_table_html_escapes_cells_aligns_numbers_and_caps_rows() -> None:
     html = view.table_html(table, "zh", max_rows=2)
     assert "<b>1</b>" not in html
     assert "&lt;b&gt;1&lt;/b&gt;" in html
-    assert '<td class="number">43,552</td>' in html  # whole numbers without decimals
+    assert '<td class="number">43,552.0</td>' in html  # a column of one decimal
     assert "12.2" in html or "12.3" in html  # one decimal (half to even or not)
-    assert '<td class="number">1,234,567</td>' in html
+    assert '<td class="number">1,234,567</td>' in html  # a column of whole numbers
     assert '<th class="number">需求</th>' in html
     assert "<th>区域编号</th>" in html
     assert html.count("<tr>") == 3  # the header and the first two rows
