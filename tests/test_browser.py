@@ -407,12 +407,11 @@ def _lattice_osm(path: Path, side: int) -> None:
     strict=False,
     reason=(
         "issue #15 not met: 5 sessions took 5.3-8.2x one alone on 2 shared cores "
-        "(2026-12-03: 2.69 s alone, 14.7-16.3 s at once, 6.1x at load 0.8-4.2; 7.56 s alone, "
-        "60.5-62.2 s at once, 8.2x at load 15-17; one XPASS, 3.97x, as the load rose 2.7-9.0 "
-        "and one alone took 5.41 s). Bound by Chromium's work per page, which "
-        "grows while pages wait (5 pages at once cost 1.2-2x 5 pages alone: renderer, GPU "
-        "and browser processes); a page of sidebar and map only took 6.4-7.6x too, a bare "
-        "Streamlit page is half the cost (bench/README.md, 3 December). Runs in CI and "
+        "(2026-12-03, quiet machine: 2.34 s alone, 13.5-15.7 s at once, 6.7x). One page "
+        "alone keeps 1.8 cores busy (Chromium compiles Streamlit's scripts on background "
+        "threads beside the page), so 5 pages need about 4.5x one alone at best; with every "
+        "animation off and no data grid an experiment took 5.6x (bench/README.md, 3 "
+        "December, evening). Runs in CI and "
         "prints its figures; passes (XPASS) once within 4x"
     ),
 )
