@@ -651,9 +651,11 @@ def _start_service_areas(
             ),
             int(first_group[-1]),
             buffer_m=buffer_m,
+            # Each polygon is reprojected by the worker that made it, while the other
+            # unions still run, not all of them after the last (0.08 s on Shanghai).
+            finish=lambda shape: gpd.GeoSeries([shape], crs=network.crs).to_crs(WGS84).iloc[0],
         )
         del pieces
-        shapes = gpd.GeoSeries(shapes, crs=network.crs).to_crs(WGS84).to_numpy()
         area_frames: list[pd.DataFrame] = []
         for reach, first, category_pieces in zip(computed, first_group, union_pieces, strict=False):
             n_thresholds = len(reach.thresholds_m)

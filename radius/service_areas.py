@@ -8,6 +8,7 @@ area is a buffer of its reached lines (never a convex hull), so it follows the s
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
@@ -314,6 +315,7 @@ def reached_polygons(
     *,
     buffer_m: float = DEFAULT_BUFFER_M,
     threads: int | None = None,
+    finish: Callable[[shapely.Geometry], shapely.Geometry] | None = None,
 ) -> np.ndarray:
     """Polygons around the reached pieces of each group: :func:`service_polygons` of their lines.
 
@@ -331,6 +333,10 @@ def reached_polygons(
         Half-width (metres) of the band around the streets.
     threads : int, optional
         Threads for the unions; defaults to the number of CPUs.
+    finish : callable, optional
+        Applied to each group's polygon on the thread that made it, as soon as it is made
+        (e.g. a reprojection: it then runs beside the other unions instead of after the
+        last); not to the empty polygons of groups without pieces.
 
     Returns
     -------
@@ -339,7 +345,7 @@ def reached_polygons(
     """
     coords, n_points = _substring_coords(edges, pieces.edge, pieces.start_m, pieces.end_m)
     return _polygons(
-        coords, n_points, np.asarray(group, dtype=np.int64), n_groups, buffer_m, threads
+        coords, n_points, np.asarray(group, dtype=np.int64), n_groups, buffer_m, threads, finish
     )
 
 
@@ -350,8 +356,10 @@ def _polygons(
     n_groups: int,
     buffer_m: float,
     threads: int | None,
+    finish: Callable[[shapely.Geometry], shapely.Geometry] | None = None,
 ) -> np.ndarray:
-    """Union of the bands around lines given as vertices laid end to end, per group."""
+    """Union of the bands around lines given as vertices laid end to end, per group
+    (``finish`` applied to each, see :func:`reached_polygons`)."""
     result = np.full(n_groups, shapely.Polygon(), dtype=object)
     usable = n_points >= 2
     if not usable.any():
@@ -374,7 +382,8 @@ def _polygons(
         lines = shapely.linestrings(
             coords[vertex[lo:hi]], indices=chain_of_vertex[lo:hi] - chains[0]
         )
-        return shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=4))
+        polygon = shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=4))
+        return polygon if finish is None else finish(polygon)
 
     # GEOS releases the GIL, so the unions of different groups run on all cores.
     workers = max(1, min(threads or os.cpu_count() or 1, len(present)))

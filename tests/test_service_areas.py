@@ -133,6 +133,19 @@ def test_polygons_from_chains_equal_the_union_of_one_band_per_piece(name: str) -
     assert np.all(shapely.is_valid(joined))
     assert np.allclose(shapely.area(from_lines), shapely.area(joined), rtol=1e-9)
 
+    # A finishing step (``radius reach``: the reprojection to WGS-84) runs on each union's
+    # thread as it ends; the polygons are exactly those of applying it afterwards.
+    def moved(polygon: shapely.Geometry) -> shapely.Geometry:
+        return shapely.transform(polygon, lambda xy: xy * 0.5 + 7.0)
+
+    finished = reached_polygons(
+        coordinates, pieces, group, n_groups, buffer_m=30.0, threads=2, finish=moved
+    )
+    assert all(
+        shapely.equals_exact(got, moved(polygon), tolerance=0.0)
+        for got, polygon in zip(finished, joined, strict=True)
+    )
+
 
 def test_category_polygons_equal_the_union_of_the_facilities_polygons(
     nanjing_osm: Path,
