@@ -505,8 +505,8 @@ def table_html(table: pd.DataFrame, lang: str, *, max_rows: int = TABLE_ROWS) ->
     The page's shortfall table is drawn this way, not with ``st.dataframe``: Streamlit's
     data grid brings 1.7 MB of JavaScript that every new session's browser compiles while
     it draws its map (bench/README.md, the app's section); a list of targets missed needs
-    no grid.
-    Past ``max_rows`` a line says how many rows are shown and that the workbook has them all.
+    no grid. Past ``max_rows`` a line says how many rows are shown and that the workbook
+    holds them all.
     """
     shown = table.head(max_rows)
     numeric = [pd.api.types.is_numeric_dtype(dtype) for dtype in shown.dtypes]
