@@ -2011,13 +2011,19 @@ def test_a_worker_preload_that_fails_ends_the_batch(tmp_path: Path) -> None:
     assert "internal error" not in done.stderr
 
 
+def _ctrl_c_at_its_default() -> None:
+    """In the child, before it starts: SIGINT as a terminal gives it. A child inherits an
+    ignored SIGINT, and in the full suite this test's pytest-xdist worker had one: the batch
+    ran on to its end under the Ctrl-C (exit 0, and exit 3 for its failed districts, on two
+    clean-clone runs) while the test alone passed."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_an_interrupted_batch_reports_what_it_wrote(tmp_path: Path) -> None:
     """Ctrl-C once a district is done: exit 130 and the complete districts listed."""
-    # Twelve districts, one at a time: a district of one category takes a fraction of a
-    # second, and with three the batch once finished before the Ctrl-C arrived (exit 0
-    # on a clean-clone run beside other tests).
-    districts = [f"block-{k:03d}" for k in range(2, 14)]
+    # The six blocks of the Nanjing extract with residents (the others fail at once).
+    districts = ["block-002", "block-003", "block-005", "block-014", "block-016", "block-017"]
     job = _batch_job(tmp_path / "job", districts)
     out = tmp_path / "out"
     process = subprocess.Popen(
@@ -2025,6 +2031,7 @@ def test_an_interrupted_batch_reports_what_it_wrote(tmp_path: Path) -> None:
          "--workers", "1", "--no-progress"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        preexec_fn=_ctrl_c_at_its_default,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 240
@@ -2037,8 +2044,8 @@ def test_an_interrupted_batch_reports_what_it_wrote(tmp_path: Path) -> None:
     finally:
         process.kill()
     assert process.returncode == 130, stderr
-    found = re.search(r"radius: interrupted; (\d+) of 12 districts are complete in \S+districts "
-                      r"\((\d+) computed in this run: (block-\d+)", stderr)  # fmt: skip
+    found = re.search(r"radius: interrupted; (\d) of 6 districts are complete in \S+districts "
+                      r"\((\d) computed in this run: (block-\d+)", stderr)  # fmt: skip
     assert found, stderr
     complete = int(found.group(1))
     assert 1 <= complete < len(districts)
