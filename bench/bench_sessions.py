@@ -9,7 +9,10 @@ processes, and the server. Prints figures and the load average; never asserts.
 
 ``--tree`` runs another checkout's ``app.py`` (e.g. an older commit unpacked with
 ``git archive COMMIT | tar -x -C DIR``), with that tree first on ``PYTHONPATH``, so
-commits can be timed one after the other on the same machine. ``--sessions 0`` times one
+commits can be timed one after the other on the same machine. ``--returning`` opens each
+session in a browser context that has loaded the app once before (its scripts in the HTTP
+and code caches, as for a planner who used the app yesterday); by default every session
+is a first visit, in a new context. ``--sessions 0`` times one
 session alone only (``--alone`` times, default 3).
 
 Run: ``python bench/bench_sessions.py [--sessions 5] [--alone 3] [--tree DIR]``.
@@ -18,6 +21,7 @@ Run: ``python bench/bench_sessions.py [--sessions 5] [--alone 3] [--tree DIR]``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import subprocess
@@ -100,6 +104,11 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=5)
     parser.add_argument("--alone", type=int, default=3, help="sessions alone (half before)")
     parser.add_argument("--tree", type=Path, default=REPO, help="checkout whose app.py runs")
+    parser.add_argument(
+        "--returning",
+        action="store_true",
+        help="each session in a browser context that has opened the app once before",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -125,9 +134,26 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
+            def fresh_context() -> Any:
+                return browser.new_context(viewport={"width": 1300, "height": 900})
+
+            # A returning planner's browser has the app's scripts in its HTTP and code
+            # caches; a new context models a first visit, with nothing cached.
+            returning: list[Any] = []
+            if args.returning:
+                returning = [fresh_context() for _ in range(max(args.sessions, 1))]
+                for context in returning:
+                    visit = context.new_page()
+                    visit.goto(url, wait_until="commit")
+                    _times([visit], time.perf_counter())
+                    visit.close()
+            next_planner = itertools.cycle(returning)
+
             def new_page() -> Any:
-                context = browser.new_context(viewport={"width": 1300, "height": 900})
-                return context.new_page()
+                return (next(next_planner) if returning else fresh_context()).new_page()
+
+            def close(page: Any) -> None:
+                page.close() if returning else page.context.close()
 
             def alone() -> float:
                 page = new_page()
@@ -136,10 +162,10 @@ def main() -> None:
                 page.goto(url, wait_until="commit")
                 (seconds,) = _times([page], started)
                 print(f"one alone: {seconds:.2f} s; CPU {_spent(before, _snapshot(server.pid))}")
-                page.context.close()
+                close(page)
                 return seconds
 
-            warm = new_page()  # the server computes the shared default district
+            warm = browser.new_context().new_page()  # the server computes the shared default
             warm.goto(url, wait_until="commit")
             _times([warm], time.perf_counter())
             warm.context.close()
@@ -154,7 +180,7 @@ def main() -> None:
                 together = _times(pages, started)
                 spent = _spent(before, _snapshot(server.pid))
                 for page in pages:
-                    page.context.close()
+                    close(page)
                 print(
                     f"{args.sessions} at once: {' / '.join(f'{t:.2f}' for t in together)} s; "
                     f"CPU {spent}"
