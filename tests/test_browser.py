@@ -406,13 +406,11 @@ def _lattice_osm(path: Path, side: int) -> None:
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "issue #15 not met: 5 sessions took 5.3-8.2x one alone on 2 shared cores "
-        "(2026-12-03, quiet machine: 2.34 s alone, 13.5-15.7 s at once, 6.7x). One page "
-        "alone keeps 1.8 cores busy (Chromium compiles Streamlit's scripts on background "
-        "threads beside the page), so 5 pages need about 4.5x one alone at best; with every "
-        "animation off and no data grid an experiment took 5.6x (bench/README.md, 3 "
-        "December, evening). Runs in CI and "
-        "prints its figures; passes (XPASS) once within 4x"
+        "issue #15 not met on 2 cores: on an idle machine (2026-12-04) one session alone "
+        "took 1.68 s and 5 at once 10.1-10.4 s (6.2x; bench/bench_sessions.py 5.05x). One "
+        "page alone keeps 1.7 cores busy (2.9 s of CPU in 1.7 s), so 5 pages need at least "
+        "2.5 x 1.7 = 4.26x one alone on 2 cores before any cost of waiting (bench/README.md, "
+        "4 December). Runs in CI and prints its figures; passes (XPASS) once within 4x"
     ),
 )
 def test_five_sessions_at_once_each_get_a_map_within_four_times_one_alone(
