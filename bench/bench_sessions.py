@@ -12,10 +12,10 @@ processes, and the server. Prints figures and the load average; never asserts.
 commits can be timed one after the other on the same machine. ``--returning`` opens each
 session in a browser context that has loaded the app once before (its scripts in the HTTP
 and code caches, as for a planner who used the app yesterday); by default every session
-is a first visit, in a new context. ``--sessions 0`` times one
-session alone only (``--alone`` times, default 3).
+is a first visit, in a new context. ``--sessions 0`` times one session alone only
+(``--alone`` times, default 3).
 
-Run: ``python bench/bench_sessions.py [--sessions 5] [--alone 3] [--tree DIR]``.
+Run: ``python bench/bench_sessions.py [--sessions 5] [--alone 3] [--tree DIR] [--returning]``.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def main() -> None:
                 close(page)
                 return seconds
 
-            warm = browser.new_context().new_page()  # the server computes the shared default
+            warm = fresh_context().new_page()  # the server computes the shared default
             warm.goto(url, wait_until="commit")
             _times([warm], time.perf_counter())
             warm.context.close()
