@@ -1079,11 +1079,14 @@ def provision_workbook(
         Sheets that come first (their names are kept unique against the new ones).
     """
     out = dict(sheets or {})
-    for name, frame in provision_sheets(result).items():
+    bilingual = provision_sheets(result)
+    rule_titles = _rule_sheet_titles(bilingual, lang)
+    for name, frame in bilingual.items():
         group = "服务对象 Group"
         if group in frame.columns:  # demand group ids, shown by their names
             frame = frame.assign(**{group: [group_label(str(g), lang) for g in frame[group]]})
-        out[_sheet_title(one_language(name, lang), out)] = _one_language_frame(frame, lang)
+        title = rule_titles.get(name) or one_language(name, lang)
+        out[_sheet_title(title, out)] = _one_language_frame(frame, lang)
     return out
 
 
@@ -1104,9 +1107,28 @@ def one_language_sheets(
         Sheets that come first, already in ``lang``.
     """
     out = dict(first or {})
+    rule_titles = _rule_sheet_titles(sheets, lang)
     for name, frame in sheets.items():
-        out[_sheet_title(one_language(name, lang), out)] = _one_language_frame(frame, lang)
+        title = rule_titles.get(name) or one_language(name, lang)
+        out[_sheet_title(title, out)] = _one_language_frame(frame, lang)
     return out
+
+
+def _rule_sheet_titles(sheets: Mapping[str, pd.DataFrame], lang: Language) -> dict[str, str]:
+    """Sheet titles of the rules' own sheets, by rule id, from the bilingual rules sheet.
+
+    A rule's sheet is keyed by its id, which is English: a Chinese workbook names it by the
+    rule's Chinese name instead (each fits Excel's 31 characters), so its tabs are Chinese.
+    """
+    rules = sheets.get("规则 Rules")
+    id_column, name_column = RULE_HEADERS["id"], RULE_HEADERS["name_zh"]
+    if lang != "zh" or rules is None or not {id_column, name_column} <= set(rules.columns):
+        return {}
+    return {
+        str(rid): str(name)
+        for rid, name in zip(rules[id_column], rules[name_column], strict=True)
+        if rid in sheets and isinstance(name, str) and name.strip()
+    }
 
 
 def sites_sheet_of(
@@ -1206,12 +1228,25 @@ def _one_language_frame(frame: pd.DataFrame, lang: Language) -> pd.DataFrame:
             ]
         if group_header in out.columns:
             out[group_header] = [group_label(str(g), lang) for g in out[group_header]]
-    out = out.rename(columns=lambda c: one_language(str(c), lang))
     for column in out.columns:
         values = list(out[column])
-        if any(isinstance(v, str) for v in values):
+        if str(column) not in _VERBATIM_COLUMNS and any(isinstance(v, str) for v in values):
             out[column] = [one_language(v, lang) if isinstance(v, str) else v for v in values]
-    return out
+    return out.rename(columns=lambda c: one_language(str(c), lang))
+
+
+_VERBATIM_COLUMNS = frozenset(
+    {
+        RULE_HEADERS["id"],
+        RULE_HEADERS["name_zh"],
+        RULE_HEADERS["name_en"],
+        RULE_HEADERS["source"],
+        "区域编号 District ID",
+        "名称 Name",
+    }
+)
+"""Columns of text shown as written: a citation such as "…采用，见宿州市规划 专栏11" or a
+unit named "新街口 Xinjiekou" would otherwise be cut where a Latin word follows a space."""
 
 
 def _unique(header: Sequence[str]) -> list[str]:

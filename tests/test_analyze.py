@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -92,8 +93,16 @@ def test_analyze_default_district_writes_results(
     assert (shortfall["category"] == "convenience_store").sum() == len(uncovered)
     book = openpyxl.load_workbook(out / "provision.xlsx", read_only=True)
     assert book.sheetnames[0] == "规则"
-    assert "elderly_rooms_per_100hh" in book.sheetnames
-    rows = sheet_rows(out / "provision.xlsx", "elderly_rooms_per_100hh")
+    # a Chinese workbook's tabs are the rules' Chinese names, not their (English) ids
+    assert "社区养老服务用房（每百户建筑面积）" in book.sheetnames
+    assert not any(re.search(r"[A-Za-z]", name) for name in book.sheetnames)
+    # every rule's source is cited whole: none cut where a Latin word follows a space
+    from radius.standards import load_standard
+
+    sources = {r.id: str(r.source) for r in load_standard("national").rules}
+    cited = {str(r["规则编号"]): r["依据"] for r in sheet_rows(out / "provision.xlsx", "规则")}
+    assert cited == {rid: sources[rid] for rid in cited}
+    rows = sheet_rows(out / "provision.xlsx", "社区养老服务用房（每百户建筑面积）")
     assert len(rows) == 18
     assert "区域编号" in rows[0]
     assert "缺口（m²）" in rows[0]
@@ -176,7 +185,7 @@ def test_new_district_of_2000_households_through_the_cli(
         argv += ["--area-type", area_type]
     code, _, stderr = run(argv, capsys)
     assert code == 0, stderr
-    rows = sheet_rows(out / "provision.xlsx", "elderly_rooms_per_100hh")
+    rows = sheet_rows(out / "provision.xlsx", "社区养老服务用房（每百户建筑面积）")
     assert len(rows) == 1
     row = rows[0]
     assert row["区域编号"] == "新区A"

@@ -538,7 +538,7 @@ def test_one_and_two_workers_give_identical_tables_and_broken_districts_fail(
     assert summary["districts_per_minute"] > 0
     book = openpyxl.load_workbook(tmp_path / "two" / "batch.xlsx", read_only=True)
     assert book.sheetnames[:2] == ["批次", "规则"]  # the job's language (zh by default)
-    assert "supermarket_within_15min" in book.sheetnames
+    assert "超市 15 分钟步行覆盖率" in book.sheetnames  # a rule's sheet, by its Chinese name
 
 
 @pytest.mark.slow

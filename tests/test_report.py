@@ -194,7 +194,7 @@ def test_workbook_and_geopackage_agree(zh_report):
         "layer_styles",
     }
     districts = pyogrio.read_dataframe(out / "results.gpkg", layer="districts")
-    rule_sheet = book["convenience_store_within_5min"]
+    rule_sheet = book["便利店 5 分钟步行覆盖率"]
     shortfalls = [r[8] for r in list(rule_sheet.iter_rows(values_only=True))[1:]]
     assert shortfalls == pytest.approx(
         districts["convenience_store_within_5min_shortfall"].tolist()
