@@ -1202,8 +1202,9 @@ def one_language(label: str, lang: Language) -> str:
 def _one_language_frame(frame: pd.DataFrame, lang: Language) -> pd.DataFrame:
     """A provision sheet with bilingual headers and labels reduced to ``lang``.
 
-    The rule sheet keeps the rule names of ``lang`` only, and shows statuses and units in
-    it (Chinese units from the metric and supply, as the report does).
+    The rule sheet keeps the rule names of ``lang`` only, and shows categories, metrics,
+    supplies, demand groups and statuses by their names in it, not by their ids (Chinese
+    units from the metric and supply, as the report does).
     """
     out = frame.copy()
     other = RULE_HEADERS["name_en" if lang == "zh" else "name_zh"]
@@ -1215,10 +1216,11 @@ def _one_language_frame(frame: pd.DataFrame, lang: Language) -> pd.DataFrame:
     group_header = RULE_HEADERS.get("group", "服务对象 Demand group")
     out = out.rename(columns={"group": group_header})
     metric, supply = RULE_HEADERS["metric"], RULE_HEADERS["supply"]
-    if lang == "zh" and metric in out.columns and supply in out.columns:
+    if metric in out.columns and supply in out.columns:
         rules = [{"metric": m, "supply": u} for m, u in zip(out[metric], out[supply], strict=True)]
+        # The standard's own unit texts are English; a Chinese sheet renders them anew.
         for key, render in (("target_unit", _target_unit), ("unit", _supply_unit)):
-            if RULE_HEADERS[key] in out.columns:
+            if lang == "zh" and RULE_HEADERS[key] in out.columns:
                 out[RULE_HEADERS[key]] = [render(rule, lang) for rule in rules]
         out[metric] = [_t(f"metric_{m}", lang) for m in out[metric]]
         out[supply] = [_t(f"supply_short_{u}", lang) for u in out[supply]]

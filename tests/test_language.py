@@ -230,6 +230,31 @@ def test_report_pdf_and_workbook_speak_one_language(analysed, lang, tmp_path) ->
         assert _chinese_words(workbook_text, proper) == []
 
 
+def test_the_rules_sheet_names_categories_metrics_and_groups(analysed) -> None:
+    """Both languages show a rule's category, metric, supply and demand group by name, and
+    its source whole (a citation is Chinese in an English sheet too, as published)."""
+    from radius.i18n import Language, category_label
+    from radius.report_document import provision_workbook
+
+    result = analysed[0]
+    rules = result.rules.set_index("id")
+    cases: tuple[tuple[Language, str, tuple[str, ...]], ...] = (
+        ("en", "Rules", ("Category", "Metric", "Supply", "Demand group", "Source")),
+        ("zh", "规则", ("设施类别", "指标", "供给量", "服务对象", "依据")),
+    )
+    for lang, sheet, columns in cases:
+        table = provision_workbook(result, lang)[sheet].set_index(
+            "Rule ID" if lang == "en" else "规则编号"
+        )
+        category, metric, supply, group, source = columns
+        for rid, row in table.iterrows():
+            assert row[category] == category_label(str(rules.at[rid, "category"]), lang)
+            assert row[metric] != rules.at[rid, "metric"]  # per_capita is "per resident"
+            assert "_" not in row[supply]  # not an id such as land_area_m2
+            assert row[group] != rules.at[rid, "group"]
+            assert row[source] == rules.at[rid, "source"]
+
+
 def test_the_word_checks_can_fail() -> None:
     none: frozenset[str] = frozenset()
     assert _english_words("居民 residents（人）", none) == ["residents"]
