@@ -240,7 +240,7 @@ def test_radius_analyze_from_the_plan(
         ]
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
-    row = _sheet(out / "provision.xlsx", "elderly_rooms_per_100hh")[0]
+    row = _sheet(out / "provision.xlsx", "社区养老服务用房（每百户建筑面积）")[0]
     assert row["户数"] == pytest.approx(HH_A + HH_B, abs=0.05)
     assert row["常住人口"] == pytest.approx((HH_A + HH_B) * 2.62, abs=0.05)
     # 30 m² per 100 households in a new area (the national profile): 126.4 m² for 421.3 户.
