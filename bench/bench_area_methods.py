@@ -2,7 +2,7 @@
 
 Run as a script::
 
-    python bench/bench_area_methods.py CASE [--methods today,mls,prec4,...] [--groups ID@M,...]
+    python bench/bench_area_methods.py CASE [--methods clustered,single,mls,...] [--groups ID@M,...]
 
 ``CASE`` is ``shanghai`` (the Shanghai centre network, 60 facilities in each of the 17
 categories, as ``bench_reach.py`` places them), ``lattice:SIDE`` (``radius.synthetic``'s
@@ -37,7 +37,7 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from radius.service_areas import DEFAULT_BUFFER_M, _chains, _starts
+from radius.service_areas import DEFAULT_BUFFER_M, _chains, _starts, _union_of_bands
 
 QUAD_SEGS = 4
 
@@ -53,8 +53,8 @@ def _piece_lines(coords: np.ndarray, n_points: np.ndarray) -> np.ndarray:
     return shapely.linestrings(coords, indices=np.repeat(np.arange(len(n_points)), n_points))
 
 
-def _today(coords: np.ndarray, n_points: np.ndarray) -> shapely.Geometry:
-    """radius.service_areas as it is: chains, a band around each, ``union_all``."""
+def _single(coords: np.ndarray, n_points: np.ndarray) -> shapely.Geometry:
+    """radius.service_areas until the clusters: chains, a band around each, one ``union_all``."""
     bands = shapely.buffer(_chain_lines(coords, n_points), DEFAULT_BUFFER_M, quad_segs=QUAD_SEGS)
     return shapely.union_all(bands)
 
@@ -122,8 +122,14 @@ def _tiled(size_m: float) -> Callable[[np.ndarray, np.ndarray], shapely.Geometry
     return build
 
 
+def _clustered(coords: np.ndarray, n_points: np.ndarray) -> shapely.Geometry:
+    """radius.service_areas as it is: chains, a band around each, one ``union_all`` per
+    cluster of chains whose bands may touch."""
+    return _union_of_bands(_chain_lines(coords, n_points), DEFAULT_BUFFER_M)
+
+
 METHODS: dict[str, Callable[[np.ndarray, np.ndarray], shapely.Geometry]] = {
-    "today": _today,
+    "single": _single,
     "mls": _mls,
     "mls_pieces": _mls_pieces,
     "merged": _merged,
@@ -131,6 +137,7 @@ METHODS: dict[str, Callable[[np.ndarray, np.ndarray], shapely.Geometry]] = {
     "prec3": _precise(1e-3),
     "prec4": _precise(1e-4),
     "tiles1km": _tiled(1000.0),
+    "clustered": _clustered,
 }
 
 
@@ -197,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     """Compare the methods on one case (see the module's doc)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("case")
-    parser.add_argument("--methods", default="today,mls,prec4")
+    parser.add_argument("--methods", default="clustered,single,mls")
     parser.add_argument("--groups", default="")
     args = parser.parse_args(argv)
     methods = args.methods.split(",")

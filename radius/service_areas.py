@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import shapely
 from numba import njit
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
 
 from radius.defaults import DEFAULT_BUFFER_M as _DEFAULT_BUFFER_M
 from radius.network import StreetNetwork
@@ -382,7 +384,7 @@ def _polygons(
         lines = shapely.linestrings(
             coords[vertex[lo:hi]], indices=chain_of_vertex[lo:hi] - chains[0]
         )
-        polygon = shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=4))
+        polygon = _union_of_bands(lines, buffer_m)
         return polygon if finish is None else finish(polygon)
 
     # GEOS releases the GIL, so the unions of different groups run on all cores.
@@ -400,6 +402,37 @@ def _polygons(
     for value, polygon in zip(present, polygons, strict=True):
         result[value] = polygon
     return result
+
+
+def _union_of_bands(lines: np.ndarray, buffer_m: float) -> shapely.Geometry:
+    """The union of the bands around ``lines``, cluster by cluster.
+
+    Lines whose bands cannot touch (more than two band widths apart) never meet in the
+    union, so the lines are split into clusters of lines linked by nearness and each cluster
+    is unioned on its own; the clusters' polygons are disjoint and together form the
+    result. A single ``union_all`` of the whole group gives the same polygon, but GEOS then
+    nodes the far-apart catchments against each other at every level of its cascade: on a
+    county's 500 separate catchments per category that costs 2 to 3 times as much.
+    """
+    bands = shapely.buffer(lines, buffer_m, quad_segs=4)
+    if len(lines) < 2:
+        return shapely.union_all(bands)
+    # A band reaches at most buffer_m from its line; the margin only merges more.
+    near, other = shapely.STRtree(lines).query(lines, predicate="dwithin", distance=2.02 * buffer_m)
+    links = coo_array((np.ones(len(near), np.int8), (near, other)), shape=(len(lines),) * 2)
+    n_clusters, cluster = connected_components(links, directed=False)
+    if n_clusters == 1:
+        return shapely.union_all(bands)
+    by_cluster = np.argsort(cluster, kind="stable")
+    cuts = np.flatnonzero(np.diff(cluster[by_cluster])) + 1
+    parts = shapely.get_parts(
+        np.array(
+            [shapely.union_all(bands[members]) for members in np.split(by_cluster, cuts)],
+            dtype=object,
+        )
+    )
+    parts = parts[~shapely.is_empty(parts)]
+    return parts[0] if len(parts) == 1 else shapely.multipolygons(parts)
 
 
 _JOIN_MIN_COS = 0.5

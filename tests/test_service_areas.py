@@ -14,6 +14,7 @@ from radius.paths import bounded_distances
 from radius.service_areas import (
     EdgeCoordinates,
     _chains,
+    _union_of_bands,
     reached_lines,
     reached_pieces,
     reached_polygons,
@@ -91,6 +92,49 @@ def test_three_way_junction_joins_the_straightest_pair():
     ]
     chains = chains_of(pieces, [0, 0, 0])
     assert sorted(len(chain) for chain in chains) == [2, 3]
+
+
+def test_bands_are_unioned_by_cluster_into_the_same_valid_polygon():
+    # Parallel streets 59 m apart: their 30 m bands overlap by 1 m and must merge; a third
+    # street 61 m further on stays apart, and a fourth far away is a cluster of its own.
+    lines = shapely.linestrings(
+        [
+            [(0.0, 0.0), (500.0, 0.0)],
+            [(0.0, 59.0), (500.0, 59.0)],
+            [(0.0, 120.0), (500.0, 120.0)],
+            [(5000.0, 0.0), (5000.0, 400.0)],
+            [(5000.0, 400.0), (5300.0, 400.0)],
+        ]
+    )
+    polygon = _union_of_bands(lines, 30.0)
+    reference = shapely.union_all(shapely.buffer(lines, 30.0, quad_segs=4))
+    assert polygon.is_valid
+    assert shapely.get_num_geometries(polygon) == shapely.get_num_geometries(reference) == 3
+    assert shapely.symmetric_difference(polygon, reference).area <= 1e-9 * reference.area
+    assert _union_of_bands(lines[:1], 30.0).equals(shapely.buffer(lines[0], 30.0, quad_segs=4))
+
+
+def test_category_polygons_of_separate_catchments_equal_one_union(nanjing_osm: Path) -> None:
+    # Twenty sites in one group at 300 m: many catchments, some merging, some apart.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        network = load_network(nanjing_osm)
+    rng = np.random.default_rng(5)
+    edges = network.edges.geometry.to_numpy()[rng.choice(len(network.edges), 20, replace=False)]
+    snapped = snap_points(network, shapely.line_interpolate_point(edges, 0.5, normalized=True))
+    graph = build_routing_graph(network, snapped)
+    matrix = bounded_distances(graph, graph.set_nodes[0], snapped.owner, 20, 300.0)
+    pieces = reached_pieces(graph, matrix, np.array([300.0]))
+    coordinates = EdgeCoordinates.of(network)
+    (polygon,) = reached_polygons(
+        coordinates, pieces, np.zeros(len(pieces.edge), np.int64), 1, buffer_m=30.0
+    )
+    lines = reached_lines(coordinates, pieces)
+    reference = shapely.union_all(shapely.buffer(lines, 30.0, quad_segs=4))
+    assert shapely.get_num_geometries(reference) > 1
+    assert polygon.is_valid
+    assert shapely.get_num_geometries(polygon) == shapely.get_num_geometries(reference)
+    assert shapely.symmetric_difference(polygon, reference).area <= 1e-4 * reference.area
 
 
 @pytest.mark.parametrize("name", ["cn_nanjing_xinjiekou.osm", "us_west_oakland.osm.bz2"])
