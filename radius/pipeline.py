@@ -166,7 +166,9 @@ class ReachResult:
         Facilities with ``routable``, ``access_m`` and ``unroutable_reason`` columns.
     nodes : geopandas.GeoDataFrame
         Network nodes with ``{category}_dist_m``, ``{category}_min`` and
-        ``{category}_n_{T}min`` columns.
+        ``{category}_n_{T}min`` columns: a property, made from ``categories`` on first use
+        and kept (an analysis never needs it, and at a county's million nodes it holds
+        430 MB).
     service_areas : geopandas.GeoDataFrame
         One polygon per category and threshold (``level == "category"``), and per
         facility and threshold (``level == "facility"``) when ``facility_areas`` was asked.
@@ -189,13 +191,14 @@ class ReachResult:
         Seconds per stage.
     notes : list of str
         Warnings raised during the run, for the summary.
+    node_table : geopandas.GeoDataFrame, optional
+        ``nodes`` once made (or given); None until then.
     """
 
     network: StreetNetwork
     graph: RoutingGraph
     categories: tuple[CategoryReach, ...]
     facilities: gpd.GeoDataFrame
-    nodes: gpd.GeoDataFrame
     service_areas: gpd.GeoDataFrame
     reached_streets: gpd.GeoDataFrame
     unroutable: gpd.GeoDataFrame
@@ -206,6 +209,17 @@ class ReachResult:
     demand_unroutable: pd.DataFrame = field(default_factory=pd.DataFrame)
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    node_table: gpd.GeoDataFrame | None = field(default=None, repr=False)
+
+    @property
+    def nodes(self) -> gpd.GeoDataFrame:
+        """Network nodes with each category's distance, minutes and counts (see the class)."""
+        table = self.node_table
+        if table is None:
+            table = _node_table(self.network, self.categories, self.speed_m_s)
+            # Frozen for its users; the cache is filled once, on first use.
+            object.__setattr__(self, "node_table", table)
+        return table
 
     def summary(self) -> dict[str, Any]:
         """Network size, per-category facility counts and node shares, and timings."""
@@ -432,8 +446,6 @@ def compute_reach(
                     threads=threads,
                 )
             )
-    nodes = _node_table(network, reaches, speed_m_s)
-
     with _timed(timings, "service_areas"):
         if service_areas:
             areas, reached = _service_areas(
@@ -467,7 +479,6 @@ def compute_reach(
         graph=graph,
         categories=tuple(reaches),
         facilities=facilities,
-        nodes=nodes,
         service_areas=areas,
         reached_streets=reached,
         unroutable=gpd.GeoDataFrame(unroutable, geometry="geometry", crs=facilities.crs),
@@ -500,7 +511,7 @@ def _facilities_with_access(facilities: gpd.GeoDataFrame, snapped: Snapped) -> g
 
 
 def _node_table(
-    network: StreetNetwork, reaches: list[CategoryReach], speed_m_s: float
+    network: StreetNetwork, reaches: Sequence[CategoryReach], speed_m_s: float
 ) -> gpd.GeoDataFrame:
     n = network.n_nodes
     columns: dict[str, Any] = {

@@ -179,9 +179,6 @@ def _merged(
         else dataclasses.replace(c, facility_rows=new_position[c.facility_rows])
         for c in reach.categories
     )
-    node_columns = [
-        c for c in part.reach.nodes.columns if c not in ("node_id", "osmid", "geometry")
-    ]
     unroutable = reach.unroutable
     unroutable = gpd.GeoDataFrame(
         pd.concat(
@@ -195,7 +192,8 @@ def _merged(
         reach,
         categories=categories,
         facilities=merged_facilities,
-        nodes=_replaced(reach.nodes, part.reach.nodes, node_columns),
+        # Made from the merged categories when asked for (the base's table is stale).
+        node_table=None,
         unroutable=unroutable,
     )
     skipped = "rules not checked because their category was not computed"
