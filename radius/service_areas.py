@@ -492,27 +492,48 @@ def _chains(
     )
     run_start = np.flatnonzero(np.concatenate([[True], ~same]))
     run_length = np.diff(np.append(run_start, len(order)))
-    # Every ordered pair of ends at the same point.
-    in_shared = np.repeat(run_length, run_length)
-    first_of_run = np.repeat(run_start, run_length)
-    a_pos = np.repeat(np.arange(len(order)), in_shared)
-    b_rank = np.arange(len(a_pos)) - np.repeat(_starts(in_shared), in_shared)
-    b_pos = np.repeat(first_of_run, in_shared) + b_rank
-    a, b = order[a_pos], order[b_pos]
-    # Inward directions opposed: the street runs on through the point.
-    cos_turn = -np.einsum("ij,ij->i", inward[a], inward[b])
-    ok = (a % n != b % n) & (cos_turn >= _JOIN_MIN_COS)
-    a, b, cos_turn = a[ok], b[ok], cos_turn[ok]
-    best = np.full(2 * n, -1, dtype=np.int64)
-    by_straightness = np.lexsort((b, -cos_turn, a))
-    a, b = a[by_straightness], b[by_straightness]
-    head = np.concatenate([[True], a[1:] != a[:-1]]) if len(a) else np.empty(0, dtype=bool)
-    best[a[head]] = b[head]
+    best = _straightest_continuation(order, run_start, run_length, inward, n, _JOIN_MIN_COS)
     partner = np.full(2 * n, -1, dtype=np.int64)
     has = best >= 0
     mutual = np.flatnonzero(has)[best[best[has]] == np.flatnonzero(has)]
     partner[mutual] = best[mutual]
     return _walk_chains(partner, line_first, n_points, group, np.argsort(group, kind="stable"))
+
+
+@njit(cache=True, nogil=True)
+def _straightest_continuation(
+    order: np.ndarray,
+    run_start: np.ndarray,
+    run_length: np.ndarray,
+    inward: np.ndarray,
+    n: int,
+    min_cos: float,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Per line end, the end of another line at the same point that continues it straightest
+    (cosine of the turn at least ``min_cos``; the lower end number on a tie), else -1.
+
+    The ends at one point are ``order[run_start[r]:run_start[r] + run_length[r]]``; ends
+    ``k`` and ``n + k`` belong to line ``k``. Every pair at a point is looked at, as many as
+    the ends there squared, without making arrays of the pairs.
+    """
+    best = np.full(2 * n, -1, dtype=np.int64)
+    best_cos = np.full(2 * n, -np.inf)
+    for r in range(len(run_start)):
+        first = run_start[r]
+        for i in range(first, first + run_length[r]):
+            a = order[i]
+            for j in range(first, first + run_length[r]):
+                b = order[j]
+                if a % n == b % n:
+                    continue
+                # Inward directions opposed: the street runs on through the point.
+                cos_turn = -(inward[a, 0] * inward[b, 0] + inward[a, 1] * inward[b, 1])
+                if cos_turn >= min_cos and (
+                    cos_turn > best_cos[a] or (cos_turn == best_cos[a] and b < best[a])
+                ):
+                    best[a] = b
+                    best_cos[a] = cos_turn
+    return best
 
 
 @njit(cache=True, nogil=True)
