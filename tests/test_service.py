@@ -317,6 +317,12 @@ def test_incremental_what_if_equals_the_full_analysis(nanjing_osm):
         pd.DataFrame(full.districts.drop(columns="geometry")),
     )
     assert len(fast.shortfall) == len(full.shortfall)
+    # The merged reach makes its node table from the merged categories, on first use.
+    assert fast.reach.node_table is None
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(fast.reach.nodes.drop(columns="geometry")),
+        pd.DataFrame(full.reach.nodes.drop(columns="geometry")),
+    )
     assert sorted(fast.reach.facilities["facility_id"]) == sorted(
         full.reach.facilities["facility_id"]
     )
